@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dsp/wav.c - RIFF/WAVE reader and writer (see wav.h).
+ *
+ * Why by hand: libsndfile would do, but it is one more dependency for ~200
+ * lines, and the engine needs exact control over what is refused and how it
+ * is reported (tools exit 2 with a one-line reason).  The reader walks the
+ * chunk list with every length checked against the bytes that are really
+ * there, so truncated or hostile files end in -EBADMSG, never in a read
+ * past the buffer (fuzzed by tests/fuzz/fuzz_wav.c).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dsp/g711.h"
+#include "dsp/resample.h"
+#include "dsp/wav.h"
+
+#define WAVE_FORMAT_EXTENSIBLE 0xFFFE
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Write a one-line reason into @err and return @code, so callers can `return fail(...)`. */
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t err_len, int code,
+						       const char *fmt, ...)
+{
+	if (err && err_len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static float sample_at(const uint8_t *p, uint16_t tag, uint16_t bits)
+{
+	switch (tag) {
+	case IVR_WAV_ULAW:
+		return ivr_g711_ulaw_decode(*p) / 32768.0f;
+	case IVR_WAV_ALAW:
+		return ivr_g711_alaw_decode(*p) / 32768.0f;
+	case IVR_WAV_FLOAT32: {
+		float f;
+		memcpy(&f, p, 4);
+		/* NaN/Inf in a file become silence / full scale: defined, never propagated. */
+		if (!(f == f))
+			return 0.0f;
+		return IVR_CLAMP(f, -1.0f, 1.0f);
+	}
+	default:
+		switch (bits) {
+		case 8:
+			return (p[0] - 128) / 128.0f;
+		case 16:
+			return (int16_t)rd16(p) / 32768.0f;
+		case 24:
+			return (int32_t)((uint32_t)p[0] << 8 | (uint32_t)p[1] << 16 |
+					 (uint32_t)p[2] << 24) /
+			       2147483648.0f;
+		default:
+			return (int32_t)rd32(p) / 2147483648.0f;
+		}
+	}
+}
+
+int ivr_wav_parse(struct ivr_audio *out, const void *data, size_t n_bytes, uint32_t target_rate_hz,
+		  char *err, size_t err_len)
+{
+	const uint8_t *b = data;
+	if (!out || (!data && n_bytes))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (n_bytes < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4))
+		return fail(err, err_len, -EBADMSG, "not a WAV file (no RIFF/WAVE header)");
+
+	const uint8_t *fmt = NULL, *pcm = NULL;
+	size_t fmt_len = 0, pcm_len = 0;
+	size_t pos = 12;
+	while (pos + 8 <= n_bytes) {
+		uint32_t len = rd32(b + pos + 4);
+		size_t avail = n_bytes - pos - 8;
+		if (!memcmp(b + pos, "fmt ", 4)) {
+			if (len > avail)
+				return fail(err, err_len, -EBADMSG, "truncated fmt chunk");
+			fmt = b + pos + 8;
+			fmt_len = len;
+		} else if (!memcmp(b + pos, "data", 4)) {
+			/* A data length past the end (streamed or cut files): keep what is there. */
+			pcm = b + pos + 8;
+			pcm_len = len > avail ? avail : len;
+			if (len > avail)
+				break;
+		}
+		if (len > avail)
+			break;
+		pos += 8 + (size_t)len + (len & 1); /* chunks are word-aligned */
+	}
+	if (!fmt)
+		return fail(err, err_len, -EBADMSG, "WAV has no fmt chunk");
+	if (fmt_len < 16)
+		return fail(err, err_len, -EBADMSG, "WAV fmt chunk too short (%zu bytes)", fmt_len);
+	if (!pcm)
+		return fail(err, err_len, -EBADMSG, "WAV has no data chunk");
+
+	uint16_t tag = rd16(fmt), channels = rd16(fmt + 2), bits = rd16(fmt + 14);
+	uint32_t rate = rd32(fmt + 4);
+	if (tag == WAVE_FORMAT_EXTENSIBLE) {
+		if (fmt_len < 40)
+			return fail(err, err_len, -EBADMSG, "WAV extensible fmt chunk too short");
+		tag = rd16(fmt + 24); /* first two bytes of the subformat GUID */
+	}
+	if (channels != 1)
+		return fail(err, err_len, -ENOTSUP, "WAV has %u channels; only mono is supported",
+			    channels);
+	if (rate < 1000 || rate > 384000)
+		return fail(err, err_len, -ENOTSUP, "WAV sample rate %u Hz is not usable", rate);
+	unsigned bytes_per_sample;
+	switch (tag) {
+	case IVR_WAV_PCM16: /* PCM, any of 8/16/24/32 bits */
+		if (bits != 8 && bits != 16 && bits != 24 && bits != 32)
+			return fail(err, err_len, -ENOTSUP, "WAV PCM with %u bits is not supported", bits);
+		bytes_per_sample = bits / 8;
+		break;
+	case IVR_WAV_FLOAT32:
+		if (bits != 32)
+			return fail(err, err_len, -ENOTSUP, "WAV float with %u bits is not supported", bits);
+		bytes_per_sample = 4;
+		break;
+	case IVR_WAV_ULAW:
+	case IVR_WAV_ALAW:
+		if (bits != 8)
+			return fail(err, err_len, -EBADMSG, "WAV G.711 with %u bits per sample", bits);
+		bytes_per_sample = 1;
+		break;
+	default:
+		return fail(err, err_len, -ENOTSUP, "WAV format tag 0x%04x is not supported", tag);
+	}
+
+	size_t n = pcm_len / bytes_per_sample;
+	float *s = malloc((n ? n : 1) * sizeof(float));
+	if (!s)
+		return fail(err, err_len, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		s[i] = sample_at(pcm + i * bytes_per_sample, tag, bits);
+
+	if (target_rate_hz && target_rate_hz != rate) {
+		float *r;
+		size_t nr;
+		int e = ivr_resample_buffer(s, n, rate, &r, &nr, target_rate_hz);
+		free(s);
+		if (e < 0)
+			return fail(err, err_len, e, "cannot resample %u Hz to %u Hz: %s", rate,
+				    target_rate_hz, ivr_strerror(e));
+		s = r;
+		n = nr;
+		rate = target_rate_hz;
+	}
+	out->samples = s;
+	out->n_samples = n;
+	out->rate_hz = rate;
+	return 0;
+}
+
+int ivr_wav_read(struct ivr_audio *out, const char *path, uint32_t target_rate_hz, char *err,
+		 size_t err_len)
+{
+	if (!out || !path)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		int e = errno;
+		return fail(err, err_len, -e, "%s: %s", path, strerror(e));
+	}
+	size_t cap = 1 << 16, len = 0;
+	uint8_t *buf = malloc(cap);
+	while (buf) {
+		len += fread(buf + len, 1, cap - len, f);
+		if (len < cap)
+			break;
+		uint8_t *nb = cap > (SIZE_MAX >> 2) ? NULL : realloc(buf, cap * 2);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	int io_err = ferror(f);
+	fclose(f);
+	if (!buf)
+		return fail(err, err_len, -ENOMEM, "%s: out of memory", path);
+	if (io_err) {
+		free(buf);
+		return fail(err, err_len, -EIO, "%s: read error", path);
+	}
+	char why[200] = "";
+	int e = ivr_wav_parse(out, buf, len, target_rate_hz, why, sizeof(why));
+	free(buf);
+	if (e < 0)
+		return fail(err, err_len, e, "%s: %s", path, why);
+	return 0;
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)v);
+	wr16(p + 2, (uint16_t)(v >> 16));
+}
+
+int ivr_wav_write(const char *path, const float *samples, size_t n_samples, uint32_t rate_hz,
+		  enum ivr_wav_format format)
+{
+	unsigned bps;
+	switch (format) {
+	case IVR_WAV_PCM16:
+		bps = 2;
+		break;
+	case IVR_WAV_FLOAT32:
+		bps = 4;
+		break;
+	case IVR_WAV_ULAW:
+	case IVR_WAV_ALAW:
+		bps = 1;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!path || (n_samples && !samples) || rate_hz == 0 || n_samples > (UINT32_MAX - 64) / bps)
+		return -EINVAL;
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -errno;
+	uint32_t data_len = (uint32_t)(n_samples * bps);
+	uint8_t h[44];
+	memcpy(h, "RIFF", 4);
+	wr32(h + 4, 36 + data_len + (data_len & 1));
+	memcpy(h + 8, "WAVEfmt ", 8);
+	wr32(h + 16, 16);
+	wr16(h + 20, (uint16_t)format);
+	wr16(h + 22, 1);
+	wr32(h + 24, rate_hz);
+	wr32(h + 28, rate_hz * bps);
+	wr16(h + 32, (uint16_t)bps);
+	wr16(h + 34, (uint16_t)(bps * 8));
+	memcpy(h + 36, "data", 4);
+	wr32(h + 40, data_len);
+	int ok = fwrite(h, 1, 44, f) == 44;
+	uint8_t chunk[4096];
+	for (size_t i = 0; ok && i < n_samples;) {
+		size_t k = 0;
+		for (; i < n_samples && k + 4 <= sizeof(chunk); i++) {
+			float x = samples[i];
+			switch (format) {
+			case IVR_WAV_PCM16:
+				wr16(chunk + k, (uint16_t)ivr_f32_to_s16(x));
+				break;
+			case IVR_WAV_FLOAT32:
+				memcpy(chunk + k, &x, 4);
+				break;
+			case IVR_WAV_ULAW:
+				chunk[k] = ivr_g711_ulaw_encode(ivr_f32_to_s16(x));
+				break;
+			default:
+				chunk[k] = ivr_g711_alaw_encode(ivr_f32_to_s16(x));
+				break;
+			}
+			k += bps;
+		}
+		ok = fwrite(chunk, 1, k, f) == k;
+	}
+	if (ok && (data_len & 1))
+		ok = fputc(0, f) != EOF;
+	if (fclose(f) != 0)
+		ok = 0;
+	return ok ? 0 : -EIO;
+}
+
+void ivr_audio_free(struct ivr_audio *a)
+{
+	if (!a)
+		return;
+	free(a->samples);
+	memset(a, 0, sizeof(*a));
+}
