@@ -168,7 +168,7 @@ struct ivr_shmring_reader {
 	uint32_t slot_size, mask, capacity, n_rings, max_record_slots, next_ring;
 	uint64_t lost_total;
 	struct ivr_shmring_cursor cur[IVR_SHMRING_MAX_RINGS];
-	char why[160];
+	char why[320];
 };
 
 /* ---- clocks -------------------------------------------------------------------- */
@@ -621,12 +621,12 @@ IVR_NODISCARD static inline int ivr_shmring_reader_open(struct ivr_shmring_reade
 	}
 	if (fd < 0) {
 		int e = -errno;
-		snprintf(r->why, sizeof(r->why), "cannot open ring %s: %s", name, strerror(-e));
+		snprintf(r->why, sizeof(r->why), "cannot open ring %.200s: %s", name, strerror(-e));
 		return e;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(r->why, sizeof(r->why), "%s is not a regular file or shm object", name);
+		snprintf(r->why, sizeof(r->why), "%.200s is not a regular file or shm object", name);
 		close(fd);
 		return -EBADMSG;
 	}
@@ -639,7 +639,7 @@ IVR_NODISCARD static inline int ivr_shmring_reader_open(struct ivr_shmring_reade
 	void *m = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {
 		int e = -errno;
-		snprintf(r->why, sizeof(r->why), "mmap %s: %s", name, strerror(-e));
+		snprintf(r->why, sizeof(r->why), "mmap %.200s: %s", name, strerror(-e));
 		close(fd);
 		return e;
 	}
