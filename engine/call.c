@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/call.c - per-call media processing, one 20 ms frame per tick.
+ * See call.h for the slot life cycle and the hook points.
+ */
+#include "config.h"
+
+#include <math.h>
+
+#include "engine/call.h"
+#include "engine/prompt.h"
+#include "engine/recorder.h"
+
+size_t ivr_call_slot_size(void)
+{
+	return IVR_ROUND_UP(sizeof(struct ivr_call) + ivr_jb_size(NULL), IVR_ALIGN);
+}
+
+int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen)
+{
+	/* Everything up to the state word and the media part is reset. */
+	memset(c, 0, sizeof(*c));
+	c->slot = slot;
+	c->gen = gen;
+	c->fd = -1;
+	c->dtmf_pt = -1;
+	c->frame_samples = 160;
+	atomic_init(&c->state, IVR_CALL_FREE);
+	int r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), NULL);
+	if (r < 0)
+		return r;
+	return ivr_plc_init(&c->plc, 8000);
+}
+
+void ivr_call_on_packet(struct ivr_call *c, const uint8_t *data, size_t n_bytes,
+			const struct sockaddr *from, socklen_t from_len, uint64_t now_ns)
+{
+	c->st.rx_pkts++;
+	c->st.rx_bytes += n_bytes;
+	/* A flood on this port must not eat the tick of the other calls: stop parsing. */
+	if (IVR_UNLIKELY(++c->rx_this_tick > IVR_CALL_FLOOD_PKTS)) {
+		c->st.rx_flood_dropped++;
+		return;
+	}
+	struct ivr_rtp_hdr h;
+	if (ivr_rtp_parse(&h, data, n_bytes) < 0) {
+		c->st.rx_bad++;
+		return;
+	}
+	bool media = h.pt == c->codec.pt;
+	bool dtmf = c->dtmf_pt >= 0 && h.pt == (unsigned)c->dtmf_pt;
+	if (!media && !dtmf) {
+		c->st.rx_other_pt++;
+		return;
+	}
+	if (!ivr_rtp_latch_check(&c->latch, from, from_len, now_ns)) {
+		c->st.rx_foreign++;
+		return;
+	}
+	if (dtmf) {
+		c->st.rx_dtmf_pkts++;
+		ivr_call_dtmf_rx_event(c, &h);
+		return;
+	}
+	if (!c->have_src || h.ssrc != c->src.ssrc) {
+		ivr_rtp_source_init(&c->src, h.ssrc, h.seq);
+		c->have_src = true;
+	}
+	(void)ivr_rtp_source_update(&c->src, h.seq);
+	/* Arrival time in RTP clock units (A.8 needs both in the same units). */
+	uint32_t arrival = (uint32_t)(now_ns / (1000000000ull / c->codec.clock_hz));
+	ivr_rtp_source_jitter(&c->src, h.ts, arrival);
+	(void)ivr_jb_put(ivr_call_jb(c), h.seq, h.ts, h.marker, h.payload, h.payload_n_bytes,
+			 arrival);
+}
+
+void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples)
+{
+	/*
+	 * Hook: the DSP chain (dsp/dtmf.h, dsp/rfc4733.h merge, dsp/faxtone.h,
+	 * dsp/vad.h, dsp/aec.h with c->out of the previous tick as reference)
+	 * is wired here after those modules are merged; their states live in
+	 * c->dsp.  Until then the caller's audio passes unchanged.
+	 */
+	(void)c;
+	(void)frame;
+	(void)n_samples;
+}
+
+void ivr_call_dtmf_rx_event(struct ivr_call *c, const struct ivr_rtp_hdr *h)
+{
+	/* Hook: dsp/rfc4733.h receiver (exactly-once START/END) goes here. */
+	(void)c;
+	(void)h;
+}
+
+static const float dtmf_lo[4] = { 697, 770, 852, 941 };
+static const float dtmf_hi[4] = { 1209, 1336, 1477, 1633 };
+
+static int dtmf_index(char d, int *row, int *col)
+{
+	static const char keys[] = "123A456B789C*0#D";
+	const char *p = strchr(keys, d);
+	if (!d || !p)
+		return -EINVAL;
+	*row = (int)(p - keys) / 4;
+	*col = (int)(p - keys) % 4;
+	return 0;
+}
+
+void ivr_call_dtmf_tx(struct ivr_call *c, float *out, size_t n_samples)
+{
+	/*
+	 * In-band digits: 100 ms of tone, 60 ms of gap, each tone at -10 dBm0
+	 * (Q.23 levels).  The per-call sender of dsp/tone.h replaces this once
+	 * merged, and RFC 4733 sending (dsp/rfc4733.h) hooks in here too.
+	 */
+	const uint32_t rate = c->codec.rate_hz, on = rate / 10, period = rate * 16 / 100;
+	const float amp = 0.6914f * 0.3162f; /* 0 dBm0 peak (mu-law) x -10 dB */
+	for (size_t i = 0; i < n_samples && c->dtmf_i < c->dtmf_n; i++) {
+		int row, col;
+		if (dtmf_index(c->dtmf_q[c->dtmf_i], &row, &col) == 0 && c->dtmf_t < on) {
+			float t = (float)c->dtmf_t / (float)rate;
+			out[i] += amp * (sinf(2 * (float)M_PI * dtmf_lo[row] * t) +
+					 sinf(2 * (float)M_PI * dtmf_hi[col] * t));
+		}
+		if (++c->dtmf_t >= period) {
+			c->dtmf_t = 0;
+			c->dtmf_i++;
+		}
+	}
+	if (c->dtmf_i >= c->dtmf_n)
+		c->dtmf_i = c->dtmf_n = 0;
+}
+
+static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
+{
+	const struct ivr_prompt *p = c->prompt;
+	if (!p->n_samples) {
+		ivr_prompt_unref(c->prompt);
+		c->prompt = NULL;
+		return;
+	}
+	size_t pos = c->play_moh ? (size_t)((tick * n) % p->n_samples) : c->play_pos;
+	for (size_t i = 0; i < n; i++) {
+		if (pos >= p->n_samples) {
+			if (!c->play_loop && !c->play_moh) {
+				ivr_prompt_unref(c->prompt);
+				c->prompt = NULL;
+				return;
+			}
+			pos = 0;
+		}
+		out[i] += p->samples[pos++];
+	}
+	c->play_pos = pos;
+	if (pos >= p->n_samples && !c->play_loop && !c->play_moh) {
+		ivr_prompt_unref(c->prompt);
+		c->prompt = NULL;
+	}
+}
+
+int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
+{
+	const size_t n = c->frame_samples;
+	c->rx_this_tick = 0;
+	c->st.ticks++;
+
+	/* Caller -> engine. */
+	uint8_t pay[IVR_JB_MAX_PAYLOAD];
+	size_t nb = 0;
+	uint32_t ts = 0;
+	switch (ivr_jb_get(ivr_call_jb(c), pay, sizeof(pay), &nb, &ts)) {
+	case IVR_JB_FRAME: {
+		int got = ivr_codec_decode(&c->codec, pay, nb, c->in, n);
+		if (got < 0)
+			got = 0;
+		if ((size_t)got < n)
+			memset(c->in + got, 0, (n - (size_t)got) * sizeof(float));
+		ivr_plc_good(&c->plc, c->in, n);
+		c->st.frames_played++;
+		break;
+	}
+	case IVR_JB_MISSING:
+		ivr_plc_conceal(&c->plc, c->in, n);
+		c->st.frames_concealed++;
+		break;
+	default:
+		memset(c->in, 0, n * sizeof(float));
+		c->st.frames_silent++;
+		break;
+	}
+	ivr_call_dsp_in(c, c->in, n);
+	if (atomic_load_explicit(&c->mix.conf, memory_order_relaxed))
+		ivr_mix_port_publish(&c->mix, tick, c->in, n);
+
+	/* Engine -> caller. */
+	memset(c->out, 0, n * sizeof(float));
+	bool prompt_audio = c->prompt != NULL;
+	if (c->prompt)
+		play_prompt(c, tick, c->out, n);
+	if (c->mixer)
+		ivr_mixer_mix(c->mixer, c->slot, tick, c->out, n);
+	if (c->dtmf_n)
+		ivr_call_dtmf_tx(c, c->out, n);
+
+	if (c->rec_id && c->recorder) {
+		int r = ivr_recorder_push(c->recorder, c->worker, c->slot, c->rec_id,
+					  c->rec_paused ? NULL : c->in,
+					  c->rec_paused ? NULL : c->out, n, false);
+		if (r < 0)
+			c->st.rec_dropped++;
+	}
+	if (c->rec_end_pending && c->recorder &&
+	    ivr_recorder_push(c->recorder, c->worker, c->slot, c->rec_end_id, NULL, NULL, 0,
+			      true) == 0)
+		c->rec_end_pending = false;
+
+	/* Nowhere to send until an address is known (signalled or latched). */
+	if (c->latch.addr_len == 0)
+		return 0;
+	uint8_t enc[IVR_CALL_FRAME_MAX];
+	int ne = ivr_codec_encode(&c->codec, c->out, n, enc, sizeof(enc));
+	if (ne < 0)
+		return 0;
+	struct ivr_rtp_hdr h = { 0 };
+	h.pt = c->codec.pt;
+	h.marker = !c->tx_started;
+	h.seq = c->tx_seq++;
+	h.ts = c->tx_ts;
+	h.ssrc = c->ssrc;
+	c->tx_ts += (uint32_t)n;
+	c->tx_started = true;
+	unsigned i = c->pkt_i;
+	c->pkt_i ^= 1;
+	int len = ivr_rtp_build(c->pkt[i], IVR_CALL_PKT_MAX, &h, enc, (size_t)ne);
+	if (len < 0)
+		return 0;
+	c->iov[i].iov_base = c->pkt[i];
+	c->iov[i].iov_len = (size_t)len;
+	memset(&c->msg[i], 0, sizeof(c->msg[i]));
+	c->msg[i].msg_name = &c->latch.addr;
+	c->msg[i].msg_namelen = c->latch.addr_len;
+	c->msg[i].msg_iov = &c->iov[i];
+	c->msg[i].msg_iovlen = 1;
+	if (!c->first_tx_ns)
+		c->first_tx_ns = now_ns;
+	if (prompt_audio && !c->first_prompt_tx_ns)
+		c->first_prompt_tx_ns = now_ns;
+	c->st.tx_pkts++;
+	c->st.tx_bytes += (uint64_t)len;
+	return len;
+}
+
+void ivr_call_retire(struct ivr_call *c)
+{
+	ivr_prompt_unref(c->prompt);
+	c->prompt = NULL;
+	if (c->rec_id && c->recorder) {
+		/* Best effort: a full ring leaves the file to be closed at reuse/shutdown. */
+		(void)ivr_recorder_push(c->recorder, c->worker, c->slot, c->rec_id, NULL, NULL, 0,
+					true);
+		c->rec_id = 0;
+	} else if (c->rec_end_pending && c->recorder) {
+		(void)ivr_recorder_push(c->recorder, c->worker, c->slot, c->rec_end_id, NULL, NULL,
+					0, true);
+	}
+	c->rec_end_pending = false;
+}

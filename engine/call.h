@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/call.h - one call's media state, living in a preallocated slot.
+ *
+ * The engine preallocates max_calls slots in one 64-byte aligned arena at
+ * start-up (ivr_call_arena_new); a slot holds everything a call needs on the
+ * media path: RTP in/out state, the jitter buffer, PLC, codec, the DSP-chain
+ * state area, prompt playback position, DTMF sender queue, recording ids and
+ * the conference port.  Nothing is allocated after the call is created.
+ *
+ * Life cycle (docs/architecture.md): FREE -> (control: bind socket, init)
+ * SETUP -> (worker: ADD command) ACTIVE -> (control: destroy) CLOSING ->
+ * (worker: stops I/O, drops references) RETIRED -> (control: close socket,
+ * release port) FREE.  The state word is the only field both sides write.
+ *
+ * Hook points for modules merged later (other engineers):
+ *   ivr_call_dsp_in()   - per-call DSP chain on the caller's decoded audio
+ *                         (DTMF in-band + RFC 4733 merge, fax tones, VAD,
+ *                         AEC against c->out, events): state goes in dsp[].
+ *   ivr_call_dtmf_rx_event() - RFC 4733 payloads from the caller.
+ *   ivr_call_dtmf_tx()  - renders queued digits into the outgoing audio
+ *                         (in-band here; RFC 4733 sending waits for
+ *                         dsp/rfc4733.h).
+ * Thread: RT for on_packet/tick (the owning worker); control for the rest.
+ */
+#ifndef IVR_ENGINE_CALL_H
+#define IVR_ENGINE_CALL_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "common/defs.h"
+#include "engine/codec.h"
+#include "engine/jitter.h"
+#include "engine/mixer.h"
+#include "engine/rtp.h"
+
+#define IVR_CALL_FRAME_MAX 320
+#define IVR_CALL_PKT_MAX 512
+#define IVR_CALL_DSP_BYTES 8192 /* room for the DSP chain's per-call states */
+#define IVR_CALL_DTMF_Q 32
+#define IVR_CALL_FLOOD_PKTS 25 /* per tick; a normal call sends 1 */
+
+struct ivr_prompt;
+struct ivr_recorder;
+
+enum ivr_call_state {
+	IVR_CALL_FREE = 0,
+	IVR_CALL_SETUP,
+	IVR_CALL_ACTIVE,
+	IVR_CALL_CLOSING,
+	IVR_CALL_RETIRED,
+};
+
+/** Counters of one call (owned by its worker, read racily by stats). */
+struct ivr_call_stats {
+	uint64_t rx_pkts, rx_bytes, rx_bad, rx_foreign, rx_other_pt, rx_flood_dropped;
+	uint64_t rx_dtmf_pkts;
+	uint64_t tx_pkts, tx_bytes, tx_errors;
+	uint64_t frames_played, frames_concealed, frames_silent;
+	uint64_t rec_dropped;
+	uint64_t ticks;
+	uint32_t jitter_units, jb_target_frames, jb_depth_frames;
+	uint64_t jb_late, jb_duplicates, jb_missing;
+	int32_t cum_lost;
+};
+
+struct ivr_call {
+	/* ---- written by control before ADD, read-only afterwards ---- */
+	uint32_t slot;
+	uint32_t gen;
+	uint64_t call_id;
+	unsigned worker;
+	int fd;
+	uint16_t local_port;
+	struct ivr_codec codec;
+	int dtmf_pt;                 /* -1: none */
+	uint32_t frame_samples;      /* 160 at 8 kHz */
+	uint32_t ssrc;
+	uint64_t created_ns;
+	char ani[64], dnis[64], flow[64];
+	struct ivr_recorder *recorder; /* engine-wide, shared (push is per worker ring) */
+	struct ivr_mixer *mixer;       /* engine-wide conference table */
+	uint64_t ssrc_seed;
+
+	/* ---- shared: the state word ---- */
+	_Alignas(64) atomic_int state;
+
+	/* ---- media thread only ---- */
+	_Alignas(64) struct ivr_rtp_source src;
+	bool have_src;
+	struct ivr_rtp_latch latch;
+	uint16_t tx_seq;
+	uint32_t tx_ts;
+	bool tx_started;
+	uint32_t rx_this_tick;       /* flood guard */
+	struct ivr_prompt *prompt;   /* reference held while playing */
+	size_t play_pos;
+	bool play_loop;
+	bool play_moh;               /* position from the engine tick: shared MOH */
+	char dtmf_q[IVR_CALL_DTMF_Q];
+	uint8_t dtmf_n, dtmf_i;
+	uint32_t dtmf_t;             /* samples into the current digit (tone + gap) */
+	uint32_t rec_id;             /* 0 = not recording */
+	bool rec_paused;
+	bool rec_end_pending;        /* stop requested, end record not yet queued */
+	uint32_t rec_end_id;
+	uint64_t first_tx_ns;        /* time of the first packet sent */
+	uint64_t first_prompt_tx_ns; /* time of the first packet carrying a prompt */
+	struct ivr_call_stats st;
+	struct ivr_plc plc;
+	_Alignas(64) float in[IVR_CALL_FRAME_MAX];  /* caller audio of this tick */
+	_Alignas(64) float out[IVR_CALL_FRAME_MAX]; /* engine audio of this tick */
+	_Alignas(64) uint8_t dsp[IVR_CALL_DSP_BYTES];
+	/* send buffers: two, alternating, so an in-flight io_uring send is never overwritten */
+	_Alignas(64) uint8_t pkt[2][IVR_CALL_PKT_MAX];
+	struct msghdr msg[2];
+	struct iovec iov[2];
+	unsigned pkt_i;
+
+	struct ivr_mix_port mix;
+	_Alignas(64) uint8_t jb[]; /* struct ivr_jb, ivr_jb_size() bytes */
+};
+
+/** @return the slot stride: sizeof(struct ivr_call) + jitter buffer, 64-aligned. */
+size_t ivr_call_slot_size(void);
+
+/** @return the call's jitter buffer. */
+static inline struct ivr_jb *ivr_call_jb(struct ivr_call *c)
+{
+	return (struct ivr_jb *)c->jb;
+}
+
+/**
+ * Prepare a slot for a new call (control thread, slot FREE): resets media
+ * state, jitter buffer and PLC; codec/addresses set by the caller after.
+ * @return 0 or a negative errno.
+ */
+IVR_NODISCARD int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen);
+
+/**
+ * Handle one received datagram for this call.  @now_ns CLOCK_MONOTONIC.
+ * Thread: RT (owning worker).
+ */
+IVR_RT void ivr_call_on_packet(struct ivr_call *c, const uint8_t *data, size_t n_bytes,
+			       const struct sockaddr *from, socklen_t from_len, uint64_t now_ns);
+
+/**
+ * Run one 20 ms tick: jitter buffer -> decode/PLC -> DSP chain -> recorder,
+ * prompt/MOH + conference + DTMF -> encode -> RTP packet.
+ * @return the packet length to send (c->msg[c->pkt_i ^ 1] is ready), 0 when
+ *         there is nowhere to send yet.  Thread: RT.
+ */
+IVR_RT int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns);
+
+/** Drop what the call holds on the media side (prompt ref, recording). Thread: RT. */
+IVR_RT void ivr_call_retire(struct ivr_call *c);
+
+/** DSP chain hook: caller's decoded audio of this tick. Thread: RT. */
+IVR_RT void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples);
+
+/** RFC 4733 hook: a telephone-event payload from the caller. Thread: RT. */
+IVR_RT void ivr_call_dtmf_rx_event(struct ivr_call *c, const struct ivr_rtp_hdr *h);
+
+/** DTMF sending hook: mix queued digits into @out. Thread: RT. */
+IVR_RT void ivr_call_dtmf_tx(struct ivr_call *c, float *out, size_t n_samples);
+
+#endif /* IVR_ENGINE_CALL_H */

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/* engine/mixer.c - lock-free N-1 conference mixing; see mixer.h. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/mixer.h"
+
+struct conf {
+	char name[64];
+	atomic_uint members[IVR_CONF_MAX_MEMBERS]; /* slot + 1, 0 = empty */
+	int n;                                     /* control-side count */
+};
+
+struct ivr_mixer {
+	pthread_mutex_t lock; /* control side only */
+	uint8_t *base;
+	size_t stride;
+	uint32_t n_slots;
+	uint32_t max_confs;
+	struct conf confs[];
+};
+
+static inline struct ivr_mix_port *port(const struct ivr_mixer *m, uint32_t slot)
+{
+	return (struct ivr_mix_port *)(m->base + (size_t)slot * m->stride);
+}
+
+struct ivr_mixer *ivr_mixer_new(uint32_t max_confs)
+{
+	if (!max_confs) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct ivr_mixer *m = calloc(1, sizeof(*m) + max_confs * sizeof(struct conf));
+	if (!m)
+		return NULL;
+	pthread_mutex_init(&m->lock, NULL);
+	m->max_confs = max_confs;
+	return m;
+}
+
+void ivr_mixer_free(struct ivr_mixer *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+void ivr_mixer_set_ports(struct ivr_mixer *m, void *base, size_t stride, uint32_t n_slots)
+{
+	m->base = base;
+	m->stride = stride;
+	m->n_slots = n_slots;
+}
+
+static void set_flags(struct ivr_mix_port *p, bool listen, bool speak, int64_t speak_to_slot)
+{
+	atomic_store_explicit(&p->listen, listen, memory_order_relaxed);
+	atomic_store_explicit(&p->speak, speak, memory_order_relaxed);
+	atomic_store_explicit(&p->speak_to, speak_to_slot >= 0 ? (unsigned)speak_to_slot + 1 : 0,
+			      memory_order_relaxed);
+}
+
+static int leave_locked(struct ivr_mixer *m, uint32_t slot)
+{
+	struct ivr_mix_port *p = port(m, slot);
+	int ci = atomic_load(&p->conf) - 1;
+	if (ci < 0)
+		return -ENOENT;
+	struct conf *c = &m->confs[ci];
+	for (int i = 0; i < IVR_CONF_MAX_MEMBERS; i++)
+		if (atomic_load(&c->members[i]) == slot + 1) {
+			atomic_store(&c->members[i], 0);
+			c->n--;
+		}
+	atomic_store(&p->conf, 0);
+	if (c->n <= 0) {
+		c->n = 0;
+		c->name[0] = 0;
+	}
+	return 0;
+}
+
+int ivr_mixer_join(struct ivr_mixer *m, const char *name, uint32_t slot, bool listen, bool speak,
+		   int64_t speak_to_slot)
+{
+	if (!m || !name || !*name || strlen(name) >= sizeof(m->confs[0].name) ||
+	    slot >= m->n_slots || speak_to_slot >= (int64_t)m->n_slots)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	leave_locked(m, slot);
+	int ci = -1, free_ci = -1;
+	for (uint32_t i = 0; i < m->max_confs; i++) {
+		if (m->confs[i].name[0] && !strcmp(m->confs[i].name, name)) {
+			ci = (int)i;
+			break;
+		}
+		if (!m->confs[i].name[0] && free_ci < 0)
+			free_ci = (int)i;
+	}
+	if (ci < 0) {
+		if (free_ci < 0) {
+			pthread_mutex_unlock(&m->lock);
+			return -ENOSPC;
+		}
+		ci = free_ci;
+		snprintf(m->confs[ci].name, sizeof(m->confs[ci].name), "%s", name);
+	}
+	struct conf *c = &m->confs[ci];
+	int at = -1;
+	for (int i = 0; i < IVR_CONF_MAX_MEMBERS && at < 0; i++)
+		if (atomic_load(&c->members[i]) == 0)
+			at = i;
+	if (at < 0) {
+		if (c->n == 0)
+			c->name[0] = 0;
+		pthread_mutex_unlock(&m->lock);
+		return -ENOSPC;
+	}
+	struct ivr_mix_port *p = port(m, slot);
+	set_flags(p, listen, speak, speak_to_slot);
+	atomic_store(&p->conf, ci + 1);
+	/* seq_cst store: flags above are visible before other members can see us */
+	atomic_store(&c->members[at], slot + 1);
+	c->n++;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int ivr_mixer_flags(struct ivr_mixer *m, uint32_t slot, bool listen, bool speak,
+		    int64_t speak_to_slot)
+{
+	if (!m || slot >= m->n_slots || speak_to_slot >= (int64_t)m->n_slots)
+		return -EINVAL;
+	struct ivr_mix_port *p = port(m, slot);
+	if (atomic_load(&p->conf) == 0)
+		return -ENOENT;
+	set_flags(p, listen, speak, speak_to_slot);
+	return 0;
+}
+
+int ivr_mixer_leave(struct ivr_mixer *m, uint32_t slot)
+{
+	if (!m || slot >= m->n_slots)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	int r = leave_locked(m, slot);
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int ivr_mixer_count(struct ivr_mixer *m, const char *name)
+{
+	int n = -ENOENT;
+	pthread_mutex_lock(&m->lock);
+	for (uint32_t i = 0; i < m->max_confs; i++)
+		if (m->confs[i].name[0] && !strcmp(m->confs[i].name, name))
+			n = m->confs[i].n;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+void ivr_mix_port_publish(struct ivr_mix_port *p, uint64_t tick, const float *frame,
+			  size_t n_samples)
+{
+	n_samples = IVR_MIN(n_samples, (size_t)IVR_MIX_FRAME_MAX);
+	memcpy(p->frames[tick % IVR_MIX_RING], frame, n_samples * sizeof(float));
+	p->n_samples = (uint32_t)n_samples;
+	/* release: the frame is written before readers can see its tick */
+	atomic_store_explicit(&p->seq, tick + 1, memory_order_release);
+}
+
+int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float *acc,
+		  size_t n_samples)
+{
+	const struct ivr_mix_port *me = port(m, slot);
+	int ci = atomic_load_explicit(&me->conf, memory_order_relaxed) - 1;
+	if (ci < 0 || !atomic_load_explicit(&me->listen, memory_order_relaxed))
+		return 0;
+	const struct conf *c = &m->confs[ci];
+	int mixed = 0;
+	for (int i = 0; i < IVR_CONF_MAX_MEMBERS; i++) {
+		unsigned s1 = atomic_load_explicit(&c->members[i], memory_order_acquire);
+		if (s1 == 0 || s1 - 1 == slot || s1 - 1 >= m->n_slots)
+			continue;
+		const struct ivr_mix_port *o = port(m, s1 - 1);
+		if (!atomic_load_explicit(&o->speak, memory_order_relaxed))
+			continue;
+		unsigned to = atomic_load_explicit(&o->speak_to, memory_order_relaxed);
+		if (to != 0 && to != slot + 1)
+			continue; /* whispering to someone else */
+		/* acquire: pairs with publish's release, the frame is complete */
+		uint64_t seq = atomic_load_explicit(&o->seq, memory_order_acquire);
+		if (seq == 0 || seq + 2 < tick + 1)
+			continue; /* nothing recent: that member's worker is not running it */
+		const float *f = o->frames[(seq - 1) % IVR_MIX_RING];
+		size_t n = IVR_MIN(n_samples, (size_t)o->n_samples);
+		for (size_t k = 0; k < n; k++)
+			acc[k] += f[k];
+		mixed++;
+	}
+	return mixed;
+}

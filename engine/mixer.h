@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/mixer.h - conferences: each participant hears all others but
+ * itself, with per-participant listen/speak control.
+ *
+ * Every call carries a mix port (struct ivr_mix_port, inside its slot) where
+ * its media thread publishes the caller's audio of each tick.  A listener's
+ * media thread sums the latest published frame of every other member that
+ * speaks to it.  Members of one conference may live on different workers:
+ * the port is a 4-frame ring stamped with the global tick number, read with
+ * a sequence check (the seqlock idea, with 80 ms of slack so a reader is
+ * never lapped in practice), so no locks are taken on the media path.
+ * Flags per member: listen (hears the conference), speak (is heard), and a
+ * whisper target (speaks to one member only): a supervisor monitors with
+ * listen=1 speak=0, whispers with speak_to=agent, barges with speak=1.
+ * Membership is changed by the control thread with atomic stores; the media
+ * thread reads it.  Thread: mix/publish RT; join/leave control.
+ */
+#ifndef IVR_ENGINE_MIXER_H
+#define IVR_ENGINE_MIXER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "common/defs.h"
+
+#define IVR_MIX_FRAME_MAX 320
+#define IVR_MIX_RING 4
+#define IVR_CONF_MAX_MEMBERS 32
+
+/** Per-call publication point (lives in the call slot). */
+struct ivr_mix_port {
+	atomic_uint_fast64_t seq;   /* tick of the newest frame + 1; 0 = none */
+	atomic_int conf;            /* conference index + 1; 0 = none */
+	atomic_bool listen;
+	atomic_bool speak;
+	atomic_uint speak_to;       /* slot + 1 of the only member who hears us; 0 = all */
+	uint32_t n_samples;
+	_Alignas(64) float frames[IVR_MIX_RING][IVR_MIX_FRAME_MAX];
+};
+
+struct ivr_mixer; /* opaque */
+
+/** @return a table of @max_confs conferences, or NULL. Thread: control. */
+struct ivr_mixer *ivr_mixer_new(uint32_t max_confs);
+void ivr_mixer_free(struct ivr_mixer *m);
+
+/**
+ * Tell the mixer where the ports are: port of slot s at @base + s * @stride.
+ * Thread: control, before any call starts.
+ */
+void ivr_mixer_set_ports(struct ivr_mixer *m, void *base, size_t stride, uint32_t n_slots);
+
+/**
+ * Add @slot to conference @name (created on first join) with flags.
+ * @return 0, -ENOSPC (too many conferences or members), -EINVAL.
+ * Thread: control.
+ */
+IVR_NODISCARD int ivr_mixer_join(struct ivr_mixer *m, const char *name, uint32_t slot,
+				 bool listen, bool speak, int64_t speak_to_slot);
+
+/** Change flags of a member. @return 0 or -ENOENT (not in a conference). */
+IVR_NODISCARD int ivr_mixer_flags(struct ivr_mixer *m, uint32_t slot, bool listen, bool speak,
+				  int64_t speak_to_slot);
+
+/** Remove @slot from its conference. @return 0 or -ENOENT. Thread: control. */
+int ivr_mixer_leave(struct ivr_mixer *m, uint32_t slot);
+
+/** @return members of the conference @name, or -ENOENT. */
+int ivr_mixer_count(struct ivr_mixer *m, const char *name);
+
+/** Publish @slot's caller audio for @tick. Thread: RT (the call's worker). */
+IVR_RT void ivr_mix_port_publish(struct ivr_mix_port *p, uint64_t tick, const float *frame,
+				 size_t n_samples);
+
+/**
+ * Add to @acc what @slot hears from its conference at @tick (others' frames
+ * no older than 2 ticks).  @return the number of members mixed in.
+ * Thread: RT.
+ */
+IVR_RT int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float *acc,
+			 size_t n_samples);
+
+#endif /* IVR_ENGINE_MIXER_H */
