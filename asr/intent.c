@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * asr/intent.c - words -> intent classifier learned from example phrases.
+ *
+ * Two views of one text, both weighted by how specific a word is to an
+ * intent (idf over the node's intents; function words damped):
+ *  - text coverage: share of the text's word weight that the intent knows
+ *    (unknown words count against every intent, so off-topic speech scores low);
+ *  - phrase coverage: the best share of one example phrase's weight found in
+ *    the text (a paraphrase usually keeps a phrase's key words).
+ * Their mean, scaled by the acoustic confidence, is the intent's score; the
+ * margin over the runner-up decides between near ties.
+ * Thread: build on control, classify on any thread (read-only model).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asr/intent.h"
+
+#define MAX_TEXT_WORDS 64
+/* Weight of a word the node has never seen: about an average content word. */
+#define UNKNOWN_WEIGHT 1.0f
+#define STOP_WEIGHT    0.15f
+
+/* Function words: present in most phrases of most intents, they say little. */
+static const char *const STOP[] = { "a",    "an",   "the",   "to",   "i",     "my",   "me",
+				    "of",   "for",  "is",    "it",   "and",   "in",   "on",
+				    "do",   "you",  "your",  "want", "would", "like", "please",
+				    "can",  "with", "about", "need", "i'd",   "i'm",  "am",
+				    "have", "be",   "this",  "that", "some",  "get",  "could" };
+
+struct word {
+	char text[IVR_INTENT_WORD_MAX];
+	float weight;  /* idf * stop damping */
+	uint32_t mask; /* intents whose phrases contain the word (<= 32 intents) */
+};
+
+struct phrase {
+	int intent;
+	uint16_t n_words;
+	uint16_t first; /* into word_idx[] */
+	float weight;	/* sum of its words' weights */
+};
+
+struct ivr_intent_model {
+	size_t n_intents;
+	struct word *words;
+	size_t n_words;
+	struct phrase *phrases;
+	size_t n_phrases;
+	uint16_t *word_idx;
+};
+
+size_t ivr_intent_words(const char *text, char (*words)[IVR_INTENT_WORD_MAX], size_t max)
+{
+	size_t n = 0;
+	const unsigned char *s = (const unsigned char *)(text ? text : "");
+	while (*s) {
+		while (*s && !(isalpha(*s) || *s == '\''))
+			s++;
+		if (!*s)
+			break;
+		size_t len = 0;
+		char w[IVR_INTENT_WORD_MAX];
+		while (*s && (isalpha(*s) || *s == '\'')) {
+			if (len < IVR_INTENT_WORD_MAX - 1)
+				w[len++] = (char)tolower(*s);
+			s++;
+		}
+		w[len] = 0;
+		/* A lone apostrophe (quotes) is not a word. */
+		if (!strcmp(w, "'"))
+			continue;
+		if (n < max)
+			memcpy(words[n], w, len + 1);
+		n++;
+	}
+	return n;
+}
+
+static int is_stop(const char *w)
+{
+	for (size_t i = 0; i < IVR_N_ELEMENTS(STOP); i++)
+		if (!strcmp(STOP[i], w))
+			return 1;
+	return 0;
+}
+
+static int find_word(const struct ivr_intent_model *m, const char *w)
+{
+	for (size_t i = 0; i < m->n_words; i++)
+		if (!strcmp(m->words[i].text, w))
+			return (int)i;
+	return -1;
+}
+
+struct ivr_intent_model *ivr_intent_build(const struct ivr_flow_node *node)
+{
+	if (!node || node->n_intents == 0 || node->n_intents > 32) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t total_phrases = 0, total_words = 0;
+	char tmp[MAX_TEXT_WORDS][IVR_INTENT_WORD_MAX];
+	for (size_t i = 0; i < node->n_intents; i++) {
+		total_phrases += node->intents[i].n_phrases;
+		for (size_t p = 0; p < node->intents[i].n_phrases; p++) {
+			size_t n =
+				ivr_intent_words(node->intents[i].phrases[p], tmp, MAX_TEXT_WORDS);
+			total_words += IVR_MIN(n, (size_t)MAX_TEXT_WORDS);
+		}
+	}
+	struct ivr_intent_model *m = calloc(1, sizeof(*m));
+	if (!m)
+		goto oom;
+	m->n_intents = node->n_intents;
+	m->words = calloc(total_words ? total_words : 1, sizeof(*m->words));
+	m->phrases = calloc(total_phrases, sizeof(*m->phrases));
+	m->word_idx = calloc(total_words ? total_words : 1, sizeof(*m->word_idx));
+	if (!m->words || !m->phrases || !m->word_idx)
+		goto oom;
+	size_t n_idx = 0;
+	for (size_t i = 0; i < node->n_intents; i++) {
+		for (size_t p = 0; p < node->intents[i].n_phrases; p++) {
+			char(*w)[IVR_INTENT_WORD_MAX] = tmp;
+			size_t n = ivr_intent_words(node->intents[i].phrases[p], w, MAX_TEXT_WORDS);
+			n = IVR_MIN(n, (size_t)MAX_TEXT_WORDS);
+			struct phrase *ph = &m->phrases[m->n_phrases++];
+			ph->intent = (int)i;
+			ph->first = (uint16_t)n_idx;
+			for (size_t k = 0; k < n; k++) {
+				int wi = find_word(m, w[k]);
+				if (wi < 0) {
+					wi = (int)m->n_words++;
+					memcpy(m->words[wi].text, w[k], sizeof(w[k]));
+				}
+				m->words[wi].mask |= 1u << i;
+				/* a word twice in one phrase counts once */
+				int dup = 0;
+				for (size_t j = ph->first; j < n_idx; j++)
+					dup |= m->word_idx[j] == wi;
+				if (!dup) {
+					m->word_idx[n_idx++] = (uint16_t)wi;
+					ph->n_words++;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < m->n_words; i++) {
+		struct word *w = &m->words[i];
+		float df = (float)__builtin_popcount(w->mask);
+		w->weight = logf(1.0f + (float)m->n_intents / df);
+		if (is_stop(w->text))
+			w->weight *= STOP_WEIGHT;
+	}
+	for (size_t p = 0; p < m->n_phrases; p++) {
+		struct phrase *ph = &m->phrases[p];
+		for (size_t k = 0; k < ph->n_words; k++)
+			ph->weight += m->words[m->word_idx[ph->first + k]].weight;
+	}
+	return m;
+oom:
+	ivr_intent_free(m);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void ivr_intent_free(struct ivr_intent_model *m)
+{
+	if (!m)
+		return;
+	free(m->words);
+	free(m->phrases);
+	free(m->word_idx);
+	free(m);
+}
+
+size_t ivr_intent_vocab_size(const struct ivr_intent_model *m)
+{
+	return m ? m->n_words : 0;
+}
+
+int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, float asr_confidence,
+			float threshold, struct ivr_intent_result *out)
+{
+	if (!m || !out)
+		return -EINVAL;
+	out->intent = out->best = out->runner_up = -1;
+	out->confidence = out->runner_up_confidence = 0;
+	char words[MAX_TEXT_WORDS][IVR_INTENT_WORD_MAX];
+	size_t n = IVR_MIN(ivr_intent_words(text, words, MAX_TEXT_WORDS), (size_t)MAX_TEXT_WORDS);
+	int idx[MAX_TEXT_WORDS];
+	float total = 0;
+	size_t n_uniq = 0;
+	for (size_t k = 0; k < n; k++) {
+		int dup = 0;
+		for (size_t j = 0; j < k; j++)
+			dup |= !strcmp(words[j], words[k]);
+		if (dup)
+			continue;
+		int wi = find_word(m, words[k]);
+		idx[n_uniq++] = wi;
+		total += wi >= 0 ? m->words[wi].weight
+				 : (is_stop(words[k]) ? STOP_WEIGHT : UNKNOWN_WEIGHT);
+	}
+	if (n_uniq == 0 || total <= 0)
+		return 0;
+	float best = 0, second = 0;
+	int best_i = -1, second_i = -1;
+	for (size_t i = 0; i < m->n_intents; i++) {
+		float known = 0;
+		for (size_t k = 0; k < n_uniq; k++)
+			if (idx[k] >= 0 && (m->words[idx[k]].mask & (1u << i)))
+				known += m->words[idx[k]].weight;
+		float text_cov = known / total;
+		float phrase_cov = 0;
+		for (size_t p = 0; p < m->n_phrases; p++) {
+			const struct phrase *ph = &m->phrases[p];
+			if (ph->intent != (int)i || ph->weight <= 0)
+				continue;
+			float got = 0;
+			for (size_t w = 0; w < ph->n_words; w++)
+				for (size_t k = 0; k < n_uniq; k++)
+					if (idx[k] == m->word_idx[ph->first + w])
+						got += m->words[idx[k]].weight;
+			phrase_cov = fmaxf(phrase_cov, got / ph->weight);
+		}
+		float s = 0.5f * (text_cov + phrase_cov);
+		if (s > best) {
+			second = best;
+			second_i = best_i;
+			best = s;
+			best_i = (int)i;
+		} else if (s > second) {
+			second = s;
+			second_i = (int)i;
+		}
+	}
+	if (best_i < 0)
+		return 0;
+	/* A near tie is a guess: scale by the margin (full at a 2:1 lead). */
+	float margin = best > 0 ? IVR_MIN(1.0f, 2.0f * (best - second) / best) : 0;
+	float ac = IVR_CLAMP(asr_confidence, 0.0f, 1.0f);
+	float conf = best * (0.5f + 0.5f * margin) * ac;
+	out->confidence = IVR_CLAMP(conf, 0.0f, 1.0f);
+	out->runner_up = second_i;
+	out->runner_up_confidence = IVR_CLAMP(second * ac, 0.0f, 1.0f);
+	out->best = best_i;
+	out->intent = out->confidence >= threshold ? best_i : -1;
+	return 0;
+}
