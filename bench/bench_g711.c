@@ -18,7 +18,7 @@
 
 #include "dsp/g711.h"
 
-#define TOTAL 800000 /* samples per run (100 s of 8 kHz audio) */
+#define TOTAL	800000 /* samples per run (100 s of 8 kHz audio) */
 #define REPEATS 5
 
 static int16_t lin[TOTAL], lin_out[TOTAL];
@@ -73,8 +73,16 @@ static uint8_t ref_alaw(int16_t x)
 	return (uint8_t)(ix ^ 0x55);
 }
 
-enum op { ULAW_ENC_S16, ALAW_ENC_S16, ULAW_DEC_S16, ALAW_DEC_S16, ULAW_ENC_F32, ULAW_DEC_F32,
-	  REF_ULAW_ENC, REF_ALAW_ENC };
+enum op {
+	ULAW_ENC_S16,
+	ALAW_ENC_S16,
+	ULAW_DEC_S16,
+	ALAW_DEC_S16,
+	ULAW_ENC_F32,
+	ULAW_DEC_F32,
+	REF_ULAW_ENC,
+	REF_ALAW_ENC
+};
 
 static void run_op(enum op op, size_t block, size_t total)
 {
@@ -167,14 +175,15 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench_g711: no time measured\n");
 				return 1;
 			}
-			printf("%s %s %zu %.3f %.0f %.2f\n", cases[c].name, cases[c].impl, blocks[b],
-			       ns, 1e9 / ns / 8000.0, ns / ref);
+			printf("%s %s %zu %.3f %.0f %.2f\n", cases[c].name, cases[c].impl,
+			       blocks[b], ns, 1e9 / ns / 8000.0, ns / ref);
 		}
 	}
 	/* Smoke: the table encoder must agree with the reference it is timed against. */
 	for (size_t i = 0; i < 65536; i += 7) {
 		int16_t x = (int16_t)(i - 32768);
-		if (ivr_g711_ulaw_encode(x) != ref_ulaw(x) || ivr_g711_alaw_encode(x) != ref_alaw(x)) {
+		if (ivr_g711_ulaw_encode(x) != ref_ulaw(x) ||
+		    ivr_g711_alaw_encode(x) != ref_alaw(x)) {
 			fprintf(stderr, "bench_g711: encoder disagrees with G.191 at %d\n", x);
 			return 1;
 		}

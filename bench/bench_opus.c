@@ -22,8 +22,8 @@
 
 #include "dsp/opus_codec.h"
 
-#define SECONDS 10
-#define REPEATS 5
+#define SECONDS	   10
+#define REPEATS	   5
 #define MAX_FRAMES (SECONDS * 50)
 
 static float in[48000 * SECONDS], out[48000 * SECONDS];
@@ -87,7 +87,8 @@ static double run(enum kind k, uint32_t rate, size_t frames)
 		int r = 0;
 		switch (k) {
 		case ENC_WRAP:
-			r = plen[f] = ivr_opus_encode(we, in + f * fs, fs, pkts[f], IVR_OPUS_MAX_PACKET);
+			r = plen[f] =
+				ivr_opus_encode(we, in + f * fs, fs, pkts[f], IVR_OPUS_MAX_PACKET);
 			break;
 		case ENC_RAW:
 			r = plen[f] = opus_encode_float(re, in + f * fs, (int)fs, pkts[f],

@@ -23,7 +23,7 @@
 
 #define SECONDS 10
 #define REPEATS 5
-#define MAX_IN (48000 * SECONDS)
+#define MAX_IN	(48000 * SECONDS)
 
 static float in[MAX_IN], out[6 * MAX_IN];
 static volatile float sink;
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 	int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
 	int repeats = smoke ? 1 : REPEATS;
 	size_t seconds = smoke ? 0 : SECONDS; /* smoke: 10 frames */
-	static const uint32_t pairs[][2] = { { 8000, 16000 }, { 16000, 8000 }, { 8000, 48000 },
+	static const uint32_t pairs[][2] = { { 8000, 16000 }, { 16000, 8000 },	{ 8000, 48000 },
 					     { 48000, 8000 }, { 16000, 48000 }, { 48000, 16000 } };
 	static const struct {
 		const char *impl;
@@ -127,8 +127,9 @@ int main(int argc, char **argv)
 		double ref = 0;
 		for (size_t k = 0; k < sizeof(impls) / sizeof(impls[0]); k++) {
 			/* best-quality sinc is ~100x slower: fewer frames keep the run short */
-			size_t fr = impls[k].src_type == SRC_SINC_BEST_QUALITY && !smoke ? frames / 10
-											   : frames;
+			size_t fr = impls[k].src_type == SRC_SINC_BEST_QUALITY && !smoke
+					    ? frames / 10
+					    : frames;
 			double t[REPEATS];
 			for (int r = 0; r < repeats; r++) {
 				t[r] = impls[k].speex_q >= 0

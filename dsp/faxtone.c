@@ -15,12 +15,12 @@
 #include "dsp/faxtone.h"
 #include "dsp/g711.h"
 
-#define BLOCK_MS 5
-#define PURITY 0.6f     /* share of block power in the tone */
-#define MAX_BAD 3       /* bad blocks (15 ms) tolerated inside a tone: reversals, glitches */
-#define REV_DEBOUNCE 20 /* blocks (100 ms) between two counted reversals */
-#define AM_HZ 15.0
-#define AM_DEPTH 0.1 /* ANSam is 20% */
+#define BLOCK_MS     5
+#define PURITY	     0.6f /* share of block power in the tone */
+#define MAX_BAD	     3	  /* bad blocks (15 ms) tolerated inside a tone: reversals, glitches */
+#define REV_DEBOUNCE 20	  /* blocks (100 ms) between two counted reversals */
+#define AM_HZ	     15.0
+#define AM_DEPTH     0.1 /* ANSam is 20% */
 
 enum { DET_CNG, DET_ANS, N_DET };
 
@@ -42,10 +42,10 @@ struct det {
 
 struct ivr_faxtone {
 	uint32_t rate_hz, block;
-	float p_min;          /* block mean-square floor */
-	uint64_t ans_min;     /* samples */
+	float p_min;	  /* block mean-square floor */
+	uint64_t ans_min; /* samples */
 	double am_coef;
-	uint64_t pos;         /* samples consumed */
+	uint64_t pos; /* samples consumed */
 	uint64_t block_idx;
 	uint32_t fill;
 	float sumsq;
@@ -138,8 +138,8 @@ static void push(struct ivr_faxtone_event *ev, size_t max_ev, size_t *n,
 	(*n)++;
 }
 
-static void end_run(struct ivr_faxtone *ft, int which, struct ivr_faxtone_event *ev,
-		    size_t max_ev, size_t *n)
+static void end_run(struct ivr_faxtone *ft, int which, struct ivr_faxtone_event *ev, size_t max_ev,
+		    size_t *n)
 {
 	struct det *d = &ft->det[which];
 	uint64_t dur = d->last_good_end - d->onset;

@@ -38,20 +38,20 @@ struct ivr_faxtone_cfg {
 };
 
 enum ivr_faxtone_type {
-	IVR_FAXTONE_CNG = 1,     /* calling fax tone burst (one event per burst) */
-	IVR_FAXTONE_ANS = 2,     /* 2100 Hz answer tone (CED / V.25 ANS / V.8 ANSam) */
+	IVR_FAXTONE_CNG = 1,	 /* calling fax tone burst (one event per burst) */
+	IVR_FAXTONE_ANS = 2,	 /* 2100 Hz answer tone (CED / V.25 ANS / V.8 ANSam) */
 	IVR_FAXTONE_ANS_END = 3, /* the answer tone stopped; duration_samples = total */
 };
 
 /** Flags of an ANS / ANS_END event. */
 #define IVR_FAXTONE_F_REVERSALS 0x01 /* phase reversals seen: ANS-bar / ANSam-bar */
-#define IVR_FAXTONE_F_AM 0x02        /* 15 Hz amplitude modulation: ANSam */
+#define IVR_FAXTONE_F_AM	0x02 /* 15 Hz amplitude modulation: ANSam */
 
 struct ivr_faxtone_event {
-	uint8_t type;              /* enum ivr_faxtone_type */
-	uint8_t flags;             /* IVR_FAXTONE_F_* */
-	uint16_t freq_hz;          /* measured tone frequency, rounded */
-	uint64_t onset_sample;     /* tone start, samples since init/reset */
+	uint8_t type;		   /* enum ivr_faxtone_type */
+	uint8_t flags;		   /* IVR_FAXTONE_F_* */
+	uint16_t freq_hz;	   /* measured tone frequency, rounded */
+	uint64_t onset_sample;	   /* tone start, samples since init/reset */
 	uint32_t duration_samples; /* CNG: burst length; ANS: so far; ANS_END: total */
 };
 

@@ -76,8 +76,7 @@ static void codec(float *x, size_t n, int law)
 }
 
 /* Run the detector over x in 20 ms frames. @return number of events. */
-static int detect(const float *x, size_t n, uint32_t rate, struct ivr_faxtone_event *ev,
-		  int max_ev)
+static int detect(const float *x, size_t n, uint32_t rate, struct ivr_faxtone_event *ev, int max_ev)
 {
 	struct ivr_faxtone_cfg cfg = { .rate_hz = rate };
 	struct ivr_faxtone *ft = ivr_faxtone_new(&cfg);
@@ -101,8 +100,8 @@ static int detect(const float *x, size_t n, uint32_t rate, struct ivr_faxtone_ev
 static void show(const struct ivr_faxtone_event *ev, int n, uint32_t rate)
 {
 	for (int i = 0; i < n; i++)
-		fprintf(stderr, "    ev type %d flags %d f %u onset %.3f s dur %.3f s\n", ev[i].type,
-			ev[i].flags, ev[i].freq_hz, (double)ev[i].onset_sample / rate,
+		fprintf(stderr, "    ev type %d flags %d f %u onset %.3f s dur %.3f s\n",
+			ev[i].type, ev[i].flags, ev[i].freq_hz, (double)ev[i].onset_sample / rate,
 			(double)ev[i].duration_samples / rate);
 }
 
@@ -127,7 +126,8 @@ IVR_TEST(cng_cadence_levels_rates_codecs)
 				/* two CNG cycles: 0.5 s on, 3 s off, starting at 0.2 s */
 				for (int c = 0; c < 2; c++) {
 					size_t on = rate / 5 + (size_t)c * rate * 7 / 2;
-					add_tone(sig, on, on + rate / 2, 1100, rate, levels[l], 0, 0);
+					add_tone(sig, on, on + rate / 2, 1100, rate, levels[l], 0,
+						 0);
 				}
 				codec(sig, n, law);
 				struct ivr_faxtone_event ev[16];
@@ -142,7 +142,8 @@ IVR_TEST(cng_cadence_levels_rates_codecs)
 				}
 				for (int c = 0; c < 2; c++) {
 					double on = 0.2 + c * 3.5;
-					ivr_check_near((double)ev[c].onset_sample / rate, on, 0.011);
+					ivr_check_near((double)ev[c].onset_sample / rate, on,
+						       0.011);
 					ivr_check_near((double)ev[c].duration_samples / rate, 0.5,
 						       0.011);
 					ivr_check_near(ev[c].freq_hz, 1100, 2);
@@ -159,8 +160,8 @@ IVR_TEST(cng_frequency_tolerance_and_duration)
 		double f, on_s;
 		int want;
 	} cases[] = {
-		{ 1100 + 30, 0.5, 1 }, { 1100 - 30, 0.5, 1 }, { 1100 + 60, 0.5, 0 },
-		{ 1100 - 60, 0.5, 0 }, { 1100, 0.45, 1 },     { 1100, 0.2, 0 },
+		{ 1100 + 30, 0.5, 1 }, { 1100 - 30, 0.5, 1 },  { 1100 + 60, 0.5, 0 },
+		{ 1100 - 60, 0.5, 0 }, { 1100, 0.45, 1 },      { 1100, 0.2, 0 },
 		{ 1100 + 80, 0.5, 0 }, { 1100 - 100, 0.5, 0 }, { 1100, 1.0, 0 },
 		{ 1100, 5.0, 0 }, /* continuous: not a CNG burst */
 	};
@@ -184,10 +185,10 @@ IVR_TEST(ans_variants)
 		double rev_ms, am;
 		uint8_t flags;
 	} kinds[] = {
-		{ 0, 0, 0 },                                                  /* CED / ANS */
-		{ 450, 0, IVR_FAXTONE_F_REVERSALS },                          /* ANS-bar */
-		{ 0, 0.2, IVR_FAXTONE_F_AM },                                 /* ANSam */
-		{ 450, 0.2, IVR_FAXTONE_F_AM | IVR_FAXTONE_F_REVERSALS },     /* ANSam-bar */
+		{ 0, 0, 0 },						  /* CED / ANS */
+		{ 450, 0, IVR_FAXTONE_F_REVERSALS },			  /* ANS-bar */
+		{ 0, 0.2, IVR_FAXTONE_F_AM },				  /* ANSam */
+		{ 450, 0.2, IVR_FAXTONE_F_AM | IVR_FAXTONE_F_REVERSALS }, /* ANSam-bar */
 	};
 	static const uint32_t rates[] = { 8000, 16000 };
 	for (int r = 0; r < 2; r++) {
@@ -230,9 +231,9 @@ IVR_TEST(ans_frequency_tolerance_and_duration)
 		double f, on_s;
 		int want;
 	} cases[] = {
-		{ 2100 + 12, 3, 2 }, { 2100 - 12, 3, 2 }, { 2100 + 40, 3, 0 },
-		{ 2100 - 40, 3, 0 }, { 2100 + 60, 3, 0 }, { 2100 - 60, 3, 0 },
-		{ 2100 + 100, 3, 0 }, { 2100, 0.3, 0 },   { 2100, 0.9, 0 },
+		{ 2100 + 12, 3, 2 },  { 2100 - 12, 3, 2 }, { 2100 + 40, 3, 0 },
+		{ 2100 - 40, 3, 0 },  { 2100 + 60, 3, 0 }, { 2100 - 60, 3, 0 },
+		{ 2100 + 100, 3, 0 }, { 2100, 0.3, 0 },	   { 2100, 0.9, 0 },
 	};
 	for (size_t c = 0; c < IVR_N_ELEMENTS(cases); c++) {
 		size_t n = 8000 * 5;
@@ -290,11 +291,12 @@ IVR_TEST(tones_in_noise)
 /* Speech-like source-filter synthesis (glottal pulses through 3 formants). */
 static void speechlike(float *x, size_t n, uint32_t rate, uint32_t seed, double f0_base)
 {
-	static const double vowels[][3] = {
-		{ 730, 1090, 2440 }, { 270, 2290, 3010 }, { 300, 870, 2240 },
-		{ 530, 1840, 2480 }, { 570, 840, 2410 },  { 660, 1720, 2410 },
-		{ 390, 1100, 2100 }, /* formants right on the fax frequencies */
-	};
+	static const double
+		vowels[][3] = {
+			{ 730, 1090, 2440 }, { 270, 2290, 3010 }, { 300, 870, 2240 },
+			{ 530, 1840, 2480 }, { 570, 840, 2410 },  { 660, 1720, 2410 },
+			{ 390, 1100, 2100 }, /* formants right on the fax frequencies */
+		};
 	double y1[3] = { 0 }, y2[3] = { 0 }, phase = 0;
 	size_t syl = rate / 4;
 	const double *fm = vowels[0];
@@ -415,16 +417,17 @@ IVR_TEST(rejects_dtmf_and_other_tones)
 
 IVR_TEST(bad_input_and_framing)
 {
-	struct ivr_faxtone_cfg bad[] = { { .rate_hz = 11025 }, { .rate_hz = 48000 },
-					 { .min_level_dbm0 = 5.0f }, { .min_level_dbm0 = NAN },
+	struct ivr_faxtone_cfg bad[] = { { .rate_hz = 11025 },
+					 { .rate_hz = 48000 },
+					 { .min_level_dbm0 = 5.0f },
+					 { .min_level_dbm0 = NAN },
 					 { .ans_min_ms = 100000 } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(bad); i++) {
 		errno = 0;
 		ivr_check(ivr_faxtone_new(&bad[i]) == NULL && errno == EINVAL);
 	}
 	char small[16];
-	ivr_check_int_eq(ivr_faxtone_init((struct ivr_faxtone *)(void *)small, sizeof(small),
-					  NULL),
+	ivr_check_int_eq(ivr_faxtone_init((struct ivr_faxtone *)(void *)small, sizeof(small), NULL),
 			 -ENOSPC);
 	ivr_faxtone_free(NULL);
 	struct ivr_faxtone *ft = ivr_faxtone_new(NULL);

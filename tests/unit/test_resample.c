@@ -99,7 +99,8 @@ IVR_TEST(passband_flat_8_16_8_and_8_48_8)
 		for (int m = 0; m < 2; m++) {
 			uint32_t mid_hz = m ? 48000 : 16000;
 			double wf = 0, w = roundtrip_ripple(mid_hz, q, &wf);
-			printf("  8->%u->8 q%d: worst %+.3f dB at %.0f Hz\n", mid_hz / 1000, q, w, wf);
+			printf("  8->%u->8 q%d: worst %+.3f dB at %.0f Hz\n", mid_hz / 1000, q, w,
+			       wf);
 			if (q >= 4)
 				ivr_check_msg(fabs(w) <= 0.25, "q%d via %u: %.3f dB at %.0f Hz", q,
 					      mid_hz, w, wf);
@@ -169,7 +170,7 @@ static double impulse_delay(uint32_t in_hz, uint32_t out_hz, size_t at)
 
 IVR_TEST(reported_delay_matches_impulse)
 {
-	static const uint32_t pairs[][2] = { { 8000, 16000 }, { 16000, 8000 }, { 8000, 48000 },
+	static const uint32_t pairs[][2] = { { 8000, 16000 }, { 16000, 8000 },	{ 8000, 48000 },
 					     { 48000, 8000 }, { 16000, 48000 }, { 48000, 16000 } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(pairs); i++) {
 		struct ivr_resampler *rs = mk(pairs[i][0], pairs[i][1], 4);
@@ -227,9 +228,9 @@ IVR_TEST(frame_counts_and_reset)
 
 IVR_TEST(bad_config_and_same_rate)
 {
-	struct ivr_resampler_cfg bad[] = { { 0, 8000, 4 }, { 8000, 0, 4 }, { 8000, 16000, 11 },
-					   { 8000, 16000, -1 }, { 500, 8000, 4 },
-					   { 8000, 400000, 4 } };
+	struct ivr_resampler_cfg bad[] = { { 0, 8000, 4 },	{ 8000, 0, 4 },
+					   { 8000, 16000, 11 }, { 8000, 16000, -1 },
+					   { 500, 8000, 4 },	{ 8000, 400000, 4 } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(bad); i++) {
 		errno = 0;
 		ivr_check(ivr_resampler_new(&bad[i]) == NULL && errno == EINVAL);
@@ -237,9 +238,9 @@ IVR_TEST(bad_config_and_same_rate)
 	ivr_check(ivr_resampler_new(NULL) == NULL);
 	struct ivr_resampler_cfg ok = { 8000, 16000, 4 };
 	char small[4];
-	ivr_check_int_eq(ivr_resampler_init((struct ivr_resampler *)(void *)small, sizeof(small),
-					    &ok),
-			 -ENOSPC);
+	ivr_check_int_eq(
+		ivr_resampler_init((struct ivr_resampler *)(void *)small, sizeof(small), &ok),
+		-ENOSPC);
 	ivr_resampler_free(NULL);
 	ivr_resampler_fini(NULL);
 	/* Equal rates: a copy with no delay. */
