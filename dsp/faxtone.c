@@ -49,6 +49,8 @@ struct ivr_faxtone {
 	uint64_t block_idx;
 	uint32_t fill;
 	float sumsq;
+	bool have_cng;
+	uint64_t last_cng_onset; /* for the cadence flag */
 	struct det det[N_DET];
 };
 
@@ -104,6 +106,8 @@ void ivr_faxtone_reset(struct ivr_faxtone *ft)
 	ft->block_idx = 0;
 	ft->fill = 0;
 	ft->sumsq = 0;
+	ft->have_cng = false;
+	ft->last_cng_onset = 0;
 	det_setup(&ft->det[DET_CNG], 1100.0f, 38.0f, ft->rate_hz);
 	/* V.25 says +-15 Hz; 5 Hz more absorbs measurement error at low SNR. */
 	det_setup(&ft->det[DET_ANS], 2100.0f, 20.0f, ft->rate_hz);
@@ -154,6 +158,13 @@ static void end_run(struct ivr_faxtone *ft, int which, struct ivr_faxtone_event 
 		if (dur >= ft->rate_hz * 2 / 5 && dur <= ft->rate_hz * 7 / 10 &&
 		    fabs(f - d->f0) <= d->tol_hz) {
 			e.type = IVR_FAXTONE_CNG;
+			/* T.30: one burst every 3.5 s (0.5 on + 3 off), +-15% */
+			uint64_t gap = d->onset - ft->last_cng_onset;
+			if (ft->have_cng && gap >= (uint64_t)ft->rate_hz * 3 &&
+			    gap <= (uint64_t)ft->rate_hz * 4)
+				e.flags = IVR_FAXTONE_F_CADENCE;
+			ft->have_cng = true;
+			ft->last_cng_onset = d->onset;
 			push(ev, max_ev, n, &e);
 		}
 	} else if (d->reported) {

@@ -19,7 +19,8 @@
  * Goertzel filter on |z| at 15 Hz measures ANSam's modulation.
  *
  * Events: CNG when a 1100 Hz burst of 0.4-0.7 s ends (a continuous 1100 Hz
- * tone is not CNG); ANS once 2100 Hz has lasted ans_min_ms (default 1 s)
+ * tone is not CNG), flagged CADENCE from the second burst on when bursts
+ * follow the T.30 0.5 s on / 3 s off rhythm; ANS once 2100 Hz has lasted ans_min_ms (default 1 s)
  * with flags for reversals / AM; ANS_END with the total duration when it
  * stops (T.30 CED lasts >= 2.6 s; the caller can check duration_samples).
  *
@@ -43,9 +44,10 @@ enum ivr_faxtone_type {
 	IVR_FAXTONE_ANS_END = 3, /* the answer tone stopped; duration_samples = total */
 };
 
-/** Flags of an ANS / ANS_END event. */
-#define IVR_FAXTONE_F_REVERSALS 0x01 /* phase reversals seen: ANS-bar / ANSam-bar */
-#define IVR_FAXTONE_F_AM	0x02 /* 15 Hz amplitude modulation: ANSam */
+/** Event flags. */
+#define IVR_FAXTONE_F_REVERSALS 0x01 /* ANS: phase reversals seen: ANS-bar / ANSam-bar */
+#define IVR_FAXTONE_F_AM	0x02 /* ANS: 15 Hz amplitude modulation: ANSam */
+#define IVR_FAXTONE_F_CADENCE	0x04 /* CNG: 3.5 s +-15% after the previous burst (T.30) */
 
 struct ivr_faxtone_event {
 	uint8_t type;		   /* enum ivr_faxtone_type */

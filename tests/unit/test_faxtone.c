@@ -148,6 +148,9 @@ IVR_TEST(cng_cadence_levels_rates_codecs)
 						       0.011);
 					ivr_check_near(ev[c].freq_hz, 1100, 2);
 				}
+				/* the second burst keeps the T.30 rhythm */
+				ivr_check_int_eq(ev[0].flags, 0);
+				ivr_check_int_eq(ev[1].flags, IVR_FAXTONE_F_CADENCE);
 			}
 		}
 	}
@@ -175,6 +178,25 @@ IVR_TEST(cng_frequency_tolerance_and_duration)
 		ivr_check_msg(count(ev, k, IVR_FAXTONE_CNG) == cases[c].want && k == cases[c].want,
 			      "%.0f Hz for %.2f s: %d events, want %d", cases[c].f, cases[c].on_s,
 			      k, cases[c].want);
+	}
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(cng_cadence_flag_needs_t30_rhythm)
+{
+	/* bursts 1.5 s apart, then 3.5 s: only the last one is in cadence */
+	size_t n = 8000 * 8;
+	memset(sig, 0, n * sizeof(float));
+	add_tone(sig, 8000, 12000, 1100, 8000, -15, 0, 0);
+	add_tone(sig, 20000, 24000, 1100, 8000, -15, 0, 0);
+	add_tone(sig, 48000, 52000, 1100, 8000, -15, 0, 0);
+	struct ivr_faxtone_event ev[16];
+	int k = detect(sig, n, 8000, ev, 16);
+	ivr_check_int_eq(k, 3);
+	if (k == 3) {
+		ivr_check_int_eq(ev[0].flags, 0);
+		ivr_check_int_eq(ev[1].flags, 0);
+		ivr_check_int_eq(ev[2].flags, IVR_FAXTONE_F_CADENCE);
 	}
 	return IVR_TEST_RESULT();
 }
@@ -473,6 +495,7 @@ int main(int argc, char **argv)
 	memset(noise_buf, 0, sizeof(noise_buf));
 	ivr_test_run(cng_cadence_levels_rates_codecs);
 	ivr_test_run(cng_frequency_tolerance_and_duration);
+	ivr_test_run(cng_cadence_flag_needs_t30_rhythm);
 	ivr_test_run(ans_variants);
 	ivr_test_run(ans_frequency_tolerance_and_duration);
 	ivr_test_run(tones_in_noise);
