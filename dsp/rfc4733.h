@@ -23,8 +23,9 @@
  * START (first packet seen) and END (E bit, next event or timeout), each
  * exactly once.
  *
- * Thread: tx/rx state is per call and owned by one media thread; every
- * function except _new/_free is IVR_RT (no allocation, no locks).
+ * Thread: tx/rx state is per call and owned by one media thread; _init runs
+ * at call setup, _new/_free on the control path, everything else is IVR_RT
+ * (no allocation, no locks).
  */
 #ifndef IVR_DSP_RFC4733_H
 #define IVR_DSP_RFC4733_H
