@@ -24,13 +24,22 @@
 /* Amplitude of the component at @f_hz in x[0..n), Hann window. */
 static double tone_amp(const float *x, size_t n, double f_hz, double rate_hz)
 {
+	/* e^{-j w i} and the Hann window's e^{j 2 pi i/(n-1)} by rotation, not per-sample trig */
+	double w = 2 * M_PI * f_hz / rate_hz, v = 2 * M_PI / (double)(n - 1);
+	double cr = 1, ci = 0, sr = cos(w), si = -sin(w);
+	double hr = 1, hi = 0, tr = cos(v), ti = sin(v);
 	double re = 0, im = 0, wsum = 0;
 	for (size_t i = 0; i < n; i++) {
-		double w = 0.5 - 0.5 * cos(2 * M_PI * (double)i / (double)(n - 1));
-		double ph = 2 * M_PI * f_hz * (double)i / rate_hz;
-		re += w * x[i] * cos(ph);
-		im -= w * x[i] * sin(ph);
-		wsum += w;
+		double win = 0.5 - 0.5 * hr;
+		re += win * x[i] * cr;
+		im += win * x[i] * ci;
+		wsum += win;
+		double a = cr * sr - ci * si;
+		ci = cr * si + ci * sr;
+		cr = a;
+		a = hr * tr - hi * ti;
+		hi = hr * ti + hi * tr;
+		hr = a;
 	}
 	return 2.0 * sqrt(re * re + im * im) / wsum;
 }
