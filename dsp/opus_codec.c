@@ -201,14 +201,16 @@ int ivr_opus_decode_lost(struct ivr_opus_dec *dec, const uint8_t *next, size_t n
 	if (!dec || !pcm || (!next && n_next))
 		return -EINVAL;
 	/* libopus conceals in multiples of 2.5 ms, up to 120 ms. */
-	if (n_samples == 0 || n_samples % (dec->rate_hz / 400) || n_samples > dec->rate_hz / 1000 * 120)
+	if (n_samples == 0 || n_samples % (dec->rate_hz / 400) ||
+	    n_samples > dec->rate_hz / 1000 * 120)
 		return -EINVAL;
 	int n;
 	if (next && n_next) {
-		if (n_next > INT32_MAX ||
-		    opus_packet_get_nb_samples(next, (opus_int32)n_next, (opus_int32)dec->rate_hz) < 0)
+		if (n_next > INT32_MAX || opus_packet_get_nb_samples(next, (opus_int32)n_next,
+								     (opus_int32)dec->rate_hz) < 0)
 			return -EBADMSG;
-		n = opus_decode_float(dec_st(dec), next, (opus_int32)n_next, pcm, (int)n_samples, 1);
+		n = opus_decode_float(dec_st(dec), next, (opus_int32)n_next, pcm, (int)n_samples,
+				      1);
 	} else {
 		n = opus_decode_float(dec_st(dec), NULL, 0, pcm, (int)n_samples, 0);
 	}

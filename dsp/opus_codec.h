@@ -39,7 +39,7 @@ struct ivr_opus_cfg {
 	uint32_t bitrate_bps; /* default 20000 / 24000 / 32000 by rate, see below */
 	uint8_t loss_pct;     /* expected loss for FEC, default 10 */
 	uint8_t complexity;   /* 1-10, default 5 */
-	bool no_fec;          /* true: no in-band FEC (saves bits) */
+	bool no_fec;	      /* true: no in-band FEC (saves bits) */
 };
 
 struct ivr_opus_enc; /* opaque */
@@ -102,8 +102,8 @@ IVR_RT void ivr_opus_dec_reset(struct ivr_opus_dec *dec);
  * (the packet holds more audio than @max_samples), -EINVAL (NULL).
  * Thread: media (IVR_RT).
  */
-IVR_RT int ivr_opus_decode(struct ivr_opus_dec *dec, const uint8_t *pkt, size_t n_bytes,
-			   float *pcm, size_t max_samples);
+IVR_RT int ivr_opus_decode(struct ivr_opus_dec *dec, const uint8_t *pkt, size_t n_bytes, float *pcm,
+			   size_t max_samples);
 
 /**
  * Conceal one lost packet of @n_samples (the lost packet's duration, e.g.

@@ -104,7 +104,8 @@ size_t ivr_resampler_out_max(const struct ivr_resampler *rs, size_t n_in)
 	if (!rs->st)
 		return n_in;
 	/* speexdsp rounds per call; one sample of slack either way. */
-	return (size_t)(((uint64_t)n_in * rs->out_rate_hz + rs->in_rate_hz - 1) / rs->in_rate_hz) + 1;
+	return (size_t)(((uint64_t)n_in * rs->out_rate_hz + rs->in_rate_hz - 1) / rs->in_rate_hz) +
+	       1;
 }
 
 int ivr_resampler_process(struct ivr_resampler *rs, const float *restrict in, size_t n_in,

@@ -36,7 +36,7 @@ IVR_NODISCARD int ivr_resample_buffer(const float *in, size_t n_in, uint32_t in_
 struct ivr_resampler_cfg {
 	uint32_t in_rate_hz;  /* 1000-192000 */
 	uint32_t out_rate_hz; /* 1000-192000 */
-	int quality;          /* speexdsp 0-10; 0 here means the default (4) */
+	int quality;	      /* speexdsp 0-10; 0 here means the default (4) */
 };
 
 struct ivr_resampler; /* opaque */

@@ -18,10 +18,10 @@
 
 #include "dsp/rfc4733.h"
 
-#define MAX_BLOCKS 8   /* packed blocks per packet we accept */
-#define HIST 8         /* ended events remembered */
-#define TX_QUEUE 64    /* digits queued in a sender */
-#define SEQ_WINDOW 64  /* duplicate-sequence window */
+#define MAX_BLOCKS 8  /* packed blocks per packet we accept */
+#define HIST	   8  /* ended events remembered */
+#define TX_QUEUE   64 /* digits queued in a sender */
+#define SEQ_WINDOW 64 /* duplicate-sequence window */
 
 int ivr_rfc4733_event_from_digit(char digit)
 {
@@ -104,10 +104,10 @@ struct ivr_rfc4733_tx {
 	enum tx_state state;
 	uint8_t code;
 	uint32_t total, gap; /* target duration, silence after */
-	uint32_t ev_ts;      /* event start */
+	uint32_t ev_ts;	     /* event start */
 	uint32_t seg_ts;     /* current segment timestamp */
 	uint32_t seg_base;   /* duration covered by earlier segments */
-	bool first;          /* next packet is the event's first: marker */
+	bool first;	     /* next packet is the event's first: marker */
 	unsigned repeats_left;
 	bool final_is_event_end;
 	uint8_t last_payload[IVR_RFC4733_BLOCK_BYTES];
@@ -455,8 +455,8 @@ static void rx_block(struct ivr_rfc4733_rx *rx, const struct ivr_rfc4733_payload
 }
 
 int ivr_rfc4733_rx_packet(struct ivr_rfc4733_rx *rx, const uint8_t *payload, size_t n_bytes,
-			  uint32_t rtp_ts, uint16_t seq, bool marker,
-			  struct ivr_rfc4733_event *ev, size_t max_ev)
+			  uint32_t rtp_ts, uint16_t seq, bool marker, struct ivr_rfc4733_event *ev,
+			  size_t max_ev)
 {
 	if (!rx || !payload || !ev)
 		return -EINVAL;

@@ -23,8 +23,9 @@
  * START (first packet seen) and END (E bit, next event or timeout), each
  * exactly once.
  *
- * Thread: tx/rx state is per call and owned by one media thread; every
- * function except _new/_free is IVR_RT (no allocation, no locks).
+ * Thread: tx/rx state is per call and owned by one media thread; _init runs
+ * at call setup, _new/_free on the control path, everything else is IVR_RT
+ * (no allocation, no locks).
  */
 #ifndef IVR_DSP_RFC4733_H
 #define IVR_DSP_RFC4733_H
@@ -61,9 +62,9 @@ enum ivr_rfc4733_ev_type { IVR_RFC4733_EV_START = 1, IVR_RFC4733_EV_END = 2 };
 
 /** One decoded telephone-event block. */
 struct ivr_rfc4733_payload {
-	uint8_t event;     /* 0-255; digits are 0-16 */
-	bool end;          /* E bit */
-	uint8_t volume;    /* 0-63, power level in -dBm0 */
+	uint8_t event;	   /* 0-255; digits are 0-16 */
+	bool end;	   /* E bit */
+	uint8_t volume;	   /* 0-63, power level in -dBm0 */
 	uint16_t duration; /* timestamp units since the event (segment) timestamp */
 };
 
@@ -104,15 +105,15 @@ IVR_NODISCARD IVR_RT int ivr_rfc4733_build(uint8_t *buf, size_t cap,
 struct ivr_rfc4733_tx_cfg {
 	uint32_t rate_hz;     /* RTP clock of the audio stream, default 8000 */
 	uint32_t interval_ms; /* packet interval = audio ptime, default 20 */
-	uint8_t volume;       /* 0-63 (-dBm0), default 10 */
+	uint8_t volume;	      /* 0-63 (-dBm0), default 10 */
 };
 
 /** One packet the sender wants on the wire. */
 struct ivr_rfc4733_tx_pkt {
 	uint8_t payload[IVR_RFC4733_BLOCK_BYTES];
-	size_t n_bytes;     /* always 4 */
+	size_t n_bytes;	    /* always 4 */
 	uint32_t timestamp; /* RTP timestamp to put in the header */
-	bool marker;        /* RTP marker bit */
+	bool marker;	    /* RTP marker bit */
 };
 
 struct ivr_rfc4733_tx; /* opaque */
@@ -195,8 +196,8 @@ IVR_RT void ivr_rfc4733_rx_reset(struct ivr_rfc4733_rx *rx);
  * produced (state unchanged), -EINVAL on NULL pointers.
  * Thread: media (IVR_RT).
  */
-IVR_RT int ivr_rfc4733_rx_packet(struct ivr_rfc4733_rx *rx, const uint8_t *payload,
-				 size_t n_bytes, uint32_t rtp_ts, uint16_t seq, bool marker,
+IVR_RT int ivr_rfc4733_rx_packet(struct ivr_rfc4733_rx *rx, const uint8_t *payload, size_t n_bytes,
+				 uint32_t rtp_ts, uint16_t seq, bool marker,
 				 struct ivr_rfc4733_event *ev, size_t max_ev);
 
 /**

@@ -19,7 +19,7 @@
 #include "ivr_test.h"
 
 #define SECONDS 4
-#define MAXN (48000 * SECONDS)
+#define MAXN	(48000 * SECONDS)
 
 static uint32_t seed = 1;
 static double frand(void)
@@ -149,7 +149,8 @@ IVR_TEST(roundtrip_snr_and_level)
 			return IVR_TEST_FAIL;
 		long bytes = 0;
 		for (int f = 0; f < nf; f++) {
-			int n = ivr_opus_decode(dec, pkts[f], (size_t)plen[f], out + f * frame, frame);
+			int n = ivr_opus_decode(dec, pkts[f], (size_t)plen[f], out + f * frame,
+						frame);
 			ivr_check_int_eq(n, (long)frame);
 			bytes += plen[f];
 		}
@@ -193,9 +194,10 @@ IVR_TEST(loss_fec_beats_plc)
 				ivr_check_int_eq(x, (long)frame);
 				ivr_check_int_eq(y, (long)frame);
 			} else {
-				int x = ivr_opus_decode(a, pkts[f], (size_t)plen[f], out + f * frame, frame);
-				int y = ivr_opus_decode(b, pkts[f], (size_t)plen[f], out2 + f * frame,
-							frame);
+				int x = ivr_opus_decode(a, pkts[f], (size_t)plen[f],
+							out + f * frame, frame);
+				int y = ivr_opus_decode(b, pkts[f], (size_t)plen[f],
+							out2 + f * frame, frame);
 				ivr_check_int_eq(x, (long)frame);
 				ivr_check_int_eq(y, (long)frame);
 			}
@@ -211,7 +213,8 @@ IVR_TEST(loss_fec_beats_plc)
 		double fec = snr_db(in, out2, n, frame, (int)delay, mask, &lag_b);
 		int lag_c = 0;
 		double rest = snr_db(in, out2, n, frame, (int)delay, NULL, &lag_c);
-		printf("  %u Hz, 20%% loss: lost frames SNR PLC %.1f dB, FEC %.1f dB (whole %.1f dB)\n",
+		printf("  %u Hz, 20%% loss: lost frames SNR PLC %.1f dB, FEC %.1f dB (whole %.1f "
+		       "dB)\n",
 		       rates[r], plc, fec, rest);
 		ivr_check_msg(fec >= plc + 3.0, "%u Hz: FEC %.1f dB vs PLC %.1f dB", rates[r], fec,
 			      plc);
@@ -279,7 +282,8 @@ IVR_TEST(bad_packets_and_args)
 			ivr_check(isfinite(pcm[i]));
 	}
 	/* Bad configurations. */
-	struct ivr_opus_cfg bad[] = { { .rate_hz = 44100 }, { .rate_hz = 8000, .complexity = 11 },
+	struct ivr_opus_cfg bad[] = { { .rate_hz = 44100 },
+				      { .rate_hz = 8000, .complexity = 11 },
 				      { .rate_hz = 8000, .bitrate_bps = 100 },
 				      { .rate_hz = 8000, .loss_pct = 101 } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(bad); i++) {

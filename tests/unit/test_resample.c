@@ -24,13 +24,22 @@
 /* Amplitude of the component at @f_hz in x[0..n), Hann window. */
 static double tone_amp(const float *x, size_t n, double f_hz, double rate_hz)
 {
+	/* e^{-j w i} and the Hann window's e^{j 2 pi i/(n-1)} by rotation, not per-sample trig */
+	double w = 2 * M_PI * f_hz / rate_hz, v = 2 * M_PI / (double)(n - 1);
+	double cr = 1, ci = 0, sr = cos(w), si = -sin(w);
+	double hr = 1, hi = 0, tr = cos(v), ti = sin(v);
 	double re = 0, im = 0, wsum = 0;
 	for (size_t i = 0; i < n; i++) {
-		double w = 0.5 - 0.5 * cos(2 * M_PI * (double)i / (double)(n - 1));
-		double ph = 2 * M_PI * f_hz * (double)i / rate_hz;
-		re += w * x[i] * cos(ph);
-		im -= w * x[i] * sin(ph);
-		wsum += w;
+		double win = 0.5 - 0.5 * hr;
+		re += win * x[i] * cr;
+		im += win * x[i] * ci;
+		wsum += win;
+		double a = cr * sr - ci * si;
+		ci = cr * si + ci * sr;
+		cr = a;
+		a = hr * tr - hi * ti;
+		hi = hr * ti + hi * tr;
+		hr = a;
 	}
 	return 2.0 * sqrt(re * re + im * im) / wsum;
 }
@@ -99,7 +108,8 @@ IVR_TEST(passband_flat_8_16_8_and_8_48_8)
 		for (int m = 0; m < 2; m++) {
 			uint32_t mid_hz = m ? 48000 : 16000;
 			double wf = 0, w = roundtrip_ripple(mid_hz, q, &wf);
-			printf("  8->%u->8 q%d: worst %+.3f dB at %.0f Hz\n", mid_hz / 1000, q, w, wf);
+			printf("  8->%u->8 q%d: worst %+.3f dB at %.0f Hz\n", mid_hz / 1000, q, w,
+			       wf);
 			if (q >= 4)
 				ivr_check_msg(fabs(w) <= 0.25, "q%d via %u: %.3f dB at %.0f Hz", q,
 					      mid_hz, w, wf);
@@ -169,7 +179,7 @@ static double impulse_delay(uint32_t in_hz, uint32_t out_hz, size_t at)
 
 IVR_TEST(reported_delay_matches_impulse)
 {
-	static const uint32_t pairs[][2] = { { 8000, 16000 }, { 16000, 8000 }, { 8000, 48000 },
+	static const uint32_t pairs[][2] = { { 8000, 16000 }, { 16000, 8000 },	{ 8000, 48000 },
 					     { 48000, 8000 }, { 16000, 48000 }, { 48000, 16000 } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(pairs); i++) {
 		struct ivr_resampler *rs = mk(pairs[i][0], pairs[i][1], 4);
@@ -227,9 +237,9 @@ IVR_TEST(frame_counts_and_reset)
 
 IVR_TEST(bad_config_and_same_rate)
 {
-	struct ivr_resampler_cfg bad[] = { { 0, 8000, 4 }, { 8000, 0, 4 }, { 8000, 16000, 11 },
-					   { 8000, 16000, -1 }, { 500, 8000, 4 },
-					   { 8000, 400000, 4 } };
+	struct ivr_resampler_cfg bad[] = { { 0, 8000, 4 },	{ 8000, 0, 4 },
+					   { 8000, 16000, 11 }, { 8000, 16000, -1 },
+					   { 500, 8000, 4 },	{ 8000, 400000, 4 } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(bad); i++) {
 		errno = 0;
 		ivr_check(ivr_resampler_new(&bad[i]) == NULL && errno == EINVAL);
@@ -237,9 +247,9 @@ IVR_TEST(bad_config_and_same_rate)
 	ivr_check(ivr_resampler_new(NULL) == NULL);
 	struct ivr_resampler_cfg ok = { 8000, 16000, 4 };
 	char small[4];
-	ivr_check_int_eq(ivr_resampler_init((struct ivr_resampler *)(void *)small, sizeof(small),
-					    &ok),
-			 -ENOSPC);
+	ivr_check_int_eq(
+		ivr_resampler_init((struct ivr_resampler *)(void *)small, sizeof(small), &ok),
+		-ENOSPC);
 	ivr_resampler_free(NULL);
 	ivr_resampler_fini(NULL);
 	/* Equal rates: a copy with no delay. */

@@ -174,12 +174,12 @@ IVR_TEST(payload_bad_input)
 	struct ivr_rfc4733_rx_cfg badr = { .rate_hz = 10 };
 	ivr_check(ivr_rfc4733_rx_new(&badr) == NULL && errno == EINVAL);
 	char small[8];
-	ivr_check_int_eq(ivr_rfc4733_tx_init((struct ivr_rfc4733_tx *)(void *)small, sizeof(small),
-					     NULL),
-			 -ENOSPC);
-	ivr_check_int_eq(ivr_rfc4733_rx_init((struct ivr_rfc4733_rx *)(void *)small, sizeof(small),
-					     NULL),
-			 -ENOSPC);
+	ivr_check_int_eq(
+		ivr_rfc4733_tx_init((struct ivr_rfc4733_tx *)(void *)small, sizeof(small), NULL),
+		-ENOSPC);
+	ivr_check_int_eq(
+		ivr_rfc4733_rx_init((struct ivr_rfc4733_rx *)(void *)small, sizeof(small), NULL),
+		-ENOSPC);
 	ivr_rfc4733_tx_free(NULL);
 	ivr_rfc4733_rx_free(NULL);
 	return IVR_TEST_RESULT();
@@ -344,7 +344,8 @@ IVR_TEST(receiver_exactly_once_under_dup_reorder_loss)
 			} else if (!is_end) {
 				drop = urand() < loss;
 			} else if (trial % 7 == 1) {
-				drop = true; /* every end copy lost: next event or timeout ends it */
+				drop = true; /* every end copy lost: next event or timeout ends it
+					      */
 			} else if (trial % 5 != 0 && !is_last) {
 				drop = urand() < 0.5; /* some end copies lost, the last one kept */
 			}
@@ -369,8 +370,8 @@ IVR_TEST(receiver_exactly_once_under_dup_reorder_loss)
 		if (!check_pairs(ev, k, digits)) {
 			fprintf(stderr, "  trial %d failed\n", trial);
 			for (int i = 0; i < m && getenv("RFC_DEBUG"); i++)
-				fprintf(stderr, "   ts %u seq %u ev %u e %d dur %u arr %.0f\n", q[i].ts,
-					q[i].seq, q[i].payload[0], q[i].payload[1] >> 7,
+				fprintf(stderr, "   ts %u seq %u ev %u e %d dur %u arr %.0f\n",
+					q[i].ts, q[i].seq, q[i].payload[0], q[i].payload[1] >> 7,
 					q[i].payload[2] << 8 | q[i].payload[3], q[i].arrival);
 			bad++;
 		}
@@ -542,11 +543,11 @@ IVR_TEST(sipp_pcaps_carry_their_digit)
 		const char *file;
 		char digit;
 	} cases[] = {
-		{ "dtmf_2833_0.pcap", '0' }, { "dtmf_2833_1.pcap", '1' },
-		{ "dtmf_2833_2.pcap", '2' }, { "dtmf_2833_3.pcap", '3' },
-		{ "dtmf_2833_4.pcap", '4' }, { "dtmf_2833_5.pcap", '5' },
-		{ "dtmf_2833_6.pcap", '6' }, { "dtmf_2833_7.pcap", '7' },
-		{ "dtmf_2833_8.pcap", '8' }, { "dtmf_2833_9.pcap", '9' },
+		{ "dtmf_2833_0.pcap", '0' },	 { "dtmf_2833_1.pcap", '1' },
+		{ "dtmf_2833_2.pcap", '2' },	 { "dtmf_2833_3.pcap", '3' },
+		{ "dtmf_2833_4.pcap", '4' },	 { "dtmf_2833_5.pcap", '5' },
+		{ "dtmf_2833_6.pcap", '6' },	 { "dtmf_2833_7.pcap", '7' },
+		{ "dtmf_2833_8.pcap", '8' },	 { "dtmf_2833_9.pcap", '9' },
 		{ "dtmf_2833_pound.pcap", '#' }, { "dtmf_2833_star.pcap", '*' },
 	};
 	int found = 0;

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dsp/faxtone.c - CNG / CED-ANS detection (see faxtone.h for the method).
+ *
+ * Per sample: two complex rotators (1100 and 2100 Hz) multiply the input
+ * and accumulate; per 5 ms block: purity, level and phase step decide.
+ * The rotators are renormalised every block so float drift cannot grow.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "dsp/faxtone.h"
+#include "dsp/g711.h"
+
+#define BLOCK_MS     5
+#define PURITY	     0.6f /* share of block power in the tone */
+#define MAX_BAD	     3	  /* bad blocks (15 ms) tolerated inside a tone: reversals, glitches */
+#define REV_DEBOUNCE 20	  /* blocks (100 ms) between two counted reversals */
+#define AM_HZ	     15.0
+#define AM_DEPTH     0.1 /* ANSam is 20% */
+
+enum { DET_CNG, DET_ANS, N_DET };
+
+struct det {
+	float f0, tol_hz;
+	float osc_re, osc_im, step_re, step_im;
+	float acc_re, acc_im;
+	bool in_run, reported;
+	uint32_t bad_streak, reversals;
+	uint64_t onset, last_good_end, prev_idx, last_rev_idx;
+	float prev_re, prev_im;
+	bool have_prev;
+	double sum_dphi;
+	uint32_t n_dphi;
+	/* Goertzel at AM_HZ on |z| (block rate) */
+	double g1, g2, mag_sum;
+	uint32_t n_mag;
+};
+
+struct ivr_faxtone {
+	uint32_t rate_hz, block;
+	float p_min;	  /* block mean-square floor */
+	uint64_t ans_min; /* samples */
+	double am_coef;
+	uint64_t pos; /* samples consumed */
+	uint64_t block_idx;
+	uint32_t fill;
+	float sumsq;
+	bool have_cng;
+	uint64_t last_cng_onset; /* for the cadence flag */
+	struct det det[N_DET];
+};
+
+size_t ivr_faxtone_size(const struct ivr_faxtone_cfg *cfg)
+{
+	uint32_t r = cfg && cfg->rate_hz ? cfg->rate_hz : 8000;
+	return r == 8000 || r == 16000 ? sizeof(struct ivr_faxtone) : 0;
+}
+
+static void det_setup(struct det *d, float f0, float tol, uint32_t rate)
+{
+	memset(d, 0, sizeof(*d));
+	d->f0 = f0;
+	d->tol_hz = tol;
+	d->osc_re = 1.0f;
+	d->osc_im = 0.0f;
+	double w = 2 * M_PI * f0 / rate;
+	d->step_re = (float)cos(w);
+	d->step_im = (float)-sin(w); /* e^{-j w}: demodulate to 0 Hz */
+}
+
+int ivr_faxtone_init(struct ivr_faxtone *ft, size_t size, const struct ivr_faxtone_cfg *cfg)
+{
+	if (!ft)
+		return -EINVAL;
+	size_t need = ivr_faxtone_size(cfg);
+	if (!need)
+		return -EINVAL;
+	if (size < need)
+		return -ENOSPC;
+	float lvl = cfg && cfg->min_level_dbm0 != 0.0f ? cfg->min_level_dbm0 : -43.0f;
+	if (!(lvl >= -70.0f && lvl <= 0.0f))
+		return -EINVAL;
+	uint32_t ans_ms = cfg && cfg->ans_min_ms ? cfg->ans_min_ms : 1000;
+	if (ans_ms > 60000)
+		return -EINVAL;
+	memset(ft, 0, sizeof(*ft));
+	ft->rate_hz = cfg && cfg->rate_hz ? cfg->rate_hz : 8000;
+	ft->block = ft->rate_hz / 1000 * BLOCK_MS;
+	float a0 = IVR_DBM0_RMS_S16 / 32768.0f;
+	ft->p_min = a0 * a0 * powf(10.0f, lvl / 10.0f);
+	ft->ans_min = (uint64_t)ft->rate_hz * ans_ms / 1000;
+	ft->am_coef = 2 * cos(2 * M_PI * AM_HZ * BLOCK_MS / 1000.0);
+	ivr_faxtone_reset(ft);
+	return 0;
+}
+
+void ivr_faxtone_reset(struct ivr_faxtone *ft)
+{
+	if (!ft)
+		return;
+	ft->pos = 0;
+	ft->block_idx = 0;
+	ft->fill = 0;
+	ft->sumsq = 0;
+	ft->have_cng = false;
+	ft->last_cng_onset = 0;
+	det_setup(&ft->det[DET_CNG], 1100.0f, 38.0f, ft->rate_hz);
+	/* V.25 says +-15 Hz; 5 Hz more absorbs measurement error at low SNR. */
+	det_setup(&ft->det[DET_ANS], 2100.0f, 20.0f, ft->rate_hz);
+}
+
+static double det_freq(const struct ivr_faxtone *ft, const struct det *d)
+{
+	if (!d->n_dphi)
+		return d->f0;
+	return d->f0 + d->sum_dphi / d->n_dphi * ft->rate_hz / (2 * M_PI * ft->block);
+}
+
+static uint8_t det_flags(const struct ivr_faxtone *ft, const struct det *d)
+{
+	uint8_t f = 0;
+	if (d->reversals > 0)
+		f |= IVR_FAXTONE_F_REVERSALS;
+	if (d->n_mag >= 40 && d->mag_sum > 0) {
+		double pw = d->g1 * d->g1 + d->g2 * d->g2 - ft->am_coef * d->g1 * d->g2;
+		double amp = 2 * sqrt(pw > 0 ? pw : 0) / d->n_mag;
+		if (amp / (d->mag_sum / d->n_mag) > AM_DEPTH)
+			f |= IVR_FAXTONE_F_AM;
+	}
+	return f;
+}
+
+static void push(struct ivr_faxtone_event *ev, size_t max_ev, size_t *n,
+		 const struct ivr_faxtone_event *e)
+{
+	if (*n < max_ev)
+		ev[*n] = *e;
+	(*n)++;
+}
+
+static void end_run(struct ivr_faxtone *ft, int which, struct ivr_faxtone_event *ev, size_t max_ev,
+		    size_t *n)
+{
+	struct det *d = &ft->det[which];
+	uint64_t dur = d->last_good_end - d->onset;
+	double f = det_freq(ft, d);
+	struct ivr_faxtone_event e = {
+		.freq_hz = (uint16_t)lrint(f),
+		.onset_sample = d->onset,
+		.duration_samples = (uint32_t)IVR_MIN(dur, (uint64_t)UINT32_MAX),
+	};
+	if (which == DET_CNG) {
+		/* T.30: 0.5 s +-15%; a little more slack for the block grid. */
+		if (dur >= ft->rate_hz * 2 / 5 && dur <= ft->rate_hz * 7 / 10 &&
+		    fabs(f - d->f0) <= d->tol_hz) {
+			e.type = IVR_FAXTONE_CNG;
+			/* T.30: one burst every 3.5 s (0.5 on + 3 off), +-15% */
+			uint64_t gap = d->onset - ft->last_cng_onset;
+			if (ft->have_cng && gap >= (uint64_t)ft->rate_hz * 3 &&
+			    gap <= (uint64_t)ft->rate_hz * 4)
+				e.flags = IVR_FAXTONE_F_CADENCE;
+			ft->have_cng = true;
+			ft->last_cng_onset = d->onset;
+			push(ev, max_ev, n, &e);
+		}
+	} else if (d->reported) {
+		e.type = IVR_FAXTONE_ANS_END;
+		e.flags = det_flags(ft, d);
+		push(ev, max_ev, n, &e);
+	}
+	d->in_run = false;
+}
+
+static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_faxtone_event *ev,
+		      size_t max_ev, size_t *n)
+{
+	struct det *d = &ft->det[which];
+	float inv = 1.0f / (float)ft->block;
+	float zr = d->acc_re * inv, zi = d->acc_im * inv;
+	d->acc_re = d->acc_im = 0;
+	/* keep the rotator on the unit circle */
+	float m = sqrtf(d->osc_re * d->osc_re + d->osc_im * d->osc_im);
+	d->osc_re /= m;
+	d->osc_im /= m;
+
+	float mag2 = zr * zr + zi * zi;
+	bool good = p >= ft->p_min && 2.0f * mag2 >= PURITY * p;
+	uint64_t idx = ft->block_idx;
+	uint64_t start = ft->pos - ft->block, end = ft->pos;
+	if (good && !d->in_run) {
+		d->in_run = true;
+		d->reported = false;
+		d->onset = start;
+		d->bad_streak = 0;
+		d->reversals = 0;
+		d->have_prev = false;
+		d->sum_dphi = 0;
+		d->n_dphi = 0;
+		d->g1 = d->g2 = d->mag_sum = 0;
+		d->n_mag = 0;
+		d->last_rev_idx = 0;
+	}
+	if (!d->in_run)
+		return;
+	/* |z| at the block rate, good blocks or not, for the AM measurement */
+	double mag = sqrt(mag2);
+	double g0 = mag + ft->am_coef * d->g1 - d->g2;
+	d->g2 = d->g1;
+	d->g1 = g0;
+	d->mag_sum += mag;
+	d->n_mag++;
+	if (!good) {
+		if (++d->bad_streak > MAX_BAD)
+			end_run(ft, which, ev, max_ev, n);
+		return;
+	}
+	d->bad_streak = 0;
+	if (d->have_prev) {
+		/* phase of z * conj(prev) */
+		float cr = zr * d->prev_re + zi * d->prev_im;
+		float ci = zi * d->prev_re - zr * d->prev_im;
+		double dphi = atan2(ci, cr);
+		/*
+		 * CNG has no reversals: every step measures frequency (a 60 Hz
+		 * offset steps 0.6 pi per block and must count as an offset).
+		 */
+		if (which == DET_ANS && fabs(dphi) > M_PI / 2) {
+			if (d->reversals == 0 || idx - d->last_rev_idx >= REV_DEBOUNCE)
+				d->reversals++;
+			d->last_rev_idx = idx;
+		} else if (idx - d->prev_idx == 1) {
+			d->sum_dphi += dphi;
+			d->n_dphi++;
+		}
+	}
+	d->prev_re = zr;
+	d->prev_im = zi;
+	d->prev_idx = idx;
+	d->have_prev = true;
+	d->last_good_end = end;
+	if (which == DET_ANS && !d->reported && end - d->onset >= ft->ans_min && d->n_dphi >= 20 &&
+	    fabs(det_freq(ft, d) - d->f0) <= d->tol_hz) {
+		struct ivr_faxtone_event e = {
+			.type = IVR_FAXTONE_ANS,
+			.flags = det_flags(ft, d),
+			.freq_hz = (uint16_t)lrint(det_freq(ft, d)),
+			.onset_sample = d->onset,
+			.duration_samples = (uint32_t)(end - d->onset),
+		};
+		d->reported = true;
+		push(ev, max_ev, n, &e);
+	}
+}
+
+int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+			struct ivr_faxtone_event *ev, size_t max_ev)
+{
+	if (!ft || (n_samples && !pcm) || (max_ev && !ev))
+		return -EINVAL;
+	size_t n = 0;
+	struct det *c = &ft->det[DET_CNG], *a = &ft->det[DET_ANS];
+	for (size_t i = 0; i < n_samples; i++) {
+		float x = pcm[i];
+		if (!isfinite(x))
+			x = 0.0f;
+		ft->sumsq += x * x;
+		c->acc_re += x * c->osc_re;
+		c->acc_im += x * c->osc_im;
+		a->acc_re += x * a->osc_re;
+		a->acc_im += x * a->osc_im;
+		float r = c->osc_re * c->step_re - c->osc_im * c->step_im;
+		c->osc_im = c->osc_re * c->step_im + c->osc_im * c->step_re;
+		c->osc_re = r;
+		r = a->osc_re * a->step_re - a->osc_im * a->step_im;
+		a->osc_im = a->osc_re * a->step_im + a->osc_im * a->step_re;
+		a->osc_re = r;
+		if (++ft->fill == ft->block) {
+			ft->pos += ft->block;
+			float p = ft->sumsq / (float)ft->block;
+			det_block(ft, DET_CNG, p, ev, max_ev, &n);
+			det_block(ft, DET_ANS, p, ev, max_ev, &n);
+			ft->block_idx++;
+			ft->fill = 0;
+			ft->sumsq = 0;
+		}
+	}
+	return (int)IVR_MIN(n, max_ev);
+}
+
+struct ivr_faxtone *ivr_faxtone_new(const struct ivr_faxtone_cfg *cfg)
+{
+	size_t sz = ivr_faxtone_size(cfg);
+	if (!sz) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct ivr_faxtone *ft = malloc(sz);
+	if (!ft) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	int r = ivr_faxtone_init(ft, sz, cfg);
+	if (r < 0) {
+		free(ft);
+		errno = -r;
+		return NULL;
+	}
+	return ft;
+}
+
+void ivr_faxtone_free(struct ivr_faxtone *ft)
+{
+	free(ft);
+}
