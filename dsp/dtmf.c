@@ -122,6 +122,8 @@ void ivr_dtmf_kernel_c(float *restrict acc, const float (*restrict tab)[16],
 	memcpy(a, acc, sizeof(a));
 	for (size_t i = 0; i < n; i++) {
 		float v = x[i];
+		/* fully unrolled so the 16 sums stay in registers (SLP vectorises) */
+#pragma GCC unroll 16
 		for (int k = 0; k < 16; k++)
 			a[k] += v * tab[i][k];
 		a[16] += v * v;
@@ -390,16 +392,27 @@ static int measure(const struct ivr_dtmf_rx *rx, int k, const struct cplx *c, co
 	/* de-rotate by the measured frequency and average coherently */
 	double w = 2.0 * M_PI * bin_hz[k] / rx->rate_hz + *dw;
 	double zr = 0, zi = 0;
+	double sr1 = cos(w * rx->sub_len), si1 = -sin(w * rx->sub_len);
+	double cr = 1, ci = 0; /* e^{-j w S i} */
 	for (int i = 0; i < n; i++) {
-		if (frac[i] < CORE_FRAC)
-			continue;
-		double ph = -w * rx->sub_len * i;
-		double cr = cos(ph), ci = sin(ph);
-		zr += c[i].re * cr - c[i].im * ci;
-		zi += c[i].re * ci + c[i].im * cr;
+		if (frac[i] >= CORE_FRAC) {
+			zr += c[i].re * cr - c[i].im * ci;
+			zi += c[i].re * ci + c[i].im * cr;
+		}
+		double t = cr * sr1 - ci * si1;
+		ci = cr * si1 + ci * sr1;
+		cr = t;
 	}
 	*amp = sqrt(zr * zr + zi * zi) / core / sub_gain(*dw, rx->sub_len);
 	return core;
+}
+
+static void fit_mag(const struct ivr_dtmf_rx *rx, uint64_t i, int l, int h, struct cplx *cl,
+		    struct cplx *ch, float *ml, float *mh)
+{
+	fit(rx, i, l, h, cl, ch);
+	*ml = sqrtf(cabs2(*cl));
+	*mh = sqrtf(cabs2(*ch));
 }
 
 static float ref_mag(const float *m, int n)
@@ -428,11 +441,11 @@ static int try_start(struct ivr_dtmf_rx *rx, uint64_t s, int l, int h)
 	if (lo > s)
 		return 0;
 	int n = (int)(s - lo + 1);
-	for (int i = 0; i < n; i++) {
-		fit(rx, lo + i, l, h, &cl[i], &ch[i]);
-		ml[i] = sqrtf(cabs2(cl[i]));
-		mh[i] = sqrtf(cabs2(ch[i]));
-	}
+	/* fits are computed lazily from the newest sub-block backwards: the
+	 * run is usually short and the history is 16 sub-blocks */
+	int done = IVR_MAX(0, n - 4);
+	for (int i = done; i < n; i++)
+		fit_mag(rx, lo + i, l, h, &cl[i], &ch[i], &ml[i], &mh[i]);
 	/* full-tone magnitude: mean of the 3 largest of the last 4 sub-blocks
 	 * (one may be a partial edge; the max alone is biased up by noise) */
 	float ref_l = ref_mag(ml, n), ref_h = ref_mag(mh, n);
@@ -441,6 +454,10 @@ static int try_start(struct ivr_dtmf_rx *rx, uint64_t s, int l, int h)
 	/* walk back over the contiguous run holding the pair */
 	int a = n;
 	while (a > 0) {
+		if (a - 1 < done) {
+			done = a - 1;
+			fit_mag(rx, lo + done, l, h, &cl[done], &ch[done], &ml[done], &mh[done]);
+		}
 		float f = IVR_MIN(ml[a - 1] / ref_l, mh[a - 1] / ref_h);
 		if (f < PRESENT_FRAC)
 			break;
