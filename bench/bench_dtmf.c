@@ -81,8 +81,7 @@ static float *make_audio(uint32_t rate, double seconds, size_t *n_out, int *n_di
 }
 
 /* One timed pass of ours over @x; @return ns and the digit count. */
-static double run_ours(struct ivr_dtmf_rx *rx, const float *x, size_t n, size_t chunk,
-		       int *digits)
+static double run_ours(struct ivr_dtmf_rx *rx, const float *x, size_t n, size_t chunk, int *digits)
 {
 	struct ivr_dtmf_event ev[16];
 	int d = 0;
@@ -124,8 +123,7 @@ static double run_spandsp(const int16_t *x, size_t n, size_t chunk, int *digits)
 }
 #endif
 
-static void report(const char *impl, uint32_t rate, size_t chunk, size_t n, double ns,
-		   int digits)
+static void report(const char *impl, uint32_t rate, size_t chunk, size_t n, double ns, int digits)
 {
 	double nsps = ns / n;
 	printf("dtmf %-8s %5u %4zu %9zu %8.3f %9.0f %d\n", impl, rate, chunk, n, nsps,
@@ -199,7 +197,8 @@ int main(int argc, char **argv)
 	}
 	if (span > 0) {
 		printf("ratio ivr-c/spandsp    8000 Hz 160-sample frames: %.3f\n", ours_c / span);
-		printf("ratio ivr-simd/spandsp 8000 Hz 160-sample frames: %.3f\n", ours_simd / span);
+		printf("ratio ivr-simd/spandsp 8000 Hz 160-sample frames: %.3f\n",
+		       ours_simd / span);
 	} else {
 		printf("ratio: spandsp not available (no <spandsp.h>)\n");
 	}

@@ -43,9 +43,9 @@ enum ivr_dtmf_ev_type {
 
 /** One detector event; all positions in samples since init/reset. */
 struct ivr_dtmf_event {
-	uint8_t type;              /* enum ivr_dtmf_ev_type */
-	char digit;                /* '0'-'9', '*', '#', 'A'-'D' */
-	uint64_t onset_sample;     /* first sample of the tone */
+	uint8_t type;		   /* enum ivr_dtmf_ev_type */
+	char digit;		   /* '0'-'9', '*', '#', 'A'-'D' */
+	uint64_t onset_sample;	   /* first sample of the tone */
 	uint32_t duration_samples; /* START: measured so far; END: whole tone */
 };
 

@@ -71,8 +71,8 @@ int ivr_tone_dtmf_add(float *out, size_t n_samples, uint32_t rate_hz, char digit
 
 	if (!p)
 		p = &defaults;
-	if (!rate_ok(rate_hz) || ivr_tone_dtmf_freqs(digit, &fl, &fh) < 0 ||
-	    (!out && n_samples) || !isfinite(p->level_dbm0) || !isfinite(p->twist_db) ||
+	if (!rate_ok(rate_hz) || ivr_tone_dtmf_freqs(digit, &fl, &fh) < 0 || (!out && n_samples) ||
+	    !isfinite(p->level_dbm0) || !isfinite(p->twist_db) ||
 	    fabsf(p->low_offset_pct) > 20.0f || fabsf(p->high_offset_pct) > 20.0f ||
 	    !(p->ramp_ms >= 0.0f && p->ramp_ms <= 100.0f))
 		return -EINVAL;
@@ -202,7 +202,8 @@ int ivr_tone_tx_render(struct ivr_tone_tx *tx, float *out, size_t n_samples)
 			float v = 0.0f;
 			if (tone && p < tx->on_samples) {
 				double g = ramp_gain(p, tx->on_samples, tx->ramp_samples);
-				v = (float)(g * (tx->amp_low * sin(wl * p) + tx->amp_high * sin(wh * p)));
+				v = (float)(g * (tx->amp_low * sin(wl * p) +
+						 tx->amp_high * sin(wh * p)));
 			}
 			out[i + k] = v;
 		}

@@ -26,10 +26,10 @@
 /** One DTMF burst (a NULL pointer means -10 dBm0, no twist, offset or ramp). */
 struct ivr_tone_dtmf {
 	float level_dbm0;      /* level of the low-group tone, dBm0 */
-	float twist_db;        /* high-group level minus low-group level, dB */
+	float twist_db;	       /* high-group level minus low-group level, dB */
 	float low_offset_pct;  /* low tone frequency offset, percent of nominal */
 	float high_offset_pct; /* high tone frequency offset, percent of nominal */
-	float ramp_ms;         /* raised-cosine on/off ramp, ms (0 = hard edges) */
+	float ramp_ms;	       /* raised-cosine on/off ramp, ms (0 = hard edges) */
 };
 
 /**
@@ -66,11 +66,11 @@ struct ivr_tone_tx; /* opaque, position-independent (memcpy-able) */
 
 /** Sender configuration; zero fields take the defaults listed. */
 struct ivr_tone_tx_cfg {
-	uint32_t rate_hz;  /* 8000 or 16000 (0 = 8000) */
-	float level_dbm0;  /* low-group level (0 = -8 dBm0) */
-	float twist_db;    /* high minus low group, dB (0 = +2 dB, as phones send) */
-	uint32_t on_ms;    /* tone length per digit (0 = 100 ms) */
-	uint32_t off_ms;   /* silence after each digit (0 = 100 ms) */
+	uint32_t rate_hz; /* 8000 or 16000 (0 = 8000) */
+	float level_dbm0; /* low-group level (0 = -8 dBm0) */
+	float twist_db;	  /* high minus low group, dB (0 = +2 dB, as phones send) */
+	uint32_t on_ms;	  /* tone length per digit (0 = 100 ms) */
+	uint32_t off_ms;  /* silence after each digit (0 = 100 ms) */
 };
 
 /** Capacity of the sender's digit queue. */

@@ -108,8 +108,8 @@ static void munge(float *x, size_t n, enum law law)
 
 #define MAX_DET 4096
 struct det {
-	int n;                 /* START events */
-	int n_end;             /* END events */
+	int n;	   /* START events */
+	int n_end; /* END events */
 	char digit[MAX_DET];
 	double onset_ms[MAX_DET];
 	double dur_ms[MAX_DET]; /* from the END event */
@@ -205,9 +205,8 @@ IVR_TEST(test_all_digits)
 IVR_TEST(test_freq_accept)
 {
 	static const float off[][2] = {
-		{ 1.5f, 0 },     { -1.5f, 0 },   { 0, 1.5f },     { 0, -1.5f },
-		{ 1.5f, 1.5f },  { -1.5f, -1.5f }, { 1.5f, -1.5f }, { -1.5f, 1.5f },
-		{ 1.0f, -0.7f }, { 0.5f, 1.2f },
+		{ 1.5f, 0 },	  { -1.5f, 0 },	   { 0, 1.5f },	    { 0, -1.5f },    { 1.5f, 1.5f },
+		{ -1.5f, -1.5f }, { 1.5f, -1.5f }, { -1.5f, 1.5f }, { 1.0f, -0.7f }, { 0.5f, 1.2f },
 	};
 	for (int ri = 0; ri < 2; ri++) {
 		for (int law = 0; law < 3; law++) {
@@ -218,9 +217,9 @@ IVR_TEST(test_freq_accept)
 								   .high_offset_pct = off[o][1] };
 					struct det d;
 					int ok = detect_one(rates[ri], law, *c, 50, 37, &p, &d);
-					ivr_check_msg(ok, "%c %u Hz %s offsets %+.1f%% %+.1f%%: %d", *c,
-						      rates[ri], law_name[law], off[o][0], off[o][1],
-						      d.n);
+					ivr_check_msg(ok, "%c %u Hz %s offsets %+.1f%% %+.1f%%: %d",
+						      *c, rates[ri], law_name[law], off[o][0],
+						      off[o][1], d.n);
 				}
 			}
 		}
@@ -246,10 +245,12 @@ IVR_TEST(test_freq_reject)
 						struct det d;
 						detect_one(rates[ri], law, *c, 200, 0, &p, &d);
 						ivr_check_msg(d.n == 0,
-							      "%c %u Hz %s offsets %+.1f%% %+.1f%%: %d (%c) "
+							      "%c %u Hz %s offsets %+.1f%% "
+							      "%+.1f%%: %d (%c) "
 							      "digits",
 							      *c, rates[ri], law_name[law],
-							      p.low_offset_pct, p.high_offset_pct, d.n, d.digit[0]);
+							      p.low_offset_pct, p.high_offset_pct,
+							      d.n, d.digit[0]);
 					}
 				}
 			}
@@ -278,8 +279,9 @@ IVR_TEST(test_twist)
 					struct ivr_tone_dtmf p = { .level_dbm0 = -6,
 								   .twist_db = reject[i] };
 					detect_one(rates[ri], law, *c, 100, 11, &p, &d);
-					ivr_check_msg(d.n == 0, "%c %u Hz %s twist %+.1f dB accepted",
-						      *c, rates[ri], law_name[law], reject[i]);
+					ivr_check_msg(d.n == 0,
+						      "%c %u Hz %s twist %+.1f dB accepted", *c,
+						      rates[ri], law_name[law], reject[i]);
 				}
 			}
 		}
@@ -324,7 +326,8 @@ IVR_TEST(test_duration_accept)
 			for (size_t m = 0; m < IVR_N_ELEMENTS(ms); m++) {
 				for (size_t pre = 0; pre < 2 * sub; pre += (law ? 7 : 1)) {
 					char c = all_digits[pre % 16];
-					struct ivr_tone_dtmf p = { .level_dbm0 = -12, .twist_db = 2 };
+					struct ivr_tone_dtmf p = { .level_dbm0 = -12,
+								   .twist_db = 2 };
 					struct det d;
 					int ok = detect_one(rates[ri], law, c, ms[m], pre, &p, &d);
 					ivr_check_msg(ok, "%u Hz %s %.0f ms at +%zu: %d", rates[ri],
@@ -423,8 +426,10 @@ IVR_TEST(test_sequence_40_53)
 			sig_init(&s, rates[ri], N * 0.1 + 1);
 			sig_silence(&s, 17);
 			for (int i = 0; i < N; i++) {
-				struct ivr_tone_dtmf p = { .level_dbm0 = -4.0f - 20.0f * (float)urand(),
-							   .twist_db = 3.0f - 6.0f * (float)urand() };
+				struct ivr_tone_dtmf p = { .level_dbm0 =
+								   -4.0f - 20.0f * (float)urand(),
+							   .twist_db =
+								   3.0f - 6.0f * (float)urand() };
 				sig_digit(&s, want[i], ms_to_n(&s, 40), &p);
 				sig_silence(&s, ms_to_n(&s, 53));
 			}
@@ -436,8 +441,8 @@ IVR_TEST(test_sequence_40_53)
 			for (int i = 0; i < d.n && i < N; i++) {
 				bad += d.digit[i] != want[i];
 				if (i < N - 1 || 1)
-					ivr_check_near(d.onset_ms[i], 17000.0 / rates[ri] + 93.0 * i,
-						       20.0);
+					ivr_check_near(d.onset_ms[i],
+						       17000.0 / rates[ri] + 93.0 * i, 20.0);
 			}
 			ivr_check_int_eq(bad, 0);
 			sig_free(&s);
@@ -544,7 +549,9 @@ static int talkoff_count(const struct ivr_audio *a, const char *what)
 			struct det d;
 			detect_chunked(a->rate_hz, x, a->n_samples, 0, &d, 0);
 			if (d.n)
-				fprintf(stderr, "  talk-off: %s %u Hz %s gain %.1f dB: %d digits (%c at %.0f ms)\n",
+				fprintf(stderr,
+					"  talk-off: %s %u Hz %s gain %.1f dB: %d digits (%c at "
+					"%.0f ms)\n",
 					what, a->rate_hz, law_name[law], 20 * log10(g), d.n,
 					d.digit[0], d.onset_ms[0]);
 			total += d.n;
@@ -575,7 +582,11 @@ static int talkoff_file(const char *path, double *seconds)
 IVR_TEST(test_talkoff_recorded_speech)
 {
 	static const char *files[] = {
-		"cards/001.wav", "cards/002.wav", "cards/003.wav", "cards/004.wav", "cards/005.wav",
+		"cards/001.wav",
+		"cards/002.wav",
+		"cards/003.wav",
+		"cards/004.wav",
+		"cards/005.wav",
 		"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
 		"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
 		"librivox/sense_and_sensibility_01_austen_64kb-0890.wav",
@@ -707,9 +718,11 @@ IVR_TEST(test_talkoff_music)
 						for (size_t i = 0; i < chord_n; i++) {
 							double t = (double)i / rate;
 							/* plucked envelope plus vibrato */
-							double env = exp(-3.0 * t) * (1 - exp(-200 * t));
-							double ph = 2 * M_PI * f * t +
-								    0.3 * hm * sin(2 * M_PI * 5 * t);
+							double env =
+								exp(-3.0 * t) * (1 - exp(-200 * t));
+							double ph =
+								2 * M_PI * f * t +
+								0.3 * hm * sin(2 * M_PI * 5 * t);
 							x[i] += (float)(amp * env * sin(ph));
 						}
 					}

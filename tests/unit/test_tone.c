@@ -109,7 +109,8 @@ IVR_TEST(test_levels_twist_offsets)
 							.high_offset_pct = offs[oi][1],
 						};
 						memset(x, 0, n * sizeof(float));
-						ivr_check_int_eq(ivr_tone_dtmf_add(x, n, rate, *c, &p), 0);
+						ivr_check_int_eq(
+							ivr_tone_dtmf_add(x, n, rate, *c, &p), 0);
 						double gl = fl * (1 + offs[oi][0] / 100);
 						double gh = fh * (1 + offs[oi][1] / 100);
 						double al = to_dbm0(amp_at(x, n, rate, gl));
@@ -117,10 +118,12 @@ IVR_TEST(test_levels_twist_offsets)
 						ivr_check_near(al, levels[li], 0.05);
 						ivr_check_near(ah - al, twists[ti], 0.05);
 						if (ti == 1 && li == 1) {
-							ivr_check_near(peak_near(x, n, rate, gl, 40), gl,
-								       0.3);
-							ivr_check_near(peak_near(x, n, rate, gh, 60), gh,
-								       0.3);
+							ivr_check_near(
+								peak_near(x, n, rate, gl, 40), gl,
+								0.3);
+							ivr_check_near(
+								peak_near(x, n, rate, gh, 60), gh,
+								0.3);
 						}
 					}
 				}
@@ -143,10 +146,10 @@ IVR_TEST(test_levels_twist_offsets)
 						ivr_g711_alaw_encode_f32(code, x, n);
 						ivr_g711_alaw_decode_f32(y, code, n);
 					}
-					ivr_check_near(to_dbm0(amp_at(y, n, rate, fl)), g711_levels[li],
-						       0.3);
-					ivr_check_near(to_dbm0(amp_at(y, n, rate, fh)), g711_levels[li],
-						       0.3);
+					ivr_check_near(to_dbm0(amp_at(y, n, rate, fl)),
+						       g711_levels[li], 0.3);
+					ivr_check_near(to_dbm0(amp_at(y, n, rate, fh)),
+						       g711_levels[li], 0.3);
 					free(y);
 				}
 				free(code);
