@@ -96,7 +96,7 @@ IVR_TEST(test_levels_twist_offsets)
 		uint32_t rate = rates[ri];
 		size_t n = rate / 4; /* 250 ms */
 		float *x = malloc(n * sizeof(float));
-		for (const char *c = all_digits; *c; c += 5) {
+		for (const char *c = all_digits; c < all_digits + 16; c += 5) {
 			float fl, fh;
 			ivr_check_int_eq(ivr_tone_dtmf_freqs(*c, &fl, &fh), 0);
 			for (size_t li = 0; li < 3; li++) {
