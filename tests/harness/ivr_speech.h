@@ -28,6 +28,9 @@
 
 struct ivr_speech_corpus {
 	struct ivr_audio utt[IVR_SPEECH_MAX_UTT];
+	/* Each recording's own background (its P.56-inactive samples, same gain), or empty. */
+	float *noise[IVR_SPEECH_MAX_UTT];
+	size_t n_noise[IVR_SPEECH_MAX_UTT];
 	int n_utt;
 	int n_recorded, n_synth; /* how many came from each source */
 };
@@ -196,14 +199,36 @@ static inline void ivr_speech_trim(struct ivr_audio *a, double margin_ms)
 }
 
 /* Scale @x so that its P.56 active level is @dbfs (dB re full-scale square wave). */
-static inline void ivr_speech_set_level(float *x, size_t n, uint32_t rate_hz, double dbfs)
+static inline float ivr_speech_set_level(float *x, size_t n, uint32_t rate_hz, double dbfs)
 {
 	double lvl = ivr_speech_p56(x, n, rate_hz, NULL);
 	if (lvl <= 0)
-		return;
+		return 1.0f;
 	float g = (float)sqrt(pow(10.0, dbfs / 10.0) / lvl);
 	for (size_t i = 0; i < n; i++)
 		x[i] *= g;
+	return g;
+}
+
+/* Collect the P.56-inactive samples of @a (its background noise), up to 2 s. */
+static inline size_t ivr_speech_background(const struct ivr_audio *a, float **out)
+{
+	const size_t n = a->n_samples, max = 2 * a->rate_hz;
+	uint8_t *act = malloc(n ? n : 1);
+	ivr_speech_p56(a->samples, n, a->rate_hz, act);
+	float *b = malloc((max + 1) * sizeof(float));
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < max; i++)
+		if (!act[i])
+			b[k++] = a->samples[i];
+	free(act);
+	if (k < a->rate_hz / 20) { /* under 50 ms: no usable background */
+		free(b);
+		b = NULL;
+		k = 0;
+	}
+	*out = b;
+	return k;
 }
 
 /* Synthesize @text with @tool/@voice into @path; 0 on success. */
@@ -291,16 +316,24 @@ static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz,
 	}
 	for (int i = 0; i < c->n_utt; i++) {
 		ivr_speech_dc_block(c->utt[i].samples, c->utt[i].n_samples, rate_hz);
+		c->n_noise[i] = ivr_speech_background(&c->utt[i], &c->noise[i]);
 		ivr_speech_trim(&c->utt[i], 100.0);
-		ivr_speech_set_level(c->utt[i].samples, c->utt[i].n_samples, rate_hz, level_dbfs);
+		const float g = ivr_speech_set_level(c->utt[i].samples, c->utt[i].n_samples,
+						     rate_hz, level_dbfs);
+		for (size_t k = 0; k < c->n_noise[i]; k++)
+			c->noise[i][k] *= g;
 	}
 	return c->n_utt;
 }
 
 static inline void ivr_speech_free(struct ivr_speech_corpus *c)
 {
-	for (int i = 0; i < c->n_utt; i++)
+	for (int i = 0; i < c->n_utt; i++) {
 		ivr_audio_free(&c->utt[i]);
+		free(c->noise[i]);
+		c->noise[i] = NULL;
+		c->n_noise[i] = 0;
+	}
 	c->n_utt = 0;
 }
 
