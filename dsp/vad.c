@@ -41,8 +41,8 @@
 #define MCRA_L 80          /* blocks per minimum-search sub-window (0.8 s) */
 #define ARM_BLOCKS 3u      /* raw speech blocks in a row that arm the hangover */
 #define INIT_BLOCKS 25      /* the first 250 ms are taken as noise (calls start quiet) */
-#define REL_GATE 0.01f      /* -20 dB: relative gate under the running speech level */
-#define SPEECH_LEVEL_DECAY 0.9977f /* -1 dB/s per 10 ms speech block */
+#define REL_GATE 0.025704f  /* -15.9 dB: P.56's activity threshold under the active level */
+#define SL_BLOCKS 200.0f    /* active level: mean over the last ~2 s of speech blocks */
 #define FLOOR_ALPHA 0.8f     /* ~50 ms smoothing of the band total for the floor */
 #define FLOOR_SUBWIN 4      /* lambda floor: minimum over 4 sub-windows ... */
 #define FLOOR_L 60          /* ... of 0.6 s: fluent speech never dips for 2.4 s */
@@ -77,6 +77,7 @@ struct ivr_vad {
 	float noise_total;      /* sum of lambda over the band */
 	float tot_min, tot_tmp; /* minimum of the band total of S: overall, current sub-window */
 	float speech_level;           /* running band power of speech blocks */
+	uint32_t n_speech;            /* speech blocks seen (saturates) */
 	float tot_s;                  /* band total, smoothed over FLOOR_ALPHA */
 	float tot_sub[FLOOR_SUBWIN];  /* minima of the previous sub-windows */
 	uint32_t floor_count, floor_idx;
@@ -206,6 +207,7 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->noise_total = 0.0f;
 	vad->tot_min = vad->tot_tmp = vad->tot_s = 0.0f;
 	vad->speech_level = 0.0f;
+	vad->n_speech = 0;
 	memset(vad->tot_sub, 0, sizeof(vad->tot_sub));
 	vad->floor_count = vad->floor_idx = 0;
 	memset(vad->hist, 0, sizeof(vad->hist));
@@ -386,11 +388,10 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 	const int loud_enough = *level > v->min_level && *level > v->speech_level * REL_GATE;
 	const int raw = *llr > v->threshold && loud_enough;
 	if (raw) {
-		/* Speech level: fast up, down by ~1 dB/s, so one loud word does not mute the rest. */
-		if (*level > v->speech_level)
-			v->speech_level += 0.2f * (*level - v->speech_level);
-		else
-			v->speech_level *= SPEECH_LEVEL_DECAY;
+		/* Active speech level: mean power of the speech blocks, over ~SL_BLOCKS. */
+		const float w = v->n_speech < SL_BLOCKS ? 1.0f / (float)(v->n_speech + 1) : 1.0f / SL_BLOCKS;
+		v->speech_level += w * (*level - v->speech_level);
+		v->n_speech++;
 	}
 	if (v->n_blocks < INIT_BLOCKS) {
 		/* Learning: lambda is the plain mean of the blocks so far. */

@@ -230,6 +230,30 @@ static struct result run_path(const struct signals *s, const struct path *p, dou
 	if (s->rate_hz == 8000)
 		ivr_speech_ulaw(near, n);
 
+	/*
+	 * Reference for "caller speech survives": the frames the same VAD
+	 * flags on the caller's line without any echo (caller + idle noise,
+	 * same codec).  What the canceller must not lose is what the VAD
+	 * would have heard without it.
+	 */
+	float *alone = malloc(n * sizeof(float));
+	uint8_t *caller_sp = calloc(s->n_frames, 1);
+	seed = 12345;
+	for (size_t i = 0; i < n; i++)
+		alone[i] = s->caller[i] + (float)(nz * ivr_speech_gauss(&seed));
+	if (s->rate_hz == 8000)
+		ivr_speech_ulaw(alone, n);
+	struct ivr_vad *vad0 = ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = s->rate_hz,
+								   .min_level_dbfs = BARGE_IN_MIN_DBFS });
+	for (size_t f = 0; f < s->n_frames; f++) {
+		const double t = f / 50.0;
+		caller_sp[f] = ivr_vad_process(vad0, alone + f * (s->rate_hz / 50), s->rate_hz / 50,
+					       NULL) > 0 &&
+			       t >= DT_START && t < s->dt_end + 0.3;
+	}
+	ivr_vad_free(vad0);
+	free(alone);
+
 	struct ivr_aec_cfg cfg = { .rate_hz = s->rate_hz };
 	if (cfg_in)
 		cfg = *cfg_in;
@@ -243,12 +267,14 @@ static struct result run_path(const struct signals *s, const struct path *p, dou
 			abort();
 		const int sp = ivr_vad_process(vad, out + f * fl, fl, NULL) > 0;
 		const double t = f / 50.0;
-		if (s->caller_active[f]) {
+		if (getenv("AEC_DIAG2") && t >= DT_START - 0.1 && t < s->dt_end + 0.5)
+			fprintf(stderr, "%c", caller_sp[f] ? (sp ? 'S' : 'm') : (sp ? 'f' : '.'));
+		if (caller_sp[f]) {
 			cf++;
 			cd += sp;
 			pc += ivr_speech_ms(s->caller + f * fl, fl);
 			po += ivr_speech_ms(out + f * fl, fl);
-		} else if (t < DT_START || t >= s->dt_end + 0.3) {
+		} else if (!s->caller_active[f] && (t < DT_START || t >= s->dt_end + 0.3)) {
 			pf++;
 			pd += sp;
 			if (t >= CONVERGE_S) {
@@ -266,6 +292,7 @@ static struct result run_path(const struct signals *s, const struct path *p, dou
 	r.caller_level_db = 10 * log10((po + 1e-20) / (pc + 1e-20));
 	r.prompt_fa_all = pf ? (double)pd / pf : 1;
 	r.prompt_fa = pf2 ? (double)pd2 / pf2 : 1;
+	free(caller_sp);
 	ivr_vad_free(vad);
 	ivr_aec_free(aec);
 	free(echo);
