@@ -267,8 +267,6 @@ static struct result run_path(const struct signals *s, const struct path *p, dou
 			abort();
 		const int sp = ivr_vad_process(vad, out + f * fl, fl, NULL) > 0;
 		const double t = f / 50.0;
-		if (getenv("AEC_DIAG2") && t >= DT_START - 0.1 && t < s->dt_end + 0.5)
-			fprintf(stderr, "%c", caller_sp[f] ? (sp ? 'S' : 'm') : (sp ? 'f' : '.'));
 		if (caller_sp[f]) {
 			cf++;
 			cd += sp;
@@ -281,8 +279,6 @@ static struct result run_path(const struct signals *s, const struct path *p, dou
 				pf2++;
 				pd2 += sp;
 			}
-			if (sp && getenv("AEC_DIAG"))
-				fprintf(stderr, "%.2f ", t);
 		}
 	}
 	r.erle_2s = erle(s, echo, out, 1.5, 2.0);

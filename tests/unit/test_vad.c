@@ -152,23 +152,15 @@ static struct score run(const struct stream *s, enum noise noise, double snr_db,
 	if (cfg_in)
 		cfg = *cfg_in;
 	cfg.rate_hz = s->rate_hz;
-	if (getenv("VAD_THR"))
-		cfg.threshold = (float)atof(getenv("VAD_THR"));
 	struct ivr_vad *v = ivr_vad_new(&cfg);
 	const size_t fl = s->rate_hz / 50, sub = s->rate_hz * (size_t)frame_ms / 1000;
 	for (size_t f = 0; f < s->n_frames; f++) {
 		int sp = 0;
 		for (size_t o = 0; o < fl; o += sub) {
-			struct ivr_vad_result res;
-			int r = ivr_vad_process(v, x + f * fl + o, sub, &res);
-			if (r > 0)
+			if (ivr_vad_process(v, x + f * fl + o, sub, NULL) > 0)
 				sp = 1;
-			if (getenv("VAD_DIAG"))
-				fprintf(stderr, "D %d %d %.3f %.2f %.2f\n", (int)noise, s->label[f], res.llr, res.level_dbfs, res.noise_dbfs);
 		}
 		const int lab = s->label[f];
-		if (getenv("VAD_SEQ"))
-			fputc(lab ? (sp ? 'S' : 'm') : (sp ? 'f' : '.'), stderr);
 		sc.tp += sp && lab;
 		sc.fp += sp && !lab;
 		sc.fn += !sp && lab;
