@@ -63,7 +63,8 @@ static void make_signals(float *far, float *near, size_t n, uint32_t rate)
 	for (size_t i = 0; i < n; i++) {
 		float e = 0;
 		for (size_t k = 0; k < 24 && k + d <= i; k++)
-			e += 0.5f * expf(-0.2f * (float)k) * (k % 2 ? -0.5f : 1.0f) * far[i - d - k];
+			e += 0.5f * expf(-0.2f * (float)k) * (k % 2 ? -0.5f : 1.0f) *
+			     far[i - d - k];
 		near[i] = e;
 	}
 }
@@ -94,11 +95,11 @@ static double run_raw(const int16_t *near16, const int16_t *far16, size_t n, uin
 	return t;
 }
 
-static double run_wrapper(const float *near, const float *far, float *out, size_t n,
-			  uint32_t rate, int suppress)
+static double run_wrapper(const float *near, const float *far, float *out, size_t n, uint32_t rate,
+			  int suppress)
 {
-	struct ivr_aec *a = ivr_aec_new(&(struct ivr_aec_cfg){
-		.rate_hz = rate, .linear_only = (uint8_t)!suppress });
+	struct ivr_aec *a = ivr_aec_new(
+		&(struct ivr_aec_cfg){ .rate_hz = rate, .linear_only = (uint8_t)!suppress });
 	if (!a)
 		return -1;
 	const size_t frame = rate / 50;
@@ -141,7 +142,8 @@ int main(int argc, char **argv)
 			char name[64];
 			snprintf(name, sizeof(name), "aec_%uk_tail128%s", rate / 1000,
 				 suppress ? "_suppress" : "_linear");
-			printf("%s speexdsp_raw %zu %.1f %.0f\n", name, n, mr / n, seconds * 1e9 / mr);
+			printf("%s speexdsp_raw %zu %.1f %.0f\n", name, n, mr / n,
+			       seconds * 1e9 / mr);
 			printf("%s ivr_aec %zu %.1f %.0f\n", name, n, mw / n, seconds * 1e9 / mw);
 			printf("%s ratio wrapper/raw %.3f%s\n", name, mw / mr,
 			       mw / mr <= 1.10 ? "" : "  (target <= 1.10)");

@@ -76,7 +76,8 @@ int main(int argc, char **argv)
 			double tv[REPEATS], tr[REPEATS];
 			size_t speech = 0;
 			for (int k = 0; k < repeats; k++) {
-				struct ivr_vad *v = ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = rate });
+				struct ivr_vad *v =
+					ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = rate });
 				speech = 0;
 				double t0 = now_ns();
 				for (size_t off = 0; off + frame <= n; off += frame)

@@ -23,7 +23,7 @@
 #include "dsp/resample.h"
 #include "dsp/wav.h"
 
-#define IVR_SPEECH_PS_DIR "/usr/share/pocketsphinx/test/data"
+#define IVR_SPEECH_PS_DIR  "/usr/share/pocketsphinx/test/data"
 #define IVR_SPEECH_MAX_UTT 64
 
 struct ivr_speech_corpus {
@@ -89,11 +89,10 @@ static inline void ivr_speech_dc_block(float *x, size_t n, uint32_t rate_hz)
 
 /*
  * ITU-T P.56 method B: envelope = two cascaded one-pole smoothers (30 ms) of
- * |x| (the second run backwards, see below); a threshold c marks samples active while the envelope has been >= c
- * within the last 200 ms (hangover); the active level A(c) is the mean square
- * over active samples, and the chosen c is the one where A(c) lies 15.9 dB
- * above c^2.  Returns the active mean square; @active (may be NULL, n bytes)
- * gets the per-sample activity.
+ * |x| (the second run backwards, see below); a threshold c marks samples active while the envelope
+ * has been >= c within the last 200 ms (hangover); the active level A(c) is the mean square over
+ * active samples, and the chosen c is the one where A(c) lies 15.9 dB above c^2.  Returns the
+ * active mean square; @active (may be NULL, n bytes) gets the per-sample activity.
  */
 static inline double ivr_speech_p56(const float *x, size_t n, uint32_t rate_hz, uint8_t *active)
 {
@@ -184,7 +183,8 @@ static inline void ivr_speech_trim(struct ivr_audio *a, double margin_ms)
 	if (first == n)
 		return;
 	/* The activity includes P.56's 200 ms hangover after the last envelope crossing. */
-	const size_t hang = (size_t)(0.2 * a->rate_hz), margin = (size_t)(margin_ms * a->rate_hz / 1000);
+	const size_t hang = (size_t)(0.2 * a->rate_hz),
+		     margin = (size_t)(margin_ms * a->rate_hz / 1000);
 	last = last > hang ? last - hang : last;
 	first = first > margin ? first - margin : 0;
 	last = last + margin < n ? last + margin : n - 1;
@@ -233,15 +233,15 @@ static inline size_t ivr_speech_background(const struct ivr_audio *a, float **ou
 
 /* Synthesize @text with @tool/@voice into @path; 0 on success. */
 static inline int ivr_speech_synth(const char *tool, const char *voice, const char *text,
-			    const char *path)
+				   const char *path)
 {
 	char cmd[1024];
 	if (!strcmp(tool, "espeak-ng"))
 		snprintf(cmd, sizeof(cmd), "espeak-ng -v '%s' -w '%s' '%s' >/dev/null 2>&1", voice,
 			 path, text);
 	else
-		snprintf(cmd, sizeof(cmd), "flite -voice %s -t '%s' -o '%s' >/dev/null 2>&1",
-			 voice, text, path);
+		snprintf(cmd, sizeof(cmd), "flite -voice %s -t '%s' -o '%s' >/dev/null 2>&1", voice,
+			 text, path);
 	return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -252,10 +252,13 @@ static inline int ivr_speech_synth(const char *tool, const char *voice, const ch
  * Returns the number of utterances (0 when no recorded speech is installed).
  */
 static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz, double level_dbfs,
-			   const char *tmpdir, int max_synth)
+				  const char *tmpdir, int max_synth)
 {
 	static const char *const wavs[] = {
-		"cards/001.wav", "cards/002.wav", "cards/003.wav", "cards/004.wav",
+		"cards/001.wav",
+		"cards/002.wav",
+		"cards/003.wav",
+		"cards/004.wav",
 		"cards/005.wav",
 		"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
 		"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
@@ -265,26 +268,26 @@ static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz,
 	};
 	/* Prompt-like sentences for the synthetic voices. */
 	static const char *const sentences[] = {
-		"Welcome to the customer service line. Please listen carefully as our menu options have changed.",
-		"For account balances, press one or say balance. To pay a bill, press two or say payment.",
-		"I am sorry, I did not understand that. Please say the name of the department you want.",
+		"Welcome to the customer service line. Please listen carefully as our menu options "
+		"have changed.",
+		"For account balances, press one or say balance. To pay a bill, press two or say "
+		"payment.",
+		"I am sorry, I did not understand that. Please say the name of the department you "
+		"want.",
 		"Your call is important to us. All of our agents are busy helping other customers.",
 		"Please enter your sixteen digit card number followed by the pound key.",
-		"Thank you. Your payment of forty two dollars has been scheduled for Monday morning.",
+		"Thank you. Your payment of forty two dollars has been scheduled for Monday "
+		"morning.",
 		"To speak with a representative, press zero at any time.",
 		"Is there anything else I can help you with today? You can say yes or no.",
 	};
 
 	static const char *const voices[][2] = {
 		/* tool, voice */
-		{ "espeak-ng", "en-us" },
-		{ "flite", "slt" },
-		{ "espeak-ng", "en-gb" },
-		{ "flite", "rms" },
-		{ "espeak-ng", "en-us+f3" },
-		{ "flite", "awb" },
-		{ "espeak-ng", "en-gb-x-rp" },
-		{ "flite", "slt" },
+		{ "espeak-ng", "en-us" },      { "flite", "slt" },
+		{ "espeak-ng", "en-gb" },      { "flite", "rms" },
+		{ "espeak-ng", "en-us+f3" },   { "flite", "awb" },
+		{ "espeak-ng", "en-gb-x-rp" }, { "flite", "slt" },
 	};
 	static const char *const raws[] = { "goforward.raw", "numbers.raw", "something.raw",
 					    "tidigits/dhd.2934z.raw" };
@@ -306,8 +309,7 @@ static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz,
 	int n_sent = (int)(sizeof(sentences) / sizeof(sentences[0]));
 	for (int i = 0; i < max_synth && i < n_sent && c->n_utt < IVR_SPEECH_MAX_UTT; i++) {
 		snprintf(path, sizeof(path), "%s/synth%d.wav", tmpdir, i);
-		if (ivr_speech_synth(voices[i][0], voices[i][1],
-				     sentences[i], path) < 0)
+		if (ivr_speech_synth(voices[i][0], voices[i][1], sentences[i], path) < 0)
 			continue;
 		if (ivr_wav_read(&c->utt[c->n_utt], path, rate_hz, err, sizeof(err)) == 0) {
 			c->n_utt++;

@@ -27,8 +27,8 @@
 #include "ivr_test.h"
 
 #define LEVEL_DBFS -26.0
-#define N_BABBLE 6
-#define BED_DB 35.0 /* idle-channel noise below the active speech level */
+#define N_BABBLE   6
+#define BED_DB	   35.0 /* idle-channel noise below the active speech level */
 
 static char tmpdir[64];
 
@@ -36,9 +36,9 @@ struct stream {
 	uint32_t rate_hz;
 	float *clean;
 	size_t n;
-	uint8_t *label;   /* per 20 ms frame */
+	uint8_t *label; /* per 20 ms frame */
 	size_t n_frames;
-	float *babble;    /* n samples, unit mean square */
+	float *babble;	  /* n samples, unit mean square */
 	double speech_ms; /* active level (mean square) of clean */
 	/* known utterance boundaries (samples) for endpointer checks */
 	size_t utt_start[IVR_SPEECH_MAX_UTT], utt_end[IVR_SPEECH_MAX_UTT];
@@ -133,8 +133,8 @@ static struct score run(const struct stream *s, enum noise noise, double snr_db,
 {
 	struct score sc = { 0 };
 	float *x = malloc(s->n * sizeof(float));
-	const float g = noise == NOISE_NONE ? 0.0f :
-		(float)sqrt(s->speech_ms / pow(10.0, snr_db / 10.0));
+	const float g =
+		noise == NOISE_NONE ? 0.0f : (float)sqrt(s->speech_ms / pow(10.0, snr_db / 10.0));
 	uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(snr_db * 1000) ^ s->rate_hz;
 	/* A line is never digitally silent: idle-channel noise 35 dB below the speech. */
 	const float bed = (float)sqrt(s->speech_ms / pow(10.0, BED_DB / 10.0));
@@ -216,8 +216,8 @@ static int load(void)
 	return 1;
 }
 
-static int check_condition(const char *name, const struct stream *s, enum noise noise,
-			   double snr, int ulaw, double f1_min, double fa_max)
+static int check_condition(const char *name, const struct stream *s, enum noise noise, double snr,
+			   int ulaw, double f1_min, double fa_max)
 {
 	struct score sc = run(s, noise, snr, ulaw, 20, NULL);
 	printf("  %-26s F1 %.3f  FA %5.2f%%  (tp %zu fp %zu fn %zu tn %zu)%s\n", name, sc.f1,
@@ -231,8 +231,8 @@ static int check_condition(const char *name, const struct stream *s, enum noise 
 static void conditions(const struct stream *s, int ulaw, const char *tag)
 {
 	char name[64];
-#define COND(label, nz, snr, f1, fa)                                             \
-	snprintf(name, sizeof(name), "%s %s", tag, label);                       \
+#define COND(label, nz, snr, f1, fa)                                                               \
+	snprintf(name, sizeof(name), "%s %s", tag, label);                                         \
 	check_condition(name, s, nz, snr, ulaw, f1, fa)
 	COND("clean", NOISE_NONE, 0, 0.95, 0.05);
 	COND("white 20 dB", NOISE_WHITE, 20, 0.95, 0.05);
@@ -372,7 +372,8 @@ IVR_TEST(noise_floor_tracking)
 					flagged_late += sp;
 			}
 			const float got = ivr_vad_noise_dbfs(v);
-			printf("  %u Hz noise %.0f dBFS: floor %.1f dB (expected %.1f), speech flags "
+			printf("  %u Hz noise %.0f dBFS: floor %.1f dB (expected %.1f), speech "
+			       "flags "
 			       "in the last 2 s: %d\n",
 			       rate, lv[step], got, want, flagged_late);
 			ivr_check_near(got, want, 2.0);
