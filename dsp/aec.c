@@ -25,10 +25,10 @@
 
 struct ivr_aec {
 	struct ivr_aec_cfg cfg; /* with defaults filled in */
-	uint32_t frame;         /* samples per speexdsp call */
-	uint32_t delay;         /* bulk delay in samples */
-	uint32_t fifo_len;      /* delay + frame */
-	uint32_t fifo_pos;      /* next write index */
+	uint32_t frame;		/* samples per speexdsp call */
+	uint32_t delay;		/* bulk delay in samples */
+	uint32_t fifo_len;	/* delay + frame */
+	uint32_t fifo_pos;	/* next write index */
 	SpeexEchoState *echo;
 	SpeexPreprocessState *pp;
 	int16_t near16[FRAME_MAX], ref16[FRAME_MAX], out16[FRAME_MAX];
@@ -60,9 +60,9 @@ static int fill_cfg(struct ivr_aec_cfg *c, const struct ivr_aec_cfg *cfg)
 		return -EINVAL;
 	if (d.bulk_delay_ms > IVR_AEC_MAX_DELAY_MS)
 		return -EINVAL;
-	if (d.echo_suppress_db > 0 || d.echo_suppress_db < -100 ||
-	    d.echo_suppress_active_db > 0 || d.echo_suppress_active_db < -100 ||
-	    d.noise_suppress_db > 0 || d.noise_suppress_db < -100)
+	if (d.echo_suppress_db > 0 || d.echo_suppress_db < -100 || d.echo_suppress_active_db > 0 ||
+	    d.echo_suppress_active_db < -100 || d.noise_suppress_db > 0 ||
+	    d.noise_suppress_db < -100)
 		return -EINVAL;
 	if (d.linear_only > 1)
 		return -EINVAL;
@@ -160,11 +160,10 @@ size_t ivr_aec_frame_samples(const struct ivr_aec *aec)
 	return aec->frame;
 }
 
-int ivr_aec_process(struct ivr_aec *aec, const float *near, const float *restrict far,
-		    float *out, size_t n_samples)
+int ivr_aec_process(struct ivr_aec *aec, const float *near, const float *restrict far, float *out,
+		    size_t n_samples)
 {
-	if (!aec || !aec->echo || (n_samples && (!near || !far || !out)) ||
-	    n_samples % aec->frame)
+	if (!aec || !aec->echo || (n_samples && (!near || !far || !out)) || n_samples % aec->frame)
 		return -EINVAL;
 	const uint32_t frame = aec->frame, len = aec->fifo_len;
 	for (size_t off = 0; off < n_samples; off += frame) {

@@ -35,14 +35,14 @@ struct ivr_aec; /* opaque */
 
 /** Configuration; zero fields take the defaults in brackets. */
 struct ivr_aec_cfg {
-	uint32_t rate_hz;       /* 8000 or 16000 [8000] */
-	uint32_t frame_ms;      /* 10 or 20: samples per speexdsp call [20] */
-	uint32_t tail_ms;       /* adaptive filter length [128] */
-	uint32_t bulk_delay_ms; /* far signal delay before the filter [0] */
-	int32_t echo_suppress_db;        /* residual echo attenuation, far only [-40] */
+	uint32_t rate_hz;		 /* 8000 or 16000 [8000] */
+	uint32_t frame_ms;		 /* 10 or 20: samples per speexdsp call [20] */
+	uint32_t tail_ms;		 /* adaptive filter length [128] */
+	uint32_t bulk_delay_ms;		 /* far signal delay before the filter [0] */
+	int32_t echo_suppress_db;	 /* residual echo attenuation, far only [-40] */
 	int32_t echo_suppress_active_db; /* the same while the caller talks [-15] */
-	int32_t noise_suppress_db;       /* speexdsp's noise suppression [-15] */
-	uint8_t linear_only;    /* 1: no residual suppressor (MDF output as is) */
+	int32_t noise_suppress_db;	 /* speexdsp's noise suppression [-15] */
+	uint8_t linear_only;		 /* 1: no residual suppressor (MDF output as is) */
 };
 
 /**

@@ -9,14 +9,22 @@
  *      rates, so every constant below means the same thing at either rate;
  *   2. per bin k of 200-3800 Hz: a posteriori SNR g = P/lambda, a priori SNR
  *      x by the decision-directed rule, log LR = g x/(1+x) - ln(1+x); the
- *      block is speech when the mean over the band exceeds the threshold and
- *      the band level is above min_level_dbfs;
- *   3. MCRA: the time/frequency-smoothed power S is compared with its minimum
- *      over the last 0.8-1.6 s; where S > 5 Smin the bin is likely speech and
- *      the noise estimate lambda is frozen in proportion, elsewhere lambda
- *      averages P.  The minimum is what lets lambda rise when the noise does.
- * The raw block decisions then drive the hangover (frame flag) and the
- * endpointer (events).
+ *      block is speech when the mean over the band exceeds the threshold, the
+ *      band level is above min_level_dbfs, and it is no more than 15.9 dB
+ *      under the talker's active level (the mean level of recent speech
+ *      blocks; P.56 puts its activity threshold at the same distance).  The
+ *      relative gate is what keeps breaths, decaying tails and the peaks of
+ *      babble 20 dB down from being called speech;
+ *   3. noise: MCRA (the time/frequency-smoothed power S against its minimum
+ *      over 0.8-1.6 s: where S > 5 Smin the bin is likely speech and lambda
+ *      is held in proportion, elsewhere lambda averages P), frozen entirely
+ *      in speech and hangover blocks, and floored at 1.5 times the minimum of
+ *      the band total over the last 2.4 s (Martin's minimum statistics).  The
+ *      floor is what lets lambda rise when the noise does, even while every
+ *      block is judged speech.  The first 250 ms are taken as noise.
+ * The raw block decisions then drive the hangover (frame flag; armed only
+ * by 3 speech blocks in a row, so a lone click gets none) and the endpointer
+ * (events).  No allocation, no pointers in the state.
  */
 #include "config.h"
 
@@ -25,57 +33,61 @@
 
 #include "dsp/vad.h"
 
-#define FFT_MAX 512          /* real FFT size at 16 kHz */
-#define HALF_MAX (FFT_MAX / 2)
-#define WIN_MAX 320          /* 20 ms at 16 kHz */
-#define BIN_HZ 31.25f        /* bin spacing at both rates */
+#define FFT_MAX	   512 /* real FFT size at 16 kHz */
+#define HALF_MAX   (FFT_MAX / 2)
+#define WIN_MAX	   320	  /* 20 ms at 16 kHz */
+#define BIN_HZ	   31.25f /* bin spacing at both rates */
 #define BAND_LO_HZ 200.0f
 #define BAND_HI_HZ 3800.0f
-#define NBIN_MAX 128
+#define NBIN_MAX   128
 
 /* MCRA (Cohen & Berdugo 2002) constants, per 10 ms block. */
-#define MCRA_ALPHA_S 0.8f  /* time smoothing of S */
-#define MCRA_DELTA 5.0f    /* S/Smin above this: speech present (7 dB) */
-#define MCRA_ALPHA_P 0.2f  /* smoothing of the presence probability */
-#define MCRA_ALPHA_D 0.95f /* noise averaging when speech is absent (~200 ms) */
-#define MCRA_L 80          /* blocks per minimum-search sub-window (0.8 s) */
-#define ARM_BLOCKS 3u      /* raw speech blocks in a row that arm the hangover */
-#define INIT_BLOCKS 25      /* the first 250 ms are taken as noise (calls start quiet) */
-#define FLOOR_ALPHA 0.8f     /* ~50 ms smoothing of the band total for the floor */
-#define FLOOR_SUBWIN 4      /* lambda floor: minimum over 4 sub-windows ... */
-#define FLOOR_L 60          /* ... of 0.6 s: fluent speech never dips for 2.4 s */
-#define MIN_BIAS 1.5f      /* lambda >= this times the windowed minimum of the band total */
+#define MCRA_ALPHA_S 0.8f      /* time smoothing of S */
+#define MCRA_DELTA   5.0f      /* S/Smin above this: speech present (7 dB) */
+#define MCRA_ALPHA_P 0.2f      /* smoothing of the presence probability */
+#define MCRA_ALPHA_D 0.95f     /* noise averaging when speech is absent (~200 ms) */
+#define MCRA_L	     80	       /* blocks per minimum-search sub-window (0.8 s) */
+#define ARM_BLOCKS   3u	       /* raw speech blocks in a row that arm the hangover */
+#define INIT_BLOCKS  25	       /* the first 250 ms are taken as noise (calls start quiet) */
+#define REL_GATE     0.025704f /* -15.9 dB: P.56's activity threshold under the active level */
+#define SL_BLOCKS    200.0f    /* active level: mean over the last ~2 s of speech blocks */
+#define FLOOR_ALPHA  0.8f      /* ~50 ms smoothing of the band total for the floor */
+#define FLOOR_SUBWIN 4	       /* lambda floor: minimum over 4 sub-windows ... */
+#define FLOOR_L	     60	       /* ... of 0.6 s: fluent speech never dips for 2.4 s */
+#define MIN_BIAS     1.5f      /* lambda >= this times the windowed minimum of the band total */
 /* Decision-directed a priori SNR (Ephraim & Malah 1984). */
-#define DD_ALPHA 0.98f
-#define XI_MIN 0.0031623f /* -25 dB */
-#define GAMMA_MAX 1.0e4f  /* bounds the LR of a loud block over digital silence */
+#define DD_ALPHA    0.98f
+#define XI_MIN	    0.0031623f /* -25 dB */
+#define GAMMA_MAX   1.0e4f     /* bounds the LR of a loud block over digital silence */
 #define POWER_FLOOR 1.0e-14f
 
 struct ivr_vad {
 	/* configuration */
 	uint32_t rate_hz;
-	uint32_t hop;        /* samples per 10 ms block */
-	uint32_t nfft;       /* real FFT size */
+	uint32_t hop;	     /* samples per 10 ms block */
+	uint32_t nfft;	     /* real FFT size */
 	uint32_t log2_half;  /* log2(nfft / 2) */
 	uint32_t k_lo, nbin; /* first bin and number of bins of the band */
 	uint32_t hang_blocks, start_blocks, end_blocks;
 	float threshold;
-	float min_level;     /* linear band power */
-	float power_norm;    /* band bin power -> mean square of the signal */
+	float min_level;  /* linear band power */
+	float power_norm; /* band bin power -> mean square of the signal */
 
 	/* running state */
-	uint64_t n_blocks;      /* blocks analysed since reset */
-	uint32_t hang_left;     /* hangover blocks left */
-	uint32_t run_speech;    /* consecutive raw speech blocks */
-	uint32_t run_silence;   /* consecutive raw non-speech blocks */
-	uint64_t run_start;     /* block index where the current speech run began */
-	uint64_t last_speech;   /* block index one past the last raw speech block */
-	uint8_t in_speech;      /* endpointer state */
-	uint32_t mcra_count;    /* blocks into the current minimum sub-window */
-	float noise_total;      /* sum of lambda over the band */
+	uint64_t n_blocks;	/* blocks analysed since reset */
+	uint32_t hang_left;	/* hangover blocks left */
+	uint32_t run_speech;	/* consecutive raw speech blocks */
+	uint32_t run_silence;	/* consecutive raw non-speech blocks */
+	uint64_t run_start;	/* block index where the current speech run began */
+	uint64_t last_speech;	/* block index one past the last raw speech block */
+	uint8_t in_speech;	/* endpointer state */
+	uint32_t mcra_count;	/* blocks into the current minimum sub-window */
+	float noise_total;	/* sum of lambda over the band */
 	float tot_min, tot_tmp; /* minimum of the band total of S: overall, current sub-window */
-	float tot_s;                  /* band total, smoothed over FLOOR_ALPHA */
-	float tot_sub[FLOOR_SUBWIN];  /* minima of the previous sub-windows */
+	float speech_level;	/* running band power of speech blocks */
+	uint32_t n_speech;	/* speech blocks seen, up to SL_BLOCKS */
+	float tot_s;		/* band total, smoothed over FLOOR_ALPHA */
+	float tot_sub[FLOOR_SUBWIN]; /* minima of the previous sub-windows */
 	uint32_t floor_count, floor_idx;
 
 	/* tables */
@@ -85,16 +97,16 @@ struct ivr_vad {
 	uint16_t bitrev[HALF_MAX];
 
 	/* buffers */
-	float hist[WIN_MAX];   /* last two blocks */
+	float hist[WIN_MAX]; /* last two blocks */
 	float z_re[HALF_MAX], z_im[HALF_MAX];
 	float power[NBIN_MAX];
 
 	/* per-bin state */
 	float lambda[NBIN_MAX]; /* noise power */
-	float s[NBIN_MAX];      /* smoothed power */
+	float s[NBIN_MAX];	/* smoothed power */
 	float s_min[NBIN_MAX], s_tmp[NBIN_MAX];
-	float p[NBIN_MAX];      /* speech presence probability */
-	float a2[NBIN_MAX];     /* previous clean-power estimate / lambda (DD rule) */
+	float p[NBIN_MAX];  /* speech presence probability */
+	float a2[NBIN_MAX]; /* previous clean-power estimate / lambda (DD rule) */
 };
 
 static int fill_cfg(struct ivr_vad_cfg *c, const struct ivr_vad_cfg *cfg)
@@ -202,6 +214,8 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->mcra_count = 0;
 	vad->noise_total = 0.0f;
 	vad->tot_min = vad->tot_tmp = vad->tot_s = 0.0f;
+	vad->speech_level = 0.0f;
+	vad->n_speech = 0;
 	memset(vad->tot_sub, 0, sizeof(vad->tot_sub));
 	vad->floor_count = vad->floor_idx = 0;
 	memset(vad->hist, 0, sizeof(vad->hist));
@@ -260,7 +274,8 @@ static float band_power(struct ivr_vad *v)
 	float total = 0.0f;
 	for (uint32_t b = 0; b < v->nbin; b++) {
 		const uint32_t k = v->k_lo + b, km = (half - k) & (half - 1);
-		/* Split: X[k] = E + W^k O with E = (Z[k] + Z*[M-k]) / 2, O = (Z[k] - Z*[M-k]) / 2j. */
+		/* Split: X[k] = E + W^k O with E = (Z[k] + Z*[M-k]) / 2, O = (Z[k] - Z*[M-k]) / 2j.
+		 */
 		const float zr = v->z_re[k], zi = v->z_im[k];
 		const float cr = v->z_re[km], ci = -v->z_im[km];
 		const float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
@@ -374,7 +389,21 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 		v->a2[b] = gain * gain * g;
 	}
 	*llr = sum / (float)v->nbin;
-	const int raw = *llr > v->threshold && *level > v->min_level;
+	/*
+	 * Relative gate (the idea of P.56's activity threshold, which sits
+	 * 15.9 dB under the active level): a block far below the talker's
+	 * recent speech level is a breath, a tail or the background, not speech.
+	 */
+	const int loud_enough = *level > v->min_level && *level > v->speech_level * REL_GATE;
+	const int raw = *llr > v->threshold && loud_enough;
+	if (raw) {
+		/* Active speech level: mean power of the speech blocks, over ~SL_BLOCKS. */
+		const float w = v->n_speech < SL_BLOCKS ? 1.0f / (float)(v->n_speech + 1)
+							: 1.0f / SL_BLOCKS;
+		v->speech_level += w * (*level - v->speech_level);
+		if (v->n_speech < SL_BLOCKS)
+			v->n_speech++;
+	}
 	if (v->n_blocks < INIT_BLOCKS) {
 		/* Learning: lambda is the plain mean of the blocks so far. */
 		const float w = 1.0f / (float)(v->n_blocks + 1);

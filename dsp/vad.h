@@ -10,10 +10,12 @@
  * decision-directed rule of Ephraim and Malah (1984).  The per-bin noise
  * spectrum is tracked by minima-controlled recursive averaging (Cohen and
  * Berdugo, "Noise estimation by minima controlled recursive averaging for
- * robust speech enhancement", IEEE SPL 9(1), 2002), so it follows slowly
- * changing noise and babble without a fixed threshold.  A raw 10 ms
- * decision is held for hangover_ms (frame flag), and the endpointer turns
- * runs of speech into START/END events (start_ms of speech to start,
+ * robust speech enhancement", IEEE SPL 9(1), 2002) with a minimum-statistics
+ * floor (Martin 2001), so it follows slowly changing noise and babble
+ * without a fixed threshold; blocks more than 15.9 dB under the talker's
+ * active level are not speech (the ITU-T P.56 activity threshold).  A raw
+ * 10 ms decision is held for hangover_ms (frame flag), and the endpointer
+ * turns runs of speech into START/END events (start_ms of speech to start,
  * end_ms of non-speech to end).  Not speexdsp's VAD (a stub) nor WebRTC's.
  *
  * Input: float32 (full scale 1.0), 8000 or 16000 Hz, frames of 10 or 20 ms.
@@ -38,7 +40,7 @@ struct ivr_vad_cfg {
 	float min_level_dbfs; /* blocks below this band level are never speech [-60] */
 };
 
-/** Default likelihood-ratio threshold (tuned on the test corpus, see tests/unit/test_vad.c). */
+/** Default mean log-likelihood-ratio threshold (tuned on tests/unit/test_vad.c's corpus). */
 #define IVR_VAD_THRESHOLD 1.5f
 
 /** Endpointer event types. */
@@ -49,19 +51,19 @@ enum ivr_vad_ev_type {
 
 /** One endpointer event; positions in samples since init/reset. */
 struct ivr_vad_event {
-	uint8_t type;    /* enum ivr_vad_ev_type */
+	uint8_t type;	 /* enum ivr_vad_ev_type */
 	uint64_t sample; /* START: first sample of the speech run; END: one past its last */
 };
 
 /** What one frame gave. */
 struct ivr_vad_result {
-	uint8_t speech;       /* frame decision, hangover included */
-	uint8_t in_speech;    /* endpointer state after the frame (between START and END) */
-	uint8_t n_events;     /* entries used in ev[] */
+	uint8_t speech;	   /* frame decision, hangover included */
+	uint8_t in_speech; /* endpointer state after the frame (between START and END) */
+	uint8_t n_events;  /* entries used in ev[] */
 	struct ivr_vad_event ev[2];
-	float llr;            /* largest mean log-likelihood ratio of the frame's blocks */
-	float level_dbfs;     /* band level of the frame, dB re full-scale square wave */
-	float noise_dbfs;     /* tracked noise floor in the same band and units */
+	float llr;	  /* largest mean log-likelihood ratio of the frame's blocks */
+	float level_dbfs; /* band level of the frame, dB re full-scale square wave */
+	float noise_dbfs; /* tracked noise floor in the same band and units */
 };
 
 /**
@@ -92,7 +94,8 @@ IVR_RT int ivr_vad_process(struct ivr_vad *vad, const float *restrict pcm, size_
 /** @return the tracked noise floor in dBFS (band 200-3800 Hz). Thread: RT. */
 IVR_RT float ivr_vad_noise_dbfs(const struct ivr_vad *vad);
 
-/** Heap wrapper around _size/_init. @return the detector, or NULL with errno set. Thread: control. */
+/** Heap wrapper around _size/_init. @return the detector, or NULL with errno set. Thread: control.
+ */
 struct ivr_vad *ivr_vad_new(const struct ivr_vad_cfg *cfg);
 
 /** Free a detector from ivr_vad_new(); NULL-safe. Thread: control. */

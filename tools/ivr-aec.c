@@ -24,15 +24,16 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ivr-aec --far FAR.wav --near NEAR.wav --out OUT.wav [--tail-ms N] "
-		   "[--delay-ms N]\n"
-		   "  Removes the echo of FAR (what was sent) from NEAR (what came back).\n"
-		   "  --tail-ms N   echo canceller filter length (default 128, max %d)\n"
-		   "  --delay-ms N  bulk delay of the echo path taken out before the filter "
-		   "(default 0, max %d)\n"
-		   "  Input: mono WAV, PCM16/mu-law/A-law/float; OUT: PCM16 at NEAR's rate "
-		   "and length.\n",
-		   IVR_AEC_MAX_TAIL_MS, IVR_AEC_MAX_DELAY_MS);
+	fprintf(f,
+		"usage: ivr-aec --far FAR.wav --near NEAR.wav --out OUT.wav [--tail-ms N] "
+		"[--delay-ms N]\n"
+		"  Removes the echo of FAR (what was sent) from NEAR (what came back).\n"
+		"  --tail-ms N   echo canceller filter length (default 128, max %d)\n"
+		"  --delay-ms N  bulk delay of the echo path taken out before the filter "
+		"(default 0, max %d)\n"
+		"  Input: mono WAV, PCM16/mu-law/A-law/float; OUT: PCM16 at NEAR's rate "
+		"and length.\n",
+		IVR_AEC_MAX_TAIL_MS, IVR_AEC_MAX_DELAY_MS);
 }
 
 static int fail(const char *what, const char *why)
@@ -125,7 +126,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (far.rate_hz != rate) {
-		if (ivr_resample_buffer(far.samples, far.n_samples, far.rate_hz, &y, &ny, rate) < 0) {
+		if (ivr_resample_buffer(far.samples, far.n_samples, far.rate_hz, &y, &ny, rate) <
+		    0) {
 			fail(far_path, "cannot resample");
 			goto out;
 		}

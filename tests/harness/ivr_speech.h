@@ -23,11 +23,14 @@
 #include "dsp/resample.h"
 #include "dsp/wav.h"
 
-#define IVR_SPEECH_PS_DIR "/usr/share/pocketsphinx/test/data"
+#define IVR_SPEECH_PS_DIR  "/usr/share/pocketsphinx/test/data"
 #define IVR_SPEECH_MAX_UTT 64
 
 struct ivr_speech_corpus {
 	struct ivr_audio utt[IVR_SPEECH_MAX_UTT];
+	/* Each recording's own background (its P.56-inactive samples, same gain), or empty. */
+	float *noise[IVR_SPEECH_MAX_UTT];
+	size_t n_noise[IVR_SPEECH_MAX_UTT];
 	int n_utt;
 	int n_recorded, n_synth; /* how many came from each source */
 };
@@ -86,11 +89,10 @@ static inline void ivr_speech_dc_block(float *x, size_t n, uint32_t rate_hz)
 
 /*
  * ITU-T P.56 method B: envelope = two cascaded one-pole smoothers (30 ms) of
- * |x| (the second run backwards, see below); a threshold c marks samples active while the envelope has been >= c
- * within the last 200 ms (hangover); the active level A(c) is the mean square
- * over active samples, and the chosen c is the one where A(c) lies 15.9 dB
- * above c^2.  Returns the active mean square; @active (may be NULL, n bytes)
- * gets the per-sample activity.
+ * |x| (the second run backwards, see below); a threshold c marks samples active while the envelope
+ * has been >= c within the last 200 ms (hangover); the active level A(c) is the mean square over
+ * active samples, and the chosen c is the one where A(c) lies 15.9 dB above c^2.  Returns the
+ * active mean square; @active (may be NULL, n bytes) gets the per-sample activity.
  */
 static inline double ivr_speech_p56(const float *x, size_t n, uint32_t rate_hz, uint8_t *active)
 {
@@ -181,7 +183,8 @@ static inline void ivr_speech_trim(struct ivr_audio *a, double margin_ms)
 	if (first == n)
 		return;
 	/* The activity includes P.56's 200 ms hangover after the last envelope crossing. */
-	const size_t hang = (size_t)(0.2 * a->rate_hz), margin = (size_t)(margin_ms * a->rate_hz / 1000);
+	const size_t hang = (size_t)(0.2 * a->rate_hz),
+		     margin = (size_t)(margin_ms * a->rate_hz / 1000);
 	last = last > hang ? last - hang : last;
 	first = first > margin ? first - margin : 0;
 	last = last + margin < n ? last + margin : n - 1;
@@ -196,27 +199,49 @@ static inline void ivr_speech_trim(struct ivr_audio *a, double margin_ms)
 }
 
 /* Scale @x so that its P.56 active level is @dbfs (dB re full-scale square wave). */
-static inline void ivr_speech_set_level(float *x, size_t n, uint32_t rate_hz, double dbfs)
+static inline float ivr_speech_set_level(float *x, size_t n, uint32_t rate_hz, double dbfs)
 {
 	double lvl = ivr_speech_p56(x, n, rate_hz, NULL);
 	if (lvl <= 0)
-		return;
+		return 1.0f;
 	float g = (float)sqrt(pow(10.0, dbfs / 10.0) / lvl);
 	for (size_t i = 0; i < n; i++)
 		x[i] *= g;
+	return g;
+}
+
+/* Collect the P.56-inactive samples of @a (its background noise), up to 2 s. */
+static inline size_t ivr_speech_background(const struct ivr_audio *a, float **out)
+{
+	const size_t n = a->n_samples, max = 2 * a->rate_hz;
+	uint8_t *act = malloc(n ? n : 1);
+	ivr_speech_p56(a->samples, n, a->rate_hz, act);
+	float *b = malloc((max + 1) * sizeof(float));
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < max; i++)
+		if (!act[i])
+			b[k++] = a->samples[i];
+	free(act);
+	if (k < a->rate_hz / 20) { /* under 50 ms: no usable background */
+		free(b);
+		b = NULL;
+		k = 0;
+	}
+	*out = b;
+	return k;
 }
 
 /* Synthesize @text with @tool/@voice into @path; 0 on success. */
 static inline int ivr_speech_synth(const char *tool, const char *voice, const char *text,
-			    const char *path)
+				   const char *path)
 {
 	char cmd[1024];
 	if (!strcmp(tool, "espeak-ng"))
 		snprintf(cmd, sizeof(cmd), "espeak-ng -v '%s' -w '%s' '%s' >/dev/null 2>&1", voice,
 			 path, text);
 	else
-		snprintf(cmd, sizeof(cmd), "flite -voice %s -t '%s' -o '%s' >/dev/null 2>&1",
-			 voice, text, path);
+		snprintf(cmd, sizeof(cmd), "flite -voice %s -t '%s' -o '%s' >/dev/null 2>&1", voice,
+			 text, path);
 	return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -227,10 +252,13 @@ static inline int ivr_speech_synth(const char *tool, const char *voice, const ch
  * Returns the number of utterances (0 when no recorded speech is installed).
  */
 static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz, double level_dbfs,
-			   const char *tmpdir, int max_synth)
+				  const char *tmpdir, int max_synth)
 {
 	static const char *const wavs[] = {
-		"cards/001.wav", "cards/002.wav", "cards/003.wav", "cards/004.wav",
+		"cards/001.wav",
+		"cards/002.wav",
+		"cards/003.wav",
+		"cards/004.wav",
 		"cards/005.wav",
 		"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
 		"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
@@ -240,26 +268,26 @@ static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz,
 	};
 	/* Prompt-like sentences for the synthetic voices. */
 	static const char *const sentences[] = {
-		"Welcome to the customer service line. Please listen carefully as our menu options have changed.",
-		"For account balances, press one or say balance. To pay a bill, press two or say payment.",
-		"I am sorry, I did not understand that. Please say the name of the department you want.",
+		"Welcome to the customer service line. Please listen carefully as our menu options "
+		"have changed.",
+		"For account balances, press one or say balance. To pay a bill, press two or say "
+		"payment.",
+		"I am sorry, I did not understand that. Please say the name of the department you "
+		"want.",
 		"Your call is important to us. All of our agents are busy helping other customers.",
 		"Please enter your sixteen digit card number followed by the pound key.",
-		"Thank you. Your payment of forty two dollars has been scheduled for Monday morning.",
+		"Thank you. Your payment of forty two dollars has been scheduled for Monday "
+		"morning.",
 		"To speak with a representative, press zero at any time.",
 		"Is there anything else I can help you with today? You can say yes or no.",
 	};
 
 	static const char *const voices[][2] = {
 		/* tool, voice */
-		{ "espeak-ng", "en-us" },
-		{ "flite", "slt" },
-		{ "espeak-ng", "en-gb" },
-		{ "flite", "rms" },
-		{ "espeak-ng", "en-us+f3" },
-		{ "flite", "awb" },
-		{ "espeak-ng", "en-gb-x-rp" },
-		{ "flite", "slt" },
+		{ "espeak-ng", "en-us" },      { "flite", "slt" },
+		{ "espeak-ng", "en-gb" },      { "flite", "rms" },
+		{ "espeak-ng", "en-us+f3" },   { "flite", "awb" },
+		{ "espeak-ng", "en-gb-x-rp" }, { "flite", "slt" },
 	};
 	static const char *const raws[] = { "goforward.raw", "numbers.raw", "something.raw",
 					    "tidigits/dhd.2934z.raw" };
@@ -281,8 +309,7 @@ static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz,
 	int n_sent = (int)(sizeof(sentences) / sizeof(sentences[0]));
 	for (int i = 0; i < max_synth && i < n_sent && c->n_utt < IVR_SPEECH_MAX_UTT; i++) {
 		snprintf(path, sizeof(path), "%s/synth%d.wav", tmpdir, i);
-		if (ivr_speech_synth(voices[i][0], voices[i][1],
-				     sentences[i], path) < 0)
+		if (ivr_speech_synth(voices[i][0], voices[i][1], sentences[i], path) < 0)
 			continue;
 		if (ivr_wav_read(&c->utt[c->n_utt], path, rate_hz, err, sizeof(err)) == 0) {
 			c->n_utt++;
@@ -291,16 +318,24 @@ static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz,
 	}
 	for (int i = 0; i < c->n_utt; i++) {
 		ivr_speech_dc_block(c->utt[i].samples, c->utt[i].n_samples, rate_hz);
+		c->n_noise[i] = ivr_speech_background(&c->utt[i], &c->noise[i]);
 		ivr_speech_trim(&c->utt[i], 100.0);
-		ivr_speech_set_level(c->utt[i].samples, c->utt[i].n_samples, rate_hz, level_dbfs);
+		const float g = ivr_speech_set_level(c->utt[i].samples, c->utt[i].n_samples,
+						     rate_hz, level_dbfs);
+		for (size_t k = 0; k < c->n_noise[i]; k++)
+			c->noise[i][k] *= g;
 	}
 	return c->n_utt;
 }
 
 static inline void ivr_speech_free(struct ivr_speech_corpus *c)
 {
-	for (int i = 0; i < c->n_utt; i++)
+	for (int i = 0; i < c->n_utt; i++) {
 		ivr_audio_free(&c->utt[i]);
+		free(c->noise[i]);
+		c->noise[i] = NULL;
+		c->n_noise[i] = 0;
+	}
 	c->n_utt = 0;
 }
 

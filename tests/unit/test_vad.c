@@ -27,8 +27,8 @@
 #include "ivr_test.h"
 
 #define LEVEL_DBFS -26.0
-#define N_BABBLE 6
-#define BED_DB 35.0 /* idle-channel noise below the active speech level */
+#define N_BABBLE   6
+#define BED_DB	   35.0 /* idle-channel noise below the active speech level */
 
 static char tmpdir[64];
 
@@ -36,9 +36,9 @@ struct stream {
 	uint32_t rate_hz;
 	float *clean;
 	size_t n;
-	uint8_t *label;   /* per 20 ms frame */
+	uint8_t *label; /* per 20 ms frame */
 	size_t n_frames;
-	float *babble;    /* n samples, unit mean square */
+	float *babble;	  /* n samples, unit mean square */
 	double speech_ms; /* active level (mean square) of clean */
 	/* known utterance boundaries (samples) for endpointer checks */
 	size_t utt_start[IVR_SPEECH_MAX_UTT], utt_end[IVR_SPEECH_MAX_UTT];
@@ -65,6 +65,15 @@ static void build_stream(struct stream *s, const struct ivr_speech_corpus *c, ui
 	s->clean = calloc(n, sizeof(float));
 	size_t pos = gap_samples(0, rate_hz);
 	for (int i = 0; i < c->n_utt; i++) {
+		/*
+		 * The gap before a recording carries that recording's own
+		 * background, looped: a recorded line does not fall silent
+		 * between sentences, and a background switched on at every
+		 * utterance would test noise onsets, not speech.
+		 */
+		const size_t g = gap_samples(i, rate_hz);
+		for (size_t k = 0; k < g && c->n_noise[i]; k++)
+			s->clean[pos - g + k] = c->noise[i][k % c->n_noise[i]];
 		memcpy(s->clean + pos, c->utt[i].samples, c->utt[i].n_samples * sizeof(float));
 		s->utt_start[i] = pos;
 		pos += c->utt[i].n_samples;
@@ -124,8 +133,8 @@ static struct score run(const struct stream *s, enum noise noise, double snr_db,
 {
 	struct score sc = { 0 };
 	float *x = malloc(s->n * sizeof(float));
-	const float g = noise == NOISE_NONE ? 0.0f :
-		(float)sqrt(s->speech_ms / pow(10.0, snr_db / 10.0));
+	const float g =
+		noise == NOISE_NONE ? 0.0f : (float)sqrt(s->speech_ms / pow(10.0, snr_db / 10.0));
 	uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(snr_db * 1000) ^ s->rate_hz;
 	/* A line is never digitally silent: idle-channel noise 35 dB below the speech. */
 	const float bed = (float)sqrt(s->speech_ms / pow(10.0, BED_DB / 10.0));
@@ -143,23 +152,15 @@ static struct score run(const struct stream *s, enum noise noise, double snr_db,
 	if (cfg_in)
 		cfg = *cfg_in;
 	cfg.rate_hz = s->rate_hz;
-	if (getenv("VAD_THR"))
-		cfg.threshold = (float)atof(getenv("VAD_THR"));
 	struct ivr_vad *v = ivr_vad_new(&cfg);
 	const size_t fl = s->rate_hz / 50, sub = s->rate_hz * (size_t)frame_ms / 1000;
 	for (size_t f = 0; f < s->n_frames; f++) {
 		int sp = 0;
 		for (size_t o = 0; o < fl; o += sub) {
-			struct ivr_vad_result res;
-			int r = ivr_vad_process(v, x + f * fl + o, sub, &res);
-			if (r > 0)
+			if (ivr_vad_process(v, x + f * fl + o, sub, NULL) > 0)
 				sp = 1;
-			if (getenv("VAD_DIAG"))
-				fprintf(stderr, "D %d %d %.3f %.2f %.2f\n", (int)noise, s->label[f], res.llr, res.level_dbfs, res.noise_dbfs);
 		}
 		const int lab = s->label[f];
-		if (getenv("VAD_SEQ"))
-			fputc(lab ? (sp ? 'S' : 'm') : (sp ? 'f' : '.'), stderr);
 		sc.tp += sp && lab;
 		sc.fp += sp && !lab;
 		sc.fn += !sp && lab;
@@ -197,6 +198,10 @@ static int load(void)
 		corpus8.utt[i].samples = y;
 		corpus8.utt[i].n_samples = ny;
 		corpus8.utt[i].rate_hz = 8000;
+		if (corpus16.n_noise[i] &&
+		    ivr_resample_buffer(corpus16.noise[i], corpus16.n_noise[i], 16000,
+					&corpus8.noise[i], &corpus8.n_noise[i], 8000) < 0)
+			abort();
 	}
 	printf("  corpus: %d recorded + %d synthesised utterances\n", corpus16.n_recorded,
 	       corpus16.n_synth);
@@ -211,8 +216,8 @@ static int load(void)
 	return 1;
 }
 
-static int check_condition(const char *name, const struct stream *s, enum noise noise,
-			   double snr, int ulaw, double f1_min, double fa_max)
+static int check_condition(const char *name, const struct stream *s, enum noise noise, double snr,
+			   int ulaw, double f1_min, double fa_max)
 {
 	struct score sc = run(s, noise, snr, ulaw, 20, NULL);
 	printf("  %-26s F1 %.3f  FA %5.2f%%  (tp %zu fp %zu fn %zu tn %zu)%s\n", name, sc.f1,
@@ -226,8 +231,8 @@ static int check_condition(const char *name, const struct stream *s, enum noise 
 static void conditions(const struct stream *s, int ulaw, const char *tag)
 {
 	char name[64];
-#define COND(label, nz, snr, f1, fa)                                             \
-	snprintf(name, sizeof(name), "%s %s", tag, label);                       \
+#define COND(label, nz, snr, f1, fa)                                                               \
+	snprintf(name, sizeof(name), "%s %s", tag, label);                                         \
 	check_condition(name, s, nz, snr, ulaw, f1, fa)
 	COND("clean", NOISE_NONE, 0, 0.95, 0.05);
 	COND("white 20 dB", NOISE_WHITE, 20, 0.95, 0.05);
@@ -261,12 +266,239 @@ IVR_TEST(accuracy_8k_ulaw)
 	return IVR_TEST_RESULT();
 }
 
+/* Speech start/end events against the known utterance boundaries of the 16 kHz stream. */
+IVR_TEST(endpointer_events)
+{
+	if (!load())
+		return IVR_TEST_SKIP;
+	const struct stream *s = &st16;
+	const struct ivr_vad_cfg cfg = { .rate_hz = 16000, .start_ms = 60, .end_ms = 300 };
+	struct ivr_vad *v = ivr_vad_new(&cfg);
+	uint64_t seed = 7;
+	const float bed = (float)sqrt(s->speech_ms / pow(10.0, BED_DB / 10.0));
+	const size_t fl = 320;
+	float x[320];
+	uint64_t starts[256], ends[256], start_at[256], end_at[256];
+	size_t ns = 0, ne = 0;
+	int in = 0, alternates = 1;
+	for (size_t f = 0; f < s->n_frames; f++) {
+		for (size_t i = 0; i < fl; i++)
+			x[i] = s->clean[f * fl + i] + bed * (float)ivr_speech_gauss(&seed);
+		struct ivr_vad_result r;
+		ivr_check(ivr_vad_process(v, x, fl, &r) >= 0);
+		for (int e = 0; e < r.n_events; e++) {
+			if (r.ev[e].type == IVR_VAD_EV_START && ns < 256) {
+				alternates &= !in;
+				in = 1;
+				start_at[ns] = (f + 1) * fl;
+				starts[ns++] = r.ev[e].sample;
+			} else if (r.ev[e].type == IVR_VAD_EV_END && ne < 256) {
+				alternates &= in;
+				in = 0;
+				end_at[ne] = (f + 1) * fl;
+				ends[ne++] = r.ev[e].sample;
+			}
+		}
+		ivr_check_int_eq(r.in_speech, in);
+	}
+	ivr_vad_free(v);
+	ivr_check(alternates);
+	/*
+	 * Each utterance (trimmed with 100 ms of margin either side) must open
+	 * with a START whose sample lies within its first 400 ms (margin + weak
+	 * onsets), reported at
+	 * most start_ms + 60 ms after that sample, and close with an END within
+	 * 500 ms before its end (the 100 ms margin, and final syllables fading
+	 * under the relative gate) or 100 ms after, reported within end_ms + 60 ms.
+	 */
+	int found_start = 0, found_end = 0;
+	for (int u = 0; u < s->n_utt; u++) {
+		const uint64_t a = s->utt_start[u], b = s->utt_end[u], ms = 16;
+		int fs = 0, fe = 0;
+		for (size_t i = 0; i < ns; i++)
+			if (starts[i] >= a && starts[i] <= a + 400 * ms &&
+			    start_at[i] - starts[i] <= (60 + 60) * ms)
+				fs = 1;
+		for (size_t i = 0; i < ne; i++)
+			if (ends[i] + 500 * ms >= b && ends[i] <= b + 100 * ms &&
+			    end_at[i] - ends[i] <= (300 + 60) * ms)
+				fe = 1;
+		found_start += fs;
+		found_end += fe;
+		if (!fs || !fe) {
+			printf("  utterance %d [%.2f, %.2f] s:", u, a / 16000.0, b / 16000.0);
+			for (size_t i = 0; i < ns; i++)
+				if (starts[i] + 16000 > a && starts[i] < b + 16000)
+					printf(" START %.2f (at %.2f)", starts[i] / 16000.0,
+					       start_at[i] / 16000.0);
+			for (size_t i = 0; i < ne; i++)
+				if (ends[i] + 16000 > a && ends[i] < b + 16000)
+					printf(" END %.2f (at %.2f)", ends[i] / 16000.0,
+					       end_at[i] / 16000.0);
+			printf("\n");
+		}
+	}
+	printf("  %d utterances: %zu START, %zu END events; %d starts and %d ends on the "
+	       "boundaries\n",
+	       s->n_utt, ns, ne, found_start, found_end);
+	ivr_check_int_eq(found_start, s->n_utt);
+	ivr_check_int_eq(found_end, s->n_utt);
+	/* Pauses inside an utterance may split it, but not into pieces. */
+	ivr_check(ns <= (size_t)s->n_utt * 2);
+	return IVR_TEST_RESULT();
+}
+
+/* The noise floor follows white noise, and a 15 dB step up within 4 s (2.4 s minimum window). */
+IVR_TEST(noise_floor_tracking)
+{
+	for (uint32_t rate = 8000; rate <= 16000; rate *= 2) {
+		struct ivr_vad *v = ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = rate });
+		const size_t fl = rate / 50;
+		float x[320];
+		uint64_t seed = 99;
+		/* Expected band level: white noise power times the band's share of 0..rate/2. */
+		const double share = (3800.0 - 200.0) / (rate / 2.0);
+		const double lv[2] = { -50.0, -35.0 };
+		for (int step = 0; step < 2; step++) {
+			const double sd = pow(10.0, lv[step] / 20.0);
+			const double want = lv[step] + 10 * log10(share);
+			int flagged_late = 0;
+			for (size_t f = 0; f < 300; f++) {
+				for (size_t i = 0; i < fl; i++)
+					x[i] = (float)(sd * ivr_speech_gauss(&seed));
+				struct ivr_vad_result r;
+				int sp = ivr_vad_process(v, x, fl, &r);
+				if (f >= 200)
+					flagged_late += sp;
+			}
+			const float got = ivr_vad_noise_dbfs(v);
+			printf("  %u Hz noise %.0f dBFS: floor %.1f dB (expected %.1f), speech "
+			       "flags "
+			       "in the last 2 s: %d\n",
+			       rate, lv[step], got, want, flagged_late);
+			ivr_check_near(got, want, 2.0);
+			ivr_check_int_eq(flagged_late, 0);
+		}
+		ivr_vad_free(v);
+	}
+	return IVR_TEST_RESULT();
+}
+
+/* 10 ms frames give the same decisions as 20 ms ones (the analysis is per 10 ms). */
+IVR_TEST(frame_sizes_agree)
+{
+	if (!load())
+		return IVR_TEST_SKIP;
+	for (int k = 0; k < 2; k++) {
+		const struct stream *s = k ? &st16 : &st8;
+		struct score a = run(s, NOISE_WHITE, 15, 0, 20, NULL);
+		struct score b = run(s, NOISE_WHITE, 15, 0, 10, NULL);
+		ivr_check_int_eq(a.tp, b.tp);
+		ivr_check_int_eq(a.fp, b.fp);
+		ivr_check_int_eq(a.fn, b.fn);
+	}
+	return IVR_TEST_RESULT();
+}
+
+/* State is one flat block: a memcpy clone continues identically; reset == fresh. */
+IVR_TEST(clone_and_reset)
+{
+	const struct ivr_vad_cfg cfg = { .rate_hz = 8000 };
+	const size_t size = ivr_vad_size(&cfg);
+	ivr_check(size > 0);
+	void *m1 = aligned_alloc(64, IVR_ROUND_UP(size, 64));
+	void *m2 = aligned_alloc(64, IVR_ROUND_UP(size, 64));
+	struct ivr_vad *a = m1, *b = m2;
+	ivr_check_int_eq(ivr_vad_init(a, size, &cfg), 0);
+	float x[160];
+	uint64_t seed = 5;
+	for (int f = 0; f < 100; f++) {
+		for (int i = 0; i < 160; i++)
+			x[i] = (float)(0.01 * ivr_speech_gauss(&seed)) +
+			       (f > 50 ? 0.2f * sinf(0.3f * (float)(f * 160 + i)) : 0.0f);
+		ivr_check(ivr_vad_process(a, x, 160, NULL) >= 0);
+	}
+	memcpy(b, a, size);
+	int same = 1;
+	for (int f = 0; f < 100; f++) {
+		for (int i = 0; i < 160; i++)
+			x[i] = (float)(0.01 * ivr_speech_gauss(&seed)) +
+			       (f % 20 < 10 ? 0.2f * sinf(0.2f * (float)i) : 0.0f);
+		struct ivr_vad_result ra, rb;
+		same &= ivr_vad_process(a, x, 160, &ra) == ivr_vad_process(b, x, 160, &rb);
+		same &= ra.llr == rb.llr && ra.noise_dbfs == rb.noise_dbfs;
+	}
+	ivr_check(same);
+	/* reset == a freshly initialised detector */
+	ivr_vad_reset(a);
+	ivr_check_int_eq(ivr_vad_init(b, size, &cfg), 0);
+	same = 1;
+	for (int f = 0; f < 50; f++) {
+		for (int i = 0; i < 160; i++)
+			x[i] = (float)(0.01 * ivr_speech_gauss(&seed));
+		struct ivr_vad_result ra, rb;
+		same &= ivr_vad_process(a, x, 160, &ra) == ivr_vad_process(b, x, 160, &rb);
+		same &= ra.llr == rb.llr;
+	}
+	ivr_check(same);
+	free(m1);
+	free(m2);
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(bad_input)
+{
+	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .rate_hz = 44100 }), 0);
+	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .threshold = -1 }), 0);
+	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .min_level_dbfs = 10 }), 0);
+	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .hangover_ms = 100000 }), 0);
+	ivr_check(ivr_vad_size(NULL) > 0);
+	errno = 0;
+	ivr_check(ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = 22050 }) == NULL);
+	ivr_check_int_eq(errno, EINVAL);
+	char small[8];
+	ivr_check_int_eq(ivr_vad_init((struct ivr_vad *)small, sizeof(small), NULL), -EINVAL);
+	ivr_vad_free(NULL);
+
+	struct ivr_vad *v = ivr_vad_new(NULL);
+	static float x[320];
+	ivr_check_int_eq(ivr_vad_process(v, x, 159, NULL), -EINVAL);
+	ivr_check_int_eq(ivr_vad_process(v, x, 320, NULL), -EINVAL); /* 40 ms at 8 kHz */
+	ivr_check_int_eq(ivr_vad_process(v, NULL, 160, NULL), -EINVAL);
+	ivr_check_int_eq(ivr_vad_process(NULL, x, 160, NULL), -EINVAL);
+	/* NaN, Inf, clipped: defined results, finite figures. */
+	struct ivr_vad_result r;
+	int finite = 1;
+	for (int f = 0; f < 100; f++) {
+		for (int i = 0; i < 160; i++)
+			x[i] = i % 7 == 0 ? NAN : i % 7 == 1 ? -INFINITY : (f % 2 ? 8.0f : -8.0f);
+		int sp = ivr_vad_process(v, x, 160, &r);
+		finite &= (sp == 0 || sp == 1) && isfinite(r.llr) && isfinite(r.noise_dbfs) &&
+			  isfinite(r.level_dbfs);
+	}
+	ivr_check(finite);
+	/* Digital silence: never speech. */
+	memset(x, 0, sizeof(x));
+	ivr_vad_reset(v);
+	int any = 0;
+	for (int f = 0; f < 100; f++)
+		any |= ivr_vad_process(v, x, 160, NULL);
+	ivr_check(!any);
+	ivr_vad_free(v);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	ivr_test_run(accuracy_16k);
 	ivr_test_run(accuracy_8k);
 	ivr_test_run(accuracy_8k_ulaw);
+	ivr_test_run(endpointer_events);
+	ivr_test_run(noise_floor_tracking);
+	ivr_test_run(frame_sizes_agree);
+	ivr_test_run(clone_and_reset);
+	ivr_test_run(bad_input);
 	if (tmpdir[0]) {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench_aec.c - echo canceller cost: dsp/aec wrapper against raw
+ * speexdsp on the same audio in the same run.
+ *
+ * 8 kHz (and 16 kHz), 128 ms tail, 20 ms frames.  "raw" calls
+ * speex_echo_cancellation() (+ speex_preprocess_run() for the suppressor
+ * case) on int16 buffers prepared beforehand; "wrapper" is ivr_aec_process()
+ * on float frames, i.e. raw + the float/int16 conversions and the reference
+ * FIFO.  Prints per case: name impl n_samples ns_per_sample x_realtime
+ * (= channels per core) and the wrapper/raw ratio (target <= 1.10).
+ * Median of REPEATS runs.  --smoke: a short run that checks it works.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <speex/speex_echo.h>
+#include <speex/speex_preprocess.h>
+
+#include "dsp/aec.h"
+#include "dsp/g711.h"
+
+#define REPEATS 7
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Speech-like test signal: noise shaped by a slowly moving resonance, with pauses. */
+static void make_signals(float *far, float *near, size_t n, uint32_t rate)
+{
+	uint64_t s = 88172645463325252ull;
+	float y1 = 0, y2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		float w = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
+		float f = 500.0f + 400.0f * sinf(2.0f * 3.14159f * 3.0f * (float)i / (float)rate);
+		float c = 2.0f * 0.97f * cosf(2.0f * 3.14159f * f / (float)rate);
+		float y = w + c * y1 - 0.9409f * y2;
+		y2 = y1;
+		y1 = y;
+		float gate = ((i / (rate / 4)) % 5) == 4 ? 0.0f : 1.0f;
+		far[i] = 0.05f * y * gate;
+	}
+	/* Echo: 10 ms delay, a short decaying response, -6 dB. */
+	const size_t d = rate / 100;
+	for (size_t i = 0; i < n; i++) {
+		float e = 0;
+		for (size_t k = 0; k < 24 && k + d <= i; k++)
+			e += 0.5f * expf(-0.2f * (float)k) * (k % 2 ? -0.5f : 1.0f) *
+			     far[i - d - k];
+		near[i] = e;
+	}
+}
+
+static double run_raw(const int16_t *near16, const int16_t *far16, size_t n, uint32_t rate,
+		      int suppress)
+{
+	const int frame = (int)(rate / 50);
+	SpeexEchoState *st = speex_echo_state_init(frame, (int)(rate * 128 / 1000));
+	spx_int32_t r = (spx_int32_t)rate;
+	speex_echo_ctl(st, SPEEX_ECHO_SET_SAMPLING_RATE, &r);
+	SpeexPreprocessState *pp = NULL;
+	if (suppress) {
+		pp = speex_preprocess_state_init(frame, (int)rate);
+		speex_preprocess_ctl(pp, SPEEX_PREPROCESS_SET_ECHO_STATE, st);
+	}
+	int16_t out[320];
+	double t0 = now_ns();
+	for (size_t off = 0; off + (size_t)frame <= n; off += (size_t)frame) {
+		speex_echo_cancellation(st, near16 + off, far16 + off, out);
+		if (pp)
+			speex_preprocess_run(pp, out);
+	}
+	double t = now_ns() - t0;
+	if (pp)
+		speex_preprocess_state_destroy(pp);
+	speex_echo_state_destroy(st);
+	return t;
+}
+
+static double run_wrapper(const float *near, const float *far, float *out, size_t n, uint32_t rate,
+			  int suppress)
+{
+	struct ivr_aec *a = ivr_aec_new(
+		&(struct ivr_aec_cfg){ .rate_hz = rate, .linear_only = (uint8_t)!suppress });
+	if (!a)
+		return -1;
+	const size_t frame = rate / 50;
+	double t0 = now_ns();
+	for (size_t off = 0; off + frame <= n; off += frame)
+		ivr_aec_process(a, near + off, far + off, out + off, frame);
+	double t = now_ns() - t0;
+	ivr_aec_free(a);
+	return t;
+}
+
+int main(int argc, char **argv)
+{
+	const int smoke = argc > 1 && !strcmp(argv[1], "--smoke");
+	const double seconds = smoke ? 0.5 : 10.0;
+	const int repeats = smoke ? 1 : REPEATS;
+	int ok = 1;
+	printf("# name impl n_samples ns_per_sample x_realtime(channels/core)%s\n",
+	       smoke ? " [smoke]" : "");
+	for (uint32_t rate = 8000; rate <= 16000; rate *= 2) {
+		const size_t n = (size_t)(seconds * rate);
+		float *far = malloc(n * sizeof(float)), *near = malloc(n * sizeof(float));
+		float *out = malloc(n * sizeof(float));
+		int16_t *far16 = malloc(n * 2), *near16 = malloc(n * 2);
+		make_signals(far, near, n, rate);
+		for (size_t i = 0; i < n; i++) {
+			far16[i] = ivr_f32_to_s16(far[i]);
+			near16[i] = ivr_f32_to_s16(near[i]);
+		}
+		for (int suppress = 0; suppress <= 1; suppress++) {
+			double tr[REPEATS], tw[REPEATS];
+			/* Interleave raw and wrapper runs so load changes hit both alike. */
+			for (int k = 0; k < repeats; k++) {
+				tr[k] = run_raw(near16, far16, n, rate, suppress);
+				tw[k] = run_wrapper(near, far, out, n, rate, suppress);
+			}
+			qsort(tr, (size_t)repeats, sizeof(double), cmp_double);
+			qsort(tw, (size_t)repeats, sizeof(double), cmp_double);
+			const double mr = tr[repeats / 2], mw = tw[repeats / 2];
+			char name[64];
+			snprintf(name, sizeof(name), "aec_%uk_tail128%s", rate / 1000,
+				 suppress ? "_suppress" : "_linear");
+			printf("%s speexdsp_raw %zu %.1f %.0f\n", name, n, mr / n,
+			       seconds * 1e9 / mr);
+			printf("%s ivr_aec %zu %.1f %.0f\n", name, n, mw / n, seconds * 1e9 / mw);
+			printf("%s ratio wrapper/raw %.3f%s\n", name, mw / mr,
+			       mw / mr <= 1.10 ? "" : "  (target <= 1.10)");
+			if (!(mw > 0 && mr > 0))
+				ok = 0;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (!isfinite(out[i]))
+				ok = 0;
+		free(far);
+		free(near);
+		free(out);
+		free(far16);
+		free(near16);
+	}
+	return ok ? 0 : 1;
+}

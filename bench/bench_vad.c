@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench_vad.c - VAD cost per sample and channels per core.
+ *
+ * 8 and 16 kHz, 10 and 20 ms frames, on a speech-like signal (shaped noise
+ * with pauses plus a noise floor).  Reference in the same run: speexdsp's
+ * preprocessor with only its denoiser on (a comparable per-frame FFT
+ * analysis, the cheapest spectral processor the engine links anyway).
+ * Prints: name impl n_samples ns_per_sample x_realtime(channels/core), and
+ * the ratio vad/reference.  Median of REPEATS runs.  --smoke: short run.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <speex/speex_preprocess.h>
+
+#include "dsp/g711.h"
+#include "dsp/vad.h"
+
+#define REPEATS 7
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static void make_signal(float *x, size_t n, uint32_t rate)
+{
+	uint64_t s = 0x2545F4914F6CDD1Dull;
+	float y1 = 0, y2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		float w = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
+		float f = 600.0f + 300.0f * sinf(2.0f * 3.14159f * 2.0f * (float)i / (float)rate);
+		float c = 2.0f * 0.97f * cosf(2.0f * 3.14159f * f / (float)rate);
+		float y = w + c * y1 - 0.9409f * y2;
+		y2 = y1;
+		y1 = y;
+		float gate = ((i / (rate / 3)) % 3) == 2 ? 0.0f : 1.0f;
+		x[i] = 0.05f * y * gate + 0.001f * w;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const int smoke = argc > 1 && !strcmp(argv[1], "--smoke");
+	const double seconds = smoke ? 0.5 : 20.0;
+	const int repeats = smoke ? 1 : REPEATS;
+	int ok = 1;
+	printf("# name impl n_samples ns_per_sample x_realtime(channels/core)%s\n",
+	       smoke ? " [smoke]" : "");
+	for (uint32_t rate = 8000; rate <= 16000; rate *= 2) {
+		const size_t n = (size_t)(seconds * rate);
+		float *x = malloc(n * sizeof(float));
+		int16_t *x16 = malloc(n * 2), *tmp = malloc(n * 2);
+		make_signal(x, n, rate);
+		for (size_t i = 0; i < n; i++)
+			x16[i] = ivr_f32_to_s16(x[i]);
+		for (uint32_t ms = 10; ms <= 20; ms += 10) {
+			const size_t frame = rate * ms / 1000;
+			double tv[REPEATS], tr[REPEATS];
+			size_t speech = 0;
+			for (int k = 0; k < repeats; k++) {
+				struct ivr_vad *v =
+					ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = rate });
+				speech = 0;
+				double t0 = now_ns();
+				for (size_t off = 0; off + frame <= n; off += frame)
+					speech += ivr_vad_process(v, x + off, frame, NULL) > 0;
+				tv[k] = now_ns() - t0;
+				ivr_vad_free(v);
+
+				SpeexPreprocessState *pp =
+					speex_preprocess_state_init((int)frame, (int)rate);
+				memcpy(tmp, x16, n * 2);
+				t0 = now_ns();
+				for (size_t off = 0; off + frame <= n; off += frame)
+					speex_preprocess_run(pp, tmp + off);
+				tr[k] = now_ns() - t0;
+				speex_preprocess_state_destroy(pp);
+			}
+			qsort(tv, (size_t)repeats, sizeof(double), cmp_double);
+			qsort(tr, (size_t)repeats, sizeof(double), cmp_double);
+			const double mv = tv[repeats / 2], mr = tr[repeats / 2];
+			char name[48];
+			snprintf(name, sizeof(name), "vad_%uk_%ums", rate / 1000, ms);
+			printf("%s ivr_vad %zu %.1f %.0f\n", name, n, mv / n, seconds * 1e9 / mv);
+			printf("%s speex_denoise_ref %zu %.1f %.0f\n", name, n, mr / n,
+			       seconds * 1e9 / mr);
+			printf("%s ratio vad/ref %.3f (speech frames %.0f%%)\n", name, mv / mr,
+			       100.0 * speech * frame / n);
+			if (!(mv > 0) || speech == 0)
+				ok = 0;
+		}
+		free(x);
+		free(x16);
+		free(tmp);
+	}
+	return ok ? 0 : 1;
+}
