@@ -706,6 +706,14 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 	/* Each pass either returns or advances pos toward head, and head - pos is at most
 	 * capacity after a resync: bounded even on a garbage image. */
 	for (uint64_t guard = 0; guard < 4ull * r->capacity + 8; guard++) {
+		if (c->pos >= c->head_cache &&
+		    ivr_shmring_slot_read_(r, ring, c->pos, w) == 0 &&
+		    ((w[2] >> 8) & 0xff) == (IVR_SHMRING_F_FIRST | IVR_SHMRING_F_LAST)) {
+			/* A complete one-slot record at pos is published even if head is not
+			 * yet visible: its release store of sw came first.  Skipping the head
+			 * load saves a cache miss on the latency path. */
+			c->head_cache = c->pos + 1;
+		}
 		if (c->pos >= c->head_cache) {
 			/* Acquire: records below head are complete (producer's release). */
 			c->head_cache = __atomic_load_n(&ivr_shmring_ctl_(r->base, ring)->head,
