@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t rings = 1 + (uint32_t)(take(&data, &size, 1) % 3);
 	uint32_t maxrec = 1 + (uint32_t)(take(&data, &size, 1) % (cap / 2));
 	size_t total = IVR_SHMRING_DATA_OFF + (size_t)slot * cap * rings;
-	unsigned char *img = aligned_alloc(IVR_SHMRING_PAGE, total);
+	unsigned char *img = aligned_alloc(IVR_SHMRING_PAGE, IVR_ROUND_UP(total, IVR_SHMRING_PAGE));
 	memset(img, 0, total);
 	struct ivr_shmring_header *h = (struct ivr_shmring_header *)img;
 	h->magic = IVR_SHMRING_MAGIC;
