@@ -29,8 +29,8 @@
 
 #include "common/shmring.h"
 
-#define EV_BYTES 64 /* one 64-byte slot: 48 bytes of header + 16 of payload */
-#define PAYLOAD (EV_BYTES - IVR_SHMRING_FIRST_HDR)
+#define EV_BYTES    64 /* one 64-byte slot: 48 bytes of header + 16 of payload */
+#define PAYLOAD	    (EV_BYTES - IVR_SHMRING_FIRST_HDR)
 #define MAX_READERS 16
 
 static int smoke;
@@ -111,7 +111,8 @@ static double bench_stale_wake(uint64_t n)
 	struct ivr_shmring s;
 	if (make_ring(&s, 1 << 10))
 		return -1;
-	struct ivr_shmring_waitpage *wp = (struct ivr_shmring_waitpage *)(s.base + IVR_SHMRING_PAGE);
+	struct ivr_shmring_waitpage *wp =
+		(struct ivr_shmring_waitpage *)(s.base + IVR_SHMRING_PAGE);
 	wp->waiters = 1; /* as left by a reader killed in its futex wait */
 	unsigned char payload[PAYLOAD] = { 0 };
 	uint64_t t0 = ivr_shmring_now_ns();
@@ -172,7 +173,8 @@ static double bench_ring_fanout(int readers, int sleeping, uint64_t n, double *d
 	struct rd_arg args[MAX_READERS];
 	pthread_t th[MAX_READERS];
 	for (int i = 0; i < readers; i++) {
-		args[i] = (struct rd_arg){ .idx = i, .sleeping = sleeping, .go = &go, .done = &done };
+		args[i] =
+			(struct rd_arg){ .idx = i, .sleeping = sleeping, .go = &go, .done = &done };
 		pthread_create(&th[i], NULL, ring_reader, &args[i]);
 	}
 	while (__atomic_load_n(&go, __ATOMIC_ACQUIRE) < readers)
@@ -413,8 +415,9 @@ int main(int argc, char **argv)
 			ns_ring[mode] = median(v, repeats);
 			printf("fanout shmring_%s %d %llu %.2f %.1f producer_cpu_ns=%.2f "
 			       "delivered_pct=%.1f\n",
-			       mode ? "sleep" : "spin", rd, (unsigned long long)n_fan, ns_ring[mode],
-			       1e3 / ns_ring[mode], median(cpu, repeats), median(pct, repeats));
+			       mode ? "sleep" : "spin", rd, (unsigned long long)n_fan,
+			       ns_ring[mode], 1e3 / ns_ring[mode], median(cpu, repeats),
+			       median(pct, repeats));
 		}
 		if (rd == 1)
 			ring_1 = ns_ring[0];
@@ -424,7 +427,8 @@ int main(int argc, char **argv)
 		for (int r = 0; r < repeats; r++)
 			v[r] = bench_fd_fanout(rd, n_fd / (uint64_t)rd, 0);
 		double ns_pipe = median(v, repeats);
-		printf("fanout unix_dgram %d %llu %.1f %.2f ratio_vs_shmring_sleep=%.1fx (lossless, "
+		printf("fanout unix_dgram %d %llu %.1f %.2f ratio_vs_shmring_sleep=%.1fx "
+		       "(lossless, "
 		       "blocking)\n",
 		       rd, (unsigned long long)(n_fd / (uint64_t)rd), ns_dg, 1e3 / ns_dg,
 		       ns_dg / ns_ring[1]);

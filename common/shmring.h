@@ -65,15 +65,15 @@
 
 #include "common/defs.h"
 
-#define IVR_SHMRING_MAGIC 0x31474e4952525649ull /* "IVRRING1" in file byte order */
-#define IVR_SHMRING_VERSION 1u
-#define IVR_SHMRING_PAGE 4096u
-#define IVR_SHMRING_DATA_OFF (2u * IVR_SHMRING_PAGE)
-#define IVR_SHMRING_MAX_RINGS 32u     /* sub-rings (media workers) per ring object */
-#define IVR_SHMRING_MAX_SLOT 256u     /* slot sizes: 64, 128 or 256 bytes */
+#define IVR_SHMRING_MAGIC	 0x31474e4952525649ull /* "IVRRING1" in file byte order */
+#define IVR_SHMRING_VERSION	 1u
+#define IVR_SHMRING_PAGE	 4096u
+#define IVR_SHMRING_DATA_OFF	 (2u * IVR_SHMRING_PAGE)
+#define IVR_SHMRING_MAX_RINGS	 32u  /* sub-rings (media workers) per ring object */
+#define IVR_SHMRING_MAX_SLOT	 256u /* slot sizes: 64, 128 or 256 bytes */
 #define IVR_SHMRING_MAX_CAPACITY (1u << 24)
-#define IVR_SHMRING_FIRST_HDR 48u /* sw, rseq, type/flags/nslots/len, call_id, ts, wall */
-#define IVR_SHMRING_CONT_HDR 24u  /* sw, rseq, type/flags/nslots/len */
+#define IVR_SHMRING_FIRST_HDR	 48u /* sw, rseq, type/flags/nslots/len, call_id, ts, wall */
+#define IVR_SHMRING_CONT_HDR	 24u /* sw, rseq, type/flags/nslots/len */
 
 /** Slot flags. */
 enum ivr_shmring_flag { IVR_SHMRING_F_FIRST = 1, IVR_SHMRING_F_LAST = 2 };
@@ -88,12 +88,12 @@ enum ivr_shmring_from {
 struct ivr_shmring_header {
 	uint64_t magic; /* IVR_SHMRING_MAGIC, stored last at create (release) */
 	uint32_t version;
-	uint32_t data_off;   /* byte offset of sub-ring 0 */
-	uint32_t slot_size;  /* bytes per slot: 64, 128 or 256 */
-	uint32_t capacity;   /* slots per sub-ring, power of two */
-	uint32_t n_rings;    /* sub-rings (media workers) */
+	uint32_t data_off;	   /* byte offset of sub-ring 0 */
+	uint32_t slot_size;	   /* bytes per slot: 64, 128 or 256 */
+	uint32_t capacity;	   /* slots per sub-ring, power of two */
+	uint32_t n_rings;	   /* sub-rings (media workers) */
 	uint32_t max_record_slots; /* largest record, in slots (<= capacity / 2) */
-	uint64_t file_bytes; /* exact size of the object */
+	uint64_t file_bytes;	   /* exact size of the object */
 	uint64_t created_wall_ms;
 	int32_t producer_pid;
 	uint32_t reserved[3];
@@ -101,7 +101,7 @@ struct ivr_shmring_header {
 
 /** Per-sub-ring control line in page 0 at offset 64 * (1 + i). */
 struct ivr_shmring_ctl {
-	uint64_t head; /* slots ever published; written by the producer (release) */
+	uint64_t head;	  /* slots ever published; written by the producer (release) */
 	uint64_t records; /* records ever published (statistics, relaxed) */
 };
 
@@ -140,13 +140,13 @@ struct ivr_shmring {
 
 /** One delivered record (the payload goes to the caller's buffer). */
 struct ivr_shmring_rec {
-	uint64_t seq;	  /* record sequence within its sub-ring */
+	uint64_t seq; /* record sequence within its sub-ring */
 	uint64_t call_id;
-	uint64_t ts_ns;	  /* CLOCK_MONOTONIC at publish */
-	uint64_t wall_ms; /* CLOCK_REALTIME, UNIX ms */
+	uint64_t ts_ns;	      /* CLOCK_MONOTONIC at publish */
+	uint64_t wall_ms;     /* CLOCK_REALTIME, UNIX ms */
 	uint64_t lost_before; /* records of this sub-ring lost just before this one */
-	uint32_t len;	  /* payload bytes */
-	uint32_t worker;  /* sub-ring index */
+	uint32_t len;	      /* payload bytes */
+	uint32_t worker;      /* sub-ring index */
 	uint8_t type;
 };
 
@@ -490,8 +490,8 @@ static inline uint64_t ivr_shmring_too_big(const struct ivr_shmring *s, uint32_t
 
 /* ---- reader -------------------------------------------------------------------- */
 
-static inline const uint64_t *ivr_shmring_rslot_(const struct ivr_shmring_reader *r,
-						 uint32_t ring, uint64_t pos)
+static inline const uint64_t *ivr_shmring_rslot_(const struct ivr_shmring_reader *r, uint32_t ring,
+						 uint64_t pos)
 {
 	return (const uint64_t *)(r->base + IVR_SHMRING_DATA_OFF +
 				  ((size_t)ring * r->capacity + (size_t)(pos & r->mask)) *
@@ -585,9 +585,8 @@ static inline int ivr_shmring_reader_attach_(struct ivr_shmring_reader *r, const
  * @return 0 or the refusal of ivr_shmring_reader_open() (reason in r->why).
  * Thread: the reader's.
  */
-IVR_NODISCARD static inline int ivr_shmring_reader_attach(struct ivr_shmring_reader *r,
-							  void *mem, size_t size,
-							  enum ivr_shmring_from from)
+IVR_NODISCARD static inline int ivr_shmring_reader_attach(struct ivr_shmring_reader *r, void *mem,
+							  size_t size, enum ivr_shmring_from from)
 {
 	memset(r, 0, sizeof(*r));
 	if (!mem || ((uintptr_t)mem & 7)) {
@@ -608,9 +607,8 @@ IVR_NODISCARD static inline int ivr_shmring_reader_attach(struct ivr_shmring_rea
  *         -EPROTONOSUPPORT (another layout version), -EAGAIN (being created), or another
  *         negative errno.  r->why says which, in one line.  Thread: the reader's.
  */
-IVR_NODISCARD static inline int ivr_shmring_reader_open(struct ivr_shmring_reader *r,
-							const char *name,
-							enum ivr_shmring_from from)
+IVR_NODISCARD static inline int
+ivr_shmring_reader_open(struct ivr_shmring_reader *r, const char *name, enum ivr_shmring_from from)
 {
 	memset(r, 0, sizeof(*r));
 	int rw = 1;
@@ -626,7 +624,8 @@ IVR_NODISCARD static inline int ivr_shmring_reader_open(struct ivr_shmring_reade
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(r->why, sizeof(r->why), "%.200s is not a regular file or shm object", name);
+		snprintf(r->why, sizeof(r->why), "%.200s is not a regular file or shm object",
+			 name);
 		close(fd);
 		return -EBADMSG;
 	}
@@ -706,8 +705,7 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 	/* Each pass either returns or advances pos toward head, and head - pos is at most
 	 * capacity after a resync: bounded even on a garbage image. */
 	for (uint64_t guard = 0; guard < 4ull * r->capacity + 8; guard++) {
-		if (c->pos >= c->head_cache &&
-		    ivr_shmring_slot_read_(r, ring, c->pos, w) == 0 &&
+		if (c->pos >= c->head_cache && ivr_shmring_slot_read_(r, ring, c->pos, w) == 0 &&
 		    ((w[2] >> 8) & 0xff) == (IVR_SHMRING_F_FIRST | IVR_SHMRING_F_LAST)) {
 			/* A complete one-slot record at pos is published even if head is not
 			 * yet visible: its release store of sw came first.  Skipping the head
@@ -738,8 +736,8 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 		uint64_t rseq = w[1];
 		uint32_t type = (uint32_t)(w[2] & 0xff), flags = (uint32_t)(w[2] >> 8) & 0xff;
 		uint32_t nslots = (uint32_t)(w[2] >> 16) & 0xffff, len = (uint32_t)(w[2] >> 32);
-		if (!(flags & IVR_SHMRING_F_FIRST) || nslots < 1 ||
-		    nslots > r->max_record_slots || len > ivr_shmring_record_max(ss, nslots) ||
+		if (!(flags & IVR_SHMRING_F_FIRST) || nslots < 1 || nslots > r->max_record_slots ||
+		    len > ivr_shmring_record_max(ss, nslots) ||
 		    (nslots > 1 && len <= ivr_shmring_record_max(ss, nslots - 1)) ||
 		    (c->have_rseq && rseq < c->next_rseq)) {
 			/* A continuation (we landed mid-record after a lap) or garbage. */

@@ -45,7 +45,7 @@ static uint64_t take(const uint8_t **p, size_t *n, unsigned bytes)
 {
 	uint64_t v = 0;
 	for (unsigned i = 0; i < bytes && *n; i++, (*p)++, (*n)--)
-		v |= (uint64_t)**p << (8 * i);
+		v |= (uint64_t) * *p << (8 * i);
 	return v;
 }
 
@@ -64,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (mode == 0) {
-		void *img = aligned_alloc(IVR_SHMRING_PAGE, IVR_ROUND_UP(size + 1, IVR_SHMRING_PAGE));
+		void *img =
+			aligned_alloc(IVR_SHMRING_PAGE, IVR_ROUND_UP(size + 1, IVR_SHMRING_PAGE));
 		memcpy(img, data, size);
 		drain(img, size, IVR_SHMRING_FROM_OLDEST);
 		drain(img, size, IVR_SHMRING_FROM_NEWEST);
@@ -104,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (uint64_t p = base, k = 0; p < heads[i]; p++, k++) {
 			if (size && !(data[k % size] & 0x80))
 				continue;
-			uint64_t *sw = (uint64_t *)(slots + ((size_t)i * cap + (p & (cap - 1))) * slot);
+			uint64_t *sw =
+				(uint64_t *)(slots + ((size_t)i * cap + (p & (cap - 1))) * slot);
 			sw[0] = (p + 1) << 1;
 		}
 	}

@@ -51,8 +51,7 @@ IVR_TEST(geometry)
 	struct ivr_ring *r = aligned_alloc(IVR_ALIGN, IVR_ROUND_UP(bytes, IVR_ALIGN));
 	ivr_check_int_eq(ivr_ring_init(r, bytes - 1, 8, 16), -EINVAL);
 	ivr_check_int_eq(ivr_ring_init(NULL, bytes, 8, 16), -EINVAL);
-	ivr_check_int_eq(ivr_ring_init((struct ivr_ring *)((char *)r + 8), bytes, 8, 16),
-			 -EINVAL);
+	ivr_check_int_eq(ivr_ring_init((struct ivr_ring *)((char *)r + 8), bytes, 8, 16), -EINVAL);
 	ivr_check_int_eq(ivr_ring_init(r, bytes, 8, 16), 0);
 	free(r);
 	return IVR_TEST_RESULT();
