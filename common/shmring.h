@@ -289,7 +289,10 @@ static inline int ivr_shmring_open_fd_(const char *name, int flags, mode_t mode)
 IVR_NODISCARD static inline int ivr_shmring_create(struct ivr_shmring *s, const char *name,
 						   const struct ivr_shmring_cfg *cfg)
 {
-	struct ivr_shmring_cfg c = cfg ? *cfg : (struct ivr_shmring_cfg){ 0 };
+	struct ivr_shmring_cfg c;
+	memset(&c, 0, sizeof(c));
+	if (cfg)
+		c = *cfg;
 	if (!s || !name || !*name)
 		return -EINVAL;
 	memset(s, 0, sizeof(*s));
@@ -328,8 +331,8 @@ IVR_NODISCARD static inline int ivr_shmring_create(struct ivr_shmring *s, const 
 	close(fd); /* the mapping keeps the object alive */
 	if (m == MAP_FAILED)
 		return e;
-	s->base = m;
-	s->hdr = m;
+	s->base = (unsigned char *)m;
+	s->hdr = (struct ivr_shmring_header *)m;
 	s->map_bytes = bytes;
 	s->slot_size = c.slot_size;
 	s->mask = c.capacity - 1;
@@ -416,7 +419,7 @@ IVR_RT static inline int ivr_shmring_push(struct ivr_shmring *s, uint32_t worker
 		return -EMSGSIZE;
 	}
 	unsigned char *ring = s->base + IVR_SHMRING_DATA_OFF + (size_t)worker * (s->mask + 1) * ss;
-	const unsigned char *src = payload;
+	const unsigned char *src = (const unsigned char *)payload;
 	uint64_t w[IVR_SHMRING_MAX_SLOT / 8];
 	uint64_t pos = p->pos;
 	for (uint32_t i = 0; i < nslots; i++) {
@@ -560,12 +563,13 @@ static inline int ivr_shmring_reader_attach_(struct ivr_shmring_reader *r, const
 					     size_t size, struct ivr_shmring_waitpage *wp,
 					     enum ivr_shmring_from from)
 {
-	int rc = ivr_shmring_check_header_(mem, size, r->why, sizeof(r->why));
+	int rc = ivr_shmring_check_header_((const struct ivr_shmring_header *)mem, size, r->why,
+					   sizeof(r->why));
 	if (rc)
 		return rc;
-	const struct ivr_shmring_header *h = mem;
+	const struct ivr_shmring_header *h = (const struct ivr_shmring_header *)mem;
 	r->hdr = h;
-	r->base = mem;
+	r->base = (const unsigned char *)mem;
 	r->wp = wp;
 	r->slot_size = h->slot_size;
 	r->capacity = h->capacity;
@@ -647,7 +651,8 @@ ivr_shmring_reader_open(struct ivr_shmring_reader *r, const char *name, enum ivr
 		wm = mmap(NULL, IVR_SHMRING_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			  IVR_SHMRING_PAGE);
 	close(fd);
-	int rc = ivr_shmring_reader_attach_(r, m, bytes, wm == MAP_FAILED ? NULL : wm, from);
+	int rc = ivr_shmring_reader_attach_(
+		r, m, bytes, wm == MAP_FAILED ? NULL : (struct ivr_shmring_waitpage *)wm, from);
 	if (rc) {
 		munmap(m, bytes);
 		if (wm != MAP_FAILED)
@@ -753,7 +758,7 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 		rec->call_id = w[3];
 		rec->ts_ns = w[4];
 		rec->wall_ms = w[5];
-		unsigned char *dst = buf;
+		unsigned char *dst = (unsigned char *)buf;
 		size_t n = IVR_MIN((size_t)first, (size_t)len), left = len;
 		if (n)
 			memcpy(dst, (unsigned char *)w + IVR_SHMRING_FIRST_HDR, n);
