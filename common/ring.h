@@ -34,7 +34,7 @@ struct ivr_ring {
 	/* Producer cache line: head is written only by the producer. */
 	uint32_t head IVR_ALIGNED;
 	uint32_t tail_cache; /* producer's last seen tail (plain: producer-private) */
-	uint64_t drops;      /* records refused because full; atomic: read by anyone */
+	uint64_t drops;	     /* records refused because full; atomic: read by anyone */
 	/* Consumer cache line: tail is written only by the consumer. */
 	uint32_t tail IVR_ALIGNED;
 	uint32_t head_cache; /* consumer's last seen head (plain: consumer-private) */

@@ -65,15 +65,15 @@
 
 #include "common/defs.h"
 
-#define IVR_SHMRING_MAGIC 0x31474e4952525649ull /* "IVRRING1" in file byte order */
-#define IVR_SHMRING_VERSION 1u
-#define IVR_SHMRING_PAGE 4096u
-#define IVR_SHMRING_DATA_OFF (2u * IVR_SHMRING_PAGE)
-#define IVR_SHMRING_MAX_RINGS 32u     /* sub-rings (media workers) per ring object */
-#define IVR_SHMRING_MAX_SLOT 256u     /* slot sizes: 64, 128 or 256 bytes */
+#define IVR_SHMRING_MAGIC	 0x31474e4952525649ull /* "IVRRING1" in file byte order */
+#define IVR_SHMRING_VERSION	 1u
+#define IVR_SHMRING_PAGE	 4096u
+#define IVR_SHMRING_DATA_OFF	 (2u * IVR_SHMRING_PAGE)
+#define IVR_SHMRING_MAX_RINGS	 32u  /* sub-rings (media workers) per ring object */
+#define IVR_SHMRING_MAX_SLOT	 256u /* slot sizes: 64, 128 or 256 bytes */
 #define IVR_SHMRING_MAX_CAPACITY (1u << 24)
-#define IVR_SHMRING_FIRST_HDR 48u /* sw, rseq, type/flags/nslots/len, call_id, ts, wall */
-#define IVR_SHMRING_CONT_HDR 24u  /* sw, rseq, type/flags/nslots/len */
+#define IVR_SHMRING_FIRST_HDR	 48u /* sw, rseq, type/flags/nslots/len, call_id, ts, wall */
+#define IVR_SHMRING_CONT_HDR	 24u /* sw, rseq, type/flags/nslots/len */
 
 /** Slot flags. */
 enum ivr_shmring_flag { IVR_SHMRING_F_FIRST = 1, IVR_SHMRING_F_LAST = 2 };
@@ -88,12 +88,12 @@ enum ivr_shmring_from {
 struct ivr_shmring_header {
 	uint64_t magic; /* IVR_SHMRING_MAGIC, stored last at create (release) */
 	uint32_t version;
-	uint32_t data_off;   /* byte offset of sub-ring 0 */
-	uint32_t slot_size;  /* bytes per slot: 64, 128 or 256 */
-	uint32_t capacity;   /* slots per sub-ring, power of two */
-	uint32_t n_rings;    /* sub-rings (media workers) */
+	uint32_t data_off;	   /* byte offset of sub-ring 0 */
+	uint32_t slot_size;	   /* bytes per slot: 64, 128 or 256 */
+	uint32_t capacity;	   /* slots per sub-ring, power of two */
+	uint32_t n_rings;	   /* sub-rings (media workers) */
 	uint32_t max_record_slots; /* largest record, in slots (<= capacity / 2) */
-	uint64_t file_bytes; /* exact size of the object */
+	uint64_t file_bytes;	   /* exact size of the object */
 	uint64_t created_wall_ms;
 	int32_t producer_pid;
 	uint32_t reserved[3];
@@ -101,7 +101,7 @@ struct ivr_shmring_header {
 
 /** Per-sub-ring control line in page 0 at offset 64 * (1 + i). */
 struct ivr_shmring_ctl {
-	uint64_t head; /* slots ever published; written by the producer (release) */
+	uint64_t head;	  /* slots ever published; written by the producer (release) */
 	uint64_t records; /* records ever published (statistics, relaxed) */
 };
 
@@ -140,13 +140,13 @@ struct ivr_shmring {
 
 /** One delivered record (the payload goes to the caller's buffer). */
 struct ivr_shmring_rec {
-	uint64_t seq;	  /* record sequence within its sub-ring */
+	uint64_t seq; /* record sequence within its sub-ring */
 	uint64_t call_id;
-	uint64_t ts_ns;	  /* CLOCK_MONOTONIC at publish */
-	uint64_t wall_ms; /* CLOCK_REALTIME, UNIX ms */
+	uint64_t ts_ns;	      /* CLOCK_MONOTONIC at publish */
+	uint64_t wall_ms;     /* CLOCK_REALTIME, UNIX ms */
 	uint64_t lost_before; /* records of this sub-ring lost just before this one */
-	uint32_t len;	  /* payload bytes */
-	uint32_t worker;  /* sub-ring index */
+	uint32_t len;	      /* payload bytes */
+	uint32_t worker;      /* sub-ring index */
 	uint8_t type;
 };
 
@@ -289,7 +289,10 @@ static inline int ivr_shmring_open_fd_(const char *name, int flags, mode_t mode)
 IVR_NODISCARD static inline int ivr_shmring_create(struct ivr_shmring *s, const char *name,
 						   const struct ivr_shmring_cfg *cfg)
 {
-	struct ivr_shmring_cfg c = cfg ? *cfg : (struct ivr_shmring_cfg){ 0 };
+	struct ivr_shmring_cfg c;
+	memset(&c, 0, sizeof(c));
+	if (cfg)
+		c = *cfg;
 	if (!s || !name || !*name)
 		return -EINVAL;
 	memset(s, 0, sizeof(*s));
@@ -328,8 +331,8 @@ IVR_NODISCARD static inline int ivr_shmring_create(struct ivr_shmring *s, const 
 	close(fd); /* the mapping keeps the object alive */
 	if (m == MAP_FAILED)
 		return e;
-	s->base = m;
-	s->hdr = m;
+	s->base = (unsigned char *)m;
+	s->hdr = (struct ivr_shmring_header *)m;
 	s->map_bytes = bytes;
 	s->slot_size = c.slot_size;
 	s->mask = c.capacity - 1;
@@ -416,7 +419,7 @@ IVR_RT static inline int ivr_shmring_push(struct ivr_shmring *s, uint32_t worker
 		return -EMSGSIZE;
 	}
 	unsigned char *ring = s->base + IVR_SHMRING_DATA_OFF + (size_t)worker * (s->mask + 1) * ss;
-	const unsigned char *src = payload;
+	const unsigned char *src = (const unsigned char *)payload;
 	uint64_t w[IVR_SHMRING_MAX_SLOT / 8];
 	uint64_t pos = p->pos;
 	for (uint32_t i = 0; i < nslots; i++) {
@@ -490,8 +493,8 @@ static inline uint64_t ivr_shmring_too_big(const struct ivr_shmring *s, uint32_t
 
 /* ---- reader -------------------------------------------------------------------- */
 
-static inline const uint64_t *ivr_shmring_rslot_(const struct ivr_shmring_reader *r,
-						 uint32_t ring, uint64_t pos)
+static inline const uint64_t *ivr_shmring_rslot_(const struct ivr_shmring_reader *r, uint32_t ring,
+						 uint64_t pos)
 {
 	return (const uint64_t *)(r->base + IVR_SHMRING_DATA_OFF +
 				  ((size_t)ring * r->capacity + (size_t)(pos & r->mask)) *
@@ -560,12 +563,13 @@ static inline int ivr_shmring_reader_attach_(struct ivr_shmring_reader *r, const
 					     size_t size, struct ivr_shmring_waitpage *wp,
 					     enum ivr_shmring_from from)
 {
-	int rc = ivr_shmring_check_header_(mem, size, r->why, sizeof(r->why));
+	int rc = ivr_shmring_check_header_((const struct ivr_shmring_header *)mem, size, r->why,
+					   sizeof(r->why));
 	if (rc)
 		return rc;
-	const struct ivr_shmring_header *h = mem;
+	const struct ivr_shmring_header *h = (const struct ivr_shmring_header *)mem;
 	r->hdr = h;
-	r->base = mem;
+	r->base = (const unsigned char *)mem;
 	r->wp = wp;
 	r->slot_size = h->slot_size;
 	r->capacity = h->capacity;
@@ -585,9 +589,8 @@ static inline int ivr_shmring_reader_attach_(struct ivr_shmring_reader *r, const
  * @return 0 or the refusal of ivr_shmring_reader_open() (reason in r->why).
  * Thread: the reader's.
  */
-IVR_NODISCARD static inline int ivr_shmring_reader_attach(struct ivr_shmring_reader *r,
-							  void *mem, size_t size,
-							  enum ivr_shmring_from from)
+IVR_NODISCARD static inline int ivr_shmring_reader_attach(struct ivr_shmring_reader *r, void *mem,
+							  size_t size, enum ivr_shmring_from from)
 {
 	memset(r, 0, sizeof(*r));
 	if (!mem || ((uintptr_t)mem & 7)) {
@@ -608,9 +611,8 @@ IVR_NODISCARD static inline int ivr_shmring_reader_attach(struct ivr_shmring_rea
  *         -EPROTONOSUPPORT (another layout version), -EAGAIN (being created), or another
  *         negative errno.  r->why says which, in one line.  Thread: the reader's.
  */
-IVR_NODISCARD static inline int ivr_shmring_reader_open(struct ivr_shmring_reader *r,
-							const char *name,
-							enum ivr_shmring_from from)
+IVR_NODISCARD static inline int
+ivr_shmring_reader_open(struct ivr_shmring_reader *r, const char *name, enum ivr_shmring_from from)
 {
 	memset(r, 0, sizeof(*r));
 	int rw = 1;
@@ -626,7 +628,8 @@ IVR_NODISCARD static inline int ivr_shmring_reader_open(struct ivr_shmring_reade
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(r->why, sizeof(r->why), "%.200s is not a regular file or shm object", name);
+		snprintf(r->why, sizeof(r->why), "%.200s is not a regular file or shm object",
+			 name);
 		close(fd);
 		return -EBADMSG;
 	}
@@ -648,7 +651,8 @@ IVR_NODISCARD static inline int ivr_shmring_reader_open(struct ivr_shmring_reade
 		wm = mmap(NULL, IVR_SHMRING_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			  IVR_SHMRING_PAGE);
 	close(fd);
-	int rc = ivr_shmring_reader_attach_(r, m, bytes, wm == MAP_FAILED ? NULL : wm, from);
+	int rc = ivr_shmring_reader_attach_(
+		r, m, bytes, wm == MAP_FAILED ? NULL : (struct ivr_shmring_waitpage *)wm, from);
 	if (rc) {
 		munmap(m, bytes);
 		if (wm != MAP_FAILED)
@@ -706,6 +710,13 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 	/* Each pass either returns or advances pos toward head, and head - pos is at most
 	 * capacity after a resync: bounded even on a garbage image. */
 	for (uint64_t guard = 0; guard < 4ull * r->capacity + 8; guard++) {
+		if (c->pos >= c->head_cache && ivr_shmring_slot_read_(r, ring, c->pos, w) == 0 &&
+		    ((w[2] >> 8) & 0xff) == (IVR_SHMRING_F_FIRST | IVR_SHMRING_F_LAST)) {
+			/* A complete one-slot record at pos is published even if head is not
+			 * yet visible: its release store of sw came first.  Skipping the head
+			 * load saves a cache miss on the latency path. */
+			c->head_cache = c->pos + 1;
+		}
 		if (c->pos >= c->head_cache) {
 			/* Acquire: records below head are complete (producer's release). */
 			c->head_cache = __atomic_load_n(&ivr_shmring_ctl_(r->base, ring)->head,
@@ -730,8 +741,8 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 		uint64_t rseq = w[1];
 		uint32_t type = (uint32_t)(w[2] & 0xff), flags = (uint32_t)(w[2] >> 8) & 0xff;
 		uint32_t nslots = (uint32_t)(w[2] >> 16) & 0xffff, len = (uint32_t)(w[2] >> 32);
-		if (!(flags & IVR_SHMRING_F_FIRST) || nslots < 1 ||
-		    nslots > r->max_record_slots || len > ivr_shmring_record_max(ss, nslots) ||
+		if (!(flags & IVR_SHMRING_F_FIRST) || nslots < 1 || nslots > r->max_record_slots ||
+		    len > ivr_shmring_record_max(ss, nslots) ||
 		    (nslots > 1 && len <= ivr_shmring_record_max(ss, nslots - 1)) ||
 		    (c->have_rseq && rseq < c->next_rseq)) {
 			/* A continuation (we landed mid-record after a lap) or garbage. */
@@ -747,7 +758,7 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 		rec->call_id = w[3];
 		rec->ts_ns = w[4];
 		rec->wall_ms = w[5];
-		unsigned char *dst = buf;
+		unsigned char *dst = (unsigned char *)buf;
 		size_t n = IVR_MIN((size_t)first, (size_t)len), left = len;
 		if (n)
 			memcpy(dst, (unsigned char *)w + IVR_SHMRING_FIRST_HDR, n);

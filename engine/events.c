@@ -80,7 +80,7 @@ static const struct {
 };
 
 static const char *const type_names[IVR_EVENT_TYPE_MAX] = {
-	[IVR_EVENT_CALL_START] = "call_start",	 [IVR_EVENT_DTMF] = "dtmf",
+	[IVR_EVENT_CALL_START] = "call_start",	   [IVR_EVENT_DTMF] = "dtmf",
 	[IVR_EVENT_SPEECH_START] = "speech_start", [IVR_EVENT_SPEECH_END] = "speech_end",
 	[IVR_EVENT_RECOGNITION] = "recognition",   [IVR_EVENT_NODE_ENTER] = "node_enter",
 	[IVR_EVENT_NODE_EXIT] = "node_exit",	   [IVR_EVENT_NO_INPUT] = "no_input",
@@ -173,8 +173,7 @@ static void put_kv(struct enc *e, const char *k, const char *val)
 }
 
 /* A number prefix (u32 or f32 words) followed by text. */
-static void put_words_text(struct enc *e, uint8_t key, const uint32_t *w, size_t nw,
-			   const char *s)
+static void put_words_text(struct enc *e, uint8_t key, const uint32_t *w, size_t nw, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 	unsigned char *v = field(e, key, 4 * nw + n);
@@ -367,8 +366,10 @@ static void jw_str(struct jw *j, const unsigned char *s, size_t n)
 			jw_raw(j, esc, 2);
 			i++;
 		} else if (c < 0x20) {
-			const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
-										 : NULL;
+			const char *named = c == '\n'	? "\\n"
+					    : c == '\r' ? "\\r"
+					    : c == '\t' ? "\\t"
+							: NULL;
 			if (named) {
 				jw_raw(j, named, 2);
 			} else {
@@ -397,8 +398,7 @@ static void jw_key(struct jw *j, const char *k)
 	jw_raw(j, "\":", 2);
 }
 
-int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, char *out,
-		      size_t cap)
+int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, char *out, size_t cap)
 {
 	struct jw j = { out, cap, 0, 0 };
 	if (!out || cap == 0)

@@ -138,7 +138,8 @@ int main(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		rc = ivr_shmring_reader_wait(&r, timeout_ms < 0 ? -1 : (int)IVR_MIN(timeout_ms, INT_MAX));
+		rc = ivr_shmring_reader_wait(
+			&r, timeout_ms < 0 ? -1 : (int)IVR_MIN(timeout_ms, INT_MAX));
 		if (rc == -ETIMEDOUT)
 			break;
 	}

@@ -35,9 +35,9 @@
 #include "engine/events.h"
 
 #define MAX_QUEUES 64
-#define MAX_TIERS 32
+#define MAX_TIERS  32
 #define MAX_ROUTES 256
-#define MAX_CALLS 8192 /* open-addressing table; calls are forgotten on call_end */
+#define MAX_CALLS  8192 /* open-addressing table; calls are forgotten on call_end */
 
 struct queue {
 	char name[64];
@@ -125,8 +125,9 @@ static int load_config(const char *path)
 	json_t *jt = json_object_get(root, "tiers"), *jq = json_object_get(root, "queues"),
 	       *jr = json_object_get(root, "routes");
 	if (!json_is_object(jt) || !json_is_object(jq) || !json_is_array(jr)) {
-		fprintf(stderr, "ivr-router: %s: needs objects \"tiers\", \"queues\" and an array "
-				"\"routes\"\n",
+		fprintf(stderr,
+			"ivr-router: %s: needs objects \"tiers\", \"queues\" and an array "
+			"\"routes\"\n",
 			path);
 		goto out;
 	}
@@ -135,7 +136,8 @@ static int load_config(const char *path)
 	json_object_foreach(jt, k, v)
 	{
 		if (n_tiers == MAX_TIERS || !json_is_integer(v)) {
-			fprintf(stderr, "ivr-router: %s: tier %s: rank must be an integer\n", path, k);
+			fprintf(stderr, "ivr-router: %s: tier %s: rank must be an integer\n", path,
+				k);
 			goto out;
 		}
 		copy_str(tiers[n_tiers].name, sizeof(tiers[0].name), k);
@@ -146,8 +148,9 @@ static int load_config(const char *path)
 		json_t *a = json_object_get(v, "agents"), *h = json_object_get(v, "aht_s");
 		if (n_queues == MAX_QUEUES || !json_is_integer(a) || !json_is_integer(h) ||
 		    json_integer_value(a) < 1 || json_integer_value(h) < 0) {
-			fprintf(stderr, "ivr-router: %s: queue %s needs agents >= 1 and aht_s >= 0\n",
-				path, k);
+			fprintf(stderr,
+				"ivr-router: %s: queue %s needs agents >= 1 and aht_s >= 0\n", path,
+				k);
 			goto out;
 		}
 		struct queue *q = &queues[n_queues++];
@@ -161,8 +164,8 @@ static int load_config(const char *path)
 		const char *qn = json_string_value(json_object_get(v, "queue"));
 		int qi = qn ? find_queue(qn) : -1;
 		if (n_routes == MAX_ROUTES || qi < 0) {
-			fprintf(stderr, "ivr-router: %s: route %zu: unknown or missing queue\n", path,
-				i);
+			fprintf(stderr, "ivr-router: %s: route %zu: unknown or missing queue\n",
+				path, i);
 			goto out;
 		}
 		struct route *r = &routes[n_routes++];
@@ -421,7 +424,8 @@ static void on_event(json_t *ev)
 				(unsigned long long)id);
 			return;
 		}
-		const char *t = json_string_value(json_object_get(json_object_get(ev, "vars"), "tier"));
+		const char *t =
+			json_string_value(json_object_get(json_object_get(ev, "vars"), "tier"));
 		if (t && tier_rank(t) >= 0) {
 			copy_str(c->tier, sizeof(c->tier), t);
 			c->rank = tier_rank(t);
@@ -445,7 +449,8 @@ static void on_event(json_t *ev)
 			in = c->intent;
 		int qi = pick_queue(c, in);
 		if (qi < 0) {
-			fprintf(stderr, "ivr-router: call %llu: no route for intent '%s' tier '%s'\n",
+			fprintf(stderr,
+				"ivr-router: call %llu: no route for intent '%s' tier '%s'\n",
 				(unsigned long long)id, in, c->tier);
 			return;
 		}
@@ -580,8 +585,8 @@ int main(int argc, char **argv)
 	if (!buf || !js)
 		return 1;
 	unsigned long long records = 0, lost = 0;
-	uint64_t next_announce = every_s ? ivr_shmring_now_ns() + (uint64_t)every_s * 1000000000u
-					 : UINT64_MAX;
+	uint64_t next_announce =
+		every_s ? ivr_shmring_now_ns() + (uint64_t)every_s * 1000000000u : UINT64_MAX;
 	struct ivr_shmring_rec rec;
 	while (!stop && (count < 0 || (long long)records < count)) {
 		int rc = ivr_shmring_read(&r, &rec, buf, cap);

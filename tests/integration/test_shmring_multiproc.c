@@ -80,8 +80,8 @@ struct report {
 
 /* Reader child body: read until record @until-1 arrives or @idle_ms pass without one,
  * checking every payload; optionally stall (to be lapped) or sleep between records. */
-static void reader_child(const char *path, int fd, uint64_t until, int stall_every,
-			 int idle_ms, enum ivr_shmring_from from)
+static void reader_child(const char *path, int fd, uint64_t until, int stall_every, int idle_ms,
+			 enum ivr_shmring_from from)
 {
 	struct ivr_shmring_reader r;
 	struct report rep = { .first = UINT64_MAX };
@@ -127,8 +127,8 @@ static void reader_child(const char *path, int fd, uint64_t until, int stall_eve
 	_exit(0);
 }
 
-static pid_t spawn_reader(const char *path, int *rfd, uint64_t until, int stall_every,
-			  int idle_ms, enum ivr_shmring_from from)
+static pid_t spawn_reader(const char *path, int *rfd, uint64_t until, int stall_every, int idle_ms,
+			  enum ivr_shmring_from from)
 {
 	int p[2];
 	if (pipe(p) != 0)
@@ -199,6 +199,8 @@ IVR_TEST(killed_crashed_and_restarted_readers)
 		struct ivr_shmring_rec rec;
 		for (int n = 0; n < 1000;)
 			n += ivr_shmring_read(&r, &rec, buf, sizeof(buf)) == 1;
+		/* A real crash, not a sanitizer's report: default action for SIGSEGV. */
+		signal(SIGSEGV, SIG_DFL);
 		raise(SIGSEGV);
 		_exit(0);
 	}
@@ -417,8 +419,8 @@ IVR_TEST(ivr_events_tool)
 	ev.u.call_end.cause = "hangup \"quoted\"";
 	ivr_check(ivr_event_publish(&s, 0, 5, 0, 0, &ev, scratch, sizeof(scratch)) >= 1);
 
-	const char *all[] = { events_bin, "--ring", p, "--from", "oldest", "--timeout-ms", "50",
-			      NULL };
+	const char *all[] = { events_bin, "--ring",	  p,	"--from",
+			      "oldest",	  "--timeout-ms", "50", NULL };
 	run_tool(all, &r);
 	ivr_check_int_eq(r.status, 0);
 	ivr_check_int_eq(count_lines(r.out), 3);
@@ -551,9 +553,8 @@ static void router_scenario(struct ivr_shmring *s)
 		uint64_t call;
 		const char *intent;
 		int end;
-	} steps[] = { { 1, "pay", 0 }, { 2, "pay", 0 },	      { 3, "pay", 0 },
-		      { 4, "balance", 0 }, { 5, "pay", 0 },   { 1, NULL, 1 },
-		      { 6, "complaint", 0 }, { 7, NULL, 0 } };
+	} steps[] = { { 1, "pay", 0 }, { 2, "pay", 0 }, { 3, "pay", 0 },       { 4, "balance", 0 },
+		      { 5, "pay", 0 }, { 1, NULL, 1 },	{ 6, "complaint", 0 }, { 7, NULL, 0 } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(steps); i++) {
 		struct ivr_event ev = { .type = IVR_EVENT_TRANSFER };
 		if (steps[i].end) {
@@ -571,15 +572,12 @@ static void router_scenario(struct ivr_shmring *s)
 
 /* call_id, position, wait_s in the order the router must send them. */
 static const int router_expect[][3] = {
-	{ 1, 1, 60 },  /* billing: 4 agents x 240 s */
-	{ 2, 2, 120 },
-	{ 3, 1, 90 },  /* gold pay -> billing_vip: 2 agents x 180 s */
-	{ 4, 3, 180 }, /* balance -> billing */
-	{ 5, 1, 90 },  /* platinum jumps ahead of gold in billing_vip */
-	{ 3, 2, 180 },
-	{ 2, 1, 60 },  /* call 1 answered: everyone behind moves up */
-	{ 4, 2, 120 },
-	{ 6, 1, 140 }, /* complaint -> care, default tier: 3 agents x 420 s */
+	{ 1, 1, 60 },		      /* billing: 4 agents x 240 s */
+	{ 2, 2, 120 }, { 3, 1, 90 },  /* gold pay -> billing_vip: 2 agents x 180 s */
+	{ 4, 3, 180 },		      /* balance -> billing */
+	{ 5, 1, 90 },		      /* platinum jumps ahead of gold in billing_vip */
+	{ 3, 2, 180 }, { 2, 1, 60 },  /* call 1 answered: everyone behind moves up */
+	{ 4, 2, 120 }, { 6, 1, 140 }, /* complaint -> care, default tier: 3 agents x 420 s */
 	{ 7, 3, 180 }, /* no intent in the hand-off: the last recognised one (balance) */
 };
 
@@ -628,8 +626,9 @@ IVR_TEST(ivr_router_tool)
 
 	/* Dry run: the same commands on stdout. */
 	static struct run r;
-	const char *dry[] = { router_bin, "--ring", p, "--config", cfgp, "--dry-run", "--from",
-			      "oldest", "--timeout-ms", "100", NULL };
+	const char *dry[] = { router_bin,     "--ring",	   p,	     "--config",
+			      cfgp,	      "--dry-run", "--from", "oldest",
+			      "--timeout-ms", "100",	   NULL };
 	run_tool(dry, &r);
 	ivr_check_int_eq(r.status, 0);
 	ivr_check_int_eq(check_router_lines(r.out), 0);
@@ -647,8 +646,8 @@ IVR_TEST(ivr_router_tool)
 	char o[300], e[300];
 	path_in_tmp(o, sizeof(o), "router.out");
 	path_in_tmp(e, sizeof(e), "router.err");
-	const char *live[] = { router_bin, "--ring", p, "--config", cfgp, "--control", sock,
-			       "--from", "oldest", "--timeout-ms", "200", NULL };
+	const char *live[] = { router_bin, "--ring", p,	       "--config",     cfgp,  "--control",
+			       sock,	   "--from", "oldest", "--timeout-ms", "200", NULL };
 	pid_t pid = start(live, o, e);
 	int c = accept(ls, NULL, NULL);
 	ivr_check(c >= 0);
@@ -671,9 +670,9 @@ IVR_TEST(ivr_router_tool)
 			snprintf(req, sizeof(req), "%.*s", (int)(i - b), got + b);
 			json_t *j = json_loads(req, 0, NULL);
 			char reply[128];
-			int len = snprintf(reply, sizeof(reply), "{\"id\":%lld,\"ok\":true}\n",
-					   j ? (long long)json_integer_value(json_object_get(j, "id"))
-					     : -1LL);
+			int len = snprintf(
+				reply, sizeof(reply), "{\"id\":%lld,\"ok\":true}\n",
+				j ? (long long)json_integer_value(json_object_get(j, "id")) : -1LL);
 			json_decref(j);
 			ivr_check(write(c, reply, (size_t)len) == len);
 		}

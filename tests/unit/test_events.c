@@ -109,8 +109,7 @@ IVR_TEST(all_types_roundtrip)
 	ev.type = IVR_EVENT_SPEECH_END;
 	ev.u.speech.offset_ms = 2900;
 	j = roundtrip(&ev, 42);
-	ivr_check(j && strcmp(jstr(j, "type"), "speech_end") == 0 &&
-		  jint(j, "offset_ms") == 2900);
+	ivr_check(j && strcmp(jstr(j, "type"), "speech_end") == 0 && jint(j, "offset_ms") == 2900);
 	json_decref(j);
 
 	struct ivr_event_nbest nb[] = { { "pay my bill", 0.82f }, { "play my bill", 0.11f } };
@@ -226,8 +225,7 @@ IVR_TEST(transfer_handoff_spans_slots)
 	ev.u.transfer.path = big;
 	ev.u.transfer.n_path = 400;
 	static unsigned char huge[65536];
-	ivr_check_int_eq(ivr_event_publish(&ring, 0, 7, 0, 0, &ev, huge, sizeof(huge)),
-			 -EMSGSIZE);
+	ivr_check_int_eq(ivr_event_publish(&ring, 0, 7, 0, 0, &ev, huge, sizeof(huge)), -EMSGSIZE);
 	return IVR_TEST_RESULT();
 }
 
@@ -274,14 +272,14 @@ IVR_TEST(bad_input)
 	struct ivr_shmring_rec rec = { .seq = 1, .type = IVR_EVENT_CALL_START };
 	char js[512];
 	const unsigned char cases[][8] = {
-		{ 1, 200, 0, 'a' },	 /* length past the end */
-		{ 99, 1, 0, 'a' },	 /* unknown key */
-		{ 7, 2, 0, 1, 2 },	 /* u32 of 2 bytes */
-		{ 4, 1, 0, 9 },		 /* kv too short */
-		{ 4, 3, 0, 9, 0, 'k' },	 /* kv key length past value */
-		{ 12, 2, 0, 1, 2 },	 /* nbest too short */
-		{ 18, 3, 0, 1, 2, 3 },	 /* path step too short */
-		{ 1, 1 },		 /* truncated field header */
+		{ 1, 200, 0, 'a' },	/* length past the end */
+		{ 99, 1, 0, 'a' },	/* unknown key */
+		{ 7, 2, 0, 1, 2 },	/* u32 of 2 bytes */
+		{ 4, 1, 0, 9 },		/* kv too short */
+		{ 4, 3, 0, 9, 0, 'k' }, /* kv key length past value */
+		{ 12, 2, 0, 1, 2 },	/* nbest too short */
+		{ 18, 3, 0, 1, 2, 3 },	/* path step too short */
+		{ 1, 1 },		/* truncated field header */
 	};
 	const size_t lens[] = { 4, 4, 5, 4, 6, 5, 6, 2 };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(cases); i++) {

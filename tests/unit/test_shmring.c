@@ -58,8 +58,8 @@ static int publish(struct ivr_shmring *s, uint32_t w, uint64_t seq, size_t len)
 {
 	unsigned char b[16384];
 	pattern_fill(b, len, seq);
-	return ivr_shmring_push(s, w, (uint8_t)(seq % 11 + 1), seq * 10 + w, 1000 + seq,
-				2000 + seq, b, len);
+	return ivr_shmring_push(s, w, (uint8_t)(seq % 11 + 1), seq * 10 + w, 1000 + seq, 2000 + seq,
+				b, len);
 }
 
 IVR_TEST(roundtrip_single_and_multislot)
@@ -165,7 +165,8 @@ static void lap_run(uint32_t slot, uint32_t cap, size_t maxlen, int burst_pub, i
 			int rc = ivr_shmring_read(&r, &rec, buf, sizeof(buf));
 			if (rc != 1)
 				break;
-			if (rec.seq != next + rec.lost_before || rec.len != pattern_len(rec.seq, maxlen) ||
+			if (rec.seq != next + rec.lost_before ||
+			    rec.len != pattern_len(rec.seq, maxlen) ||
 			    !pattern_ok(buf, rec.len, rec.seq))
 				bad++;
 			lost += rec.lost_before;
@@ -358,8 +359,7 @@ IVR_TEST(refuse_bad_rings)
 	h.version = 2;
 	memcpy(img, &h, sizeof(h));
 	ivr_check_int_eq(write_file(q, img, n), 0);
-	ivr_check_int_eq(ivr_shmring_reader_open(&r, q, IVR_SHMRING_FROM_OLDEST),
-			 -EPROTONOSUPPORT);
+	ivr_check_int_eq(ivr_shmring_reader_open(&r, q, IVR_SHMRING_FROM_OLDEST), -EPROTONOSUPPORT);
 	ivr_check_msg(strstr(r.why, "version 2") != NULL, "%s", r.why);
 	h.version = IVR_SHMRING_VERSION;
 	memcpy(img, &h, sizeof(h));
@@ -411,8 +411,10 @@ IVR_TEST(refuse_bad_rings)
 	unlink(q);
 
 	/* Bad producer geometry. */
-	struct ivr_shmring_cfg bad[] = { { .capacity = 100 }, { .capacity = 2 },
-					 { .slot_size = 96 }, { .n_rings = 33 },
+	struct ivr_shmring_cfg bad[] = { { .capacity = 100 },
+					 { .capacity = 2 },
+					 { .slot_size = 96 },
+					 { .n_rings = 33 },
 					 { .capacity = 16, .max_record_slots = 9 } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(bad); i++)
 		ivr_check_int_eq(ivr_shmring_create(&s, q, &bad[i]), -EINVAL);
@@ -485,7 +487,8 @@ static void *thr_reader(void *arg)
 	for (;;) {
 		int rc = ivr_shmring_read(&r, &rec, buf, sizeof(buf));
 		if (rc == 1) {
-			if (rec.seq != next + rec.lost_before || rec.len != pattern_len(rec.seq, 300) ||
+			if (rec.seq != next + rec.lost_before ||
+			    rec.len != pattern_len(rec.seq, 300) ||
 			    !pattern_ok(buf, rec.len, rec.seq) || rec.call_id != rec.seq * 10)
 				t->bad++;
 			t->got++;
@@ -519,8 +522,8 @@ IVR_TEST(threads_producer_two_readers)
 	ivr_check_int_eq(ivr_shmring_create(&s, ring_path(p, sizeof(p), "thr"), &cfg), 0);
 	struct thr prod = { .s = &s, .path = p };
 	prod.prod = &prod;
-	struct thr spin = { .path = p, .prod = &prod }, sleep = { .path = p, .sleeping = 1,
-								   .prod = &prod };
+	struct thr spin = { .path = p, .prod = &prod },
+		   sleep = { .path = p, .sleeping = 1, .prod = &prod };
 	pthread_t a, b, c;
 	ivr_check_int_eq(pthread_create(&a, NULL, thr_reader, &spin), 0);
 	ivr_check_int_eq(pthread_create(&b, NULL, thr_reader, &sleep), 0);
