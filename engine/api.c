@@ -25,7 +25,7 @@
 #include "engine/recorder.h"
 #include "engine/worker.h"
 
-#define MAX_CONFS 256
+#define MIN_CONFS 256 /* conference table: max(MIN_CONFS, max_calls / 2) */
 #define REC_RING_FRAMES 4096
 
 struct ivr_engine {
@@ -128,7 +128,7 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 	e->workers = calloc(c.n_workers, sizeof(*e->workers));
 	e->worker_load = calloc(c.n_workers, sizeof(unsigned));
 	e->prompts = ivr_prompt_cache_new(8000);
-	e->mixer = ivr_mixer_new(MAX_CONFS);
+	e->mixer = ivr_mixer_new(IVR_MAX(MIN_CONFS, e->n_slots / 2));
 	if (!e->arena || !e->free_slots || !e->closing || !e->vars || !e->port_used ||
 	    !e->workers || !e->worker_load || !e->prompts || !e->mixer) {
 		fail(-ENOMEM, "out of memory for %u call slots of %zu bytes", e->n_slots, e->stride);
