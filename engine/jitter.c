@@ -11,8 +11,8 @@
 #include "engine/jitter.h"
 
 #define SLOT_MASK (IVR_JB_SLOTS - 1)
-#define SHRINK_TICKS 50   /* 1 s above target+1 before dropping a frame */
-#define RELAX_TICKS 250   /* 5 s without late packets before the target decays */
+#define SHRINK_TICKS 50   /* 1 s deeper than the target before dropping a frame */
+#define RELAX_TICKS 100   /* 2 s without late packets before the target decays */
 #define IDLE_TICKS 10     /* 200 ms with an empty buffer: the stream stopped */
 #define RESYNC_FRAMES (4 * IVR_JB_SLOTS)
 
@@ -194,14 +194,19 @@ static void adapt(struct ivr_jb *jb)
 {
 	const uint32_t frame = jb->cfg.frame_units;
 	uint32_t j = jb->jitter_q4 >> 4;
-	uint32_t tj = 1 + (3 * j + frame - 1) / frame;
+	/* 3 J covers ~99% of arrivals for the near-Gaussian jitter of real paths. */
+	uint32_t tj = 1 + (3 * j + frame / 2) / frame;
 	if (++jb->calm_ticks >= RELAX_TICKS && jb->late_target > jb->cfg.min_frames) {
 		jb->late_target--;
 		jb->calm_ticks = 0;
 	}
 	uint32_t t = IVR_MAX(tj, jb->late_target);
 	jb->target = IVR_CLAMP(t, jb->cfg.min_frames, jb->cfg.max_frames);
-	if (jb->n_used > jb->target + 1) {
+	/*
+	 * After this tick's frame left, target - 1 frames should remain; holding
+	 * `target` or more for a whole second means the delay can shrink.
+	 */
+	if (jb->n_used >= jb->target) {
 		if (++jb->over_ticks >= SHRINK_TICKS) {
 			/* Too deep for the measured jitter: drop the frame due next. */
 			struct jb_slot *s = &jb->slots[jb->play_idx];

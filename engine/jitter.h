@@ -9,7 +9,7 @@
  * target depth follows the RFC 3550 A.8 jitter estimate of the arrivals
  * (target = 1 + ceil(3 J / frame), clamped to [min, max]); a late packet
  * raises the target at once (and the playout holds back one frame, concealed),
- * a depth above target+1 for 1 s shrinks it by dropping one frame.  Packets
+ * holding more than the target for 1 s shrinks it by dropping one frame.  Packets
  * far outside the window (a restarted sender) resynchronise the buffer.
  * Missing frames are reported to the caller, who runs the codec's PLC.
  *

@@ -101,7 +101,9 @@ IVR_TEST(test_clean_stream)
 	struct ivr_jb_stats st;
 	int ooo;
 	int played = run_net(500, 0, 0, 0, &st, &ooo);
-	ivr_check_int_eq(played, 500);
+	/* the initial 2-frame depth shrinks to 1 by dropping one frame, once */
+	ivr_check_int_eq(played + (int)st.dropped_adapt, 500);
+	ivr_check(st.dropped_adapt <= 1);
 	ivr_check_int_eq(ooo, 0);
 	ivr_check_int_eq(st.late, 0);
 	ivr_check(st.target_frames <= 2);

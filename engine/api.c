@@ -1,0 +1,829 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/api.c - libivr: engine object, call slots, ports, and the control
+ * operations (see api.h).  Control side only: the media path is call.c and
+ * worker.c; everything here may allocate and lock.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/api.h"
+#include "engine/call.h"
+#include "engine/mixer.h"
+#include "engine/prompt.h"
+#include "engine/recorder.h"
+#include "engine/worker.h"
+
+#define MIN_CONFS 256 /* conference table: max(MIN_CONFS, max_calls / 2) */
+#define REC_RING_FRAMES 4096
+
+struct ivr_engine {
+	struct ivr_engine_cfg cfg;
+	char bind_addr[64];
+	char ring_name[128];
+	uint8_t *arena;
+	size_t stride;
+	uint32_t n_slots;
+	pthread_mutex_t lock; /* slots, ports, vars, reclaim list */
+	uint32_t *free_slots;
+	uint32_t n_free;
+	uint32_t *closing;   /* slots waiting for their worker to retire them */
+	uint32_t n_closing;
+	char **vars;         /* per slot JSON text */
+	uint8_t *port_used;  /* per even port of the range */
+	uint32_t n_ports, port_cursor;
+	struct ivr_worker **workers;
+	unsigned n_workers;
+	unsigned *worker_load;
+	struct ivr_prompt_cache *prompts;
+	struct ivr_recorder *rec;
+	struct ivr_mixer *mixer;
+	bool started;
+	uint64_t t0_ns;
+	uint64_t created, refused;
+};
+
+static __thread char last_err[256];
+
+static int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_err, sizeof(last_err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *ivr_engine_last_error(void)
+{
+	return last_err;
+}
+
+static inline struct ivr_call *slot_call(struct ivr_engine *e, uint32_t slot)
+{
+	return (struct ivr_call *)(e->arena + (size_t)slot * e->stride);
+}
+
+#define SLOT_BITS 24
+static inline uint64_t make_id(uint32_t slot, uint32_t gen)
+{
+	return ((uint64_t)gen << SLOT_BITS) | slot;
+}
+
+struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
+{
+	struct ivr_engine_cfg c = cfg ? *cfg : (struct ivr_engine_cfg){ 0 };
+	if (!c.port_min)
+		c.port_min = 20000;
+	if (!c.port_max)
+		c.port_max = 39999;
+	if (!c.max_calls)
+		c.max_calls = IVR_MAX_CALLS;
+	if (!c.n_workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c.n_workers = n > 0 ? (unsigned)n : 1;
+	}
+	if (c.port_min > c.port_max || c.port_min < 1024 || c.max_calls >= (1u << SLOT_BITS) ||
+	    c.n_workers > 256) {
+		fail(-EINVAL, "bad engine configuration (ports %u-%u, max_calls %u, workers %u)",
+		     c.port_min, c.port_max, c.max_calls, c.n_workers);
+		errno = EINVAL;
+		return NULL;
+	}
+	struct ivr_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	snprintf(e->bind_addr, sizeof(e->bind_addr), "%s", c.bind_addr ? c.bind_addr : "0.0.0.0");
+	snprintf(e->ring_name, sizeof(e->ring_name), "%s", c.ring_name ? c.ring_name : "");
+	c.bind_addr = e->bind_addr;
+	c.ring_name = e->ring_name;
+	e->cfg = c;
+	struct in_addr probe;
+	if (inet_pton(AF_INET, e->bind_addr, &probe) != 1) {
+		fail(-EINVAL, "bind address %s is not an IPv4 address", e->bind_addr);
+		free(e);
+		errno = EINVAL;
+		return NULL;
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	e->n_slots = c.max_calls;
+	e->stride = ivr_call_slot_size();
+	e->arena = aligned_alloc(IVR_ALIGN, e->stride * e->n_slots);
+	e->free_slots = calloc(e->n_slots, sizeof(uint32_t));
+	e->closing = calloc(e->n_slots, sizeof(uint32_t));
+	e->vars = calloc(e->n_slots, sizeof(char *));
+	e->n_ports = (uint32_t)(c.port_max - c.port_min) / 2 + 1;
+	e->port_used = calloc(e->n_ports, 1);
+	e->workers = calloc(c.n_workers, sizeof(*e->workers));
+	e->worker_load = calloc(c.n_workers, sizeof(unsigned));
+	e->prompts = ivr_prompt_cache_new(8000);
+	e->mixer = ivr_mixer_new(IVR_MAX(MIN_CONFS, e->n_slots / 2));
+	if (!e->arena || !e->free_slots || !e->closing || !e->vars || !e->port_used ||
+	    !e->workers || !e->worker_load || !e->prompts || !e->mixer) {
+		fail(-ENOMEM, "out of memory for %u call slots of %zu bytes", e->n_slots, e->stride);
+		ivr_engine_free(e);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Touch the whole arena now: no page faults on the media path later. */
+	memset(e->arena, 0, e->stride * e->n_slots);
+	for (uint32_t i = 0; i < e->n_slots; i++) {
+		struct ivr_call *call = slot_call(e, i);
+		if (ivr_call_init(call, i, 0) < 0) {
+			fail(-EINVAL, "call slot init failed");
+			ivr_engine_free(e);
+			errno = EINVAL;
+			return NULL;
+		}
+		/* LIFO free list with slot 0 on top: low slots first, cache-friendly. */
+		e->free_slots[e->n_slots - 1 - i] = i;
+	}
+	e->n_free = e->n_slots;
+	ivr_mixer_set_ports(e->mixer, e->arena + offsetof(struct ivr_call, mix), e->stride,
+			    e->n_slots);
+	e->n_workers = c.n_workers;
+	return e;
+}
+
+int ivr_engine_start(struct ivr_engine *e)
+{
+	if (!e)
+		return -EINVAL;
+	if (e->started)
+		return 0;
+	e->rec = ivr_recorder_new(e->n_workers, REC_RING_FRAMES, e->n_slots);
+	if (!e->rec)
+		return fail(-errno, "recorder: %s", strerror(errno));
+	e->t0_ns = ivr_now_ns();
+	for (unsigned i = 0; i < e->n_workers; i++) {
+		char err[160] = "";
+		struct ivr_worker_cfg wc = { .index = i,
+					     .force_epoll = e->cfg.force_epoll,
+					     .arena = e->arena,
+					     .stride = e->stride,
+					     .n_slots = e->n_slots,
+					     .t0_ns = e->t0_ns };
+		e->workers[i] = ivr_worker_new(&wc, err, sizeof(err));
+		int r = e->workers[i] ? ivr_worker_start(e->workers[i]) : -errno;
+		if (r < 0) {
+			fail(r, "worker %u: %s", i, err[0] ? err : ivr_strerror(r));
+			ivr_engine_stop(e);
+			return r;
+		}
+	}
+	e->started = true;
+	return 0;
+}
+
+static void close_slot(struct ivr_engine *e, uint32_t slot)
+{
+	struct ivr_call *c = slot_call(e, slot);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->local_port) {
+		uint32_t pi = (uint32_t)(c->local_port - e->cfg.port_min) / 2;
+		if (pi < e->n_ports)
+			e->port_used[pi] = 0;
+		c->local_port = 0;
+	}
+	free(e->vars[slot]);
+	e->vars[slot] = NULL;
+	if (e->worker_load[c->worker])
+		e->worker_load[c->worker]--;
+	atomic_store_explicit(&c->state, IVR_CALL_FREE, memory_order_release);
+	e->free_slots[e->n_free++] = slot;
+}
+
+/* Give slots whose worker has retired them back to the free list. Lock held. */
+static void reclaim_locked(struct ivr_engine *e)
+{
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < e->n_closing; i++) {
+		uint32_t s = e->closing[i];
+		/* acquire: pairs with the worker's release store of RETIRED */
+		if (atomic_load_explicit(&slot_call(e, s)->state, memory_order_acquire) ==
+		    IVR_CALL_RETIRED)
+			close_slot(e, s);
+		else
+			e->closing[j++] = s;
+	}
+	e->n_closing = j;
+}
+
+int ivr_engine_stop(struct ivr_engine *e)
+{
+	if (!e)
+		return 0;
+	for (unsigned i = 0; i < e->n_workers; i++)
+		if (e->workers[i]) {
+			ivr_worker_stop(e->workers[i]);
+			ivr_worker_free(e->workers[i]);
+			e->workers[i] = NULL;
+		}
+	pthread_mutex_lock(&e->lock);
+	for (uint32_t s = 0; s < e->n_slots; s++) {
+		struct ivr_call *c = slot_call(e, s);
+		int st = atomic_load(&c->state);
+		if (st == IVR_CALL_SETUP || st == IVR_CALL_ACTIVE || st == IVR_CALL_CLOSING) {
+			ivr_call_retire(c);
+			atomic_store(&c->state, IVR_CALL_RETIRED);
+		}
+		if (atomic_load(&c->state) == IVR_CALL_RETIRED) {
+			ivr_mixer_leave(e->mixer, s);
+			bool listed = false;
+			for (uint32_t i = 0; i < e->n_closing; i++)
+				listed |= e->closing[i] == s;
+			if (!listed)
+				e->closing[e->n_closing++] = s;
+		}
+	}
+	reclaim_locked(e);
+	pthread_mutex_unlock(&e->lock);
+	if (e->rec) {
+		ivr_recorder_free(e->rec);
+		e->rec = NULL;
+	}
+	e->started = false;
+	return 0;
+}
+
+void ivr_engine_free(struct ivr_engine *e)
+{
+	if (!e)
+		return;
+	if (e->arena && e->workers)
+		ivr_engine_stop(e);
+	if (e->vars)
+		for (uint32_t i = 0; i < e->n_slots; i++)
+			free(e->vars[i]);
+	ivr_prompt_cache_free(e->prompts);
+	ivr_mixer_free(e->mixer);
+	free(e->arena);
+	free(e->free_slots);
+	free(e->closing);
+	free(e->vars);
+	free(e->port_used);
+	free(e->workers);
+	free(e->worker_load);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+const char *ivr_engine_io_backend(struct ivr_engine *e)
+{
+	return e && e->started && e->workers[0] ? ivr_worker_backend(e->workers[0]) : "none";
+}
+
+const char *ivr_engine_ring_name(struct ivr_engine *e)
+{
+	return e ? e->ring_name : "";
+}
+
+static int parse_remote(const char *s, struct sockaddr_in *out)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port <= 0 || port > 65535)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &out->sin_addr) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+/* Bind a socket on a free even port of the range. Lock held. */
+static int bind_port(struct ivr_engine *e, uint16_t *port_out)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, e->bind_addr, &a.sin_addr);
+	for (uint32_t tries = 0; tries < e->n_ports; tries++) {
+		uint32_t pi = e->port_cursor;
+		e->port_cursor = (e->port_cursor + 1) % e->n_ports;
+		if (e->port_used[pi])
+			continue;
+		uint16_t port = (uint16_t)(e->cfg.port_min + pi * 2);
+		a.sin_port = htons(port);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			e->port_used[pi] = 1;
+			*port_out = port;
+			return fd;
+		}
+		if (errno != EADDRINUSE) {
+			int err = -errno;
+			close(fd);
+			return err;
+		}
+	}
+	close(fd);
+	return -ENOSPC;
+}
+
+static bool valid_json_object(const char *s)
+{
+	if (!s)
+		return true;
+	json_error_t je;
+	json_t *j = json_loads(s, 0, &je);
+	bool ok = j && json_is_object(j);
+	json_decref(j);
+	return ok;
+}
+
+int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint64_t *call_id,
+		    uint16_t *local_port)
+{
+	if (!e || !p || !call_id)
+		return fail(-EINVAL, "create_call: missing arguments");
+	if (!e->started)
+		return fail(-EAGAIN, "create_call: engine not started");
+	struct sockaddr_in remote;
+	bool have_remote = p->remote && *p->remote;
+	if (have_remote && parse_remote(p->remote, &remote) < 0)
+		return fail(-EINVAL, "create_call: remote '%s' is not ipv4:port", p->remote);
+	enum ivr_codec_id cid = IVR_CODEC_PCMU;
+	if (p->codec && ivr_codec_from_name(p->codec, &cid) < 0)
+		return fail(-ENOTSUP, "create_call: unknown codec '%s'", p->codec);
+	struct ivr_codec codec;
+	int r = ivr_codec_init(&codec, cid, p->pt);
+	if (r == -ENOTSUP)
+		return fail(r, "create_call: codec %s not available in this build yet", p->codec);
+	if (r < 0)
+		return fail(r, "create_call: bad payload type %d", p->pt);
+	if (p->dtmf_pt > 127 || (p->dtmf_pt >= 0 && p->dtmf_pt == codec.pt))
+		return fail(-EINVAL, "create_call: bad dtmf_pt %d", p->dtmf_pt);
+	if (p->ptime_ms && p->ptime_ms != IVR_FRAME_MS)
+		return fail(-EINVAL, "create_call: ptime_ms %u not supported (20 only)", p->ptime_ms);
+	if (!valid_json_object(p->vars_json))
+		return fail(-EINVAL, "create_call: vars is not a JSON object");
+
+	pthread_mutex_lock(&e->lock);
+	reclaim_locked(e);
+	/* Slots being retired come back within a tick: wait for them rather than refuse. */
+	for (int i = 0; i < 50 && e->n_free == 0 && e->n_closing > 0; i++) {
+		pthread_mutex_unlock(&e->lock);
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&e->lock);
+		reclaim_locked(e);
+	}
+	if (e->n_free == 0) {
+		e->refused++;
+		pthread_mutex_unlock(&e->lock);
+		return fail(-ENOSPC, "create_call: max calls (%u) reached", e->n_slots);
+	}
+	uint16_t port = 0;
+	int fd = bind_port(e, &port);
+	if (fd < 0) {
+		e->refused++;
+		pthread_mutex_unlock(&e->lock);
+		return fail(fd == -ENOSPC ? -ENOSPC : fd, "create_call: no free RTP port in %u-%u (%s)",
+			    e->cfg.port_min, e->cfg.port_max, ivr_strerror(fd));
+	}
+	uint32_t slot = e->free_slots[--e->n_free];
+	struct ivr_call *c = slot_call(e, slot);
+	uint32_t gen = c->gen + 1;
+	if (gen >= (1u << 29))
+		gen = 1;
+	r = ivr_call_init(c, slot, gen);
+	if (r < 0) {
+		close(fd);
+		e->port_used[(port - e->cfg.port_min) / 2] = 0;
+		e->free_slots[e->n_free++] = slot;
+		pthread_mutex_unlock(&e->lock);
+		return fail(r, "create_call: slot init failed");
+	}
+	/* Least loaded worker: calls never move, so balance at creation. */
+	unsigned w = 0;
+	for (unsigned i = 1; i < e->n_workers; i++)
+		if (e->worker_load[i] < e->worker_load[w])
+			w = i;
+	e->worker_load[w]++;
+	c->worker = w;
+	c->fd = fd;
+	c->local_port = port;
+	c->codec = codec;
+	c->dtmf_pt = p->dtmf_pt;
+	c->frame_samples = codec.rate_hz / 50;
+	c->recorder = e->rec;
+	c->mixer = e->mixer;
+	c->created_ns = ivr_now_ns();
+	if (getrandom(&c->ssrc, sizeof(c->ssrc), GRND_NONBLOCK) != sizeof(c->ssrc))
+		c->ssrc = (uint32_t)(c->created_ns ^ (c->created_ns >> 32) ^ slot);
+	c->tx_seq = (uint16_t)(c->ssrc >> 7);
+	c->tx_ts = c->ssrc * 2654435761u;
+	snprintf(c->ani, sizeof(c->ani), "%s", p->ani ? p->ani : "");
+	snprintf(c->dnis, sizeof(c->dnis), "%s", p->dnis ? p->dnis : "");
+	snprintf(c->flow, sizeof(c->flow), "%s", p->flow ? p->flow : "");
+	ivr_rtp_latch_init(&c->latch, have_remote ? (struct sockaddr *)&remote : NULL,
+			   have_remote ? sizeof(remote) : 0);
+	e->vars[slot] = strdup(p->vars_json ? p->vars_json : "{}");
+	atomic_store_explicit(&c->state, IVR_CALL_SETUP, memory_order_release);
+	e->created++;
+	uint64_t id = make_id(slot, gen);
+	c->call_id = id;
+	pthread_mutex_unlock(&e->lock);
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_ADD, .slot = slot, .gen = gen };
+	r = ivr_worker_post(e->workers[w], &cmd);
+	if (r < 0) {
+		pthread_mutex_lock(&e->lock);
+		atomic_store(&c->state, IVR_CALL_RETIRED);
+		e->closing[e->n_closing++] = slot;
+		reclaim_locked(e);
+		pthread_mutex_unlock(&e->lock);
+		return fail(r, "create_call: worker %u queue full", w);
+	}
+	*call_id = id;
+	if (local_port)
+		*local_port = port;
+	return 0;
+}
+
+/* The call of @id if it is live (SETUP/ACTIVE). */
+static struct ivr_call *find(struct ivr_engine *e, uint64_t id)
+{
+	uint32_t slot = (uint32_t)(id & ((1u << SLOT_BITS) - 1));
+	uint32_t gen = (uint32_t)(id >> SLOT_BITS);
+	if (!e || slot >= e->n_slots || gen == 0)
+		return NULL;
+	struct ivr_call *c = slot_call(e, slot);
+	int st = atomic_load_explicit(&c->state, memory_order_acquire);
+	if (c->gen != gen || (st != IVR_CALL_SETUP && st != IVR_CALL_ACTIVE))
+		return NULL;
+	return c;
+}
+
+static int no_call(const char *op, uint64_t id)
+{
+	return fail(-ENOENT, "%s: no call %llu", op, (unsigned long long)id);
+}
+
+static int post(struct ivr_engine *e, struct ivr_call *c, struct ivr_wcmd *cmd, const char *op)
+{
+	cmd->slot = c->slot;
+	cmd->gen = c->gen;
+	int r = ivr_worker_post(e->workers[c->worker], cmd);
+	if (r < 0)
+		return fail(r, "%s: worker %u queue full", op, c->worker);
+	return 0;
+}
+
+int ivr_call_destroy(struct ivr_engine *e, uint64_t call_id)
+{
+	if (!e)
+		return -EINVAL;
+	pthread_mutex_lock(&e->lock);
+	struct ivr_call *c = find(e, call_id);
+	if (!c) {
+		pthread_mutex_unlock(&e->lock);
+		return no_call("destroy_call", call_id);
+	}
+	ivr_mixer_leave(e->mixer, c->slot);
+	atomic_store_explicit(&c->state, IVR_CALL_CLOSING, memory_order_release);
+	e->closing[e->n_closing++] = c->slot;
+	pthread_mutex_unlock(&e->lock);
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_DEL };
+	cmd.slot = c->slot;
+	cmd.gen = c->gen;
+	/* A full queue here would leak the slot: keep trying (the worker drains each tick). */
+	while (ivr_worker_post(e->workers[c->worker], &cmd) < 0) {
+		struct timespec ts = { 0, 5000000 };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+int ivr_call_play(struct ivr_engine *e, uint64_t call_id, const char *file, bool loop, bool moh)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("play", call_id);
+	char err[200] = "";
+	struct ivr_prompt *p = ivr_prompt_get(e->prompts, file, err, sizeof(err));
+	if (!p)
+		return fail(-errno, "play: %s", err[0] ? err : strerror(errno));
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_PLAY, .prompt = p, .loop = loop, .moh = moh };
+	int r = post(e, c, &cmd, "play");
+	if (r < 0)
+		ivr_prompt_unref(p);
+	ivr_prompt_cache_sweep(e->prompts);
+	return r;
+}
+
+int ivr_call_stop_play(struct ivr_engine *e, uint64_t call_id)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("stop_play", call_id);
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_STOP_PLAY };
+	return post(e, c, &cmd, "stop_play");
+}
+
+int ivr_call_send_dtmf(struct ivr_engine *e, uint64_t call_id, const char *digits,
+		       const char *mode)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("send_dtmf", call_id);
+	if (!digits || !*digits || strlen(digits) >= sizeof(((struct ivr_wcmd *)0)->digits))
+		return fail(-EINVAL, "send_dtmf: give 1 to 31 digits");
+	if (strspn(digits, "0123456789*#ABCD") != strlen(digits))
+		return fail(-EINVAL, "send_dtmf: digits must be 0-9 * # A-D");
+	if (mode && strcmp(mode, "inband") != 0) {
+		if (!strcmp(mode, "rfc4733"))
+			return fail(-ENOTSUP, "send_dtmf: rfc4733 sending needs dsp/rfc4733.h "
+					      "(not merged yet); use mode inband");
+		return fail(-EINVAL, "send_dtmf: mode must be inband or rfc4733");
+	}
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_DTMF };
+	snprintf(cmd.digits, sizeof(cmd.digits), "%s", digits);
+	return post(e, c, &cmd, "send_dtmf");
+}
+
+static int parse_channels(const char *s, unsigned *mask)
+{
+	*mask = 0;
+	if (!s || !*s)
+		return 0;
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(t, "caller"))
+			*mask |= IVR_REC_CALLER;
+		else if (!strcmp(t, "engine"))
+			*mask |= IVR_REC_ENGINE;
+		else if (!strcmp(t, "mixed"))
+			*mask |= IVR_REC_MIXED;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int ivr_call_record_start(struct ivr_engine *e, uint64_t call_id, const char *path,
+			  const char *channels)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("record_start", call_id);
+	unsigned mask;
+	if (parse_channels(channels, &mask) < 0)
+		return fail(-EINVAL, "record_start: channels must be a list of caller,engine,mixed");
+	char err[200] = "";
+	uint32_t rec_id;
+	int r = ivr_recorder_open(e->rec, c->slot, path, mask, c->codec.rate_hz, &rec_id, err,
+				  sizeof(err));
+	if (r < 0)
+		return fail(r, "%s", err);
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_REC_START, .rec_id = rec_id };
+	return post(e, c, &cmd, "record_start");
+}
+
+int ivr_call_record_stop(struct ivr_engine *e, uint64_t call_id)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("record_stop", call_id);
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_REC_STOP };
+	return post(e, c, &cmd, "record_stop");
+}
+
+int ivr_call_record_pause(struct ivr_engine *e, uint64_t call_id, bool pause)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call(pause ? "record_pause" : "record_resume", call_id);
+	struct ivr_wcmd cmd = { .op = pause ? IVR_WCMD_REC_PAUSE : IVR_WCMD_REC_RESUME };
+	return post(e, c, &cmd, "record_pause");
+}
+
+static int64_t whisper_slot(struct ivr_engine *e, uint64_t speak_to)
+{
+	if (!speak_to)
+		return -1;
+	struct ivr_call *t = find(e, speak_to);
+	return t ? (int64_t)t->slot : -2;
+}
+
+int ivr_call_conf_join(struct ivr_engine *e, uint64_t call_id, const char *conf, bool listen,
+		       bool speak, uint64_t speak_to)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("conf_join", call_id);
+	int64_t ws = whisper_slot(e, speak_to);
+	if (ws == -2)
+		return no_call("conf_join: speak_to", speak_to);
+	int r = ivr_mixer_join(e->mixer, conf, c->slot, listen, speak, ws);
+	if (r == -ENOSPC)
+		return fail(r, "conf_join: conference table or conference '%s' full", conf);
+	if (r < 0)
+		return fail(r, "conf_join: bad conference name");
+	return 0;
+}
+
+int ivr_call_conf_flags(struct ivr_engine *e, uint64_t call_id, bool listen, bool speak,
+			uint64_t speak_to)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("conf_flags", call_id);
+	int64_t ws = whisper_slot(e, speak_to);
+	if (ws == -2)
+		return no_call("conf_flags: speak_to", speak_to);
+	int r = ivr_mixer_flags(e->mixer, c->slot, listen, speak, ws);
+	if (r < 0)
+		return fail(r, "conf_flags: call is not in a conference");
+	return 0;
+}
+
+int ivr_call_conf_leave(struct ivr_engine *e, uint64_t call_id)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("conf_leave", call_id);
+	if (ivr_mixer_leave(e->mixer, c->slot) < 0)
+		return fail(-ENOENT, "conf_leave: call is not in a conference");
+	return 0;
+}
+
+int ivr_call_set_vars(struct ivr_engine *e, uint64_t call_id, const char *vars_json)
+{
+	if (!valid_json_object(vars_json) || !vars_json)
+		return fail(-EINVAL, "set_vars: vars is not a JSON object");
+	pthread_mutex_lock(&e->lock);
+	struct ivr_call *c = find(e, call_id);
+	if (!c) {
+		pthread_mutex_unlock(&e->lock);
+		return no_call("set_vars", call_id);
+	}
+	/* Merge: new keys replace old ones, others stay. */
+	json_t *old = json_loads(e->vars[c->slot] ? e->vars[c->slot] : "{}", 0, NULL);
+	json_t *nw = json_loads(vars_json, 0, NULL);
+	if (!old)
+		old = json_object();
+	json_object_update(old, nw);
+	char *s = json_dumps(old, JSON_COMPACT);
+	json_decref(old);
+	json_decref(nw);
+	if (!s) {
+		pthread_mutex_unlock(&e->lock);
+		return fail(-ENOMEM, "set_vars: out of memory");
+	}
+	free(e->vars[c->slot]);
+	e->vars[c->slot] = s;
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+int ivr_call_get_vars(struct ivr_engine *e, uint64_t call_id, char *buf, size_t cap)
+{
+	pthread_mutex_lock(&e->lock);
+	struct ivr_call *c = find(e, call_id);
+	if (!c) {
+		pthread_mutex_unlock(&e->lock);
+		return no_call("get_vars", call_id);
+	}
+	const char *v = e->vars[c->slot] ? e->vars[c->slot] : "{}";
+	size_t n = strlen(v);
+	int r = (int)n;
+	if (n + 1 > cap)
+		r = -ENOSPC;
+	else
+		memcpy(buf, v, n + 1);
+	pthread_mutex_unlock(&e->lock);
+	return r;
+}
+
+int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_info *info)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("stats", call_id);
+	memset(info, 0, sizeof(*info));
+	/* A racy snapshot of counters owned by the media thread: fine for monitoring. */
+	struct ivr_call_stats st = c->st;
+	info->call_id = call_id;
+	info->local_port = c->local_port;
+	info->worker = c->worker;
+	snprintf(info->codec, sizeof(info->codec), "%s", ivr_codec_name(c->codec.id));
+	if (c->latch.addr_len && ((struct sockaddr *)&c->latch.addr)->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&c->latch.addr;
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(info->remote, sizeof(info->remote), "%s:%u", ip, ntohs(a->sin_port));
+	}
+	info->rx_pkts = st.rx_pkts;
+	info->rx_bad = st.rx_bad + st.rx_other_pt;
+	info->rx_foreign = st.rx_foreign;
+	info->rx_flood_dropped = st.rx_flood_dropped;
+	info->rx_dtmf_pkts = st.rx_dtmf_pkts;
+	info->tx_pkts = st.tx_pkts;
+	info->tx_errors = st.tx_errors;
+	info->frames_played = st.frames_played;
+	info->frames_concealed = st.frames_concealed;
+	info->frames_silent = st.frames_silent;
+	info->rec_dropped = st.rec_dropped;
+	struct ivr_jb_stats js;
+	ivr_jb_get_stats(ivr_call_jb(c), &js);
+	info->jb_late = js.late;
+	info->jb_duplicates = js.duplicates;
+	info->jb_target_frames = js.target_frames;
+	info->jb_depth_frames = js.depth_frames;
+	info->jitter_ms_x100 =
+		(uint32_t)((uint64_t)ivr_rtp_source_jitter_units(&c->src) * 100000 / c->codec.clock_hz);
+	uint32_t ext = ivr_rtp_source_ext_max(&c->src);
+	info->cum_lost = c->src.valid ? (int32_t)(ext - c->src.base_seq + 1 - c->src.received) : 0;
+	info->playing = c->prompt != NULL;
+	info->recording = c->rec_id != 0;
+	info->first_prompt_ms = c->first_prompt_tx_ns
+					? (int64_t)(c->first_prompt_tx_ns - c->created_ns) / 1000000
+					: -1;
+	return 0;
+}
+
+int ivr_engine_get_stats(struct ivr_engine *e, struct ivr_engine_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&e->lock);
+	reclaim_locked(e);
+	st->calls_active = e->n_slots - e->n_free - e->n_closing;
+	st->max_calls = e->n_slots;
+	st->calls_created = e->created;
+	st->calls_refused = e->refused;
+	pthread_mutex_unlock(&e->lock);
+	st->n_workers = e->n_workers;
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < e->n_workers; i++) {
+		if (!e->workers[i])
+			continue;
+		struct ivr_worker_stats ws;
+		ivr_worker_get_stats(e->workers[i], &ws);
+		st->ticks += ws.ticks;
+		st->overruns += ws.overruns;
+		st->rx_dgrams += ws.rx_dgrams;
+		st->tx_errors += ws.tx_errors;
+		st->cpu_ns += ws.cpu_ns;
+		sum += ws.tick_ns_sum;
+		if (ws.tick_ns_max > st->tick_ns_max)
+			st->tick_ns_max = ws.tick_ns_max;
+	}
+	st->tick_ns_avg = st->ticks ? sum / st->ticks : 0;
+	if (e->rec) {
+		struct ivr_recorder_stats rs;
+		ivr_recorder_get_stats(e->rec, &rs);
+		st->rec_frames_written = rs.frames_written;
+		st->rec_frames_dropped = rs.frames_dropped;
+	}
+	st->prompts_cached = ivr_prompt_cache_count(e->prompts);
+	st->slot_bytes = e->stride;
+	return 0;
+}
+
+int ivr_engine_reload_prompts(struct ivr_engine *e)
+{
+	int r = ivr_prompt_cache_reload(e->prompts);
+	if (r < 0)
+		return fail(r, "reload_prompts: %s", ivr_strerror(r));
+	return r;
+}
+
+int ivr_engine_sync(struct ivr_engine *e)
+{
+	for (unsigned i = 0; i < e->n_workers; i++)
+		if (e->workers[i] && ivr_worker_sync(e->workers[i]) < 0)
+			return -ETIMEDOUT;
+	pthread_mutex_lock(&e->lock);
+	reclaim_locked(e);
+	pthread_mutex_unlock(&e->lock);
+	return 0;
+}
+
+void ivr_engine_flush_recordings(struct ivr_engine *e)
+{
+	if (e->rec)
+		ivr_recorder_flush(e->rec);
+}

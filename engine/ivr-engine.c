@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/ivr-engine.c - the media engine daemon: a thin main over libivr
+ * (engine/api.h) and the JSON-lines control server (engine/control.h).
+ * Runs until SIGINT/SIGTERM.  Exit 0 on a clean stop, 2 on bad usage,
+ * 1 when the engine cannot start.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "engine/api.h"
+#include "engine/control.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ivr-engine --control PATH|HOST:PORT [options]\n"
+		"  --control EP      control endpoint: Unix socket path or 127.0.0.1:PORT\n"
+		"  --ports A-B       RTP port range (even ports are used; default 20000-39999)\n"
+		"  --bind ADDR       IPv4 address for RTP sockets (default 0.0.0.0)\n"
+		"  --workers N       media threads (default: one per CPU)\n"
+		"  --max-calls N     call slots (default %d)\n"
+		"  --ring NAME       event ring name (for the router)\n"
+		"  --force-epoll     use the epoll fallback instead of io_uring\n"
+		"  --help            this text\n",
+		IVR_MAX_CALLS);
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "control", required_argument, NULL, 'c' },
+		{ "ports", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "max-calls", required_argument, NULL, 'm' },
+		{ "ring", required_argument, NULL, 'r' },
+		{ "force-epoll", no_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ivr_engine_cfg cfg = { 0 };
+	const char *control = NULL;
+	int c;
+	unsigned long v;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			control = optarg;
+			break;
+		case 'p': {
+			unsigned long a, b;
+			char buf[64];
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			char *dash = strchr(buf, '-');
+			if (!dash) {
+				fprintf(stderr, "ivr-engine: --ports wants A-B, got '%s'\n", optarg);
+				return 2;
+			}
+			*dash = 0;
+			if (parse_uint(buf, 65535, &a) < 0 || parse_uint(dash + 1, 65535, &b) < 0 ||
+			    a < 1024 || a > b) {
+				fprintf(stderr, "ivr-engine: bad --ports '%s' (1024 <= A <= B <= 65535)\n",
+					optarg);
+				return 2;
+			}
+			cfg.port_min = (uint16_t)a;
+			cfg.port_max = (uint16_t)b;
+			break;
+		}
+		case 'b':
+			cfg.bind_addr = optarg;
+			break;
+		case 'w':
+			if (parse_uint(optarg, 256, &v) < 0 || v == 0) {
+				fprintf(stderr, "ivr-engine: bad --workers '%s' (1..256)\n", optarg);
+				return 2;
+			}
+			cfg.n_workers = (unsigned)v;
+			break;
+		case 'm':
+			if (parse_uint(optarg, (1ul << 24) - 1, &v) < 0 || v == 0) {
+				fprintf(stderr, "ivr-engine: bad --max-calls '%s'\n", optarg);
+				return 2;
+			}
+			cfg.max_calls = (uint32_t)v;
+			break;
+		case 'r':
+			cfg.ring_name = optarg;
+			break;
+		case 'e':
+			cfg.force_epoll = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ivr-engine: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!control) {
+		fprintf(stderr, "ivr-engine: --control is required\n");
+		return 2;
+	}
+	struct ivr_engine *e = ivr_engine_new(&cfg);
+	if (!e) {
+		fprintf(stderr, "ivr-engine: %s\n", ivr_engine_last_error());
+		return 2;
+	}
+	if (ivr_engine_start(e) < 0) {
+		fprintf(stderr, "ivr-engine: %s\n", ivr_engine_last_error());
+		ivr_engine_free(e);
+		return 1;
+	}
+	char err[256];
+	struct ivr_control *ctl = ivr_control_start(e, control, err, sizeof(err));
+	if (!ctl) {
+		fprintf(stderr, "ivr-engine: %s\n", err);
+		ivr_engine_free(e);
+		return 1;
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct ivr_engine_stats st;
+	ivr_engine_get_stats(e, &st);
+	if (ivr_control_port(ctl))
+		fprintf(stderr, "ivr-engine: control on port %u, ", ivr_control_port(ctl));
+	else
+		fprintf(stderr, "ivr-engine: control on %s, ", control);
+	fprintf(stderr, "io=%s workers=%u max_calls=%u slot=%zu bytes\n", ivr_engine_io_backend(e),
+		st.n_workers, st.max_calls, st.slot_bytes);
+	while (!stop_flag)
+		pause();
+	ivr_control_stop(ctl);
+	ivr_engine_free(e);
+	return 0;
+}

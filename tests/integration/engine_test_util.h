@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/integration/engine_test_util.h - helpers shared by the engine
+ * integration tests: an in-process engine on loopback, a UDP "phone" that
+ * sends G.711 RTP at real pace and collects what the engine sends back,
+ * and signal measures (Goertzel power, aligned SNR).
+ * Tests exit 77 when the environment refuses sockets or threads.
+ */
+#ifndef IVR_ENGINE_TEST_UTIL_H
+#define IVR_ENGINE_TEST_UTIL_H
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dsp/g711.h"
+#include "engine/api.h"
+#include "engine/rtp.h"
+
+#define PHONE_MAX_SAMPLES (8000 * 30)
+
+/* A test endpoint: sends RTP to the engine, collects the engine's RTP. */
+struct phone {
+	int fd;
+	uint16_t port;          /* our port */
+	uint16_t engine_port;   /* the call's local port */
+	uint16_t seq;
+	uint32_t ts;
+	/* received audio, placed by RTP timestamp relative to the first packet */
+	float *rx;
+	size_t rx_n;            /* highest sample index + 1 */
+	bool rx_started;
+	uint32_t rx_ts0;
+	uint64_t rx_pkts;
+	uint64_t first_rx_ns;
+};
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void sleep_until(uint64_t t)
+{
+	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000ull),
+			       .tv_nsec = (long)(t % 1000000000ull) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static inline int phone_open(struct phone *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	if (p->fd < 0)
+		return -1;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	socklen_t al = sizeof(a);
+	if (bind(p->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(p->fd, (struct sockaddr *)&a, &al) < 0)
+		return -1;
+	int big = 4 << 20;
+	setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	p->port = ntohs(a.sin_port);
+	p->rx = calloc(PHONE_MAX_SAMPLES, sizeof(float));
+	p->seq = 1000;
+	p->ts = 5000;
+	return p->rx ? 0 : -1;
+}
+
+static inline void phone_close(struct phone *p)
+{
+	close(p->fd);
+	free(p->rx);
+}
+
+static inline void phone_remote(const struct phone *p, char *buf, size_t n)
+{
+	snprintf(buf, n, "127.0.0.1:%u", p->port);
+}
+
+/* Send one 20 ms PCMU frame (160 float samples) to the engine. */
+static inline void phone_send(struct phone *p, const float *pcm)
+{
+	uint8_t pay[160], pkt[256];
+	ivr_g711_ulaw_encode_f32(pay, pcm, 160);
+	struct ivr_rtp_hdr h = { .pt = 0, .seq = p->seq++, .ts = p->ts, .ssrc = 0x5eed0000u + p->port };
+	p->ts += 160;
+	int n = ivr_rtp_build(pkt, sizeof(pkt), &h, pay, 160);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(p->engine_port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	(void)!sendto(p->fd, pkt, (size_t)n, 0, (struct sockaddr *)&a, sizeof(a));
+}
+
+/* Send raw bytes to the engine port (garbage, floods). */
+static inline void phone_send_raw(struct phone *p, const void *data, size_t n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(p->engine_port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	(void)!sendto(p->fd, data, n, 0, (struct sockaddr *)&a, sizeof(a));
+}
+
+/* Collect everything that arrived: decode PCMU/PCMA into rx[] by timestamp. */
+static inline void phone_drain(struct phone *p, bool alaw)
+{
+	uint8_t buf[2048];
+	for (;;) {
+		ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return;
+		struct ivr_rtp_hdr h;
+		if (ivr_rtp_parse(&h, buf, (size_t)n) < 0)
+			continue;
+		if (!p->rx_started) {
+			p->rx_started = true;
+			p->rx_ts0 = h.ts;
+			p->first_rx_ns = now_ns();
+		}
+		p->rx_pkts++;
+		uint32_t off = h.ts - p->rx_ts0;
+		if ((size_t)off + h.payload_n_bytes > PHONE_MAX_SAMPLES)
+			continue;
+		if (alaw)
+			ivr_g711_alaw_decode_f32(p->rx + off, h.payload, h.payload_n_bytes);
+		else
+			ivr_g711_ulaw_decode_f32(p->rx + off, h.payload, h.payload_n_bytes);
+		if (off + h.payload_n_bytes > p->rx_n)
+			p->rx_n = off + h.payload_n_bytes;
+	}
+}
+
+/* Run @n_frames ticks of real time: each phone sends its next frame (if src), all drain. */
+static inline void phones_run(struct phone **ph, const float *const *src, size_t n_phones,
+			      size_t n_frames)
+{
+	uint64_t t = now_ns();
+	for (size_t f = 0; f < n_frames; f++) {
+		for (size_t i = 0; i < n_phones; i++) {
+			if (src && src[i])
+				phone_send(ph[i], src[i] + f * 160);
+			phone_drain(ph[i], false);
+		}
+		t += 20000000ull;
+		sleep_until(t);
+	}
+	for (int k = 0; k < 10; k++) {
+		for (size_t i = 0; i < n_phones; i++)
+			phone_drain(ph[i], false);
+		sleep_until(now_ns() + 10000000ull);
+	}
+}
+
+/* Power of frequency @hz in x[0..n) (Goertzel), normalised to a unit sine's 0.5. */
+static inline double tone_power(const float *x, size_t n, double hz)
+{
+	double w = 2 * M_PI * hz / 8000.0, c = 2 * cos(w), s1 = 0, s2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		double s = x[i] + c * s1 - s2;
+		s2 = s1;
+		s1 = s;
+	}
+	double pw = s1 * s1 + s2 * s2 - c * s1 * s2;
+	return pw / ((double)n * n / 4.0) * 0.5;
+}
+
+/*
+ * Best alignment of @got against @ref (lag 0..max_lag samples, by
+ * correlation) and the SNR in dB of @got vs @ref at that lag over @n samples.
+ */
+static inline double aligned_snr(const float *ref, const float *got, size_t n, size_t max_lag,
+				 size_t *lag_out)
+{
+	size_t best = 0;
+	double best_c = -1e300;
+	for (size_t lag = 0; lag <= max_lag; lag++) {
+		double c = 0;
+		for (size_t i = 0; i < n; i += 4)
+			c += ref[i] * got[i + lag];
+		if (c > best_c) {
+			best_c = c;
+			best = lag;
+		}
+	}
+	double s = 0, e = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = got[i + best] - ref[i];
+		s += ref[i] * ref[i];
+		e += d * d;
+	}
+	if (lag_out)
+		*lag_out = best;
+	return 10 * log10(s / (e + 1e-20));
+}
+
+/* Start an in-process engine; NULL means "environment refused" (exit 77). */
+static inline struct ivr_engine *test_engine(bool force_epoll, uint32_t max_calls,
+					     uint16_t port_min)
+{
+	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1", .port_min = port_min,
+				      .port_max = (uint16_t)(port_min + 2 * max_calls + 200),
+				      .n_workers = 2, .max_calls = max_calls,
+				      .force_epoll = force_epoll };
+	struct ivr_engine *e = ivr_engine_new(&cfg);
+	if (!e || ivr_engine_start(e) < 0) {
+		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
+		ivr_engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* A voiced, speech-like test signal: harmonics of a gliding pitch under a syllable envelope. */
+static inline void speechlike(float *x, size_t n, double f0)
+{
+	double ph = 0;
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i / 8000.0;
+		double pitch = f0 * (1.0 + 0.2 * sin(2 * M_PI * 0.7 * t));
+		ph += 2 * M_PI * pitch / 8000.0;
+		double env = 0.5 + 0.5 * sin(2 * M_PI * 3.0 * t);
+		x[i] = (float)(env * (0.25 * sin(ph) + 0.12 * sin(2 * ph + 0.3) + 0.06 * sin(3 * ph + 1.1)));
+	}
+}
+
+#endif /* IVR_ENGINE_TEST_UTIL_H */

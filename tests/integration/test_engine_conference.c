@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/integration/test_engine_conference.c - conferences over real RTP.
+ * Three phones (caller 500 Hz, agent 1000 Hz, supervisor 1500 Hz) in one
+ * conference, calls spread over two workers; what each phone receives is
+ * measured with Goertzel filters:
+ *  - N-1: everyone hears the two others, never themselves;
+ *  - whisper: the supervisor speaks to the agent only;
+ *  - monitor: the supervisor hears all, nobody hears the supervisor;
+ *  - barge: the supervisor is heard by both again.
+ * Exit 77 when the engine cannot start here.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "dsp/wav.h"
+#include "engine_test_util.h"
+#include "ivr_test.h"
+
+#define SECS 1
+#define FRAMES (50 * SECS)
+
+static struct ivr_engine *eng;
+static struct phone ph[3];
+static uint64_t ids[3];
+static const double freq[3] = { 500, 1000, 1500 };
+static float *sig[3];
+
+/* Run one phase; heard[i][j] = phone i hears phone j's tone. */
+static void phase(bool heard[3][3])
+{
+	for (int i = 0; i < 3; i++) {
+		ph[i].rx_started = false;
+		ph[i].rx_n = 0;
+		memset(ph[i].rx, 0, PHONE_MAX_SAMPLES * sizeof(float));
+	}
+	struct phone *phs[3] = { &ph[0], &ph[1], &ph[2] };
+	const float *src[3] = { sig[0], sig[1], sig[2] };
+	phones_run(phs, src, 3, FRAMES);
+	for (int i = 0; i < 3; i++) {
+		/* skip the first 200 ms (flags take effect, jitter buffers fill) */
+		size_t from = 1600, n = ph[i].rx_n > from + 4000 ? 4000 : 0;
+		for (int j = 0; j < 3; j++) {
+			double pw = n ? tone_power(ph[i].rx + from, n, freq[j]) : 0;
+			/* each tone is sent at 0.2 amplitude: power 0.02 when heard */
+			heard[i][j] = pw > 0.005;
+			if (pw > 0.0005 && pw < 0.005)
+				fprintf(stderr, "  ambiguous level %g (phone %d, tone %d)\n", pw, i, j);
+		}
+	}
+}
+
+static void expect(bool heard[3][3], const bool want[3][3], const char *what)
+{
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			ivr_check_msg(heard[i][j] == want[i][j], "%s: phone %d hears %d: %d, want %d",
+				      what, i, j, heard[i][j], want[i][j]);
+}
+
+IVR_TEST(test_conference)
+{
+	bool h[3][3];
+	/* N-1 */
+	for (int i = 0; i < 3; i++)
+		ivr_check_int_eq(ivr_call_conf_join(eng, ids[i], "room", true, true, 0), 0);
+	phase(h);
+	static const bool all[3][3] = { { 0, 1, 1 }, { 1, 0, 1 }, { 1, 1, 0 } };
+	expect(h, all, "N-1");
+	/* whisper: supervisor -> agent only */
+	ivr_check_int_eq(ivr_call_conf_flags(eng, ids[2], true, true, ids[1]), 0);
+	phase(h);
+	static const bool whisper[3][3] = { { 0, 1, 0 }, { 1, 0, 1 }, { 1, 1, 0 } };
+	expect(h, whisper, "whisper");
+	/* monitor: listen only */
+	ivr_check_int_eq(ivr_call_conf_flags(eng, ids[2], true, false, 0), 0);
+	phase(h);
+	static const bool monitor[3][3] = { { 0, 1, 0 }, { 1, 0, 0 }, { 1, 1, 0 } };
+	expect(h, monitor, "monitor");
+	/* barge */
+	ivr_check_int_eq(ivr_call_conf_flags(eng, ids[2], true, true, 0), 0);
+	phase(h);
+	expect(h, all, "barge");
+	/* leaving: the caller hears nobody, the others only each other */
+	ivr_check_int_eq(ivr_call_conf_leave(eng, ids[0]), 0);
+	phase(h);
+	static const bool left[3][3] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 1, 0 } };
+	expect(h, left, "leave");
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(test_moh_shared)
+{
+	/* Two calls on music on hold from one decoded copy hear the same samples in step. */
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/ivr_moh_%d.wav", (int)getpid());
+	static float moh[8000];
+	for (int i = 0; i < 8000; i++)
+		moh[i] = 0.25f * sinf(2 * (float)M_PI * (300 + 0.05f * (float)i) * (float)i / 8000);
+	ivr_check_int_eq(ivr_wav_write(path, moh, 8000, 8000, IVR_WAV_PCM16), 0);
+	ivr_check_int_eq(ivr_call_conf_leave(eng, ids[1]), 0);
+	ivr_check_int_eq(ivr_call_conf_leave(eng, ids[2]), 0);
+	ivr_check_int_eq(ivr_call_play(eng, ids[1], path, true, true), 0);
+	ivr_check_int_eq(ivr_call_play(eng, ids[2], path, true, true), 0);
+	bool h[3][3];
+	phase(h);
+	ivr_check(tone_power(ph[1].rx + 1600, 4000, 1000) < 0.005); /* no conference any more */
+	double e1 = 0;
+	for (size_t i = 1600; i < 5600; i++)
+		e1 += ph[1].rx[i] * ph[1].rx[i];
+	ivr_check(e1 / 4000 > 0.01);
+	struct ivr_engine_stats st;
+	ivr_engine_get_stats(eng, &st);
+	ivr_check_int_eq(st.prompts_cached, 1);
+	unlink(path);
+	return IVR_TEST_RESULT();
+}
+
+int main(int argc, char **argv)
+{
+	ivr_test_init(argc, argv);
+	eng = test_engine(false, 8, 37000);
+	if (!eng)
+		return 77;
+	for (int i = 0; i < 3; i++) {
+		if (phone_open(&ph[i]) < 0)
+			return 77;
+		char remote[64];
+		phone_remote(&ph[i], remote, sizeof(remote));
+		struct ivr_call_params p = { .remote = remote, .pt = -1, .dtmf_pt = -1 };
+		if (ivr_call_create(eng, &p, &ids[i], &ph[i].engine_port) < 0) {
+			fprintf(stderr, "create: %s\n", ivr_engine_last_error());
+			return 1;
+		}
+		sig[i] = malloc(sizeof(float) * 160 * FRAMES);
+		for (int k = 0; k < 160 * FRAMES; k++)
+			sig[i][k] = 0.2f * sinf(2 * (float)M_PI * (float)freq[i] * (float)k / 8000);
+	}
+	ivr_test_run(test_conference);
+	ivr_test_run(test_moh_shared);
+	for (int i = 0; i < 3; i++) {
+		phone_close(&ph[i]);
+		free(sig[i]);
+	}
+	ivr_engine_free(eng);
+	return ivr_test_summary();
+}

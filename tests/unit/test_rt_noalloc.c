@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/test_rt_noalloc.c - the media path never allocates.
+ *
+ * malloc/calloc/realloc/free/aligned_alloc are interposed (defined here,
+ * forwarding to glibc's __libc_* entry points); a thread-local flag arms
+ * them on this thread only, so the recorder's writer thread may allocate.
+ * Armed: 1000 ticks of three calls' full per-call processing - RTP parse,
+ * latching, RFC 3550 statistics, jitter buffer with reordering and loss,
+ * G.711 decode, PLC, conference N-1 mix, prompt playback, in-band DTMF,
+ * recording handoff, encode and packet build.  The negative control proves
+ * the interposer sees a deliberate malloc.
+ * Under AddressSanitizer (which owns malloc) the test skips.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "dsp/g711.h"
+#include "dsp/wav.h"
+#include "engine/call.h"
+#include "engine/mixer.h"
+#include "engine/prompt.h"
+#include "engine/recorder.h"
+#include "ivr_test.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define IVR_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define IVR_ASAN 1
+#endif
+
+static __thread int armed;
+static atomic_int hits;
+
+#ifndef IVR_ASAN
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t a, size_t n);
+extern void __libc_free(void *p);
+
+void *malloc(size_t n)
+{
+	if (armed)
+		atomic_fetch_add(&hits, 1);
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+	if (armed)
+		atomic_fetch_add(&hits, 1);
+	return __libc_calloc(n, m);
+}
+
+void *realloc(void *p, size_t n)
+{
+	if (armed)
+		atomic_fetch_add(&hits, 1);
+	return __libc_realloc(p, n);
+}
+
+void *aligned_alloc(size_t a, size_t n)
+{
+	if (armed)
+		atomic_fetch_add(&hits, 1);
+	return __libc_memalign(a, n);
+}
+
+void free(void *p)
+{
+	if (armed && p)
+		atomic_fetch_add(&hits, 1);
+	__libc_free(p);
+}
+#endif
+
+/* Through a volatile pointer so the compiler cannot elide the negative control. */
+static void *(*volatile malloc_fn)(size_t) = malloc;
+
+IVR_TEST(test_negative_control)
+{
+	atomic_store(&hits, 0);
+	armed = 1;
+	void *p = malloc_fn(32);
+	armed = 0;
+	ivr_check_int_eq(atomic_load(&hits), 1);
+	free(p);
+	return IVR_TEST_RESULT();
+}
+
+#define N_CALLS 3
+
+IVR_TEST(test_media_ticks)
+{
+	/* Control-side set-up (allocates freely). */
+	char prompt_path[] = "/tmp/ivr_noalloc_prompt_XXXXXX.wav";
+	int pfd = mkstemps(prompt_path, 4);
+	ivr_check(pfd >= 0);
+	close(pfd);
+	float tone[8000];
+	for (int i = 0; i < 8000; i++)
+		tone[i] = 0.3f * sinf(2 * (float)M_PI * 440 * (float)i / 8000);
+	ivr_check_int_eq(ivr_wav_write(prompt_path, tone, 8000, 8000, IVR_WAV_PCM16), 0);
+	struct ivr_prompt_cache *pc = ivr_prompt_cache_new(8000);
+	struct ivr_recorder *rec = ivr_recorder_new(1, 4096, N_CALLS);
+	struct ivr_mixer *mix = ivr_mixer_new(4);
+	size_t stride = ivr_call_slot_size();
+	uint8_t *arena = aligned_alloc(64, stride * N_CALLS);
+	ivr_check(pc && rec && mix && arena);
+	memset(arena, 0, stride * N_CALLS);
+	ivr_mixer_set_ports(mix, arena + offsetof(struct ivr_call, mix), stride, N_CALLS);
+	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(4000) };
+	inet_pton(AF_INET, "127.0.0.1", &peer.sin_addr);
+	struct ivr_call *calls[N_CALLS];
+	char rec_path[N_CALLS][64];
+	for (int i = 0; i < N_CALLS; i++) {
+		struct ivr_call *c = (struct ivr_call *)(arena + stride * (size_t)i);
+		calls[i] = c;
+		ivr_check_int_eq(ivr_call_init(c, (uint32_t)i, 1), 0);
+		ivr_check_int_eq(ivr_codec_init(&c->codec, i == 1 ? IVR_CODEC_PCMA : IVR_CODEC_PCMU, -1), 0);
+		c->ssrc = 1000u + (uint32_t)i;
+		c->recorder = rec;
+		c->mixer = mix;
+		ivr_rtp_latch_init(&c->latch, (struct sockaddr *)&peer, sizeof(peer));
+		snprintf(rec_path[i], sizeof(rec_path[i]), "/tmp/ivr_noalloc_rec%d_%d.wav", i,
+			 (int)getpid());
+		ivr_check_int_eq(ivr_recorder_open(rec, (uint32_t)i, rec_path[i], 0, 8000, &c->rec_id,
+						   NULL, 0), 0);
+		c->prompt = ivr_prompt_get(pc, prompt_path, NULL, 0);
+		ivr_check(c->prompt != NULL);
+		c->play_loop = i == 2;
+		ivr_check_int_eq(ivr_mixer_join(mix, "room", (uint32_t)i, true, true, -1), 0);
+		atomic_store(&c->state, IVR_CALL_ACTIVE);
+	}
+	memcpy(calls[0]->dtmf_q, "123#", 4);
+	calls[0]->dtmf_n = 4;
+
+	/* Media path, armed. */
+	atomic_store(&hits, 0);
+	armed = 1;
+	uint8_t pkt[N_CALLS][2][256];
+	int held[N_CALLS] = { 0 }, garbage = 0;
+	for (int t = 0; t < 1000; t++) {
+		uint64_t now = 1000000000ull + (uint64_t)t * 20000000ull;
+		for (int i = 0; i < N_CALLS; i++) {
+			struct ivr_call *c = calls[i];
+			float f[160];
+			uint8_t pay[160];
+			for (int k = 0; k < 160; k++)
+				f[k] = 0.2f * sinf(2 * (float)M_PI * 300 * (float)(t * 160 + k) / 8000);
+			ivr_codec_encode(&c->codec, f, 160, pay, sizeof(pay));
+			struct ivr_rtp_hdr h = { .pt = c->codec.pt, .seq = (uint16_t)t,
+						 .ts = (uint32_t)t * 160, .ssrc = 77 };
+			int n = ivr_rtp_build(pkt[i][t & 1], sizeof(pkt[i][0]), &h, pay, 160);
+			/* every 10th packet arrives a tick late (reorder), every 50th is lost */
+			if (t % 50 == 3)
+				continue;
+			if (t % 10 == 5) {
+				held[i] = n;
+				continue;
+			}
+			ivr_call_on_packet(c, pkt[i][t & 1], (size_t)n, (struct sockaddr *)&peer,
+					   sizeof(peer), now);
+			if (held[i]) {
+				ivr_call_on_packet(c, pkt[i][(t - 1) & 1], (size_t)held[i],
+						   (struct sockaddr *)&peer, sizeof(peer), now);
+				held[i] = 0;
+			}
+			/* garbage too */
+			ivr_call_on_packet(c, pay, 7, (struct sockaddr *)&peer, sizeof(peer), now);
+			garbage += i == 0;
+		}
+		for (int i = 0; i < N_CALLS; i++)
+			(void)ivr_call_tick(calls[i], (uint64_t)t, now);
+	}
+	armed = 0;
+	ivr_check_msg(atomic_load(&hits) == 0, "%d allocations on the media path",
+		      atomic_load(&hits));
+	for (int i = 0; i < N_CALLS; i++) {
+		ivr_check_int_eq(calls[i]->st.tx_pkts, 1000);
+		ivr_check(calls[i]->st.frames_played > 900);
+		ivr_check(calls[i]->st.frames_concealed > 0);
+		ivr_check_int_eq(calls[i]->st.rx_bad, garbage);
+	}
+
+	/* Tear down on the control side. */
+	for (int i = 0; i < N_CALLS; i++) {
+		ivr_call_retire(calls[i]);
+		(void)ivr_mixer_leave(mix, (uint32_t)i);
+	}
+	ivr_recorder_free(rec);
+	ivr_mixer_free(mix);
+	ivr_prompt_cache_free(pc);
+	free(arena);
+	for (int i = 0; i < N_CALLS; i++)
+		unlink(rec_path[i]);
+	unlink(prompt_path);
+	return IVR_TEST_RESULT();
+}
+
+int main(int argc, char **argv)
+{
+	ivr_test_init(argc, argv);
+#ifdef IVR_ASAN
+	printf("SKIP: AddressSanitizer owns malloc; run under gcc\n");
+	return 77;
+#endif
+	ivr_test_run(test_negative_control);
+	ivr_test_run(test_media_ticks);
+	return ivr_test_summary();
+}
