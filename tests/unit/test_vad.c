@@ -12,7 +12,8 @@
  * talkers) at 20 and 10 dB SNR (active speech level vs noise power).
  * Figures (F1, false-alarm rate) are printed per condition and the targets
  * asserted: F1 >= 0.95 and FA <= 5% clean and at 20 dB, F1 >= 0.90 at 10 dB.
- * Also: endpointer events against the known silences, noise-floor tracking,
+ * Also: the line 10 dB quieter and louder, endpointer events against the
+ * known silences, noise-floor tracking,
  * 10 ms vs 20 ms frames, reset/clone, bad input.
  */
 #include "config.h"
@@ -46,6 +47,7 @@ struct stream {
 };
 
 static struct ivr_speech_corpus corpus16, corpus8;
+static double level_offset_db; /* whole line louder or quieter than LEVEL_DBFS */
 static struct stream st16, st8;
 static int have_corpus;
 
@@ -145,6 +147,11 @@ static struct score run(const struct stream *s, enum noise noise, double snr_db,
 		else if (noise == NOISE_BABBLE)
 			nz = s->babble[i];
 		x[i] = s->clean[i] + g * nz + bed * (float)ivr_speech_gauss(&seed);
+	}
+	if (level_offset_db != 0.0) {
+		const float lg = (float)pow(10.0, level_offset_db / 20.0);
+		for (size_t i = 0; i < s->n; i++)
+			x[i] *= lg;
 	}
 	if (ulaw)
 		ivr_speech_ulaw(x, s->n);
@@ -263,6 +270,24 @@ IVR_TEST(accuracy_8k_ulaw)
 	if (!load())
 		return IVR_TEST_SKIP;
 	conditions(&st8, 1, "8k mu-law");
+	return IVR_TEST_RESULT();
+}
+
+/* The same figures with the whole line 10 dB quieter and 10 dB louder (8 kHz mu-law). */
+IVR_TEST(level_independence)
+{
+	if (!load())
+		return IVR_TEST_SKIP;
+	const double off[] = { -10.0, 10.0 };
+	for (int i = 0; i < 2; i++) {
+		char name[64];
+		level_offset_db = off[i];
+		snprintf(name, sizeof(name), "8k mu-law %+.0f dB clean", off[i]);
+		check_condition(name, &st8, NOISE_NONE, 0, 1, 0.95, 0.05);
+		snprintf(name, sizeof(name), "8k mu-law %+.0f dB babble 20", off[i]);
+		check_condition(name, &st8, NOISE_BABBLE, 20, 1, 0.95, 0.05);
+	}
+	level_offset_db = 0.0;
 	return IVR_TEST_RESULT();
 }
 
@@ -494,6 +519,7 @@ int main(int argc, char **argv)
 	ivr_test_run(accuracy_16k);
 	ivr_test_run(accuracy_8k);
 	ivr_test_run(accuracy_8k_ulaw);
+	ivr_test_run(level_independence);
 	ivr_test_run(endpointer_events);
 	ivr_test_run(noise_floor_tracking);
 	ivr_test_run(frame_sizes_agree);
