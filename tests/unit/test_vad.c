@@ -2,19 +2,25 @@
 /*
  * tests/unit/test_vad.c - VAD/endpointer on real speech.
  *
- * Corpus: the recorded utterances of pocketsphinx-testdata (16 kHz; also
- * resampled to 8 kHz and sent through mu-law) plus sentences synthesised
- * now with espeak-ng and flite, each set to an active level of -26 dBFS and
- * concatenated with silences of known, varied length.  Ground truth: the
- * ITU-T P.56 activity of the clean signal (envelope 15.9 dB below the active
- * level, 200 ms hangover), a frame being speech when most of its samples are
- * active.  Conditions: clean, white noise and babble (the sum of six other
- * talkers) at 20 and 10 dB SNR (active speech level vs noise power).
- * Figures (F1, false-alarm rate) are printed per condition and the targets
- * asserted: F1 >= 0.95 and FA <= 5% clean and at 20 dB, F1 >= 0.90 at 10 dB.
+ * Corpus: the 14 recorded utterances of pocketsphinx-testdata (16 kHz; also
+ * resampled to 8 kHz, and sent through mu-law) plus 8 sentences synthesised
+ * now with espeak-ng and flite (several voices), each trimmed to its active
+ * region +-100 ms, set to an active level of -26 dBFS and concatenated with
+ * silences of known length (400-1400 ms).  A recording's gap carries its own
+ * background (its inactive samples, looped), and the whole line has an
+ * idle-channel noise 35 dB under the speech: a line never falls digitally
+ * silent between sentences.
+ * Ground truth: the ITU-T P.56 activity of the clean signal (threshold
+ * 15.9 dB under the active level, 200 ms hangover; the envelope's second
+ * smoother runs backwards so the labels are not late), a 20 ms frame being
+ * speech when most of its samples are active.
+ * Conditions: clean, white noise and babble (the sum of six other talkers)
+ * at 20 and 10 dB SNR (active speech level vs noise power).  F1 and the
+ * false-alarm rate are printed per condition and the targets asserted:
+ * F1 >= 0.95 and FA <= 5% clean and at 20 dB, F1 >= 0.90 at 10 dB.
  * Also: the line 10 dB quieter and louder, endpointer events against the
- * known silences, noise-floor tracking,
- * 10 ms vs 20 ms frames, reset/clone, bad input.
+ * known silences, noise-floor tracking, 10 ms vs 20 ms frames, reset/clone,
+ * bad input.
  */
 #include "config.h"
 
