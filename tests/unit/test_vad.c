@@ -482,6 +482,7 @@ IVR_TEST(bad_input)
 	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .rate_hz = 44100 }), 0);
 	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .threshold = -1 }), 0);
 	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .min_level_dbfs = 10 }), 0);
+	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .prior_level_dbfs = 3 }), 0);
 	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .hangover_ms = 100000 }), 0);
 	ivr_check(ivr_vad_size(NULL) > 0);
 	errno = 0;
