@@ -30,7 +30,7 @@
  * converge, and its suppressor leans on the filter's own residual estimate,
  * so during that time the echo leaks (10-20 dB under the near signal) and a
  * barge-in detector on the output hears the prompt.  Until the linear filter
- * has reached GATE_CONVERGED_DB of cancellation over GATE_WINDOW frames of
+ * has reached GATE_CONVERGED_DB of cancellation over GATE_WINDOW_MS of
  * far speech, frames where the far end is active and the near signal is no
  * louder than the echo coupling explains are attenuated by GATE_ATTEN.  A
  * caller GATE_DT times (6 dB) above that opens it for GATE_HOLD_MS (level
@@ -39,13 +39,13 @@
  */
 #define HIST_MAX	  64	  /* far power history, frames: >= (500 + 20) / 10 */
 #define GATE_FAR_MIN	  3.3e-6f /* -55 dBFS mean square: far end active */
-#define GATE_WINDOW	  25	  /* far-active frames per convergence check */
+#define GATE_WINDOW_MS	  500	  /* far-active time per convergence check */
 #define GATE_CONVERGED_DB 12.0f	  /* linear ERLE that ends the start-up gate */
 #define GATE_DT		  4.0f	  /* near above 4x the coupled far power: caller talking */
-#define GATE_BOOT	  5	  /* far-active frames that only teach the coupling */
-#define GATE_GROW	  1.122f  /* ... and let up by 0.5 dB per frame at most */
-#define GATE_HOLD_MS	  200	  /* open this long after a caller frame: words have dips */
-#define GATE_DECAY	  0.98f	  /* coupling estimate let down ~4 dB/s */
+#define GATE_BOOT_MS	  100  /* far-active time, after a tail, that only teaches the coupling */
+#define GATE_GROW_DB	  0.5f /* ... and let up by 0.5 dB per 20 ms at most */
+#define GATE_HOLD_MS	  200  /* open this long after a caller frame: words have dips */
+#define GATE_DECAY_DB	  0.0877f /* coupling estimate let down by this per 20 ms (~4.4 dB/s) */
 #define GATE_ATTEN	  0.0316f /* -30 dB */
 
 struct ivr_aec {
@@ -62,9 +62,11 @@ struct ivr_aec {
 	uint32_t win_frames;
 	float win_near, win_err;	 /* near and linear-residual power sums */
 	float coupling;			 /* near/far power ratio of the echo (decaying maximum) */
-	uint32_t far_frames;		 /* far-active frames seen, up to GATE_BOOT */
+	uint32_t far_frames;		 /* far-active frames seen, up to boot_frames */
 	uint32_t hold_frames, hold_left; /* gate held open after the caller (GATE_HOLD_MS) */
-	float gain;			 /* smoothed gate gain */
+	uint32_t window_frames, boot_frames;
+	float decay, grow; /* per-frame factors of GATE_DECAY_DB, GATE_GROW_DB */
+	float gain;	   /* smoothed gate gain */
 	float far_hist[HIST_MAX];
 	int16_t near16[FRAME_MAX], ref16[FRAME_MAX], out16[FRAME_MAX];
 	int16_t fifo[]; /* fifo_len samples */
@@ -158,30 +160,33 @@ static float gate_update(struct ivr_aec *a)
 		/*
 		 * Echo coupling: echo power <= coupling * the loudest far frame
 		 * of the tail, so the estimate is the largest ratio seen in
-		 * echo-only frames, let down by GATE_DECAY per frame.  A frame
+		 * echo-only frames, let down by GATE_DECAY_DB per 20 ms.  A frame
 		 * GATE_DT above it holds the caller: it passes and does not
-		 * feed the estimate, which may rise by GATE_GROW per frame at
+		 * feed the estimate, which may rise by GATE_GROW_DB per 20 ms at
 		 * most, so a caller's onset ramping up cannot drag it along.
-		 * The first GATE_BOOT far frames only learn.
+		 * The first boot_frames far frames (a tail + GATE_BOOT_MS) only
+		 * learn.  If the echo is louder later than it was then, the gate
+		 * takes it for the caller and stays open: the canceller then
+		 * behaves as without the gate, no worse.
 		 */
 		const float r = pn / far_max;
-		if (a->far_frames >= GATE_BOOT && r > GATE_DT * a->coupling)
+		if (a->far_frames >= a->boot_frames && r > GATE_DT * a->coupling)
 			a->hold_left = a->hold_frames; /* the caller: open, and hold */
 		else if (a->hold_left)
 			a->hold_left--;
 		if (!a->hold_left) {
-			float c = fmaxf(a->coupling * GATE_DECAY, r);
+			float c = fmaxf(a->coupling * a->decay, r);
 			/* An echo path does not jump; a caller's onset ramps: cap the rise. */
-			if (a->far_frames >= GATE_BOOT)
-				c = fminf(c, a->coupling * GATE_GROW);
+			if (a->far_frames >= a->boot_frames)
+				c = fminf(c, a->coupling * a->grow);
 			a->coupling = c;
 			target = GATE_ATTEN;
 		}
-		if (a->far_frames < GATE_BOOT)
+		if (a->far_frames < a->boot_frames)
 			a->far_frames++;
 		a->win_near += pn;
 		a->win_err += pe;
-		if (++a->win_frames >= GATE_WINDOW) {
+		if (++a->win_frames >= a->window_frames) {
 			if (a->win_near >= a->win_err * powf(10.0f, GATE_CONVERGED_DB / 10.0f))
 				a->converged = 1;
 			a->win_frames = 0;
@@ -230,7 +235,13 @@ int ivr_aec_init(struct ivr_aec *aec, size_t size, const struct ivr_aec_cfg *cfg
 	aec->delay = (uint32_t)((size_t)c.rate_hz * c.bulk_delay_ms / 1000);
 	aec->fifo_len = aec->delay + aec->frame;
 	memset(aec->fifo, 0, aec->fifo_len * sizeof(int16_t));
+	/* The gate's time constants are in ms; per frame they depend on frame_ms. */
 	aec->hold_frames = GATE_HOLD_MS / c.frame_ms;
+	aec->window_frames = GATE_WINDOW_MS / c.frame_ms;
+	/* The echo of the first far frame can come as late as the tail: learn that long. */
+	aec->boot_frames = (c.tail_ms + GATE_BOOT_MS) / c.frame_ms;
+	aec->decay = powf(10.0f, -GATE_DECAY_DB * (float)c.frame_ms / 200.0f);
+	aec->grow = powf(10.0f, GATE_GROW_DB * (float)c.frame_ms / 200.0f);
 	aec->hist_len = IVR_MIN(HIST_MAX, (c.tail_ms + c.frame_ms - 1) / c.frame_ms + 1);
 	gate_reset(aec);
 	aec->echo = speex_echo_state_init((int)aec->frame, (int)(c.rate_hz * c.tail_ms / 1000));
