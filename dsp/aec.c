@@ -33,20 +33,21 @@
  * has reached GATE_CONVERGED_DB of cancellation over GATE_WINDOW_MS of
  * far speech, frames where the far end is active and the near signal is no
  * louder than the echo coupling explains are attenuated by GATE_ATTEN.  A
- * caller GATE_DT times (6 dB) above that opens it for GATE_HOLD_MS (level
- * double-talk test, as Geigel's, on powers).  Once converged the gate is off for good (until a
- * reset): double talk later in the call is speexdsp's business alone.
+ * caller GATE_DT times (6 dB) above that opens it for GATE_HOLD_MS (a level
+ * double-talk test, as Geigel's, on powers).  Once converged the gate is off
+ * for good (until a reset): double talk later in the call is speexdsp's
+ * business alone.
  */
 #define HIST_MAX	  64	  /* far power history, frames: >= (500 + 20) / 10 */
 #define GATE_FAR_MIN	  3.3e-6f /* -55 dBFS mean square: far end active */
 #define GATE_WINDOW_MS	  500	  /* far-active time per convergence check */
 #define GATE_CONVERGED_DB 12.0f	  /* linear ERLE that ends the start-up gate */
-#define GATE_DT		  4.0f	  /* near above 4x the coupled far power: caller talking */
-#define GATE_BOOT_MS	  100  /* far-active time, after a tail, that only teaches the coupling */
-#define GATE_GROW_DB	  0.5f /* ... and let up by 0.5 dB per 20 ms at most */
-#define GATE_HOLD_MS	  200  /* open this long after a caller frame: words have dips */
-#define GATE_DECAY_DB	  0.0877f /* coupling estimate let down by this per 20 ms (~4.4 dB/s) */
-#define GATE_ATTEN	  0.0316f /* -30 dB */
+#define GATE_ATTEN	  0.0316f /* -30 dB on echo-only frames */
+#define GATE_DT		  4.0f	  /* near above 4x the coupled far power: the caller */
+#define GATE_HOLD_MS	  200	  /* open this long after a caller frame: words have dips */
+#define GATE_BOOT_MS	  100	  /* far-active time, after a tail, that only learns */
+#define GATE_DECAY_DB	  0.0877f /* coupling estimate let down per 20 ms (~4.4 dB/s) */
+#define GATE_GROW_DB	  0.5f	  /* ... and let up by at most this per 20 ms */
 
 struct ivr_aec {
 	struct ivr_aec_cfg cfg; /* with defaults filled in */
