@@ -11,7 +11,12 @@
  * the engine transmitted in the same tick (far), and a FIFO delays the far
  * signal by bulk_delay_ms before it reaches the adaptive filter, so the
  * filter's tail (tail_ms, default 128 ms) only has to cover the dispersion
- * of the echo path, not the network/jitter-buffer round trip.
+ * of the echo path, not the network/jitter-buffer round trip.  Until the
+ * filter has converged (12 dB of linear cancellation over 0.5 s of far
+ * speech, typically 1-2 s into the first prompt) a start-up gate attenuates
+ * frames that hold nothing but echo by 30 dB; a caller 6 dB above the echo
+ * passes.  After that the gate stays off for the call (no_startup_gate = 1
+ * disables it).
  * Float32 in/out (full scale 1.0); speexdsp works on int16, converted here.
  *
  * Memory: the wrapper state (with the FIFO) lives in caller memory
@@ -42,7 +47,8 @@ struct ivr_aec_cfg {
 	int32_t echo_suppress_db;	 /* residual echo attenuation, far only [-40] */
 	int32_t echo_suppress_active_db; /* the same while the caller talks [-15] */
 	int32_t noise_suppress_db;	 /* speexdsp's noise suppression [-15] */
-	uint8_t linear_only;		 /* 1: no residual suppressor (MDF output as is) */
+	uint8_t no_startup_gate; /* 1: no attenuation of far-only frames before convergence */
+	uint8_t linear_only;	 /* 1: no residual suppressor (MDF output as is) */
 };
 
 /**

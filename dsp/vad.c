@@ -70,8 +70,9 @@ struct ivr_vad {
 	uint32_t k_lo, nbin; /* first bin and number of bins of the band */
 	uint32_t hang_blocks, start_blocks, end_blocks;
 	float threshold;
-	float min_level;  /* linear band power */
-	float power_norm; /* band bin power -> mean square of the signal */
+	float min_level;
+	float prior_level; /* linear band power */
+	float power_norm;  /* band bin power -> mean square of the signal */
 
 	/* running state */
 	uint64_t n_blocks;	/* blocks analysed since reset */
@@ -133,6 +134,8 @@ static int fill_cfg(struct ivr_vad_cfg *c, const struct ivr_vad_cfg *cfg)
 	if (!(d.threshold > 0.0f && d.threshold < 1000.0f))
 		return -EINVAL;
 	if (!(d.min_level_dbfs >= -200.0f && d.min_level_dbfs <= 0.0f))
+		return -EINVAL;
+	if (!(d.prior_level_dbfs >= -200.0f && d.prior_level_dbfs <= 0.0f))
 		return -EINVAL;
 	*c = d;
 	return 0;
@@ -198,6 +201,8 @@ int ivr_vad_init(struct ivr_vad *vad, size_t size, const struct ivr_vad_cfg *cfg
 	vad->threshold = c.threshold;
 	init_tables(vad);
 	vad->min_level = powf(10.0f, c.min_level_dbfs / 10.0f);
+	vad->prior_level =
+		c.prior_level_dbfs == 0.0f ? 0.0f : powf(10.0f, c.prior_level_dbfs / 10.0f);
 	ivr_vad_reset(vad);
 	return 0;
 }
@@ -214,7 +219,8 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->mcra_count = 0;
 	vad->noise_total = 0.0f;
 	vad->tot_min = vad->tot_tmp = vad->tot_s = 0.0f;
-	vad->speech_level = 0.0f;
+	/* The first speech block replaces the prior (weight 1 at n_speech 0). */
+	vad->speech_level = vad->prior_level;
 	vad->n_speech = 0;
 	memset(vad->tot_sub, 0, sizeof(vad->tot_sub));
 	vad->floor_count = vad->floor_idx = 0;

@@ -32,12 +32,13 @@ struct ivr_vad; /* opaque */
 
 /** Configuration; zero fields take the defaults in brackets. */
 struct ivr_vad_cfg {
-	uint32_t rate_hz;     /* 8000 or 16000 [8000] */
-	uint32_t hangover_ms; /* frame flag held after the last speech block [200] */
-	uint32_t start_ms;    /* speech needed before a START event [60] */
-	uint32_t end_ms;      /* non-speech needed before an END event [600] */
-	float threshold;      /* mean log-likelihood ratio for speech [IVR_VAD_THRESHOLD] */
-	float min_level_dbfs; /* blocks below this band level are never speech [-60] */
+	uint32_t rate_hz;	/* 8000 or 16000 [8000] */
+	uint32_t hangover_ms;	/* frame flag held after the last speech block [200] */
+	uint32_t start_ms;	/* speech needed before a START event [60] */
+	uint32_t end_ms;	/* non-speech needed before an END event [600] */
+	float threshold;	/* mean log-likelihood ratio for speech [IVR_VAD_THRESHOLD] */
+	float min_level_dbfs;	/* blocks below this band level are never speech [-60] */
+	float prior_level_dbfs; /* active level assumed until speech is heard [none] */
 };
 
 /** Default mean log-likelihood-ratio threshold (tuned on tests/unit/test_vad.c's corpus). */
