@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/shmring.h"
 #include "engine/api.h"
 #include "engine/call.h"
 #include "engine/mixer.h"
@@ -49,6 +50,8 @@ struct ivr_engine {
 	struct ivr_prompt_cache *prompts;
 	struct ivr_recorder *rec;
 	struct ivr_mixer *mixer;
+	struct ivr_shmring events; /* event ring, one sub-ring per worker (when ring_name) */
+	bool have_events;
 	bool started;
 	uint64_t t0_ns;
 	uint64_t created, refused;
@@ -165,6 +168,13 @@ int ivr_engine_start(struct ivr_engine *e)
 	e->rec = ivr_recorder_new(e->n_workers, REC_RING_FRAMES, e->n_slots);
 	if (!e->rec)
 		return fail(-errno, "recorder: %s", strerror(errno));
+	if (e->ring_name[0] && !e->have_events) {
+		struct ivr_shmring_cfg rc = { .n_rings = e->n_workers };
+		int r = ivr_shmring_create(&e->events, e->ring_name, &rc);
+		if (r < 0)
+			return fail(r, "event ring %s: %s", e->ring_name, ivr_strerror(r));
+		e->have_events = true;
+	}
 	e->t0_ns = ivr_now_ns();
 	for (unsigned i = 0; i < e->n_workers; i++) {
 		char err[160] = "";
@@ -173,7 +183,8 @@ int ivr_engine_start(struct ivr_engine *e)
 					     .arena = e->arena,
 					     .stride = e->stride,
 					     .n_slots = e->n_slots,
-					     .t0_ns = e->t0_ns };
+					     .t0_ns = e->t0_ns,
+					     .events = e->have_events ? &e->events : NULL };
 		e->workers[i] = ivr_worker_new(&wc, err, sizeof(err));
 		int r = e->workers[i] ? ivr_worker_start(e->workers[i]) : -errno;
 		if (r < 0) {
@@ -198,6 +209,7 @@ static void close_slot(struct ivr_engine *e, uint32_t slot)
 			e->port_used[pi] = 0;
 		c->local_port = 0;
 	}
+	ivr_call_dsp_release(c);
 	free(e->vars[slot]);
 	e->vars[slot] = NULL;
 	if (e->worker_load[c->worker])
@@ -254,6 +266,10 @@ int ivr_engine_stop(struct ivr_engine *e)
 	if (e->rec) {
 		ivr_recorder_free(e->rec);
 		e->rec = NULL;
+	}
+	if (e->have_events) {
+		ivr_shmring_destroy(&e->events, 1);
+		e->have_events = false;
 	}
 	e->started = false;
 	return 0;
@@ -415,6 +431,16 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		pthread_mutex_unlock(&e->lock);
 		return fail(r, "create_call: slot init failed");
 	}
+	c->codec = codec;
+	c->call_id = make_id(slot, gen);
+	r = ivr_call_dsp_setup(c);
+	if (r < 0) {
+		close(fd);
+		e->port_used[(port - e->cfg.port_min) / 2] = 0;
+		e->free_slots[e->n_free++] = slot;
+		pthread_mutex_unlock(&e->lock);
+		return fail(r, "create_call: DSP chain setup failed (%s)", ivr_strerror(r));
+	}
 	/* Least loaded worker: calls never move, so balance at creation. */
 	unsigned w = 0;
 	for (unsigned i = 1; i < e->n_workers; i++)
@@ -429,6 +455,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	c->frame_samples = codec.rate_hz / 50;
 	c->recorder = e->rec;
 	c->mixer = e->mixer;
+	c->events = e->have_events ? &e->events : NULL;
 	c->created_ns = ivr_now_ns();
 	if (getrandom(&c->ssrc, sizeof(c->ssrc), GRND_NONBLOCK) != sizeof(c->ssrc))
 		c->ssrc = (uint32_t)(c->created_ns ^ (c->created_ns >> 32) ^ slot);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/shmring.h"
 #include "engine/call.h"
 #include "engine/io_epoll.h"
 #include "engine/io_uring.h"
@@ -237,6 +238,9 @@ static void *worker_main(void *arg)
 			}
 		}
 		w->ops->flush(w->io);
+		/* Readers sleeping on the event ring are woken once per tick, never per event. */
+		if (w->cfg.events)
+			(void)ivr_shmring_wake(w->cfg.events, w->cfg.index);
 		uint64_t end = ivr_now_ns();
 		uint64_t dt = end - start;
 		w->st.ticks++;

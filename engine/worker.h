@@ -26,6 +26,7 @@
 
 struct ivr_prompt;
 struct ivr_call;
+struct ivr_shmring;
 
 /* ---- I/O backend interface (engine/io_uring.c, engine/io_epoll.c) ---- */
 
@@ -83,6 +84,7 @@ struct ivr_worker_cfg {
 	uint32_t n_slots;
 	uint64_t t0_ns;          /* origin of the global 20 ms grid */
 	unsigned io_entries;     /* io_uring SQ size; 0 = 4096 */
+	struct ivr_shmring *events; /* event ring, sub-ring `index` is ours; NULL = none */
 };
 
 struct ivr_worker_stats {
