@@ -45,8 +45,8 @@
 
 /* ------------------------------------------------ malloc interposer */
 
-static __thread int armed;
-static atomic_int hits;
+static __thread int armed IVR_UNUSED;
+static atomic_int hits IVR_UNUSED;
 
 #ifndef IVR_ASAN
 extern void *__libc_malloc(size_t n);
@@ -100,7 +100,7 @@ void free(void *p)
 #endif
 
 /* Through a volatile pointer so the compiler cannot elide the negative control. */
-static void *(*volatile malloc_fn)(size_t) = malloc;
+static void *(*volatile malloc_fn)(size_t)IVR_UNUSED = malloc;
 
 /* ------------------------------------------------------------ helpers */
 
