@@ -432,6 +432,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		return fail(r, "create_call: slot init failed");
 	}
 	c->codec = codec;
+	c->dtmf_pt = p->dtmf_pt;
 	c->call_id = make_id(slot, gen);
 	r = ivr_call_dsp_setup(c);
 	if (r < 0) {
@@ -578,13 +579,12 @@ int ivr_call_send_dtmf(struct ivr_engine *e, uint64_t call_id, const char *digit
 		return fail(-EINVAL, "send_dtmf: give 1 to 31 digits");
 	if (strspn(digits, "0123456789*#ABCD") != strlen(digits))
 		return fail(-EINVAL, "send_dtmf: digits must be 0-9 * # A-D");
-	if (mode && strcmp(mode, "inband") != 0) {
-		if (!strcmp(mode, "rfc4733"))
-			return fail(-ENOTSUP, "send_dtmf: rfc4733 sending needs dsp/rfc4733.h "
-					      "(not merged yet); use mode inband");
+	bool rfc = mode && !strcmp(mode, "rfc4733");
+	if (mode && !rfc && strcmp(mode, "inband") != 0)
 		return fail(-EINVAL, "send_dtmf: mode must be inband or rfc4733");
-	}
-	struct ivr_wcmd cmd = { .op = IVR_WCMD_DTMF };
+	if (rfc && (c->dtmf_pt < 0 || !c->rfc_tx_ready))
+		return fail(-EINVAL, "send_dtmf: rfc4733 needs a dtmf_pt for the call");
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_DTMF, .rfc4733 = rfc };
 	snprintf(cmd.digits, sizeof(cmd.digits), "%s", digits);
 	return post(e, c, &cmd, "send_dtmf");
 }

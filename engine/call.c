@@ -7,6 +7,7 @@
 
 #include <math.h>
 
+#include "dsp/rfc4733.h"
 #include "engine/call.h"
 #include "engine/dspchain.h"
 #include "engine/events.h"
@@ -87,6 +88,16 @@ static inline struct ivr_dspchain *call_chain(struct ivr_call *c)
 
 int ivr_call_dsp_setup(struct ivr_call *c)
 {
+	if (c->dtmf_pt >= 0) {
+		struct ivr_rfc4733_tx_cfg tc = { .rate_hz = c->codec.clock_hz };
+		if (ivr_rfc4733_tx_size(&tc) > sizeof(c->rfc_tx))
+			return -ENOSPC;
+		int r = ivr_rfc4733_tx_init((struct ivr_rfc4733_tx *)c->rfc_tx, sizeof(c->rfc_tx),
+					    &tc);
+		if (r < 0)
+			return r;
+		c->rfc_tx_ready = true;
+	}
 	/* 16 kHz (Opus) calls run without the chain until it takes that rate. */
 	if (c->codec.rate_hz != 8000)
 		return 0;
@@ -297,15 +308,25 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	/* Nowhere to send until an address is known (signalled or latched). */
 	if (c->latch.addr_len == 0)
 		return 0;
+	/* A telephone-event packet due this tick replaces the audio packet (RFC 4733 2.5.1). */
+	struct ivr_rfc4733_tx_pkt ev;
+	bool event = c->rfc_tx_ready && ivr_rfc4733_tx_busy((struct ivr_rfc4733_tx *)c->rfc_tx) &&
+		     ivr_rfc4733_tx_tick((struct ivr_rfc4733_tx *)c->rfc_tx, c->tx_ts, &ev) == 1;
 	uint8_t enc[IVR_CALL_FRAME_MAX];
-	int ne = ivr_codec_encode(&c->codec, c->out, n, enc, sizeof(enc));
+	int ne;
+	if (event) {
+		memcpy(enc, ev.payload, ev.n_bytes);
+		ne = (int)ev.n_bytes;
+	} else {
+		ne = ivr_codec_encode(&c->codec, c->out, n, enc, sizeof(enc));
+	}
 	if (ne < 0)
 		return 0;
 	struct ivr_rtp_hdr h = { 0 };
-	h.pt = c->codec.pt;
-	h.marker = !c->tx_started;
+	h.pt = event ? (uint8_t)c->dtmf_pt : c->codec.pt;
+	h.marker = event ? ev.marker : !c->tx_started;
 	h.seq = c->tx_seq++;
-	h.ts = c->tx_ts;
+	h.ts = event ? ev.timestamp : c->tx_ts;
 	h.ssrc = c->ssrc;
 	c->tx_ts += (uint32_t)n;
 	c->tx_started = true;

@@ -24,8 +24,9 @@
  *   ivr_call_dtmf_rx_event() - RFC 4733 payloads from the caller, into the
  *                         same chain and merge.
  *   ivr_call_dtmf_tx()  - renders queued digits into the outgoing audio
- *                         (in-band here; RFC 4733 sending waits for
- *                         dsp/rfc4733.h).
+ *                         (in-band); digits sent as RFC 4733 go through
+ *                         the dsp/rfc4733.h sender in rfc_tx[], whose
+ *                         packets replace the audio packet of their tick.
  * Thread: RT for on_packet/tick (the owning worker); control for the rest.
  */
 #ifndef IVR_ENGINE_CALL_H
@@ -47,6 +48,7 @@
 #define IVR_CALL_PKT_MAX 512
 #define IVR_CALL_DSP_BYTES 32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
 #define IVR_CALL_DTMF_Q 32
+#define IVR_CALL_RFC_TX_BYTES 704 /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
 #define IVR_CALL_FLOOD_PKTS 25 /* per tick; a normal call sends 1 */
 
 struct ivr_prompt;
@@ -116,6 +118,8 @@ struct ivr_call {
 	uint8_t dtmf_n, dtmf_i;
 	uint32_t dtmf_t;             /* samples into the current digit (tone + gap) */
 	bool out_dtmf;               /* c->out carries in-band DTMF we sent (echo guard) */
+	bool rfc_tx_ready;           /* rfc_tx[] holds an initialised sender */
+	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
 	uint32_t rec_id;             /* 0 = not recording */
 	bool rec_paused;
 	bool rec_end_pending;        /* stop requested, end record not yet queued */
@@ -173,7 +177,9 @@ IVR_RT void ivr_call_retire(struct ivr_call *c);
 
 /**
  * Set up the call's DSP chain in c->dsp for c->call_id (allocates speexdsp's
- * canceller).  Call after ivr_call_init() and before the worker's ADD.
+ * canceller) and, when c->dtmf_pt >= 0, the RFC 4733 sender in c->rfc_tx.
+ * Needs codec, dtmf_pt and call_id set; call after ivr_call_init() and
+ * before the worker's ADD.
  * @return 0 or a negative errno.  Thread: control.
  */
 IVR_NODISCARD int ivr_call_dsp_setup(struct ivr_call *c);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/shmring.h"
+#include "dsp/rfc4733.h"
 #include "engine/call.h"
 #include "engine/io_epoll.h"
 #include "engine/io_uring.h"
@@ -149,6 +150,14 @@ static void apply(struct ivr_worker *w, const struct ivr_wcmd *cmd)
 		c->prompt = NULL;
 		break;
 	case IVR_WCMD_DTMF:
+		if (cmd->rfc4733) {
+			/* 100 ms per digit and 60 ms apart, as the in-band sender. */
+			if (c->rfc_tx_ready &&
+			    ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)c->rfc_tx, cmd->digits, 100,
+						60) < 0)
+				c->st.tx_errors++;
+			break;
+		}
 		for (const char *d = cmd->digits; *d && c->dtmf_n < IVR_CALL_DTMF_Q; d++)
 			c->dtmf_q[c->dtmf_n++] = *d;
 		break;

@@ -74,6 +74,7 @@ struct ivr_wcmd {
 	bool loop, moh;            /* PLAY */
 	uint32_t rec_id;           /* REC_START */
 	char digits[32];           /* DTMF, NUL-terminated */
+	bool rfc4733;              /* DTMF: as telephone-events, not in-band */
 };
 
 struct ivr_worker_cfg {

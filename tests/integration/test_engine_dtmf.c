@@ -13,7 +13,9 @@
  * A reader on the ring (common/shmring.h, events decoded with
  * ivr_event_to_json) must see exactly one dtmf event per digit and call, in
  * order, with source inband for A and rfc4733 for B; for C exactly one per
- * digit whatever the source.  Run on io_uring and on the epoll fallback.
+ * digit whatever the source, each lasting 100 ms +-20.  Also the sending
+ * side: send_dtmf in-band and as RFC 4733, decoded by the phone.
+ * Run on io_uring and on the epoll fallback.
  * Exit 77 when the engine cannot start here (sockets, threads, shm refused).
  */
 #include "config.h"
@@ -21,8 +23,10 @@
 #include <stdio.h>
 
 #include "common/shmring.h"
+#include "dsp/dtmf.h"
 #include "dsp/rfc4733.h"
 #include "dsp/tone.h"
+#include "engine/call.h"
 #include "engine/events.h"
 #include "engine_test_util.h"
 #include "ivr_test.h"
@@ -191,12 +195,95 @@ IVR_TEST(test_dtmf_to_event_ring)
 	return IVR_TEST_RESULT();
 }
 
+/*
+ * The sending side: send_dtmf in both modes; the phone decodes what the
+ * engine sends (telephone-events with the dsp/rfc4733.h receiver, audio with
+ * the dsp/dtmf.h detector) and must get the digits, each once.
+ */
+IVR_TEST(test_send_dtmf_both_modes)
+{
+	struct ivr_engine *e = test_engine(use_epoll, 4, port_base);
+	port_base += 400;
+	if (!e)
+		return IVR_TEST_SKIP;
+	static const char *const mode[2] = { "inband", "rfc4733" };
+	static const char want[] = "42*7";
+	for (int m = 0; m < 2; m++) {
+		struct phone ph;
+		ivr_check_int_eq(phone_open(&ph), 0);
+		char remote[64];
+		phone_remote(&ph, remote, sizeof(remote));
+		struct ivr_call_params cp = {
+			.remote = remote, .codec = "PCMU", .pt = -1, .dtmf_pt = DTMF_PT
+		};
+		uint64_t id;
+		ivr_check_int_eq(ivr_call_create(e, &cp, &id, &ph.engine_port), 0);
+		ivr_check_int_eq(ivr_call_send_dtmf(e, id, want, mode[m]), 0);
+		struct ivr_rfc4733_rx *rx = ivr_rfc4733_rx_new(NULL);
+		struct ivr_dtmf_rx *det = ivr_dtmf_rx_new(NULL);
+		char got[32] = "";
+		int n_got = 0, n_events = 0, n_audio = 0;
+		uint64_t end = now_ns() + 1500000000ull;
+		while (now_ns() < end) {
+			uint8_t buf[2048];
+			ssize_t n = recv(ph.fd, buf, sizeof(buf), 0);
+			if (n <= 0) {
+				sleep_until(now_ns() + 5000000ull);
+				continue;
+			}
+			struct ivr_rtp_hdr h;
+			if (ivr_rtp_parse(&h, buf, (size_t)n) < 0)
+				continue;
+			struct ivr_dtmf_event ev[8];
+			int k = 0;
+			if (h.pt == DTMF_PT) {
+				n_events++;
+				k = ivr_rfc4733_rx_packet(rx, h.payload, h.payload_n_bytes, h.ts,
+							  h.seq, h.marker, ev, 8);
+			} else {
+				float pcm[IVR_CALL_FRAME_MAX];
+				size_t ns = IVR_MIN(h.payload_n_bytes, (size_t)IVR_CALL_FRAME_MAX);
+				ivr_g711_ulaw_decode_f32(pcm, h.payload, ns);
+				n_audio++;
+				k = ivr_dtmf_rx_process(det, pcm, ns, ev, 8);
+			}
+			for (int i = 0; i < k && n_got < 31; i++)
+				if (ev[i].type == IVR_DTMF_EV_START)
+					got[n_got++] = ev[i].digit;
+		}
+		got[n_got] = 0;
+		printf("  send_dtmf %s (%s): phone got '%s' (%d event packets, %d audio)\n",
+		       mode[m], ivr_engine_io_backend(e), got, n_events, n_audio);
+		ivr_check_msg(!strcmp(got, want), "%s: got '%s'", mode[m], got);
+		if (m == 0)
+			ivr_check_int_eq(n_events, 0);
+		else
+			ivr_check(n_events >= 4 * 3); /* at least the end packets x3 */
+		ivr_rfc4733_rx_free(rx);
+		ivr_dtmf_rx_free(det);
+		ivr_check_int_eq(ivr_call_destroy(e, id), 0);
+		phone_close(&ph);
+	}
+	/* No dtmf_pt: rfc4733 sending is refused with a reason. */
+	struct ivr_call_params np = { .remote = "127.0.0.1:9", .pt = -1, .dtmf_pt = -1 };
+	uint64_t id;
+	uint16_t port;
+	ivr_check_int_eq(ivr_call_create(e, &np, &id, &port), 0);
+	ivr_check_int_eq(ivr_call_send_dtmf(e, id, "1", "rfc4733"), -EINVAL);
+	ivr_check(strstr(ivr_engine_last_error(), "dtmf_pt") != NULL);
+	ivr_check_int_eq(ivr_call_destroy(e, id), 0);
+	ivr_engine_free(e);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	use_epoll = false;
 	ivr_test_run(test_dtmf_to_event_ring);
+	ivr_test_run(test_send_dtmf_both_modes);
 	use_epoll = true;
 	ivr_test_run(test_dtmf_to_event_ring);
+	ivr_test_run(test_send_dtmf_both_modes);
 	return ivr_test_summary();
 }
