@@ -21,6 +21,7 @@
 #include "common/shmring.h"
 #include "engine/api.h"
 #include "engine/call.h"
+#include "engine/dspchain.h"
 #include "engine/mixer.h"
 #include "engine/prompt.h"
 #include "engine/recorder.h"
@@ -51,6 +52,7 @@ struct ivr_engine {
 	struct ivr_recorder *rec;
 	struct ivr_mixer *mixer;
 	struct ivr_shmring events; /* event ring, one sub-ring per worker (when ring_name) */
+	struct ivr_ring **asr_rings; /* per worker, when cfg.asr_ring_records */
 	bool have_events;
 	bool started;
 	uint64_t t0_ns;
@@ -168,6 +170,28 @@ int ivr_engine_start(struct ivr_engine *e)
 	e->rec = ivr_recorder_new(e->n_workers, REC_RING_FRAMES, e->n_slots);
 	if (!e->rec)
 		return fail(-errno, "recorder: %s", strerror(errno));
+	if (e->cfg.asr_ring_records && !e->asr_rings) {
+		size_t sz = ivr_ring_size(e->cfg.asr_ring_records, sizeof(struct ivr_asr_frame));
+		if (!sz)
+			return fail(-EINVAL, "asr_ring_records %u is not a power of two >= 2",
+				    e->cfg.asr_ring_records);
+		e->asr_rings = calloc(e->n_workers, sizeof(*e->asr_rings));
+		for (unsigned i = 0; e->asr_rings && i < e->n_workers; i++) {
+			e->asr_rings[i] = aligned_alloc(IVR_ALIGN, IVR_ROUND_UP(sz, IVR_ALIGN));
+			if (!e->asr_rings[i] ||
+			    ivr_ring_init(e->asr_rings[i], sz, e->cfg.asr_ring_records,
+					  sizeof(struct ivr_asr_frame)) < 0)
+				return fail(-ENOMEM, "out of memory for the ASR rings");
+			/* Touch it now: no page faults on the media path. */
+			memset(e->asr_rings[i]->data, 0, sz - sizeof(struct ivr_ring));
+		}
+		if (!e->asr_rings)
+			return fail(-ENOMEM, "out of memory for the ASR rings");
+	} else if (e->asr_rings) {
+		/* Restart: no thread runs, records of the previous run are stale. */
+		for (unsigned i = 0; i < e->n_workers; i++)
+			ivr_ring_reset(e->asr_rings[i]);
+	}
 	if (e->ring_name[0] && !e->have_events) {
 		struct ivr_shmring_cfg rc = { .n_rings = e->n_workers };
 		int r = ivr_shmring_create(&e->events, e->ring_name, &rc);
@@ -286,6 +310,10 @@ void ivr_engine_free(struct ivr_engine *e)
 			free(e->vars[i]);
 	ivr_prompt_cache_free(e->prompts);
 	ivr_mixer_free(e->mixer);
+	if (e->asr_rings)
+		for (unsigned i = 0; i < e->n_workers; i++)
+			free(e->asr_rings[i]);
+	free(e->asr_rings);
 	free(e->arena);
 	free(e->free_slots);
 	free(e->closing);
@@ -300,6 +328,13 @@ void ivr_engine_free(struct ivr_engine *e)
 const char *ivr_engine_io_backend(struct ivr_engine *e)
 {
 	return e && e->started && e->workers[0] ? ivr_worker_backend(e->workers[0]) : "none";
+}
+
+struct ivr_ring *ivr_engine_asr_ring(struct ivr_engine *e, unsigned worker)
+{
+	if (!e || !e->asr_rings || worker >= e->n_workers)
+		return NULL;
+	return e->asr_rings[worker];
 }
 
 const char *ivr_engine_ring_name(struct ivr_engine *e)
@@ -449,6 +484,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 			w = i;
 	e->worker_load[w]++;
 	c->worker = w;
+	c->asr = e->asr_rings ? e->asr_rings[w] : NULL;
 	c->fd = fd;
 	c->local_port = port;
 	c->codec = codec;

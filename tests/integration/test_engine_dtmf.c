@@ -14,7 +14,9 @@
  * ivr_event_to_json) must see exactly one dtmf event per digit and call, in
  * order, with source inband for A and rfc4733 for B; for C exactly one per
  * digit whatever the source, each lasting 100 ms +-20.  Also the sending
- * side: send_dtmf in-band and as RFC 4733, decoded by the phone.
+ * side: send_dtmf in-band and as RFC 4733, decoded by the phone.  And the
+ * speech path: a caller talking gives speech_start/speech_end on the ring
+ * and one utterance (pre-roll included) on the worker's ASR ring.
  * Run on io_uring and on the epoll fallback.
  * Exit 77 when the engine cannot start here (sockets, threads, shm refused).
  */
@@ -27,6 +29,7 @@
 #include "dsp/rfc4733.h"
 #include "dsp/tone.h"
 #include "engine/call.h"
+#include "engine/dspchain.h"
 #include "engine/events.h"
 #include "engine_test_util.h"
 #include "ivr_test.h"
@@ -276,14 +279,99 @@ IVR_TEST(test_send_dtmf_both_modes)
 	return IVR_TEST_RESULT();
 }
 
+IVR_TEST(test_speech_to_asr_ring)
+{
+	char ring[64];
+	snprintf(ring, sizeof(ring), "/ivr_test_speech_%d_%d", (int)getpid(), (int)use_epoll);
+	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
+				      .port_min = port_base,
+				      .port_max = (uint16_t)(port_base + 200),
+				      .n_workers = 2,
+				      .max_calls = 4,
+				      .force_epoll = use_epoll,
+				      .ring_name = ring,
+				      .asr_ring_records = 256 };
+	port_base += 400;
+	struct ivr_engine *e = ivr_engine_new(&cfg);
+	if (!e || ivr_engine_start(e) < 0) {
+		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
+		ivr_engine_free(e);
+		return IVR_TEST_SKIP;
+	}
+	struct ivr_shmring_reader rd;
+	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
+		ivr_engine_free(e);
+		return IVR_TEST_SKIP;
+	}
+	/* 1 s of silence, 1.5 s of speech-like voice, 1.5 s of silence. */
+	const size_t frames = 200, on = 50, off = 125;
+	float *audio = calloc(frames * FR, sizeof(float));
+	speechlike(audio + on * FR, (off - on) * FR, 140);
+	struct phone ph;
+	ivr_check_int_eq(phone_open(&ph), 0);
+	char remote[64];
+	phone_remote(&ph, remote, sizeof(remote));
+	struct ivr_call_params cp = { .remote = remote, .codec = "PCMU", .pt = -1, .dtmf_pt = -1 };
+	uint64_t id;
+	ivr_check_int_eq(ivr_call_create(e, &cp, &id, &ph.engine_port), 0);
+	struct phone *phs[1] = { &ph };
+	const float *src[1] = { audio };
+	phones_run(phs, src, 1, frames);
+
+	/* The ASR side: the worker's ring holds one utterance of this call. */
+	struct ivr_asr_reasm *ra = ivr_asr_reasm_new(4, 8000 * 30);
+	struct ivr_asr_utt u;
+	int utts = 0;
+	size_t n_samples = 0;
+	for (unsigned w = 0; w < 2; w++)
+		while (ivr_asr_reasm_poll(ra, ivr_engine_asr_ring(e, w), &u) == 1) {
+			ivr_check_int_eq(u.call_id, id);
+			ivr_check(!(u.flags & IVR_ASR_F_ABORTED));
+			utts++;
+			n_samples = u.n_samples;
+		}
+	ivr_check(ivr_engine_asr_ring(e, 2) == NULL);
+	/* Events: speech_start then speech_end, about 1.5 s apart. */
+	static unsigned char buf[1 << 16];
+	struct ivr_shmring_rec rec;
+	char json[4096];
+	long start_ms = -1, end_ms = -1;
+	while (ivr_shmring_read(&rd, &rec, buf, sizeof(buf)) == 1) {
+		if (rec.call_id != id || ivr_event_to_json(&rec, buf, json, sizeof(json)) < 0)
+			continue;
+		const char *o = strstr(json, "\"offset_ms\":");
+		if (rec.type == IVR_EVENT_SPEECH_START && o && start_ms < 0)
+			start_ms = atol(o + 12);
+		if (rec.type == IVR_EVENT_SPEECH_END && o && end_ms < 0)
+			end_ms = atol(o + 12);
+	}
+	printf("  speech (%s): speech_start %ld ms, speech_end %ld ms, %d utterance(s) of %zu ms "
+	       "on the ASR ring\n",
+	       ivr_engine_io_backend(e), start_ms, end_ms, utts, n_samples / 8);
+	ivr_check_int_eq(utts, 1);
+	ivr_check(start_ms >= 0 && end_ms > start_ms);
+	ivr_check_near((double)(end_ms - start_ms), 1500.0, 200.0);
+	/* pre-roll (300 ms) + speech + the endpointer's 600 ms of silence */
+	ivr_check(n_samples >= (size_t)(1500 + 300) * 8);
+	ivr_asr_reasm_free(ra);
+	ivr_check_int_eq(ivr_call_destroy(e, id), 0);
+	phone_close(&ph);
+	free(audio);
+	ivr_shmring_reader_close(&rd);
+	ivr_engine_free(e);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	use_epoll = false;
 	ivr_test_run(test_dtmf_to_event_ring);
 	ivr_test_run(test_send_dtmf_both_modes);
+	ivr_test_run(test_speech_to_asr_ring);
 	use_epoll = true;
 	ivr_test_run(test_dtmf_to_event_ring);
 	ivr_test_run(test_send_dtmf_both_modes);
+	ivr_test_run(test_speech_to_asr_ring);
 	return ivr_test_summary();
 }
