@@ -20,6 +20,7 @@
 #include "dsp/dtmf.h"
 #include "dsp/dtmf_kernel.h"
 #include "dsp/g711.h"
+#include "dsp/resample.h"
 #include "dsp/tone.h"
 #include "dsp/wav.h"
 #include "ivr_test.h"
@@ -579,6 +580,41 @@ static int talkoff_file(const char *path, double *seconds)
 	return total;
 }
 
+static int talkoff_raw16k(const char *path, double *seconds)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	int16_t buf[4096];
+	size_t n = 0, cap = 0, got;
+	float *x = NULL;
+	while ((got = fread(buf, sizeof(int16_t), IVR_N_ELEMENTS(buf), f)) > 0) {
+		if (n + got > cap) {
+			cap = 2 * (n + got);
+			x = realloc(x, cap * sizeof(float));
+		}
+		for (size_t i = 0; i < got; i++)
+			x[n + i] = buf[i] / 32768.0f;
+		n += got;
+	}
+	fclose(f);
+	if (!n) {
+		free(x);
+		return -1;
+	}
+	*seconds += n / 16000.0;
+	struct ivr_audio a16 = { .samples = x, .n_samples = n, .rate_hz = 16000 };
+	struct ivr_audio a8 = { .rate_hz = 8000 };
+	int total = talkoff_count(&a16, path);
+	int r = ivr_resample_buffer(x, n, 16000, &a8.samples, &a8.n_samples, 8000);
+	ivr_check_int_eq(r, 0);
+	if (r == 0)
+		total += talkoff_count(&a8, path);
+	free(a8.samples);
+	free(x);
+	return total;
+}
+
 IVR_TEST(test_talkoff_recorded_speech)
 {
 	static const char *files[] = {
@@ -605,6 +641,18 @@ IVR_TEST(test_talkoff_recorded_speech)
 		ivr_check(r >= 0);
 		if (r > 0)
 			total += r;
+	}
+	/* headerless 16 kHz s16le recordings (numbers.raw: spoken digits) */
+	static const char *raws[] = { "goforward.raw", "numbers.raw", "something.raw",
+				      "tidigits/dhd.2934z.raw" };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(raws); i++) {
+		char path[512];
+		snprintf(path, sizeof(path), "/usr/share/pocketsphinx/test/data/%s", raws[i]);
+		int r = talkoff_raw16k(path, &seconds);
+		if (r < 0)
+			continue;
+		found++;
+		total += r;
 	}
 	if (!found) {
 		printf("  note: pocketsphinx-testdata not installed, skipped\n");
