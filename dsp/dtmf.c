@@ -70,7 +70,7 @@
 #define FREQ_TOL     0.020  /* accept 1.5%, reject 3.5%; tighter = less talk-off */
 #define TWIST_MAX_DB 4.5    /* high minus low group: accept +4 dB */
 #define TWIST_MIN_DB (-8.5) /* accept -8 dB */
-#define TONE_SHARE   0.8    /* two tones >= 80% of the energy (talk-off) */
+#define TONE_SHARE   0.85   /* energy share of the two tones; -10 dB dial tone: 0.91 */
 #define HARMONIC_TOL 0.004  /* tones in a harmonic ratio are one sound */
 
 static const double bin_hz[NB] = { 697, 770, 852, 941, 1209, 1336, 1477, 1633 };
