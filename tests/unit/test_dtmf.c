@@ -316,6 +316,53 @@ IVR_TEST(test_level)
 	return IVR_TEST_RESULT();
 }
 
+/* The limits together: extreme level, twist and offsets at once, 40 ms,
+ * at both rates, each law (levels are those of the louder tone; 0 dBm0
+ * pairs are left out of G.711, whose +3 dBm0 load clips them). */
+IVR_TEST(test_combined_limits)
+{
+	static const float lv[] = { 0, -25 };
+	static const float tw[] = { -8, 4 };
+	static const float of[][2] = {
+		{ 0, 0 }, { 1.5f, 1.5f }, { -1.5f, -1.5f }, { 1.5f, -1.5f }, { -1.5f, 1.5f },
+	};
+	for (int ri = 0; ri < 2; ri++) {
+		for (int law = 0; law < 3; law++) {
+			for (size_t li = 0; li < 2; li++) {
+				if (law && lv[li] == 0)
+					continue;
+				for (size_t ti = 0; ti < 2; ti++) {
+					for (size_t oi = 0; oi < IVR_N_ELEMENTS(of); oi++) {
+						for (int d = 0; d < 16; d++) {
+							struct ivr_tone_dtmf p = {
+								.level_dbm0 =
+									lv[li] -
+									(tw[ti] > 0 ? tw[ti] : 0),
+								.twist_db = tw[ti],
+								.low_offset_pct = of[oi][0],
+								.high_offset_pct = of[oi][1],
+							};
+							struct det dd;
+							int ok = detect_one(
+								rates[ri], law, all_digits[d], 40,
+								(size_t)(d * 7 + oi), &p, &dd);
+							ivr_check_msg(ok,
+								      "%c %u Hz %s low %.0f dBm0 "
+								      "twist %+.0f "
+								      "offsets %+.1f%% %+.1f%%: %d",
+								      all_digits[d], rates[ri],
+								      law_name[law], p.level_dbm0,
+								      tw[ti], of[oi][0], of[oi][1],
+								      dd.n);
+						}
+					}
+				}
+			}
+		}
+	}
+	return IVR_TEST_RESULT();
+}
+
 /* Every tone >= 40 ms detected at every alignment (each sample offset of a
  * 5 ms sub-block and beyond), with onset and duration right. */
 IVR_TEST(test_duration_accept)
@@ -988,6 +1035,7 @@ int main(int argc, char **argv)
 	ivr_test_run(test_freq_reject);
 	ivr_test_run(test_twist);
 	ivr_test_run(test_level);
+	ivr_test_run(test_combined_limits);
 	ivr_test_run(test_duration_accept);
 	ivr_test_run(test_duration_reject);
 	ivr_test_run(test_pause_and_dropout);
