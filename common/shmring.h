@@ -693,10 +693,11 @@ static inline void ivr_shmring_resync_(struct ivr_shmring_reader *r, uint32_t ri
 	uint64_t to = ivr_shmring_oldest_(r, head);
 	if (head - to > r->capacity / 4)
 		to += r->capacity / 4;
+	uint64_t was = c->pos;
 	c->head_cache = head;
-	c->pos = IVR_MAX(c->pos + 1, to);
+	c->pos = IVR_MAX(was + 1, to);
 	if (c->pos > head)
-		c->pos = head;
+		c->pos = IVR_MAX(head, was); /* never backwards: that would re-deliver */
 }
 
 /* Read one record from sub-ring @ring.  @return 1, 0 (none), -EMSGSIZE. */
@@ -721,14 +722,11 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 			/* Acquire: records below head are complete (producer's release). */
 			c->head_cache = __atomic_load_n(&ivr_shmring_ctl_(r->base, ring)->head,
 							__ATOMIC_ACQUIRE);
-			if (c->pos == c->head_cache)
+			/* pos can be ahead of the head we load: the fast path above consumed a
+			 * one-slot record whose head store is not visible yet.  (head never goes
+			 * backwards otherwise: a new engine creates a new object.) */
+			if (c->pos >= c->head_cache)
 				return 0;
-			if (c->pos > c->head_cache) {
-				/* head went backwards: the object was re-initialised. */
-				c->pos = 0;
-				c->have_rseq = 0;
-				continue;
-			}
 		}
 		if (c->head_cache - c->pos > r->capacity) {
 			ivr_shmring_resync_(r, ring);
@@ -836,7 +834,7 @@ static inline int ivr_shmring_reader_pending(const struct ivr_shmring_reader *r)
 		/* Acquire: pairs with the producer's release of head. */
 		uint64_t head =
 			__atomic_load_n(&ivr_shmring_ctl_(r->base, i)->head, __ATOMIC_ACQUIRE);
-		if (head != r->cur[i].pos)
+		if (head > r->cur[i].pos)
 			return 1;
 	}
 	return 0;
