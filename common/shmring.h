@@ -541,14 +541,20 @@ static inline void ivr_shmring_cursor_init_(struct ivr_shmring_reader *r, uint32
 		c->have_rseq = 1;
 		return;
 	}
+	uint64_t w[IVR_SHMRING_MAX_SLOT / 8];
 	if (from == IVR_SHMRING_FROM_OLDEST) {
 		c->pos = ivr_shmring_oldest_(r, head);
+		/* The oldest slot names its record: the first whole record is that one (a FIRST
+		 * slot) or the next (a continuation), so losses from here on are counted. */
+		if (ivr_shmring_slot_read_(r, i, c->pos, w) == 0) {
+			c->next_rseq = w[1] + !((w[2] >> 8) & IVR_SHMRING_F_FIRST);
+			c->have_rseq = 1;
+		}
 		return;
 	}
 	c->pos = head;
 	/* The last slot before head carries the rseq of the newest record, so a reader that
 	 * starts at the newest still counts records it is lapped on before its first read. */
-	uint64_t w[IVR_SHMRING_MAX_SLOT / 8];
 	if (ivr_shmring_slot_read_(r, i, head - 1, w) == 0) {
 		c->next_rseq = w[1] + 1;
 		c->have_rseq = 1;

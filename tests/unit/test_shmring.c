@@ -273,6 +273,16 @@ IVR_TEST(start_oldest_and_newest)
 		ivr_check(publish(&s, 0, i, 5) == 1);
 	ivr_check_int_eq(ivr_shmring_read(&late, &rec, buf, sizeof(buf)), 1);
 	ivr_check_int_eq(rec.seq - rec.lost_before, 101);
+	/* An oldest-reader lapped before its first read: head is 341 (100 records of 3 slots,
+	 * 41 of 1), the oldest held slot 309 is record 109, so it counts from there. */
+	struct ivr_shmring_reader old2;
+	ivr_check_int_eq(ivr_shmring_reader_open(&old2, p, IVR_SHMRING_FROM_OLDEST), 0);
+	for (uint64_t i = 0; i < 40; i++)
+		ivr_check(publish(&s, 0, 200 + i, 90) == 3);
+	ivr_check_int_eq(ivr_shmring_read(&old2, &rec, buf, sizeof(buf)), 1);
+	ivr_check_int_eq(rec.seq - rec.lost_before, 109);
+	ivr_check(rec.lost_before > 0);
+	ivr_shmring_reader_close(&old2);
 	ivr_shmring_reader_close(&old);
 	ivr_shmring_reader_close(&neu);
 	ivr_shmring_reader_close(&late);
