@@ -70,6 +70,7 @@ static int n_calls;
 static int call_of_port[65536];
 static int sock_fd = -1;
 static atomic_bool stop_rx;
+static atomic_bool measuring; /* ignore what arrives before the timed run starts */
 static int64_t *lat_us;
 static atomic_size_t n_lat;
 static size_t lat_cap;
@@ -157,7 +158,7 @@ static double engine_cpu_s(void)
 static void on_packet(int ci, const uint8_t *buf, size_t n, uint64_t t)
 {
 	struct ivr_rtp_hdr h;
-	if (ivr_rtp_parse(&h, buf, n) < 0)
+	if (!atomic_load_explicit(&measuring, memory_order_acquire) || ivr_rtp_parse(&h, buf, n) < 0)
 		return;
 	struct lcall *c = &calls[ci];
 	int64_t t_us = (int64_t)(t / 1000);
@@ -364,6 +365,9 @@ int main(int argc, char **argv)
 		call_of_port[i] = -1;
 	lat_cap = 1 << 20;
 	lat_us = malloc(lat_cap * sizeof(int64_t));
+	/* Receive from the start so nothing queues up before the timed run. */
+	pthread_t rx_thread;
+	pthread_create(&rx_thread, NULL, rx_main, NULL);
 	int created = 0;
 	for (int i = 0; i < n_calls; i++) {
 		json_t *r = ctl(json_pack("{s:s,s:s,s:s}", "op", "create_call", "remote", remote,
@@ -386,7 +390,7 @@ int main(int argc, char **argv)
 			bool good = ok(r, "play");
 			json_decref(r);
 			if (!good)
-				return 1;
+				goto refused;
 		}
 		if (pairs && (i & 1)) {
 			char conf[32];
@@ -397,7 +401,7 @@ int main(int argc, char **argv)
 				bool good = ok(r, "conf_join");
 				json_decref(r);
 				if (!good)
-					return 1;
+					goto refused;
 			}
 		}
 	}
@@ -405,11 +409,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivr-load: only %d of %d calls created\n", created, n_calls);
 		n_calls = created;
 		if (!created)
-			return 1;
+			goto refused;
 	}
-	pthread_t rx_thread;
-	pthread_create(&rx_thread, NULL, rx_main, NULL);
 	double cpu0 = engine_cpu_s();
+	atomic_store_explicit(&measuring, true, memory_order_release);
 
 	/* Sender: one packet per call per 20 ms, in sendmmsg batches. */
 	size_t ticks = (size_t)(duration * 50);
@@ -530,4 +533,8 @@ int main(int argc, char **argv)
 	free(calls);
 	free(lat_us);
 	return 0;
+refused:
+	atomic_store(&stop_rx, true);
+	pthread_join(rx_thread, NULL);
+	return 1;
 }
