@@ -347,8 +347,10 @@ int main(int argc, char **argv)
 			calls_list = argv[++i];
 		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			secs = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--repeats") && i + 1 < argc)
-			repeats = IVR_CLAMP(atoi(argv[++i]), 1, 15);
+		else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) {
+			int v = atoi(argv[++i]); /* not inside IVR_CLAMP: it evaluates twice */
+			repeats = IVR_CLAMP(v, 1, 15);
+		}
 		else {
 			fprintf(stderr, "usage: bench_engine [--smoke] [--calls A,B,..] [--seconds S] [--repeats R]\n");
 			return 2;

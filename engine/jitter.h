@@ -93,7 +93,7 @@ void ivr_jb_free(struct ivr_jb *jb);
 
 /* ---- G.711 packet loss concealment (Appendix I structure) ---- */
 
-#define IVR_PLC_HIST 1024 /* samples of history: 3 max pitch periods + a frame at 16 kHz */
+#define IVR_PLC_HIST 512 /* samples: longest pitch lag + correlation window at 16 kHz (400) */
 
 struct ivr_plc {
 	uint32_t rate_hz;
