@@ -191,7 +191,10 @@ static void close_slot(struct ivr_engine *e, uint32_t slot)
 	struct ivr_call *c = slot_call(e, slot);
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->rtcp_fd >= 0)
+		close(c->rtcp_fd);
 	c->fd = -1;
+	c->rtcp_fd = -1;
 	if (c->local_port) {
 		uint32_t pi = (uint32_t)(c->local_port - e->cfg.port_min) / 2;
 		if (pi < e->n_ports)
@@ -311,34 +314,63 @@ static int parse_remote(const char *s, struct sockaddr_in *out)
 	return 0;
 }
 
-/* Bind a socket on a free even port of the range. Lock held. */
-static int bind_port(struct ivr_engine *e, uint16_t *port_out)
+static int udp_socket(void)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Bind RTP on a free even port of the range and RTCP on the next one
+ * (RFC 3550 11).  Lock held.  @return 0 and both fds, or -errno.
+ */
+static int bind_port(struct ivr_engine *e, uint16_t *port_out, int *rtp_fd, int *rtcp_fd)
+{
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	inet_pton(AF_INET, e->bind_addr, &a.sin_addr);
+	int fd = udp_socket(), fd2 = udp_socket();
+	if (fd < 0 || fd2 < 0) {
+		int err = fd < 0 ? fd : fd2;
+		if (fd >= 0)
+			close(fd);
+		if (fd2 >= 0)
+			close(fd2);
+		return err;
+	}
 	for (uint32_t tries = 0; tries < e->n_ports; tries++) {
 		uint32_t pi = e->port_cursor;
 		e->port_cursor = (e->port_cursor + 1) % e->n_ports;
 		if (e->port_used[pi])
 			continue;
 		uint16_t port = (uint16_t)(e->cfg.port_min + pi * 2);
+		if (port == 65535)
+			continue;
 		a.sin_port = htons(port);
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-			e->port_used[pi] = 1;
-			*port_out = port;
-			return fd;
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			if (errno == EADDRINUSE)
+				continue;
+			break;
 		}
-		if (errno != EADDRINUSE) {
-			int err = -errno;
+		a.sin_port = htons((uint16_t)(port + 1));
+		if (bind(fd2, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			/* RTP is bound now and a socket cannot be unbound: start afresh. */
 			close(fd);
-			return err;
+			fd = udp_socket();
+			if (fd < 0)
+				break;
+			continue;
 		}
+		e->port_used[pi] = 1;
+		*port_out = port;
+		*rtp_fd = fd;
+		*rtcp_fd = fd2;
+		return 0;
 	}
-	close(fd);
-	return -ENOSPC;
+	int err = errno == EADDRINUSE || errno == 0 ? -ENOSPC : -errno;
+	if (fd >= 0)
+		close(fd);
+	close(fd2);
+	return err;
 }
 
 static bool valid_json_object(const char *s)
@@ -395,12 +427,13 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		return fail(-ENOSPC, "create_call: max calls (%u) reached", e->n_slots);
 	}
 	uint16_t port = 0;
-	int fd = bind_port(e, &port);
-	if (fd < 0) {
+	int fd = -1, rtcp_fd = -1;
+	r = bind_port(e, &port, &fd, &rtcp_fd);
+	if (r < 0) {
 		e->refused++;
 		pthread_mutex_unlock(&e->lock);
-		return fail(fd == -ENOSPC ? -ENOSPC : fd, "create_call: no free RTP port in %u-%u (%s)",
-			    e->cfg.port_min, e->cfg.port_max, ivr_strerror(fd));
+		return fail(r, "create_call: no free RTP port in %u-%u (%s)", e->cfg.port_min,
+			    e->cfg.port_max, ivr_strerror(r));
 	}
 	uint32_t slot = e->free_slots[--e->n_free];
 	struct ivr_call *c = slot_call(e, slot);
@@ -410,6 +443,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	r = ivr_call_init(c, slot, gen);
 	if (r < 0) {
 		close(fd);
+		close(rtcp_fd);
 		e->port_used[(port - e->cfg.port_min) / 2] = 0;
 		e->free_slots[e->n_free++] = slot;
 		pthread_mutex_unlock(&e->lock);
@@ -423,6 +457,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	e->worker_load[w]++;
 	c->worker = w;
 	c->fd = fd;
+	c->rtcp_fd = rtcp_fd;
 	c->local_port = port;
 	c->codec = codec;
 	c->dtmf_pt = p->dtmf_pt;
@@ -757,6 +792,10 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 		(uint32_t)((uint64_t)ivr_rtp_source_jitter_units(&c->src) * 100000 / c->codec.clock_hz);
 	uint32_t ext = ivr_rtp_source_ext_max(&c->src);
 	info->cum_lost = c->src.valid ? (int32_t)(ext - c->src.base_seq + 1 - c->src.received) : 0;
+	info->rtcp_rx = st.rtcp_rx;
+	info->rtcp_tx = st.rtcp_tx;
+	info->rtt_us = st.rtt_us;
+	info->remote_fraction_lost = st.remote_fraction_lost;
 	info->playing = c->prompt != NULL;
 	info->recording = c->rec_id != 0;
 	info->first_prompt_ms = c->first_prompt_tx_ns

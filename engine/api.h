@@ -144,6 +144,9 @@ struct ivr_call_info {
 	uint32_t jitter_ms_x100;  /* RFC 3550 jitter, 1/100 ms */
 	uint32_t jb_target_frames, jb_depth_frames;
 	int32_t cum_lost;
+	uint64_t rtcp_rx, rtcp_tx;
+	int64_t rtt_us;           /* RTCP round trip; -1 = not measured yet */
+	uint8_t remote_fraction_lost; /* the peer's report on our stream, 1/256 */
 	bool playing, recording;
 	int64_t first_prompt_ms;  /* create -> first prompt packet sent, ms; -1 = none */
 };

@@ -43,6 +43,8 @@
 #define IVR_CALL_DSP_BYTES 8192 /* room for the DSP chain's per-call states */
 #define IVR_CALL_DTMF_Q 32
 #define IVR_CALL_FLOOD_PKTS 25 /* per tick; a normal call sends 1 */
+#define IVR_CALL_RTCP_TICKS 250 /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
+#define IVR_CALL_TAG_RTCP 0x80000000u /* in the low word of an I/O tag: the RTCP socket */
 
 struct ivr_prompt;
 struct ivr_recorder;
@@ -65,6 +67,11 @@ struct ivr_call_stats {
 	uint64_t ticks;
 	uint32_t jitter_units, jb_target_frames, jb_depth_frames;
 	uint64_t jb_late, jb_duplicates, jb_missing;
+	uint64_t rtcp_rx, rtcp_bad, rtcp_tx;
+	uint64_t tx_payload_bytes;
+	int64_t rtt_us;               /* from the peer's report blocks; -1 = unknown */
+	uint8_t remote_fraction_lost; /* what the peer reports about our stream */
+	uint32_t remote_jitter;
 	int32_t cum_lost;
 };
 
@@ -75,6 +82,7 @@ struct ivr_call {
 	uint64_t call_id;
 	unsigned worker;
 	int fd;
+	int rtcp_fd;                 /* RTP port + 1 */
 	uint16_t local_port;
 	struct ivr_codec codec;
 	int dtmf_pt;                 /* -1: none */
@@ -120,6 +128,14 @@ struct ivr_call {
 	struct msghdr msg[2];
 	struct iovec iov[2];
 	unsigned pkt_i;
+	/* RTCP */
+	uint32_t lsr;                /* middle 32 bits of the peer's last SR NTP time */
+	uint64_t lsr_arrival_ns;
+	struct sockaddr_storage rtcp_addr;
+	socklen_t rtcp_addr_len;     /* 0: derive from the RTP destination (+1) */
+	_Alignas(64) uint8_t rtcp_pkt[256];
+	struct msghdr rtcp_msg;
+	struct iovec rtcp_iov;
 
 	struct ivr_mix_port mix;
 	_Alignas(64) uint8_t jb[]; /* struct ivr_jb, ivr_jb_size() bytes */
@@ -155,6 +171,16 @@ IVR_RT void ivr_call_on_packet(struct ivr_call *c, const uint8_t *data, size_t n
  *         there is nowhere to send yet.  Thread: RT.
  */
 IVR_RT int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns);
+
+/** Handle one datagram on the call's RTCP socket. Thread: RT. */
+IVR_RT void ivr_call_on_rtcp(struct ivr_call *c, const uint8_t *data, size_t n_bytes,
+			     const struct sockaddr *from, socklen_t from_len, uint64_t now_ns);
+
+/**
+ * Build the periodic SR (with a report block on the caller's stream) when
+ * due at @tick.  @return its length (c->rtcp_msg is ready) or 0.  Thread: RT.
+ */
+IVR_RT int ivr_call_rtcp_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns);
 
 /** Drop what the call holds on the media side (prompt ref, recording). Thread: RT. */
 IVR_RT void ivr_call_retire(struct ivr_call *c);

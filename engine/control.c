@@ -104,7 +104,7 @@ static int get_vars(struct req *r, const char *key, char **out)
 
 static json_t *info_json(const struct ivr_call_info *in)
 {
-	return json_pack("{s:I,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+	json_t *j = json_pack("{s:I,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
 			 "s:I,s:I,s:f,s:i,s:i,s:i,s:b,s:b,s:I}",
 			 "call_id", (json_int_t)in->call_id, "local_port", in->local_port,
 			 "worker", in->worker, "codec", in->codec, "remote", in->remote,
@@ -122,6 +122,15 @@ static json_t *info_json(const struct ivr_call_info *in)
 			 (int)in->jb_depth_frames, "cum_lost", (int)in->cum_lost, "playing",
 			 in->playing, "recording", in->recording, "first_prompt_ms",
 			 (json_int_t)in->first_prompt_ms);
+	if (j) {
+		json_object_set_new(j, "rtcp_rx", json_integer((json_int_t)in->rtcp_rx));
+		json_object_set_new(j, "rtcp_tx", json_integer((json_int_t)in->rtcp_tx));
+		json_object_set_new(j, "rtt_ms",
+				    in->rtt_us >= 0 ? json_real(in->rtt_us / 1000.0) : json_null());
+		json_object_set_new(j, "remote_fraction_lost",
+				    json_integer(in->remote_fraction_lost));
+	}
+	return j;
 }
 
 static json_t *engine_json(struct ivr_engine *e)

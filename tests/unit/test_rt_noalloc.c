@@ -8,7 +8,7 @@
  * Armed: 1000 ticks of three calls' full per-call processing - RTP parse,
  * latching, RFC 3550 statistics, jitter buffer with reordering and loss,
  * G.711 decode, PLC, conference N-1 mix, prompt playback, in-band DTMF,
- * recording handoff, encode and packet build.  The negative control proves
+ * recording handoff, encode and packet build, RTCP reports in and out.  The negative control proves
  * the interposer sees a deliberate malloc.
  * Under AddressSanitizer (which owns malloc) the test skips.
  */
@@ -24,6 +24,7 @@
 #include "engine/call.h"
 #include "engine/mixer.h"
 #include "engine/prompt.h"
+#include "engine/rtcp.h"
 #include "engine/recorder.h"
 #include "ivr_test.h"
 
@@ -138,8 +139,15 @@ IVR_TEST(test_media_ticks)
 		ivr_check(c->prompt != NULL);
 		c->play_loop = i == 2;
 		ivr_check_int_eq(ivr_mixer_join(mix, "room", (uint32_t)i, true, true, -1), 0);
+		c->rtcp_fd = 1000 + i; /* never used for I/O here: lets RTCP reports be built */
 		atomic_store(&c->state, IVR_CALL_ACTIVE);
 	}
+	uint8_t sr[256];
+	struct ivr_rtcp_report rep = { .ssrc = 77, .is_sr = true, .ntp = 1ull << 40, .n_rb = 1 };
+	rep.rb[0].ssrc = 1000;
+	int sr_len = ivr_rtcp_build(sr, sizeof(sr), &rep, "peer");
+	ivr_check(sr_len > 0);
+	uint64_t rtcp_sent = 0;
 	memcpy(calls[0]->dtmf_q, "123#", 4);
 	calls[0]->dtmf_n = 4;
 
@@ -178,12 +186,19 @@ IVR_TEST(test_media_ticks)
 			ivr_call_on_packet(c, pay, 7, (struct sockaddr *)&peer, sizeof(peer), now);
 			garbage += i == 0;
 		}
-		for (int i = 0; i < N_CALLS; i++)
+		for (int i = 0; i < N_CALLS; i++) {
 			(void)ivr_call_tick(calls[i], (uint64_t)t, now);
+			rtcp_sent += ivr_call_rtcp_tick(calls[i], (uint64_t)t, now) > 0;
+			if (t % 100 == 50)
+				ivr_call_on_rtcp(calls[i], sr, (size_t)sr_len, (struct sockaddr *)&peer,
+						 sizeof(peer), now);
+		}
 	}
 	armed = 0;
 	ivr_check_msg(atomic_load(&hits) == 0, "%d allocations on the media path",
 		      atomic_load(&hits));
+	ivr_check_int_eq(rtcp_sent, N_CALLS * 4); /* every 250 ticks */
+	ivr_check_int_eq(calls[0]->st.rtcp_rx, 10);
 	for (int i = 0; i < N_CALLS; i++) {
 		ivr_check_int_eq(calls[i]->st.tx_pkts, 1000);
 		ivr_check(calls[i]->st.frames_played > 900);
