@@ -319,12 +319,21 @@ int ivr_plc_init(struct ivr_plc *p, uint32_t rate_hz)
 
 static void hist_push(struct ivr_plc *p, const float *x, size_t n)
 {
-	if (n >= IVR_PLC_HIST) {
-		memcpy(p->hist, x + n - IVR_PLC_HIST, sizeof(p->hist));
-		return;
+	/* Each sample is stored twice, H apart, so the last H are always contiguous. */
+	uint32_t pos = p->hist_pos;
+	for (size_t i = 0; i < n; i++) {
+		p->hist[pos] = x[i];
+		p->hist[pos + IVR_PLC_HIST] = x[i];
+		if (++pos == IVR_PLC_HIST)
+			pos = 0;
 	}
-	memmove(p->hist, p->hist + n, (IVR_PLC_HIST - n) * sizeof(float));
-	memcpy(p->hist + IVR_PLC_HIST - n, x, n * sizeof(float));
+	p->hist_pos = pos;
+}
+
+/* One past the newest history sample. */
+static inline const float *hist_end(const struct ivr_plc *p)
+{
+	return p->hist + p->hist_pos + IVR_PLC_HIST;
 }
 
 /* Normalised cross-correlation pitch search over 5..15 ms (Appendix I's range). */
@@ -332,7 +341,7 @@ static uint32_t find_pitch(const struct ivr_plc *p)
 {
 	const uint32_t minlag = p->rate_hz / 200, maxlag = p->rate_hz * 15 / 1000;
 	const uint32_t w = p->rate_hz / 100; /* 10 ms correlation window */
-	const float *x = p->hist + IVR_PLC_HIST - w;
+	const float *x = hist_end(p) - w;
 	uint32_t best = maxlag;
 	float best_score = -1e30f;
 	for (uint32_t lag = minlag; lag <= maxlag; lag++) {
@@ -364,7 +373,7 @@ void ivr_plc_conceal(struct ivr_plc *p, float *out, size_t n_samples)
 {
 	if (p->n_lost == 0) {
 		uint32_t P = find_pitch(p), q = P / 4;
-		const float *h = p->hist + IVR_PLC_HIST;
+		const float *h = hist_end(p);
 		memcpy(p->period, h - P, P * sizeof(float));
 		/* Blend the period's tail into what preceded its head, so the wrap is smooth. */
 		for (uint32_t j = 0; j < q; j++) {

@@ -100,7 +100,8 @@ struct ivr_plc {
 	uint32_t n_lost;        /* samples concealed in the current loss */
 	uint32_t pitch;         /* period in samples during a loss */
 	uint32_t pos;           /* read position inside the repeated period */
-	float hist[IVR_PLC_HIST]; /* last good (or concealed) output, newest last */
+	uint32_t hist_pos;      /* oldest sample; hist[hist_pos, hist_pos + HIST) is in order */
+	float hist[2 * IVR_PLC_HIST]; /* mirrored ring: history without a memmove per frame */
 	float period[IVR_PLC_HIST / 2];
 };
 
