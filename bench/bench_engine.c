@@ -102,16 +102,26 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 	snprintf(calls, sizeof(calls), "%d", n);
 	snprintf(dur, sizeof(dur), "%.1f", secs);
 	snprintf(maxc, sizeof(maxc), "%d", n + 16);
-	char *eargv[] = { eng, "--control", sock, "--workers", "2", "--max-calls", maxc,
-			  "--ports", "44000-60000", "--bind", "127.0.0.1", NULL };
+	char *eargv[] = { eng,	"--control", sock,	    "--workers", "2",	      "--max-calls",
+			  maxc, "--ports",   "44000-60000", "--bind",	 "127.0.0.1", NULL };
 	pid_t ep = spawn(eargv, -1, true);
 	for (int i = 0; i < 300 && access(sock, F_OK) != 0; i++)
 		msleep(10);
 	int pfd[2];
 	if (pipe(pfd) < 0)
 		return r;
-	char *largv[] = { load, "--control", sock, "--calls", calls, "--duration", dur, "--json",
-			  prompt ? "--prompt" : NULL, (char *)prompt, NULL, NULL };
+	char *largv[] = { load,
+			  "--control",
+			  sock,
+			  "--calls",
+			  calls,
+			  "--duration",
+			  dur,
+			  "--json",
+			  prompt ? "--prompt" : NULL,
+			  (char *)prompt,
+			  NULL,
+			  NULL };
 	if (pairs) {
 		largv[8] = "--pairs";
 		largv[9] = NULL;
@@ -209,8 +219,10 @@ static double proc_cpu_s(pid_t pid)
 	buf[n] = 0;
 	const char *p = strrchr(buf, ')');
 	unsigned long long ut = 0, st = 0;
-	/* fields after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+	/* fields after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+	 * utime stime */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -218,10 +230,17 @@ static double proc_cpu_s(pid_t pid)
 static struct result run_rtpengine(const char *bin, int n, double secs)
 {
 	struct result r = { 0 };
-	char *argv[] = { (char *)bin, "--foreground", "--log-stderr", "--table=-1",
-			 "--interface=127.0.0.1", "--listen-ng=127.0.0.1:22299",
-			 "--port-min=30000", "--port-max=43999", "--num-threads=2",
-			 "--log-level=3", NULL };
+	char *argv[] = { (char *)bin,
+			 "--foreground",
+			 "--log-stderr",
+			 "--table=-1",
+			 "--interface=127.0.0.1",
+			 "--listen-ng=127.0.0.1:22299",
+			 "--port-min=30000",
+			 "--port-max=43999",
+			 "--num-threads=2",
+			 "--log-level=3",
+			 NULL };
 	pid_t rp = spawn(argv, -1, true);
 	msleep(500);
 	int ctl = socket(AF_INET, SOCK_DGRAM, 0);
@@ -245,7 +264,8 @@ static struct result run_rtpengine(const char *bin, int n, double secs)
 		char cid[32];
 		snprintf(cid, sizeof(cid), "bench%d", i);
 		int pb = ng(ctl, &ng_addr, "offer", cid, "A", NULL, ntohs(sa.sin_port));
-		int pa = pb > 0 ? ng(ctl, &ng_addr, "answer", cid, "A", "B", ntohs(sb.sin_port)) : -1;
+		int pa = pb > 0 ? ng(ctl, &ng_addr, "answer", cid, "A", "B", ntohs(sb.sin_port))
+				: -1;
 		if (pa <= 0)
 			break;
 		port_a[i] = (uint16_t)pa; /* where A sends; relayed to B */
@@ -270,14 +290,18 @@ static struct result run_rtpengine(const char *bin, int n, double secs)
 	for (size_t t = 0; t < ticks; t++) {
 		int nb = 0;
 		for (int i = 0; i < n; i++) {
-			struct ivr_rtp_hdr h = { .pt = 0, .seq = (uint16_t)t, .ts = (uint32_t)t * 160,
+			struct ivr_rtp_hdr h = { .pt = 0,
+						 .seq = (uint16_t)t,
+						 .ts = (uint32_t)t * 160,
 						 .ssrc = 0x7000u + (uint32_t)i };
 			int len = ivr_rtp_build(pk[nb], sizeof(pk[nb]), &h, pay, 160);
 			dst[nb] = lo;
 			dst[nb].sin_port = htons(port_a[i]);
 			iov[nb] = (struct iovec){ pk[nb], (size_t)len };
-			mm[nb].msg_hdr = (struct msghdr){ .msg_name = &dst[nb], .msg_namelen = sizeof(dst[nb]),
-							  .msg_iov = &iov[nb], .msg_iovlen = 1 };
+			mm[nb].msg_hdr = (struct msghdr){ .msg_name = &dst[nb],
+							  .msg_namelen = sizeof(dst[nb]),
+							  .msg_iov = &iov[nb],
+							  .msg_iovlen = 1 };
 			if (++nb == 64 || i == n - 1) {
 				int s = sendmmsg(a, mm, (unsigned)nb, 0);
 				sent += s > 0 ? (uint64_t)s : 0;
@@ -287,7 +311,8 @@ static struct result run_rtpengine(const char *bin, int n, double secs)
 		for (;;) {
 			for (int i = 0; i < 64; i++) {
 				riov[i] = (struct iovec){ rbuf[i], sizeof(rbuf[i]) };
-				rm[i].msg_hdr = (struct msghdr){ .msg_iov = &riov[i], .msg_iovlen = 1 };
+				rm[i].msg_hdr =
+					(struct msghdr){ .msg_iov = &riov[i], .msg_iovlen = 1 };
 			}
 			int g = recvmmsg(b, rm, 64, MSG_DONTWAIT, NULL);
 			if (g <= 0)
@@ -295,7 +320,8 @@ static struct result run_rtpengine(const char *bin, int n, double secs)
 			rx += (uint64_t)g;
 		}
 		next += 20000000ull;
-		struct timespec ts = { (time_t)(next / 1000000000ull), (long)(next % 1000000000ull) };
+		struct timespec ts = { (time_t)(next / 1000000000ull),
+				       (long)(next % 1000000000ull) };
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
 	double wall = (double)(now_ns() - t0) / 1e9;
@@ -350,9 +376,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) {
 			int v = atoi(argv[++i]); /* not inside IVR_CLAMP: it evaluates twice */
 			repeats = IVR_CLAMP(v, 1, 15);
-		}
-		else {
-			fprintf(stderr, "usage: bench_engine [--smoke] [--calls A,B,..] [--seconds S] [--repeats R]\n");
+		} else {
+			fprintf(stderr, "usage: bench_engine [--smoke] [--calls A,B,..] [--seconds "
+					"S] [--repeats R]\n");
 			return 2;
 		}
 	}
@@ -376,12 +402,14 @@ int main(int argc, char **argv)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	const char *rtpe = rtpengine_bin();
-	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct (median of %d x %.0f s)\n",
+	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct (median of %d x %.0f "
+	       "s)\n",
 	       repeats, secs);
 	int fails = 0;
 	char list[256];
 	snprintf(list, sizeof(list), "%s", calls_list);
-	for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
 		int n = atoi(t);
 		if (n <= 0)
 			continue;
@@ -399,7 +427,8 @@ int main(int argc, char **argv)
 		if (!smoke) {
 			struct result lp = run_ivr(IVR_MAX(2, n & ~1), secs, NULL, true);
 			if (lp.ok)
-				printf("engine_latency ivr %d p50_ms %.1f p99_ms %.1f\n", n, lp.p50, lp.p99);
+				printf("engine_latency ivr %d p50_ms %.1f p99_ms %.1f\n", n, lp.p50,
+				       lp.p99);
 		}
 		if (rtpe) {
 			for (int k = 0; k < repeats; k++)
@@ -408,15 +437,17 @@ int main(int argc, char **argv)
 			if (q.ok) {
 				printf("relay_g711_oneway rtpengine %d %.2f %.0f - %.4f\n", n,
 				       q.us_per_call_s, 1e6 / q.us_per_call_s, q.lost_pct);
-				printf("ratio ivr_calls_per_core/rtpengine_streams_per_core %d %.2f\n", n,
-				       q.us_per_call_s / r.us_per_call_s);
+				printf("ratio ivr_calls_per_core/rtpengine_streams_per_core %d "
+				       "%.2f\n",
+				       n, q.us_per_call_s / r.us_per_call_s);
 			} else {
 				printf("relay_g711_oneway rtpengine %d FAILED (see stderr)\n", n);
 			}
 		}
 	}
 	if (!rtpe)
-		printf("# rtpengine not installed (Debian rtpengine-daemon; tools/install-deps.sh): "
+		printf("# rtpengine not installed (Debian rtpengine-daemon; "
+		       "tools/install-deps.sh): "
 		       "engine figures only\n");
 	unlink(prompt);
 	return fails ? 1 : 0;

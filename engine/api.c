@@ -25,7 +25,7 @@
 #include "engine/recorder.h"
 #include "engine/worker.h"
 
-#define MIN_CONFS 256 /* conference table: max(MIN_CONFS, max_calls / 2) */
+#define MIN_CONFS	256 /* conference table: max(MIN_CONFS, max_calls / 2) */
 #define REC_RING_FRAMES 4096
 
 struct ivr_engine {
@@ -38,10 +38,10 @@ struct ivr_engine {
 	pthread_mutex_t lock; /* slots, ports, vars, reclaim list */
 	uint32_t *free_slots;
 	uint32_t n_free;
-	uint32_t *closing;   /* slots waiting for their worker to retire them */
+	uint32_t *closing; /* slots waiting for their worker to retire them */
 	uint32_t n_closing;
-	char **vars;         /* per slot JSON text */
-	uint8_t *port_used;  /* per even port of the range */
+	char **vars;	    /* per slot JSON text */
+	uint8_t *port_used; /* per even port of the range */
 	uint32_t n_ports, port_cursor;
 	struct ivr_worker **workers;
 	unsigned n_workers;
@@ -131,7 +131,8 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 	e->mixer = ivr_mixer_new(IVR_MAX(MIN_CONFS, e->n_slots / 2));
 	if (!e->arena || !e->free_slots || !e->closing || !e->vars || !e->port_used ||
 	    !e->workers || !e->worker_load || !e->prompts || !e->mixer) {
-		fail(-ENOMEM, "out of memory for %u call slots of %zu bytes", e->n_slots, e->stride);
+		fail(-ENOMEM, "out of memory for %u call slots of %zu bytes", e->n_slots,
+		     e->stride);
 		ivr_engine_free(e);
 		errno = ENOMEM;
 		return NULL;
@@ -407,7 +408,8 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	if (p->dtmf_pt > 127 || (p->dtmf_pt >= 0 && p->dtmf_pt == codec.pt))
 		return fail(-EINVAL, "create_call: bad dtmf_pt %d", p->dtmf_pt);
 	if (p->ptime_ms && p->ptime_ms != IVR_FRAME_MS)
-		return fail(-EINVAL, "create_call: ptime_ms %u not supported (20 only)", p->ptime_ms);
+		return fail(-EINVAL, "create_call: ptime_ms %u not supported (20 only)",
+			    p->ptime_ms);
 	if (!valid_json_object(p->vars_json))
 		return fail(-EINVAL, "create_call: vars is not a JSON object");
 
@@ -576,8 +578,7 @@ int ivr_call_stop_play(struct ivr_engine *e, uint64_t call_id)
 	return post(e, c, &cmd, "stop_play");
 }
 
-int ivr_call_send_dtmf(struct ivr_engine *e, uint64_t call_id, const char *digits,
-		       const char *mode)
+int ivr_call_send_dtmf(struct ivr_engine *e, uint64_t call_id, const char *digits, const char *mode)
 {
 	struct ivr_call *c = find(e, call_id);
 	if (!c)
@@ -626,7 +627,8 @@ int ivr_call_record_start(struct ivr_engine *e, uint64_t call_id, const char *pa
 		return no_call("record_start", call_id);
 	unsigned mask;
 	if (parse_channels(channels, &mask) < 0)
-		return fail(-EINVAL, "record_start: channels must be a list of caller,engine,mixed");
+		return fail(-EINVAL,
+			    "record_start: channels must be a list of caller,engine,mixed");
 	char err[200] = "";
 	uint32_t rec_id;
 	int r = ivr_recorder_open(e->rec, c->slot, path, mask, c->codec.rate_hz, &rec_id, err,
@@ -788,8 +790,8 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 	info->jb_duplicates = js.duplicates;
 	info->jb_target_frames = js.target_frames;
 	info->jb_depth_frames = js.depth_frames;
-	info->jitter_ms_x100 =
-		(uint32_t)((uint64_t)ivr_rtp_source_jitter_units(&c->src) * 100000 / c->codec.clock_hz);
+	info->jitter_ms_x100 = (uint32_t)((uint64_t)ivr_rtp_source_jitter_units(&c->src) * 100000 /
+					  c->codec.clock_hz);
 	uint32_t ext = ivr_rtp_source_ext_max(&c->src);
 	info->cum_lost = c->src.valid ? (int32_t)(ext - c->src.base_seq + 1 - c->src.received) : 0;
 	info->rtcp_rx = st.rtcp_rx;

@@ -9,9 +9,9 @@
 
 #include "engine/io_epoll.h"
 
-#define BATCH 32
+#define BATCH	   32
 #define MAX_EVENTS 1024
-#define DGRAM_MAX 2048
+#define DGRAM_MAX  2048
 
 struct io_epoll {
 	int ep;

@@ -11,26 +11,26 @@
 
 #include "engine/io_uring.h"
 
-#define KIND_SHIFT 56
-#define KIND_RECV 1ull
-#define KIND_SEND 2ull
+#define KIND_SHIFT  56
+#define KIND_RECV   1ull
+#define KIND_SEND   2ull
 #define KIND_CANCEL 3ull
-#define TAG_MASK ((1ull << KIND_SHIFT) - 1)
-#define BUF_SIZE 2048  /* larger than any RTP packet we accept */
+#define TAG_MASK    ((1ull << KIND_SHIFT) - 1)
+#define BUF_SIZE    2048 /* larger than any RTP packet we accept */
 #define BUF_ENTRIES 4096
-#define BGID 0
+#define BGID	    0
 
 struct io_ur {
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	uint8_t *bufs;
-	unsigned recycled;   /* buffers added back, not yet advanced */
-	unsigned wait_nr;    /* a completion count never reached: wake on the deadline only */
+	unsigned recycled; /* buffers added back, not yet advanced */
+	unsigned wait_nr;  /* a completion count never reached: wake on the deadline only */
 	ivr_io_rx_fn fn;
 	ivr_io_fd_fn fd_of;
 	void *ctx;
-	struct msghdr rmsg;  /* layout template for multishot recvmsg */
+	struct msghdr rmsg; /* layout template for multishot recvmsg */
 	uint64_t tx_errors, enobufs, rearms;
 };
 
@@ -41,8 +41,8 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void *ivr_io_uring_new(unsigned entries, ivr_io_rx_fn fn, ivr_io_fd_fn fd_of, void *ctx,
-		       char *err, size_t err_len)
+void *ivr_io_uring_new(unsigned entries, ivr_io_rx_fn fn, ivr_io_fd_fn fd_of, void *ctx, char *err,
+		       size_t err_len)
 {
 	struct io_ur *io = calloc(1, sizeof(*io));
 	if (!io)
@@ -192,12 +192,12 @@ static unsigned reap(struct io_ur *io)
 					io_uring_recvmsg_validate(buf, cqe->res, &io->rmsg);
 				if (o && !(o->flags & MSG_TRUNC)) {
 					const uint8_t *pl = io_uring_recvmsg_payload(o, &io->rmsg);
-					unsigned len = io_uring_recvmsg_payload_length(
-						o, cqe->res, &io->rmsg);
+					unsigned len = io_uring_recvmsg_payload_length(o, cqe->res,
+										       &io->rmsg);
 					socklen_t fl = IVR_MIN(o->namelen, io->rmsg.msg_namelen);
 					io->fn(io->ctx, tag, pl, len,
-					       (const struct sockaddr *)io_uring_recvmsg_name(o), fl,
-					       now);
+					       (const struct sockaddr *)io_uring_recvmsg_name(o),
+					       fl, now);
 				}
 			}
 			recycle(io, bid);

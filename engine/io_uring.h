@@ -26,7 +26,7 @@ extern const struct ivr_io_ops ivr_io_uring_ops;
  * Thread: the worker thread that will use it (SINGLE_ISSUER ties the ring to
  * the task that created it).
  */
-void *ivr_io_uring_new(unsigned entries, ivr_io_rx_fn fn, ivr_io_fd_fn fd_of, void *ctx,
-		       char *err, size_t err_len);
+void *ivr_io_uring_new(unsigned entries, ivr_io_rx_fn fn, ivr_io_fd_fn fd_of, void *ctx, char *err,
+		       size_t err_len);
 
 #endif /* IVR_ENGINE_IO_URING_H */

@@ -78,13 +78,15 @@ int main(int argc, char **argv)
 			snprintf(buf, sizeof(buf), "%s", optarg);
 			char *dash = strchr(buf, '-');
 			if (!dash) {
-				fprintf(stderr, "ivr-engine: --ports wants A-B, got '%s'\n", optarg);
+				fprintf(stderr, "ivr-engine: --ports wants A-B, got '%s'\n",
+					optarg);
 				return 2;
 			}
 			*dash = 0;
 			if (parse_uint(buf, 65535, &a) < 0 || parse_uint(dash + 1, 65535, &b) < 0 ||
 			    a < 1024 || a > b) {
-				fprintf(stderr, "ivr-engine: bad --ports '%s' (1024 <= A <= B <= 65535)\n",
+				fprintf(stderr,
+					"ivr-engine: bad --ports '%s' (1024 <= A <= B <= 65535)\n",
 					optarg);
 				return 2;
 			}
@@ -97,7 +99,8 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			if (parse_uint(optarg, 256, &v) < 0 || v == 0) {
-				fprintf(stderr, "ivr-engine: bad --workers '%s' (1..256)\n", optarg);
+				fprintf(stderr, "ivr-engine: bad --workers '%s' (1..256)\n",
+					optarg);
 				return 2;
 			}
 			cfg.n_workers = (unsigned)v;

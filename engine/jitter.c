@@ -10,10 +10,10 @@
 
 #include "engine/jitter.h"
 
-#define SLOT_MASK (IVR_JB_SLOTS - 1)
-#define SHRINK_TICKS 50   /* 1 s deeper than the target before dropping a frame */
-#define RELAX_TICKS 100   /* 2 s without late packets before the target decays */
-#define IDLE_TICKS 10     /* 200 ms with an empty buffer: the stream stopped */
+#define SLOT_MASK     (IVR_JB_SLOTS - 1)
+#define SHRINK_TICKS  50  /* 1 s deeper than the target before dropping a frame */
+#define RELAX_TICKS   100 /* 2 s without late packets before the target decays */
+#define IDLE_TICKS    10  /* 200 ms with an empty buffer: the stream stopped */
 #define RESYNC_FRAMES (4 * IVR_JB_SLOTS)
 
 struct jb_slot {
@@ -28,14 +28,14 @@ struct jb_slot {
 struct ivr_jb {
 	struct ivr_jb_cfg cfg;
 	struct jb_slot slots[IVR_JB_SLOTS];
-	bool started;          /* a packet anchored the playout clock */
-	bool playing;          /* prefill done */
+	bool started; /* a packet anchored the playout clock */
+	bool playing; /* prefill done */
 	uint32_t prefill_ticks;
-	uint32_t play_ts;      /* timestamp of the frame due next */
-	uint32_t play_idx;     /* its slot */
+	uint32_t play_ts;  /* timestamp of the frame due next */
+	uint32_t play_idx; /* its slot */
 	uint32_t n_used;
-	uint32_t target;       /* frames */
-	uint32_t late_target;  /* floor raised by late packets, decays */
+	uint32_t target;      /* frames */
+	uint32_t late_target; /* floor raised by late packets, decays */
 	uint32_t over_ticks, calm_ticks, idle_ticks;
 	bool have_transit;
 	uint32_t transit;
@@ -378,7 +378,8 @@ void ivr_plc_conceal(struct ivr_plc *p, float *out, size_t n_samples)
 		/* Blend the period's tail into what preceded its head, so the wrap is smooth. */
 		for (uint32_t j = 0; j < q; j++) {
 			float w = (float)(j + 1) / (float)(q + 1);
-			p->period[P - q + j] = (1 - w) * p->period[P - q + j] + w * h[-(int)P - (int)q + (int)j];
+			p->period[P - q + j] =
+				(1 - w) * p->period[P - q + j] + w * h[-(int)P - (int)q + (int)j];
 		}
 		p->pitch = P;
 		p->pos = 0;

@@ -15,7 +15,7 @@
 #include "engine/recorder.h"
 #include "engine/worker.h"
 
-#define TICK_NS (IVR_FRAME_MS * 1000000ull)
+#define TICK_NS	 (IVR_FRAME_MS * 1000000ull)
 #define CMD_RING 1024 /* power of two */
 
 struct ivr_worker {

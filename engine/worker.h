@@ -70,25 +70,25 @@ struct ivr_wcmd {
 	uint32_t slot;
 	uint32_t gen;
 	struct ivr_prompt *prompt; /* PLAY: a reference the worker takes over */
-	bool loop, moh;            /* PLAY */
-	uint32_t rec_id;           /* REC_START */
-	char digits[32];           /* DTMF, NUL-terminated */
+	bool loop, moh;		   /* PLAY */
+	uint32_t rec_id;	   /* REC_START */
+	char digits[32];	   /* DTMF, NUL-terminated */
 };
 
 struct ivr_worker_cfg {
 	unsigned index;
 	bool force_epoll;
-	uint8_t *arena;          /* call slots: slot s at arena + s * stride */
+	uint8_t *arena; /* call slots: slot s at arena + s * stride */
 	size_t stride;
 	uint32_t n_slots;
-	uint64_t t0_ns;          /* origin of the global 20 ms grid */
-	unsigned io_entries;     /* io_uring SQ size; 0 = 4096 */
+	uint64_t t0_ns;	     /* origin of the global 20 ms grid */
+	unsigned io_entries; /* io_uring SQ size; 0 = 4096 */
 };
 
 struct ivr_worker_stats {
 	uint64_t ticks, overruns, cmds, tick_ns_sum, tick_ns_max, rx_dgrams, rx_stale, tx_errors;
 	uint32_t n_calls;
-	uint64_t cpu_ns;         /* thread CPU time (CLOCK_THREAD_CPUTIME_ID) */
+	uint64_t cpu_ns; /* thread CPU time (CLOCK_THREAD_CPUTIME_ID) */
 };
 
 struct ivr_worker;

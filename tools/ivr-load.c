@@ -41,13 +41,13 @@
 #include "dsp/wav.h"
 #include "engine/rtp.h"
 
-#define BATCH 64
-#define SIG_EVERY 25
+#define BATCH	   64
+#define SIG_EVERY  25
 #define MAX_PROBES 64
 
 struct lcall {
 	uint64_t id;
-	uint16_t port;      /* engine side */
+	uint16_t port; /* engine side */
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t ssrc;
@@ -158,7 +158,8 @@ static double engine_cpu_s(void)
 static void on_packet(int ci, const uint8_t *buf, size_t n, uint64_t t)
 {
 	struct ivr_rtp_hdr h;
-	if (!atomic_load_explicit(&measuring, memory_order_acquire) || ivr_rtp_parse(&h, buf, n) < 0)
+	if (!atomic_load_explicit(&measuring, memory_order_acquire) ||
+	    ivr_rtp_parse(&h, buf, n) < 0)
 		return;
 	struct lcall *c = &calls[ci];
 	int64_t t_us = (int64_t)(t / 1000);
@@ -189,7 +190,8 @@ static void on_packet(int ci, const uint8_t *buf, size_t n, uint64_t t)
 	if (h.payload_n_bytes >= 8 && h.payload[0] == 0x55 && h.payload[1] == 0xaa &&
 	    h.payload[2] == 0x55 && h.payload[3] == 0xaa) {
 		unsigned probe = h.payload[4] % MAX_PROBES;
-		unsigned from = (unsigned)h.payload[5] << 16 | (unsigned)h.payload[6] << 8 | h.payload[7];
+		unsigned from =
+			(unsigned)h.payload[5] << 16 | (unsigned)h.payload[6] << 8 | h.payload[7];
 		if ((int)from < n_calls && calls[from].probe_sent_ns[probe]) {
 			size_t k = atomic_fetch_add(&n_lat, 1);
 			if (k < lat_cap)
@@ -255,11 +257,16 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "control", required_argument, NULL, 'c' }, { "calls", required_argument, NULL, 'n' },
-		{ "duration", required_argument, NULL, 'd' }, { "wav", required_argument, NULL, 'w' },
-		{ "prompt", required_argument, NULL, 'p' },  { "pairs", no_argument, NULL, 'P' },
-		{ "codec", required_argument, NULL, 'C' },   { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },           { 0 },
+		{ "control", required_argument, NULL, 'c' },
+		{ "calls", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "wav", required_argument, NULL, 'w' },
+		{ "prompt", required_argument, NULL, 'p' },
+		{ "pairs", no_argument, NULL, 'P' },
+		{ "codec", required_argument, NULL, 'C' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	const char *ep = NULL, *wav = NULL, *prompt = NULL, *codec = "PCMU";
 	double duration = 10;
@@ -322,7 +329,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < au.n_samples; i++) {
 			double t = (double)i / 8000;
 			au.samples[i] = (float)((0.5 + 0.5 * sin(2 * M_PI * 3 * t)) *
-						(0.3 * sin(2 * M_PI * 140 * t) + 0.1 * sin(2 * M_PI * 280 * t)));
+						(0.3 * sin(2 * M_PI * 140 * t) +
+						 0.1 * sin(2 * M_PI * 280 * t)));
 		}
 	}
 	if (au.n_samples < 160) {
@@ -427,8 +435,11 @@ int main(int argc, char **argv)
 		int nb = 0;
 		for (int i = 0; i < n_calls; i++) {
 			struct lcall *c = &calls[i];
-			struct ivr_rtp_hdr h = { .pt = alaw ? 8 : 0, .seq = c->seq++, .ts = c->ts,
-						 .ssrc = c->ssrc, .marker = tick == 0 };
+			struct ivr_rtp_hdr h = { .pt = alaw ? 8 : 0,
+						 .seq = c->seq++,
+						 .ts = c->ts,
+						 .ssrc = c->ssrc,
+						 .marker = tick == 0 };
 			c->ts += 160;
 			uint8_t pay[160];
 			memcpy(pay, frame, 160);
@@ -436,7 +447,8 @@ int main(int argc, char **argv)
 				unsigned probe = (unsigned)(tick / SIG_EVERY) % MAX_PROBES;
 				pay[0] = 0x55, pay[1] = 0xaa, pay[2] = 0x55, pay[3] = 0xaa;
 				pay[4] = (uint8_t)probe;
-				pay[5] = (uint8_t)(i >> 16), pay[6] = (uint8_t)(i >> 8), pay[7] = (uint8_t)i;
+				pay[5] = (uint8_t)(i >> 16), pay[6] = (uint8_t)(i >> 8),
+				pay[7] = (uint8_t)i;
 				c->probe_sent_ns[probe] = now_ns();
 			}
 			int n = ivr_rtp_build(pkt[nb], sizeof(pkt[nb]), &h, pay, 160);
@@ -451,7 +463,8 @@ int main(int argc, char **argv)
 			if (++nb == BATCH || i == n_calls - 1) {
 				int off = 0;
 				while (off < nb) {
-					int r = sendmmsg(sock_fd, mm + off, (unsigned)(nb - off), 0);
+					int r = sendmmsg(sock_fd, mm + off, (unsigned)(nb - off),
+							 0);
 					if (r <= 0) {
 						send_fail += (uint64_t)(nb - off);
 						break;
@@ -497,7 +510,8 @@ int main(int argc, char **argv)
 	}
 	size_t nl = IVR_MIN(atomic_load(&n_lat), lat_cap);
 	qsort(lat_us, nl, sizeof(int64_t), cmp_i64);
-	double p50 = nl ? lat_us[nl / 2] / 1000.0 : -1, p99 = nl ? lat_us[nl * 99 / 100] / 1000.0 : -1;
+	double p50 = nl ? lat_us[nl / 2] / 1000.0 : -1,
+	       p99 = nl ? lat_us[nl * 99 / 100] / 1000.0 : -1;
 	double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
 	double call_s = (double)n_calls * wall;
 	double us_per_call_s = cpu >= 0 ? cpu * 1e6 / call_s : -1;
@@ -505,7 +519,8 @@ int main(int argc, char **argv)
 	double lost_pct = expected ? 100.0 * (double)lost / (double)expected : 0;
 	if (as_json) {
 		printf("{\"calls\":%d,\"seconds\":%.2f,\"sent\":%llu,\"received\":%llu,"
-		       "\"send_failed\":%llu,\"sender_overruns\":%llu,\"pps_out\":%.0f,\"pps_in\":%.0f,"
+		       "\"send_failed\":%llu,\"sender_overruns\":%llu,\"pps_out\":%.0f,\"pps_in\":%"
+		       ".0f,"
 		       "\"lost\":%llu,\"lost_pct\":%.4f,\"late\":%llu,\"late_pct\":%.4f,"
 		       "\"latency_ms_p50\":%.2f,\"latency_ms_p99\":%.2f,\"latency_samples\":%zu,"
 		       "\"engine_cpu_s\":%.3f,\"engine_us_per_call_s\":%.2f}\n",
@@ -514,14 +529,17 @@ int main(int argc, char **argv)
 		       rx / wall, (unsigned long long)lost, lost_pct, (unsigned long long)late,
 		       late_pct, p50, p99, nl, cpu, us_per_call_s);
 	} else {
-		printf("calls %d  seconds %.2f  sent %llu (%.0f pkt/s)  received %llu (%.0f pkt/s)\n",
+		printf("calls %d  seconds %.2f  sent %llu (%.0f pkt/s)  received %llu (%.0f "
+		       "pkt/s)\n",
 		       n_calls, wall, (unsigned long long)sent, sent / wall, (unsigned long long)rx,
 		       rx / wall);
-		printf("lost %llu (%.3f%%)  late>20ms %llu (%.3f%%)  sender overruns %llu  send failures %llu\n",
+		printf("lost %llu (%.3f%%)  late>20ms %llu (%.3f%%)  sender overruns %llu  send "
+		       "failures %llu\n",
 		       (unsigned long long)lost, lost_pct, (unsigned long long)late, late_pct,
 		       (unsigned long long)overruns, (unsigned long long)send_fail);
 		if (pairs)
-			printf("mouth-to-ear through the engine: p50 %.1f ms  p99 %.1f ms  (%zu probes)\n",
+			printf("mouth-to-ear through the engine: p50 %.1f ms  p99 %.1f ms  (%zu "
+			       "probes)\n",
 			       p50, p99, nl);
 		if (cpu >= 0)
 			printf("engine media threads: %.3f s CPU = %.2f us per call-second "

@@ -72,7 +72,8 @@ IVR_TEST(test_record_channels)
 	static float voice[8000 * 3], ref[8000 * 3], prompt[8000];
 	speechlike(voice, N, 130);
 	for (size_t i = 0; i < N; i++)
-		ref[i] = (float)ivr_g711_ulaw_decode(ivr_g711_ulaw_encode(ivr_f32_to_s16(voice[i]))) /
+		ref[i] = (float)ivr_g711_ulaw_decode(
+				 ivr_g711_ulaw_encode(ivr_f32_to_s16(voice[i]))) /
 			 32768.0f;
 	for (int i = 0; i < 8000; i++)
 		prompt[i] = 0.2f * sinf(2 * (float)M_PI * 1300 * (float)i / 8000);
@@ -120,7 +121,8 @@ IVR_TEST(test_record_channels)
 				lag = l;
 			}
 		}
-		ivr_check_msg(good >= chunks - 1, "caller channel: %d of %d chunks exact", good, chunks);
+		ivr_check_msg(good >= chunks - 1, "caller channel: %d of %d chunks exact", good,
+			      chunks);
 		/* engine channel: the 1300 Hz prompt, nothing of the caller's voice band */
 		double pp = tone_power(ch[1] + 800, 8000, 1300);
 		ivr_check_near(pp, 0.2 * 0.2 / 2, 0.004);

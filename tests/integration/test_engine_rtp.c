@@ -37,7 +37,8 @@ IVR_TEST(test_prompt_playback)
 	/* Reference: what the engine can at best send, the prompt through mu-law. */
 	static float ref[8000];
 	for (int i = 0; i < 8000; i++)
-		ref[i] = (float)ivr_g711_ulaw_decode(ivr_g711_ulaw_encode(ivr_f32_to_s16(prompt[i]))) /
+		ref[i] = (float)ivr_g711_ulaw_decode(
+				 ivr_g711_ulaw_encode(ivr_f32_to_s16(prompt[i]))) /
 			 32768.0f;
 	struct phone ph;
 	ivr_check_int_eq(phone_open(&ph), 0);
@@ -166,7 +167,8 @@ IVR_TEST(test_rtcp)
 		phone_send(&ph, voice + (size_t)(f % 50) * 160);
 		if (f == 20) {
 			/* our SR: the engine must echo its middle bits as LSR */
-			struct ivr_rtcp_report sr = { .ssrc = 0x5eed0000u + ph.port, .is_sr = true,
+			struct ivr_rtcp_report sr = { .ssrc = 0x5eed0000u + ph.port,
+						      .is_sr = true,
 						      .ntp = our_ntp };
 			uint8_t b[256];
 			int n = ivr_rtcp_build(b, sizeof(b), &sr, "phone");
@@ -194,7 +196,8 @@ IVR_TEST(test_rtcp)
 		ivr_check_int_eq(got.rb[0].ssrc, 0x5eed0000u + ph.port);
 		ivr_check_int_eq(got.rb[0].cum_lost, 0);
 		/* the SR may be built a packet or two before our latest arrived */
-		uint16_t behind = (uint16_t)((uint16_t)(ph.seq - 1) - (got.rb[0].ext_max_seq & 0xffff));
+		uint16_t behind =
+			(uint16_t)((uint16_t)(ph.seq - 1) - (got.rb[0].ext_max_seq & 0xffff));
 		ivr_check_msg(behind <= 2, "ext_max_seq %u, last sent %u", got.rb[0].ext_max_seq,
 			      (uint16_t)(ph.seq - 1));
 		ivr_check_int_eq(got.rb[0].lsr, ivr_rtcp_ntp_mid(our_ntp));
@@ -213,7 +216,8 @@ IVR_TEST(test_rtcp)
 		ivr_check_int_eq(ivr_call_get_info(e, id, &in), 0);
 		ivr_check(in.rtcp_rx == 2 && in.rtcp_tx >= 1);
 		ivr_check_int_eq(in.remote_fraction_lost, 3);
-		ivr_check_msg(in.rtt_us >= 0 && in.rtt_us < 200000, "rtt %lld us", (long long)in.rtt_us);
+		ivr_check_msg(in.rtt_us >= 0 && in.rtt_us < 200000, "rtt %lld us",
+			      (long long)in.rtt_us);
 	}
 	phone_close(&ph);
 	phone_close(&rc);

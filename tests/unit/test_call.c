@@ -74,7 +74,8 @@ IVR_TEST(test_receive_path)
 		ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&peer, sizeof(peer), now);
 		/* a foreign source with valid RTP is dropped once latched */
 		n = mkpkt(pkt, 0, (uint16_t)(900 + t), (uint32_t)t * 160, pcm);
-		ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&other, sizeof(other), now);
+		ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&other, sizeof(other),
+				   now);
 		/* an unknown payload type and a telephone-event */
 		n = mkpkt(pkt, 18, (uint16_t)t, 0, pcm);
 		ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&peer, sizeof(peer), now);

@@ -126,15 +126,17 @@ IVR_TEST(test_media_ticks)
 		struct ivr_call *c = (struct ivr_call *)(arena + stride * (size_t)i);
 		calls[i] = c;
 		ivr_check_int_eq(ivr_call_init(c, (uint32_t)i, 1), 0);
-		ivr_check_int_eq(ivr_codec_init(&c->codec, i == 1 ? IVR_CODEC_PCMA : IVR_CODEC_PCMU, -1), 0);
+		ivr_check_int_eq(
+			ivr_codec_init(&c->codec, i == 1 ? IVR_CODEC_PCMA : IVR_CODEC_PCMU, -1), 0);
 		c->ssrc = 1000u + (uint32_t)i;
 		c->recorder = rec;
 		c->mixer = mix;
 		ivr_rtp_latch_init(&c->latch, (struct sockaddr *)&peer, sizeof(peer));
 		snprintf(rec_path[i], sizeof(rec_path[i]), "/tmp/ivr_noalloc_rec%d_%d.wav", i,
 			 (int)getpid());
-		ivr_check_int_eq(ivr_recorder_open(rec, (uint32_t)i, rec_path[i], 0, 8000, &c->rec_id,
-						   NULL, 0), 0);
+		ivr_check_int_eq(ivr_recorder_open(rec, (uint32_t)i, rec_path[i], 0, 8000,
+						   &c->rec_id, NULL, 0),
+				 0);
 		c->prompt = ivr_prompt_get(pc, prompt_path, NULL, 0);
 		ivr_check(c->prompt != NULL);
 		c->play_loop = i == 2;
@@ -163,10 +165,13 @@ IVR_TEST(test_media_ticks)
 			float f[160];
 			uint8_t pay[160];
 			for (int k = 0; k < 160; k++)
-				f[k] = 0.2f * sinf(2 * (float)M_PI * 300 * (float)(t * 160 + k) / 8000);
+				f[k] = 0.2f *
+				       sinf(2 * (float)M_PI * 300 * (float)(t * 160 + k) / 8000);
 			ivr_codec_encode(&c->codec, f, 160, pay, sizeof(pay));
-			struct ivr_rtp_hdr h = { .pt = c->codec.pt, .seq = (uint16_t)t,
-						 .ts = (uint32_t)t * 160, .ssrc = 77 };
+			struct ivr_rtp_hdr h = { .pt = c->codec.pt,
+						 .seq = (uint16_t)t,
+						 .ts = (uint32_t)t * 160,
+						 .ssrc = 77 };
 			int n = ivr_rtp_build(pkt[i][t & 1], sizeof(pkt[i][0]), &h, pay, 160);
 			/* every 10th packet arrives a tick late (reorder), every 50th is lost */
 			if (t % 50 == 3)
@@ -190,8 +195,8 @@ IVR_TEST(test_media_ticks)
 			(void)ivr_call_tick(calls[i], (uint64_t)t, now);
 			rtcp_sent += ivr_call_rtcp_tick(calls[i], (uint64_t)t, now) > 0;
 			if (t % 100 == 50)
-				ivr_call_on_rtcp(calls[i], sr, (size_t)sr_len, (struct sockaddr *)&peer,
-						 sizeof(peer), now);
+				ivr_call_on_rtcp(calls[i], sr, (size_t)sr_len,
+						 (struct sockaddr *)&peer, sizeof(peer), now);
 		}
 	}
 	armed = 0;
