@@ -17,6 +17,10 @@
  * every 25th frame carries a signature, and the time from sending it on one
  * call to receiving it on the partner is the mouth-to-ear latency through
  * the engine (jitter buffer + one tick + send).
+ * With --dtmf, every call also sends digits from t = 1 s, 100 ms on and
+ * 100 ms off: RFC 4733 events (payload type 101: marker on the first packet,
+ * one timestamp per event, growing duration, end packet sent 3 times) or
+ * in-band tones at -10 dBm0 each replacing the audio.
  * Exit 0 on success, 2 on bad usage, 1 when the engine refuses.
  */
 #include "config.h"
@@ -41,9 +45,53 @@
 #include "dsp/wav.h"
 #include "engine/rtp.h"
 
-#define BATCH	   64
-#define SIG_EVERY  25
-#define MAX_PROBES 64
+#define BATCH		64
+#define SIG_EVERY	25
+#define MAX_PROBES	64
+#define DTMF_PT		101
+#define DTMF_START_TICK 50 /* digits start 1 s into the call */
+
+/* Which digit (index) is on at @tick, or -1; *@first / *@last: its first / last on-tick. */
+static int digit_at(size_t tick, size_t n_digits, bool *first, bool *last)
+{
+	if (tick < DTMF_START_TICK)
+		return -1;
+	size_t k = (tick - DTMF_START_TICK) / 10, ph = (tick - DTMF_START_TICK) % 10;
+	if (k >= n_digits || ph >= 5)
+		return -1;
+	*first = ph == 0;
+	*last = ph == 4;
+	return (int)k;
+}
+
+/* In-band DTMF frame @f (0..4) of @d at -10 dBm0 per tone, encoded. */
+static void dtmf_frame(uint8_t *out, char d, int f, bool alaw)
+{
+	static const char keys[] = "123A456B789C*0#D";
+	static const double lo[4] = { 697, 770, 852, 941 }, hi[4] = { 1209, 1336, 1477, 1633 };
+	int k = (int)(strchr(keys, d) - keys);
+	float pcm[160];
+	for (int i = 0; i < 160; i++) {
+		double t = (double)(f * 160 + i) / 8000;
+		pcm[i] = (float)(0.2186 *
+				 (sin(2 * M_PI * lo[k / 4] * t) + sin(2 * M_PI * hi[k % 4] * t)));
+	}
+	if (alaw)
+		ivr_g711_alaw_encode_f32(out, pcm, 160);
+	else
+		ivr_g711_ulaw_encode_f32(out, pcm, 160);
+}
+
+static int dtmf_event_code(char d)
+{
+	if (d >= '0' && d <= '9')
+		return d - '0';
+	if (d == '*')
+		return 10;
+	if (d == '#')
+		return 11;
+	return 12 + (d - 'A');
+}
 
 struct lcall {
 	uint64_t id;
@@ -63,6 +111,7 @@ struct lcall {
 	uint64_t late;
 	/* latency probes sent on this call: send time by probe number */
 	uint64_t probe_sent_ns[MAX_PROBES];
+	uint32_t ev_ts; /* RFC 4733: timestamp of the current event */
 };
 
 static struct lcall *calls;
@@ -251,6 +300,9 @@ static void usage(FILE *f)
 		   "  --prompt FILE    the engine plays this (looped) to every call\n"
 		   "  --pairs          pair calls in conferences and measure mouth-to-ear latency\n"
 		   "  --codec C        PCMU (default) or PCMA\n"
+		   "  --dtmf DIGITS    each call sends these digits from t = 1 s (100 ms on, 100 "
+		   "ms off)\n"
+		   "  --dtmf-mode M    rfc4733 (default, payload type 101) or inband\n"
 		   "  --json           print the summary as one JSON object\n");
 }
 
@@ -264,11 +316,14 @@ int main(int argc, char **argv)
 		{ "prompt", required_argument, NULL, 'p' },
 		{ "pairs", no_argument, NULL, 'P' },
 		{ "codec", required_argument, NULL, 'C' },
+		{ "dtmf", required_argument, NULL, 'D' },
+		{ "dtmf-mode", required_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *ep = NULL, *wav = NULL, *prompt = NULL, *codec = "PCMU";
+	const char *digits = NULL, *dtmf_mode = "rfc4733";
 	double duration = 10;
 	bool pairs = false, as_json = false;
 	n_calls = 10;
@@ -296,6 +351,12 @@ int main(int argc, char **argv)
 		case 'C':
 			codec = optarg;
 			break;
+		case 'D':
+			digits = optarg;
+			break;
+		case 'M':
+			dtmf_mode = optarg;
+			break;
 		case 'j':
 			as_json = true;
 			break;
@@ -308,6 +369,14 @@ int main(int argc, char **argv)
 		}
 	}
 	bool alaw = !strcmp(codec, "PCMA");
+	bool rfc4733 = !strcmp(dtmf_mode, "rfc4733");
+	if ((!rfc4733 && strcmp(dtmf_mode, "inband")) ||
+	    (digits &&
+	     (strspn(digits, "0123456789*#ABCD") != strlen(digits) || strlen(digits) > 32))) {
+		fprintf(stderr, "ivr-load: --dtmf takes up to 32 of 0-9 * # A-D; --dtmf-mode "
+				"rfc4733|inband\n");
+		return 2;
+	}
 	if (!ep || n_calls <= 0 || n_calls > 60000 || !(duration > 0 && duration < 86400) ||
 	    (!alaw && strcmp(codec, "PCMU")) || optind < argc) {
 		fprintf(stderr, "ivr-load: need --control, 1 <= --calls <= 60000, --duration > 0, "
@@ -378,8 +447,9 @@ int main(int argc, char **argv)
 	pthread_create(&rx_thread, NULL, rx_main, NULL);
 	int created = 0;
 	for (int i = 0; i < n_calls; i++) {
-		json_t *r = ctl(json_pack("{s:s,s:s,s:s}", "op", "create_call", "remote", remote,
-					  "codec", codec));
+		json_t *r =
+			ctl(json_pack("{s:s,s:s,s:s,s:i}", "op", "create_call", "remote", remote,
+				      "codec", codec, "dtmf_pt", digits && rfc4733 ? DTMF_PT : -1));
 		if (!ok(r, "create_call")) {
 			json_decref(r);
 			break;
@@ -428,7 +498,8 @@ int main(int argc, char **argv)
 	static struct iovec iov[BATCH];
 	static struct sockaddr_in dst[BATCH];
 	static uint8_t pkt[BATCH][256];
-	uint64_t t0 = now_ns(), sent = 0, send_fail = 0, overruns = 0;
+	uint64_t t0 = now_ns(), sent = 0, send_fail = 0, overruns = 0, dtmf_pkts = 0;
+	size_t n_digits = digits ? strlen(digits) : 0;
 	uint64_t next = t0;
 	for (size_t tick = 0; tick < ticks; tick++) {
 		const uint8_t *frame = enc + (tick % n_frames_audio) * 160;
@@ -443,6 +514,38 @@ int main(int argc, char **argv)
 			c->ts += 160;
 			uint8_t pay[160];
 			memcpy(pay, frame, 160);
+			bool dfirst = false, dlast = false;
+			int dk = digit_at(tick, n_digits, &dfirst, &dlast);
+			if (dk >= 0 && !rfc4733)
+				dtmf_frame(pay, digits[dk], (int)((tick - DTMF_START_TICK) % 10),
+					   alaw);
+			if (dk >= 0 && rfc4733) {
+				/* RFC 4733: the event's timestamp is its start; duration grows; end
+				 * x3. */
+				if (dfirst)
+					c->ev_ts = h.ts;
+				uint8_t ev[4] = { (uint8_t)dtmf_event_code(digits[dk]),
+						  (uint8_t)((dlast ? 0x80 : 0) | 10), 0, 0 };
+				uint16_t dur =
+					(uint16_t)(((tick - DTMF_START_TICK) % 10 + 1) * 160);
+				ev[2] = (uint8_t)(dur >> 8);
+				ev[3] = (uint8_t)dur;
+				for (int rep = 0; rep < (dlast ? 3 : 1); rep++) {
+					struct ivr_rtp_hdr eh = { .pt = DTMF_PT,
+								  .seq = c->seq++,
+								  .ts = c->ev_ts,
+								  .ssrc = c->ssrc,
+								  .marker = dfirst };
+					uint8_t ep_pkt[64];
+					int en = ivr_rtp_build(ep_pkt, sizeof(ep_pkt), &eh, ev, 4);
+					struct sockaddr_in ed = { .sin_family = AF_INET,
+								  .sin_port = htons(c->port),
+								  .sin_addr = me.sin_addr };
+					if (sendto(sock_fd, ep_pkt, (size_t)en, 0,
+						   (struct sockaddr *)&ed, sizeof(ed)) > 0)
+						dtmf_pkts++;
+				}
+			}
 			if (pairs && tick % SIG_EVERY == 0) {
 				unsigned probe = (unsigned)(tick / SIG_EVERY) % MAX_PROBES;
 				pay[0] = 0x55, pay[1] = 0xaa, pay[2] = 0x55, pay[3] = 0xaa;
@@ -537,6 +640,9 @@ int main(int argc, char **argv)
 		       "failures %llu\n",
 		       (unsigned long long)lost, lost_pct, (unsigned long long)late, late_pct,
 		       (unsigned long long)overruns, (unsigned long long)send_fail);
+		if (digits)
+			printf("dtmf: %zu digits per call (%s), %llu RFC 4733 packets\n", n_digits,
+			       dtmf_mode, (unsigned long long)dtmf_pkts);
 		if (pairs)
 			printf("mouth-to-ear through the engine: p50 %.1f ms  p99 %.1f ms  (%zu "
 			       "probes)\n",
