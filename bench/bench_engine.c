@@ -382,6 +382,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows in logs of long runs */
 	if (smoke) {
 		calls_list = "20";
 		secs = 1;

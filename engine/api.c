@@ -783,6 +783,7 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 	info->frames_played = st.frames_played;
 	info->frames_concealed = st.frames_concealed;
 	info->frames_silent = st.frames_silent;
+	info->frames_skipped = st.frames_skipped;
 	info->rec_dropped = st.rec_dropped;
 	struct ivr_jb_stats js;
 	ivr_jb_get_stats(ivr_call_jb(c), &js);

@@ -139,7 +139,7 @@ struct ivr_call_info {
 	char remote[64]; /* current destination (latched or signalled) */
 	uint64_t rx_pkts, rx_bad, rx_foreign, rx_flood_dropped, rx_dtmf_pkts;
 	uint64_t tx_pkts, tx_errors;
-	uint64_t frames_played, frames_concealed, frames_silent, rec_dropped;
+	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped, rec_dropped;
 	uint64_t jb_late, jb_duplicates;
 	uint32_t jitter_ms_x100; /* RFC 3550 jitter, 1/100 ms */
 	uint32_t jb_target_frames, jb_depth_frames;

@@ -170,6 +170,22 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	const size_t n = c->frame_samples;
 	c->rx_this_tick = 0;
 	c->st.ticks++;
+	/*
+	 * Ticks the worker skipped (it fell behind) are time that passed: keep the
+	 * playout point and the outgoing timestamps on the wall-clock grid, or the
+	 * call would lag by the skipped frames for the rest of its life.
+	 */
+	uint64_t skipped = c->tx_started && tick > c->last_tick + 1 ? tick - c->last_tick - 1 : 0;
+	c->last_tick = tick;
+	if (IVR_UNLIKELY(skipped)) {
+		uint8_t scratch[IVR_JB_MAX_PAYLOAD];
+		size_t sb;
+		uint32_t sts;
+		for (uint64_t k = 0; k < IVR_MIN(skipped, (uint64_t)IVR_JB_SLOTS); k++)
+			(void)ivr_jb_get(ivr_call_jb(c), scratch, sizeof(scratch), &sb, &sts);
+		c->tx_ts += (uint32_t)(skipped * n);
+		c->st.frames_skipped += skipped;
+	}
 
 	/* Caller -> engine. */
 	uint8_t pay[IVR_JB_MAX_PAYLOAD];

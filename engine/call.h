@@ -62,7 +62,7 @@ struct ivr_call_stats {
 	uint64_t rx_pkts, rx_bytes, rx_bad, rx_foreign, rx_other_pt, rx_flood_dropped;
 	uint64_t rx_dtmf_pkts;
 	uint64_t tx_pkts, tx_bytes, tx_errors;
-	uint64_t frames_played, frames_concealed, frames_silent;
+	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped;
 	uint64_t rec_dropped;
 	uint64_t ticks;
 	uint32_t jitter_units, jb_target_frames, jb_depth_frames;
@@ -104,6 +104,7 @@ struct ivr_call {
 	uint16_t tx_seq;
 	uint32_t tx_ts;
 	bool tx_started;
+	uint64_t last_tick;	   /* the worker may skip ticks when it falls behind */
 	uint32_t rx_this_tick;	   /* flood guard */
 	struct ivr_prompt *prompt; /* reference held while playing */
 	size_t play_pos;
