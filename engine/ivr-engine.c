@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "engine/api.h"
@@ -133,6 +134,12 @@ int main(int argc, char **argv)
 	if (!control) {
 		fprintf(stderr, "ivr-engine: --control is required\n");
 		return 2;
+	}
+	/* Two sockets per call: lift the soft descriptor limit to the hard one. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	struct ivr_engine *e = ivr_engine_new(&cfg);
 	if (!e) {

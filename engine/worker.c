@@ -15,6 +15,8 @@
 #include "engine/recorder.h"
 #include "engine/worker.h"
 
+_Static_assert(IVR_CALL_TAG_RTCP == IVR_IO_TAG_ALT, "one tag bit for the RTCP socket");
+
 #define TICK_NS	 (IVR_FRAME_MS * 1000000ull)
 #define CMD_RING 1024 /* power of two */
 
@@ -209,8 +211,8 @@ static int make_backend(struct ivr_worker *w)
 	const char *env = getenv("IVR_FORCE_EPOLL");
 	bool force = w->cfg.force_epoll || (env && *env && strcmp(env, "0") != 0);
 	if (!force) {
-		w->io = ivr_io_uring_new(w->cfg.io_entries, on_rx, fd_of, w, w->err,
-					 sizeof(w->err));
+		w->io = ivr_io_uring_new(w->cfg.io_entries, w->cfg.n_slots * 2, on_rx, fd_of, w,
+					 w->err, sizeof(w->err));
 		if (w->io) {
 			w->ops = &ivr_io_uring_ops;
 			return 0;
@@ -245,12 +247,13 @@ static void *worker_main(void *arg)
 		for (uint32_t i = 0; i < w->n_active; i++) {
 			struct ivr_call *c = slot_call(w, w->active[i]);
 			int len = ivr_call_tick(c, tick, start);
-			if (len > 0 && w->ops->send(w->io, c->fd, &c->msg[c->pkt_i ^ 1]) < 0) {
+			if (len > 0 &&
+			    w->ops->send(w->io, c->fd, call_tag(c), &c->msg[c->pkt_i ^ 1]) < 0) {
 				c->st.tx_errors++;
 				w->st.tx_errors++;
 			}
 			if (ivr_call_rtcp_tick(c, tick, start) > 0 &&
-			    w->ops->send(w->io, c->rtcp_fd, &c->rtcp_msg) < 0)
+			    w->ops->send(w->io, c->rtcp_fd, rtcp_tag(c), &c->rtcp_msg) < 0)
 				c->st.tx_errors++;
 		}
 		w->ops->flush(w->io);
