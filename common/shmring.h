@@ -541,14 +541,20 @@ static inline void ivr_shmring_cursor_init_(struct ivr_shmring_reader *r, uint32
 		c->have_rseq = 1;
 		return;
 	}
+	uint64_t w[IVR_SHMRING_MAX_SLOT / 8];
 	if (from == IVR_SHMRING_FROM_OLDEST) {
 		c->pos = ivr_shmring_oldest_(r, head);
+		/* The oldest slot names its record: the first whole record is that one (a FIRST
+		 * slot) or the next (a continuation), so losses from here on are counted. */
+		if (ivr_shmring_slot_read_(r, i, c->pos, w) == 0) {
+			c->next_rseq = w[1] + !((w[2] >> 8) & IVR_SHMRING_F_FIRST);
+			c->have_rseq = 1;
+		}
 		return;
 	}
 	c->pos = head;
 	/* The last slot before head carries the rseq of the newest record, so a reader that
 	 * starts at the newest still counts records it is lapped on before its first read. */
-	uint64_t w[IVR_SHMRING_MAX_SLOT / 8];
 	if (ivr_shmring_slot_read_(r, i, head - 1, w) == 0) {
 		c->next_rseq = w[1] + 1;
 		c->have_rseq = 1;
@@ -693,10 +699,11 @@ static inline void ivr_shmring_resync_(struct ivr_shmring_reader *r, uint32_t ri
 	uint64_t to = ivr_shmring_oldest_(r, head);
 	if (head - to > r->capacity / 4)
 		to += r->capacity / 4;
+	uint64_t was = c->pos;
 	c->head_cache = head;
-	c->pos = IVR_MAX(c->pos + 1, to);
+	c->pos = IVR_MAX(was + 1, to);
 	if (c->pos > head)
-		c->pos = head;
+		c->pos = IVR_MAX(head, was); /* never backwards: that would re-deliver */
 }
 
 /* Read one record from sub-ring @ring.  @return 1, 0 (none), -EMSGSIZE. */
@@ -721,14 +728,11 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 			/* Acquire: records below head are complete (producer's release). */
 			c->head_cache = __atomic_load_n(&ivr_shmring_ctl_(r->base, ring)->head,
 							__ATOMIC_ACQUIRE);
-			if (c->pos == c->head_cache)
+			/* pos can be ahead of the head we load: the fast path above consumed a
+			 * one-slot record whose head store is not visible yet.  (head never goes
+			 * backwards otherwise: a new engine creates a new object.) */
+			if (c->pos >= c->head_cache)
 				return 0;
-			if (c->pos > c->head_cache) {
-				/* head went backwards: the object was re-initialised. */
-				c->pos = 0;
-				c->have_rseq = 0;
-				continue;
-			}
 		}
 		if (c->head_cache - c->pos > r->capacity) {
 			ivr_shmring_resync_(r, ring);
@@ -836,7 +840,7 @@ static inline int ivr_shmring_reader_pending(const struct ivr_shmring_reader *r)
 		/* Acquire: pairs with the producer's release of head. */
 		uint64_t head =
 			__atomic_load_n(&ivr_shmring_ctl_(r->base, i)->head, __ATOMIC_ACQUIRE);
-		if (head != r->cur[i].pos)
+		if (head > r->cur[i].pos)
 			return 1;
 	}
 	return 0;

@@ -70,7 +70,7 @@
 #define FREQ_TOL     0.020  /* accept 1.5%, reject 3.5%; tighter = less talk-off */
 #define TWIST_MAX_DB 4.5    /* high minus low group: accept +4 dB */
 #define TWIST_MIN_DB (-8.5) /* accept -8 dB */
-#define TONE_SHARE   0.8    /* two tones >= 80% of the energy (talk-off) */
+#define TONE_SHARE   0.85   /* energy share of the two tones; -10 dB dial tone: 0.91 */
 #define HARMONIC_TOL 0.004  /* tones in a harmonic ratio are one sound */
 
 static const double bin_hz[NB] = { 697, 770, 852, 941, 1209, 1336, 1477, 1633 };
@@ -209,16 +209,13 @@ static int invert4(double m[4][4], double inv[4][4])
 	return 0;
 }
 
-/* G(d) = sum_{n<S} e^{j d n} */
+/* G(d) = sum_{n<S} e^{j d n} = e^{j d (S-1)/2} sin(d S/2) / sin(d/2) */
 static void geo_sum(double d, uint32_t s, double *gr, double *gi)
 {
-	double r = 0, i = 0;
-	for (uint32_t n = 0; n < s; n++) {
-		r += cos(d * n);
-		i += sin(d * n);
-	}
-	*gr = r;
-	*gi = i;
+	double sd = sin(d / 2);
+	double mag = fabs(sd) < 1e-12 ? (double)s : sin(d * s / 2) / sd;
+	*gr = mag * cos(d * (s - 1) / 2);
+	*gi = mag * sin(d * (s - 1) / 2);
 }
 
 /* Add the contribution of (c/2) G (conj=0) or (conj(c)/2) G (conj=1) of unknown
@@ -232,6 +229,30 @@ static void add_term(double m[4][4], int v, int u, double d, uint32_t s, int con
 	m[2 * v][2 * u + 1] += -sg * gi / 2;
 	m[2 * v + 1][2 * u] += gi / 2;
 	m[2 * v + 1][2 * u + 1] += sg * gr / 2;
+}
+
+/*
+ * Two-tone fit: the inverse of the map from the complex amplitudes of tones
+ * at @tl, @th (rad/sample) to their S-sample DFT at bins @bl, @bh.
+ * Measurement 0 = X_l, 1 = X_h; unknown 0 = c_l, 1 = c_h.
+ */
+static int fit_matrix(double bl, double bh, double tl, double th, uint32_t s, float out[4][4])
+{
+	double m[4][4] = { { 0 } }, inv[4][4];
+	add_term(m, 0, 0, tl - bl, s, 0);
+	add_term(m, 0, 0, -tl - bl, s, 1);
+	add_term(m, 0, 1, th - bl, s, 0);
+	add_term(m, 0, 1, -th - bl, s, 1);
+	add_term(m, 1, 1, th - bh, s, 0);
+	add_term(m, 1, 1, -th - bh, s, 1);
+	add_term(m, 1, 0, tl - bh, s, 0);
+	add_term(m, 1, 0, -tl - bh, s, 1);
+	if (invert4(m, inv) < 0)
+		return -EINVAL;
+	for (int r = 0; r < 4; r++)
+		for (int c = 0; c < 4; c++)
+			out[r][c] = (float)inv[r][c];
+	return 0;
 }
 
 static int build_tables(struct ivr_dtmf_rx *rx)
@@ -249,26 +270,10 @@ static int build_tables(struct ivr_dtmf_rx *rx)
 			rx->tab[n][NB + k] = n < s ? (float)-sin(w[k] * n) : 0.0f;
 		}
 	}
-	for (int l = 0; l < 4; l++) {
-		for (int h = 0; h < 4; h++) {
-			double wl = w[l], wh = w[4 + h];
-			double m[4][4] = { { 0 } }, inv[4][4];
-			/* measurement 0 = X_l, 1 = X_h; unknown 0 = c_l, 1 = c_h */
-			add_term(m, 0, 0, 0.0, s, 0);
-			add_term(m, 0, 0, -2 * wl, s, 1);
-			add_term(m, 0, 1, wh - wl, s, 0);
-			add_term(m, 0, 1, -wh - wl, s, 1);
-			add_term(m, 1, 1, 0.0, s, 0);
-			add_term(m, 1, 1, -2 * wh, s, 1);
-			add_term(m, 1, 0, wl - wh, s, 0);
-			add_term(m, 1, 0, -wl - wh, s, 1);
-			if (invert4(m, inv) < 0)
+	for (int l = 0; l < 4; l++)
+		for (int h = 0; h < 4; h++)
+			if (fit_matrix(w[l], w[4 + h], w[l], w[4 + h], s, rx->minv[l * 4 + h]) < 0)
 				return -EINVAL;
-			for (int r = 0; r < 4; r++)
-				for (int c = 0; c < 4; c++)
-					rx->minv[l * 4 + h][r][c] = (float)inv[r][c];
-		}
-	}
 	return 0;
 }
 
@@ -339,11 +344,10 @@ static size_t drain(struct ivr_dtmf_rx *rx, struct ivr_dtmf_event *ev, size_t ma
 }
 
 /* Two-tone fit of sub-block @i for pair (l, h): complex amplitudes (local phase). */
-static void fit(const struct ivr_dtmf_rx *rx, uint64_t i, int l, int h, struct cplx *cl,
-		struct cplx *ch)
+static void fit_with(const struct ivr_dtmf_rx *rx, uint64_t i, int l, int h, const float (*m)[4],
+		     struct cplx *cl, struct cplx *ch)
 {
 	const float *x = rx->hx[i % HIST];
-	const float(*m)[4] = rx->minv[l * 4 + h];
 	float v[4] = { x[l], x[NB + l], x[4 + h], x[NB + 4 + h] };
 	float u[4];
 	for (int r = 0; r < 4; r++)
@@ -354,23 +358,45 @@ static void fit(const struct ivr_dtmf_rx *rx, uint64_t i, int l, int h, struct c
 	ch->im = u[3];
 }
 
+/* Two-tone fit at the nominal frequencies of pair (l, h). */
+static void fit(const struct ivr_dtmf_rx *rx, uint64_t i, int l, int h, struct cplx *cl,
+		struct cplx *ch)
+{
+	fit_with(rx, i, l, h, (const float(*)[4])rx->minv[l * 4 + h], cl, ch);
+}
+
 static float cabs2(struct cplx c)
 {
 	return c.re * c.re + c.im * c.im;
 }
 
-/* Sub-block attenuation of a tone @d rad/sample off the bin over @s samples. */
-static double sub_gain(double d, uint32_t s)
+/*
+ * Frequency offset @dw (rad/sample) and mean fitted magnitude @amp of one
+ * tone (bin @k) over the @n sub-blocks of @c.  @return the number of fully
+ * occupied sub-blocks, or -1 if too few to measure.
+ */
+/* |mean of c(i) e^{-j w S i}| over the fully occupied sub-blocks: the
+ * amplitude of a tone at @w rad/sample whose phase c(i) advances by w S. */
+static double coherent_amp(const struct ivr_dtmf_rx *rx, const struct cplx *c, const float *frac,
+			   int n, double w)
 {
-	if (fabs(d) < 1e-9)
-		return 1.0;
-	return fabs(sin(d * s / 2) / (s * sin(d / 2)));
+	double zr = 0, zi = 0;
+	double sr1 = cos(w * rx->sub_len), si1 = -sin(w * rx->sub_len);
+	double cr = 1, ci = 0; /* e^{-j w S i} */
+	int core = 0;
+	for (int i = 0; i < n; i++) {
+		if (frac[i] >= CORE_FRAC) {
+			zr += c[i].re * cr - c[i].im * ci;
+			zi += c[i].re * ci + c[i].im * cr;
+			core++;
+		}
+		double t = cr * sr1 - ci * si1;
+		ci = cr * si1 + ci * sr1;
+		cr = t;
+	}
+	return core ? sqrt(zr * zr + zi * zi) / core : 0.0;
 }
 
-/*
- * Frequency offset (rad/sample), amplitude and fully-occupied count of one
- * tone (bin @k) over sub-blocks [a, b] of @c (index 0 = sub-block a).
- */
 static int measure(const struct ivr_dtmf_rx *rx, int k, const struct cplx *c, const float *frac,
 		   int n, double *dw, double *amp)
 {
@@ -393,22 +419,7 @@ static int measure(const struct ivr_dtmf_rx *rx, int k, const struct cplx *c, co
 		return -1;
 	double step = atan2(si, sr); /* dw * S */
 	*dw = step / rx->sub_len;
-	/* de-rotate by the measured frequency and average coherently */
-	double w = 2.0 * M_PI * bin_hz[k] / rx->rate_hz + *dw;
-	double zr = 0, zi = 0;
-	double sr1 = cos(w * rx->sub_len), si1 = -sin(w * rx->sub_len);
-	double cr = 1, ci = 0; /* e^{-j w S i} */
-	for (int i = 0; i < n; i++) {
-		if (frac[i] >= CORE_FRAC) {
-			zr += c[i].re * cr - c[i].im * ci;
-			zi += c[i].re * ci + c[i].im * cr;
-		}
-		double t = cr * sr1 - ci * si1;
-		ci = cr * si1 + ci * sr1;
-		cr = t;
-	}
-	double m2 = (zr * zr + zi * zi) / ((double)core * core);
-	*amp = sqrt(m2) / sub_gain(*dw, rx->sub_len);
+	*amp = coherent_amp(rx, c, frac, n, 2.0 * M_PI * bin_hz[k] / rx->rate_hz + *dw);
 	return core;
 }
 
@@ -501,6 +512,19 @@ static int try_start(struct ivr_dtmf_rx *rx, uint64_t s, int l, int h)
 	for (int i = 0; i < 4; i++)
 		if (fabs(ratio / harm[i] - 1.0) < HARMONIC_TOL)
 			return 0;
+	/* amplitude: refit at the measured frequencies, so neither the offset
+	 * (up to 1 dB of sub-block loss) nor the other tone's leakage modelled
+	 * at the wrong frequency (1 dB of twist at -8 dB) biases level and twist */
+	float mtx[4][4];
+	if (fit_matrix(wl, wh, wl + dwl, wh + dwh, rx->sub_len, mtx) < 0)
+		return 0;
+	struct cplx rl[HIST], rh[HIST];
+	for (int i = a; i < n; i++)
+		if (frac[i] >= CORE_FRAC)
+			fit_with(rx, lo + i, l, h, (const float(*)[4])mtx, &rl[i], &rh[i]);
+	double raw_l = al, raw_h = ah;
+	al = coherent_amp(rx, rl + a, frac + a, nr, wl + dwl);
+	ah = coherent_amp(rx, rh + a, frac + a, nr, wh + dwh);
 	double pl = al * al / 2, ph = ah * ah / 2;
 	if (pl < rx->thr_power || ph < rx->thr_power)
 		return 0;
@@ -522,8 +546,9 @@ static int try_start(struct ivr_dtmf_rx *rx, uint64_t s, int l, int h)
 	rx->cur_l = (uint8_t)l;
 	rx->cur_h = (uint8_t)h;
 	rx->cur_digit = keypad[l][h];
-	rx->ref_l = (float)(al * sub_gain(dwl, rx->sub_len));
-	rx->ref_h = (float)(ah * sub_gain(dwh, rx->sub_len));
+	/* the active state compares nominal-frequency fits with these */
+	rx->ref_l = (float)raw_l;
+	rx->ref_h = (float)raw_h;
 	rx->onset = (uint64_t)(onset + 0.5);
 	rx->last_end = end;
 	rx->last_present = s;

@@ -27,7 +27,7 @@
 #include "engine/recorder.h"
 #include "engine/worker.h"
 
-#define MIN_CONFS 256 /* conference table: max(MIN_CONFS, max_calls / 2) */
+#define MIN_CONFS	256 /* conference table: max(MIN_CONFS, max_calls / 2) */
 #define REC_RING_FRAMES 4096
 
 struct ivr_engine {
@@ -40,10 +40,10 @@ struct ivr_engine {
 	pthread_mutex_t lock; /* slots, ports, vars, reclaim list */
 	uint32_t *free_slots;
 	uint32_t n_free;
-	uint32_t *closing;   /* slots waiting for their worker to retire them */
+	uint32_t *closing; /* slots waiting for their worker to retire them */
 	uint32_t n_closing;
-	char **vars;         /* per slot JSON text */
-	uint8_t *port_used;  /* per even port of the range */
+	char **vars;	    /* per slot JSON text */
+	uint8_t *port_used; /* per even port of the range */
 	uint32_t n_ports, port_cursor;
 	struct ivr_worker **workers;
 	unsigned n_workers;
@@ -136,7 +136,8 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 	e->mixer = ivr_mixer_new(IVR_MAX(MIN_CONFS, e->n_slots / 2));
 	if (!e->arena || !e->free_slots || !e->closing || !e->vars || !e->port_used ||
 	    !e->workers || !e->worker_load || !e->prompts || !e->mixer) {
-		fail(-ENOMEM, "out of memory for %u call slots of %zu bytes", e->n_slots, e->stride);
+		fail(-ENOMEM, "out of memory for %u call slots of %zu bytes", e->n_slots,
+		     e->stride);
 		ivr_engine_free(e);
 		errno = ENOMEM;
 		return NULL;
@@ -226,7 +227,10 @@ static void close_slot(struct ivr_engine *e, uint32_t slot)
 	struct ivr_call *c = slot_call(e, slot);
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->rtcp_fd >= 0)
+		close(c->rtcp_fd);
 	c->fd = -1;
+	c->rtcp_fd = -1;
 	if (c->local_port) {
 		uint32_t pi = (uint32_t)(c->local_port - e->cfg.port_min) / 2;
 		if (pi < e->n_ports)
@@ -362,34 +366,63 @@ static int parse_remote(const char *s, struct sockaddr_in *out)
 	return 0;
 }
 
-/* Bind a socket on a free even port of the range. Lock held. */
-static int bind_port(struct ivr_engine *e, uint16_t *port_out)
+static int udp_socket(void)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Bind RTP on a free even port of the range and RTCP on the next one
+ * (RFC 3550 11).  Lock held.  @return 0 and both fds, or -errno.
+ */
+static int bind_port(struct ivr_engine *e, uint16_t *port_out, int *rtp_fd, int *rtcp_fd)
+{
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	inet_pton(AF_INET, e->bind_addr, &a.sin_addr);
+	int fd = udp_socket(), fd2 = udp_socket();
+	if (fd < 0 || fd2 < 0) {
+		int err = fd < 0 ? fd : fd2;
+		if (fd >= 0)
+			close(fd);
+		if (fd2 >= 0)
+			close(fd2);
+		return err;
+	}
 	for (uint32_t tries = 0; tries < e->n_ports; tries++) {
 		uint32_t pi = e->port_cursor;
 		e->port_cursor = (e->port_cursor + 1) % e->n_ports;
 		if (e->port_used[pi])
 			continue;
 		uint16_t port = (uint16_t)(e->cfg.port_min + pi * 2);
+		if (port == 65535)
+			continue;
 		a.sin_port = htons(port);
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-			e->port_used[pi] = 1;
-			*port_out = port;
-			return fd;
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			if (errno == EADDRINUSE)
+				continue;
+			break;
 		}
-		if (errno != EADDRINUSE) {
-			int err = -errno;
+		a.sin_port = htons((uint16_t)(port + 1));
+		if (bind(fd2, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			/* RTP is bound now and a socket cannot be unbound: start afresh. */
 			close(fd);
-			return err;
+			fd = udp_socket();
+			if (fd < 0)
+				break;
+			continue;
 		}
+		e->port_used[pi] = 1;
+		*port_out = port;
+		*rtp_fd = fd;
+		*rtcp_fd = fd2;
+		return 0;
 	}
-	close(fd);
-	return -ENOSPC;
+	int err = errno == EADDRINUSE || errno == 0 ? -ENOSPC : -errno;
+	if (fd >= 0)
+		close(fd);
+	close(fd2);
+	return err;
 }
 
 static bool valid_json_object(const char *s)
@@ -426,7 +459,8 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	if (p->dtmf_pt > 127 || (p->dtmf_pt >= 0 && p->dtmf_pt == codec.pt))
 		return fail(-EINVAL, "create_call: bad dtmf_pt %d", p->dtmf_pt);
 	if (p->ptime_ms && p->ptime_ms != IVR_FRAME_MS)
-		return fail(-EINVAL, "create_call: ptime_ms %u not supported (20 only)", p->ptime_ms);
+		return fail(-EINVAL, "create_call: ptime_ms %u not supported (20 only)",
+			    p->ptime_ms);
 	if (!valid_json_object(p->vars_json))
 		return fail(-EINVAL, "create_call: vars is not a JSON object");
 
@@ -446,12 +480,13 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		return fail(-ENOSPC, "create_call: max calls (%u) reached", e->n_slots);
 	}
 	uint16_t port = 0;
-	int fd = bind_port(e, &port);
-	if (fd < 0) {
+	int fd = -1, rtcp_fd = -1;
+	r = bind_port(e, &port, &fd, &rtcp_fd);
+	if (r < 0) {
 		e->refused++;
 		pthread_mutex_unlock(&e->lock);
-		return fail(fd == -ENOSPC ? -ENOSPC : fd, "create_call: no free RTP port in %u-%u (%s)",
-			    e->cfg.port_min, e->cfg.port_max, ivr_strerror(fd));
+		return fail(r, "create_call: no free RTP port in %u-%u (%s)", e->cfg.port_min,
+			    e->cfg.port_max, ivr_strerror(r));
 	}
 	uint32_t slot = e->free_slots[--e->n_free];
 	struct ivr_call *c = slot_call(e, slot);
@@ -461,6 +496,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	r = ivr_call_init(c, slot, gen);
 	if (r < 0) {
 		close(fd);
+		close(rtcp_fd);
 		e->port_used[(port - e->cfg.port_min) / 2] = 0;
 		e->free_slots[e->n_free++] = slot;
 		pthread_mutex_unlock(&e->lock);
@@ -486,6 +522,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	c->worker = w;
 	c->asr = e->asr_rings ? e->asr_rings[w] : NULL;
 	c->fd = fd;
+	c->rtcp_fd = rtcp_fd;
 	c->local_port = port;
 	c->codec = codec;
 	c->dtmf_pt = p->dtmf_pt;
@@ -605,8 +642,7 @@ int ivr_call_stop_play(struct ivr_engine *e, uint64_t call_id)
 	return post(e, c, &cmd, "stop_play");
 }
 
-int ivr_call_send_dtmf(struct ivr_engine *e, uint64_t call_id, const char *digits,
-		       const char *mode)
+int ivr_call_send_dtmf(struct ivr_engine *e, uint64_t call_id, const char *digits, const char *mode)
 {
 	struct ivr_call *c = find(e, call_id);
 	if (!c)
@@ -654,7 +690,8 @@ int ivr_call_record_start(struct ivr_engine *e, uint64_t call_id, const char *pa
 		return no_call("record_start", call_id);
 	unsigned mask;
 	if (parse_channels(channels, &mask) < 0)
-		return fail(-EINVAL, "record_start: channels must be a list of caller,engine,mixed");
+		return fail(-EINVAL,
+			    "record_start: channels must be a list of caller,engine,mixed");
 	char err[200] = "";
 	uint32_t rec_id;
 	int r = ivr_recorder_open(e->rec, c->slot, path, mask, c->codec.rate_hz, &rec_id, err,
@@ -809,6 +846,7 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 	info->frames_played = st.frames_played;
 	info->frames_concealed = st.frames_concealed;
 	info->frames_silent = st.frames_silent;
+	info->frames_skipped = st.frames_skipped;
 	info->rec_dropped = st.rec_dropped;
 	struct ivr_jb_stats js;
 	ivr_jb_get_stats(ivr_call_jb(c), &js);
@@ -816,10 +854,14 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 	info->jb_duplicates = js.duplicates;
 	info->jb_target_frames = js.target_frames;
 	info->jb_depth_frames = js.depth_frames;
-	info->jitter_ms_x100 =
-		(uint32_t)((uint64_t)ivr_rtp_source_jitter_units(&c->src) * 100000 / c->codec.clock_hz);
+	info->jitter_ms_x100 = (uint32_t)((uint64_t)ivr_rtp_source_jitter_units(&c->src) * 100000 /
+					  c->codec.clock_hz);
 	uint32_t ext = ivr_rtp_source_ext_max(&c->src);
 	info->cum_lost = c->src.valid ? (int32_t)(ext - c->src.base_seq + 1 - c->src.received) : 0;
+	info->rtcp_rx = st.rtcp_rx;
+	info->rtcp_tx = st.rtcp_tx;
+	info->rtt_us = st.rtt_us;
+	info->remote_fraction_lost = st.remote_fraction_lost;
 	info->playing = c->prompt != NULL;
 	info->recording = c->rec_id != 0;
 	info->first_prompt_ms = c->first_prompt_tx_ns

@@ -26,13 +26,13 @@ struct ivr_ring;
 struct ivr_engine; /* opaque */
 
 struct ivr_engine_cfg {
-	const char *bind_addr;   /* IPv4 address for RTP sockets; NULL = "0.0.0.0" */
-	uint16_t port_min;       /* RTP port range (even ports used); 0 = 20000 */
-	uint16_t port_max;       /* 0 = 39999 */
-	unsigned n_workers;      /* media threads; 0 = one per online CPU */
-	uint32_t max_calls;      /* call slots; 0 = IVR_MAX_CALLS (meson -Dmax_calls) */
-	bool force_epoll;        /* skip io_uring (also env IVR_FORCE_EPOLL=1) */
-	const char *ring_name;   /* event ring name; created at start when set */
+	const char *bind_addr; /* IPv4 address for RTP sockets; NULL = "0.0.0.0" */
+	uint16_t port_min;     /* RTP port range (even ports used); 0 = 20000 */
+	uint16_t port_max;     /* 0 = 39999 */
+	unsigned n_workers;    /* media threads; 0 = one per online CPU */
+	uint32_t max_calls;    /* call slots; 0 = IVR_MAX_CALLS (meson -Dmax_calls) */
+	bool force_epoll;      /* skip io_uring (also env IVR_FORCE_EPOLL=1) */
+	const char *ring_name; /* event ring name; created at start when set */
 	uint32_t asr_ring_records; /* per-worker speech ring to ASR (power of two); 0 = none */
 };
 
@@ -71,13 +71,13 @@ struct ivr_ring *ivr_engine_asr_ring(struct ivr_engine *e, unsigned worker);
 const char *ivr_engine_ring_name(struct ivr_engine *e);
 
 struct ivr_call_params {
-	const char *remote;      /* "ip:port" where to send; NULL = wait for media (latching) */
-	const char *codec;       /* "PCMU" (default), "PCMA", "opus" */
-	int pt;                  /* payload type; -1 = the codec's static one */
-	int dtmf_pt;             /* telephone-event payload type; -1 = none */
-	unsigned ptime_ms;       /* 0 or 20 (the engine ticks 20 ms frames) */
+	const char *remote; /* "ip:port" where to send; NULL = wait for media (latching) */
+	const char *codec;  /* "PCMU" (default), "PCMA", "opus" */
+	int pt;		    /* payload type; -1 = the codec's static one */
+	int dtmf_pt;	    /* telephone-event payload type; -1 = none */
+	unsigned ptime_ms;  /* 0 or 20 (the engine ticks 20 ms frames) */
 	const char *ani, *dnis, *flow;
-	const char *vars_json;   /* a JSON object as text, or NULL */
+	const char *vars_json; /* a JSON object as text, or NULL */
 };
 
 /**
@@ -148,16 +148,19 @@ struct ivr_call_info {
 	uint16_t local_port;
 	unsigned worker;
 	char codec[8];
-	char remote[64];          /* current destination (latched or signalled) */
+	char remote[64]; /* current destination (latched or signalled) */
 	uint64_t rx_pkts, rx_bad, rx_foreign, rx_flood_dropped, rx_dtmf_pkts;
 	uint64_t tx_pkts, tx_errors;
-	uint64_t frames_played, frames_concealed, frames_silent, rec_dropped;
+	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped, rec_dropped;
 	uint64_t jb_late, jb_duplicates;
-	uint32_t jitter_ms_x100;  /* RFC 3550 jitter, 1/100 ms */
+	uint32_t jitter_ms_x100; /* RFC 3550 jitter, 1/100 ms */
 	uint32_t jb_target_frames, jb_depth_frames;
 	int32_t cum_lost;
+	uint64_t rtcp_rx, rtcp_tx;
+	int64_t rtt_us;		      /* RTCP round trip; -1 = not measured yet */
+	uint8_t remote_fraction_lost; /* the peer's report on our stream, 1/256 */
 	bool playing, recording;
-	int64_t first_prompt_ms;  /* create -> first prompt packet sent, ms; -1 = none */
+	int64_t first_prompt_ms; /* create -> first prompt packet sent, ms; -1 = none */
 };
 
 /** Snapshot one call's counters. @return 0 or -ENOENT. */
@@ -168,12 +171,12 @@ struct ivr_engine_stats {
 	uint64_t calls_created, calls_refused;
 	unsigned n_workers;
 	uint64_t ticks, overruns, rx_dgrams, tx_errors;
-	uint64_t tick_ns_max;      /* worst tick of any worker */
+	uint64_t tick_ns_max; /* worst tick of any worker */
 	uint64_t tick_ns_avg;
-	uint64_t cpu_ns;           /* sum of the media threads' CPU time */
+	uint64_t cpu_ns; /* sum of the media threads' CPU time */
 	uint64_t rec_frames_written, rec_frames_dropped;
 	size_t prompts_cached;
-	size_t slot_bytes;         /* memory per call slot */
+	size_t slot_bytes; /* memory per call slot */
 };
 
 /** Snapshot the engine counters. @return 0. */

@@ -5,12 +5,15 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <time.h>
 
 #include "dsp/rfc4733.h"
 #include "engine/call.h"
 #include "engine/dspchain.h"
 #include "engine/events.h"
+#include "engine/rtcp.h"
 #include "engine/prompt.h"
 #include "engine/recorder.h"
 
@@ -30,7 +33,9 @@ int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen)
 	c->slot = slot;
 	c->gen = gen;
 	c->fd = -1;
+	c->rtcp_fd = -1;
 	c->dtmf_pt = -1;
+	c->st.rtt_us = -1;
 	c->frame_samples = 160;
 	atomic_init(&c->state, IVR_CALL_FREE);
 	int r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), NULL);
@@ -253,6 +258,22 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	const size_t n = c->frame_samples;
 	c->rx_this_tick = 0;
 	c->st.ticks++;
+	/*
+	 * Ticks the worker skipped (it fell behind) are time that passed: keep the
+	 * playout point and the outgoing timestamps on the wall-clock grid, or the
+	 * call would lag by the skipped frames for the rest of its life.
+	 */
+	uint64_t skipped = c->tx_started && tick > c->last_tick + 1 ? tick - c->last_tick - 1 : 0;
+	c->last_tick = tick;
+	if (IVR_UNLIKELY(skipped)) {
+		uint8_t scratch[IVR_JB_MAX_PAYLOAD];
+		size_t sb;
+		uint32_t sts;
+		for (uint64_t k = 0; k < IVR_MIN(skipped, (uint64_t)IVR_JB_SLOTS); k++)
+			(void)ivr_jb_get(ivr_call_jb(c), scratch, sizeof(scratch), &sb, &sts);
+		c->tx_ts += (uint32_t)(skipped * n);
+		c->st.frames_skipped += skipped;
+	}
 
 	/* Caller -> engine. */
 	uint8_t pay[IVR_JB_MAX_PAYLOAD];
@@ -348,6 +369,99 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		c->first_prompt_tx_ns = now_ns;
 	c->st.tx_pkts++;
 	c->st.tx_bytes += (uint64_t)len;
+	c->st.tx_payload_bytes += (uint64_t)ne;
+	return len;
+}
+
+/* NTP 32.32 from the wall clock (vDSO clock_gettime: no syscall, no block). */
+static uint64_t ntp_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t sec = (uint64_t)ts.tv_sec + 2208988800ull;
+	uint64_t frac = ((uint64_t)ts.tv_nsec << 32) / 1000000000ull;
+	return (sec << 32) | frac;
+}
+
+void ivr_call_on_rtcp(struct ivr_call *c, const uint8_t *data, size_t n_bytes,
+		      const struct sockaddr *from, socklen_t from_len, uint64_t now_ns)
+{
+	struct ivr_rtcp_report r;
+	if (IVR_UNLIKELY(++c->rx_this_tick > IVR_CALL_FLOOD_PKTS)) {
+		c->st.rx_flood_dropped++;
+		return;
+	}
+	if (ivr_rtcp_parse(&r, data, n_bytes) < 0) {
+		c->st.rtcp_bad++;
+		return;
+	}
+	c->st.rtcp_rx++;
+	/* Symmetric RTCP: answer where reports come from. */
+	if (from_len > 0 && from_len <= sizeof(c->rtcp_addr)) {
+		memcpy(&c->rtcp_addr, from, from_len);
+		c->rtcp_addr_len = from_len;
+	}
+	if (r.is_sr) {
+		c->lsr = ivr_rtcp_ntp_mid(r.ntp);
+		c->lsr_arrival_ns = now_ns;
+	}
+	for (unsigned i = 0; i < r.n_rb; i++) {
+		if (r.rb[i].ssrc != c->ssrc)
+			continue;
+		c->st.remote_fraction_lost = r.rb[i].fraction_lost;
+		c->st.remote_jitter = r.rb[i].jitter;
+		int64_t rtt = ivr_rtcp_rtt(&r.rb[i], ivr_rtcp_ntp_mid(ntp_now()));
+		if (rtt >= 0)
+			c->st.rtt_us = rtt * 1000000 / 65536;
+	}
+}
+
+int ivr_call_rtcp_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
+{
+	/* Staggered by slot so a worker's reports do not all fall on one tick. */
+	if (c->rtcp_fd < 0 || (tick + c->slot) % IVR_CALL_RTCP_TICKS != 0 || !c->tx_started)
+		return 0;
+	struct ivr_rtcp_report r = { 0 };
+	r.ssrc = c->ssrc;
+	r.is_sr = true;
+	r.ntp = ntp_now();
+	r.rtp_ts = c->tx_ts;
+	r.pkt_count = (uint32_t)c->st.tx_pkts;
+	r.octet_count = (uint32_t)c->st.tx_payload_bytes;
+	if (c->have_src && c->src.valid) {
+		struct ivr_rtcp_rb *b = &r.rb[0];
+		r.n_rb = 1;
+		b->ssrc = c->src.ssrc;
+		ivr_rtp_source_loss(&c->src, &b->cum_lost, &b->fraction_lost);
+		b->ext_max_seq = ivr_rtp_source_ext_max(&c->src);
+		b->jitter = ivr_rtp_source_jitter_units(&c->src);
+		if (c->lsr) {
+			b->lsr = c->lsr;
+			b->dlsr = (uint32_t)((now_ns - c->lsr_arrival_ns) * 65536 / 1000000000ull);
+		}
+	}
+	int len = ivr_rtcp_build(c->rtcp_pkt, sizeof(c->rtcp_pkt), &r, "ivr-engine");
+	if (len < 0)
+		return 0;
+	if (c->rtcp_addr_len == 0) {
+		/* No RTCP heard yet: RFC 3550 convention, RTP port + 1. */
+		if (c->latch.addr_len == 0)
+			return 0;
+		memcpy(&c->rtcp_addr, &c->latch.addr, c->latch.addr_len);
+		struct sockaddr_in *a = (struct sockaddr_in *)&c->rtcp_addr;
+		if (a->sin_family != AF_INET)
+			return 0;
+		a->sin_port = htons((uint16_t)(ntohs(a->sin_port) + 1));
+		c->rtcp_addr_len = c->latch.addr_len;
+	}
+	c->rtcp_iov.iov_base = c->rtcp_pkt;
+	c->rtcp_iov.iov_len = (size_t)len;
+	memset(&c->rtcp_msg, 0, sizeof(c->rtcp_msg));
+	c->rtcp_msg.msg_name = &c->rtcp_addr;
+	c->rtcp_msg.msg_namelen = c->rtcp_addr_len;
+	c->rtcp_msg.msg_iov = &c->rtcp_iov;
+	c->rtcp_msg.msg_iovlen = 1;
+	c->st.rtcp_tx++;
 	return len;
 }
 

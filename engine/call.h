@@ -44,12 +44,14 @@
 #include "engine/mixer.h"
 #include "engine/rtp.h"
 
-#define IVR_CALL_FRAME_MAX 320
-#define IVR_CALL_PKT_MAX 512
-#define IVR_CALL_DSP_BYTES 32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
-#define IVR_CALL_DTMF_Q 32
+#define IVR_CALL_FRAME_MAX  320
+#define IVR_CALL_PKT_MAX    512
+#define IVR_CALL_DSP_BYTES  32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
+#define IVR_CALL_DTMF_Q	    32
 #define IVR_CALL_RFC_TX_BYTES 704 /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
-#define IVR_CALL_FLOOD_PKTS 25 /* per tick; a normal call sends 1 */
+#define IVR_CALL_FLOOD_PKTS 25		/* per tick; a normal call sends 1 */
+#define IVR_CALL_RTCP_TICKS 250		/* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
+#define IVR_CALL_TAG_RTCP   0x80000000u /* in the low word of an I/O tag: the RTCP socket */
 
 struct ivr_prompt;
 struct ivr_recorder;
@@ -69,12 +71,17 @@ struct ivr_call_stats {
 	uint64_t rx_pkts, rx_bytes, rx_bad, rx_foreign, rx_other_pt, rx_flood_dropped;
 	uint64_t rx_dtmf_pkts;
 	uint64_t tx_pkts, tx_bytes, tx_errors;
-	uint64_t frames_played, frames_concealed, frames_silent;
+	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped;
 	uint64_t rec_dropped;
 	uint64_t dsp_events, events_dropped; /* media events / refused by the event ring */
 	uint64_t ticks;
 	uint32_t jitter_units, jb_target_frames, jb_depth_frames;
 	uint64_t jb_late, jb_duplicates, jb_missing;
+	uint64_t rtcp_rx, rtcp_bad, rtcp_tx;
+	uint64_t tx_payload_bytes;
+	int64_t rtt_us;		      /* from the peer's report blocks; -1 = unknown */
+	uint8_t remote_fraction_lost; /* what the peer reports about our stream */
+	uint32_t remote_jitter;
 	int32_t cum_lost;
 };
 
@@ -85,10 +92,11 @@ struct ivr_call {
 	uint64_t call_id;
 	unsigned worker;
 	int fd;
+	int rtcp_fd; /* RTP port + 1 */
 	uint16_t local_port;
 	struct ivr_codec codec;
-	int dtmf_pt;                 /* -1: none */
-	uint32_t frame_samples;      /* 160 at 8 kHz */
+	int dtmf_pt;		/* -1: none */
+	uint32_t frame_samples; /* 160 at 8 kHz */
 	uint32_t ssrc;
 	uint64_t created_ns;
 	char ani[64], dnis[64], flow[64];
@@ -109,22 +117,23 @@ struct ivr_call {
 	uint16_t tx_seq;
 	uint32_t tx_ts;
 	bool tx_started;
-	uint32_t rx_this_tick;       /* flood guard */
-	struct ivr_prompt *prompt;   /* reference held while playing */
+	uint64_t last_tick;	   /* the worker may skip ticks when it falls behind */
+	uint32_t rx_this_tick;	   /* flood guard */
+	struct ivr_prompt *prompt; /* reference held while playing */
 	size_t play_pos;
 	bool play_loop;
-	bool play_moh;               /* position from the engine tick: shared MOH */
+	bool play_moh; /* position from the engine tick: shared MOH */
 	char dtmf_q[IVR_CALL_DTMF_Q];
 	uint8_t dtmf_n, dtmf_i;
-	uint32_t dtmf_t;             /* samples into the current digit (tone + gap) */
-	bool out_dtmf;               /* c->out carries in-band DTMF we sent (echo guard) */
-	bool rfc_tx_ready;           /* rfc_tx[] holds an initialised sender */
+	uint32_t dtmf_t; /* samples into the current digit (tone + gap) */
+	bool out_dtmf;	 /* c->out carries in-band DTMF we sent (echo guard) */
+	bool rfc_tx_ready; /* rfc_tx[] holds an initialised sender */
 	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
-	uint32_t rec_id;             /* 0 = not recording */
+	uint32_t rec_id; /* 0 = not recording */
 	bool rec_paused;
-	bool rec_end_pending;        /* stop requested, end record not yet queued */
+	bool rec_end_pending; /* stop requested, end record not yet queued */
 	uint32_t rec_end_id;
-	uint64_t first_tx_ns;        /* time of the first packet sent */
+	uint64_t first_tx_ns;	     /* time of the first packet sent */
 	uint64_t first_prompt_tx_ns; /* time of the first packet carrying a prompt */
 	struct ivr_call_stats st;
 	struct ivr_plc plc;
@@ -136,6 +145,14 @@ struct ivr_call {
 	struct msghdr msg[2];
 	struct iovec iov[2];
 	unsigned pkt_i;
+	/* RTCP */
+	uint32_t lsr; /* middle 32 bits of the peer's last SR NTP time */
+	uint64_t lsr_arrival_ns;
+	struct sockaddr_storage rtcp_addr;
+	socklen_t rtcp_addr_len; /* 0: derive from the RTP destination (+1) */
+	_Alignas(64) uint8_t rtcp_pkt[256];
+	struct msghdr rtcp_msg;
+	struct iovec rtcp_iov;
 
 	struct ivr_mix_port mix;
 	_Alignas(64) uint8_t jb[]; /* struct ivr_jb, ivr_jb_size() bytes */
@@ -171,6 +188,16 @@ IVR_RT void ivr_call_on_packet(struct ivr_call *c, const uint8_t *data, size_t n
  *         there is nowhere to send yet.  Thread: RT.
  */
 IVR_RT int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns);
+
+/** Handle one datagram on the call's RTCP socket. Thread: RT. */
+IVR_RT void ivr_call_on_rtcp(struct ivr_call *c, const uint8_t *data, size_t n_bytes,
+			     const struct sockaddr *from, socklen_t from_len, uint64_t now_ns);
+
+/**
+ * Build the periodic SR (with a report block on the caller's stream) when
+ * due at @tick.  @return its length (c->rtcp_msg is ready) or 0.  Thread: RT.
+ */
+IVR_RT int ivr_call_rtcp_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns);
 
 /** Drop what the call holds on the media side (prompt ref, recording). Thread: RT. */
 IVR_RT void ivr_call_retire(struct ivr_call *c);

@@ -54,8 +54,8 @@ int ivr_codec_init(struct ivr_codec *c, enum ivr_codec_id id, int pt)
 	return -EINVAL;
 }
 
-int ivr_codec_decode(const struct ivr_codec *c, const uint8_t *payload, size_t n_bytes,
-		     float *out, size_t max_samples)
+int ivr_codec_decode(const struct ivr_codec *c, const uint8_t *payload, size_t n_bytes, float *out,
+		     size_t max_samples)
 {
 	size_t n = IVR_MIN(n_bytes, max_samples);
 	switch (c->id) {

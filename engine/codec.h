@@ -20,9 +20,9 @@ enum ivr_codec_id {
 
 struct ivr_codec {
 	enum ivr_codec_id id;
-	uint8_t pt;            /* negotiated RTP payload type */
-	uint32_t rate_hz;      /* audio rate of the frames (8000 for G.711) */
-	uint32_t clock_hz;     /* RTP timestamp clock */
+	uint8_t pt;	   /* negotiated RTP payload type */
+	uint32_t rate_hz;  /* audio rate of the frames (8000 for G.711) */
+	uint32_t clock_hz; /* RTP timestamp clock */
 };
 
 /**

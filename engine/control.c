@@ -104,24 +104,33 @@ static int get_vars(struct req *r, const char *key, char **out)
 
 static json_t *info_json(const struct ivr_call_info *in)
 {
-	return json_pack("{s:I,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-			 "s:I,s:I,s:f,s:i,s:i,s:i,s:b,s:b,s:I}",
-			 "call_id", (json_int_t)in->call_id, "local_port", in->local_port,
-			 "worker", in->worker, "codec", in->codec, "remote", in->remote,
-			 "rx_pkts", (json_int_t)in->rx_pkts, "rx_bad", (json_int_t)in->rx_bad,
-			 "rx_foreign", (json_int_t)in->rx_foreign, "rx_flood_dropped",
-			 (json_int_t)in->rx_flood_dropped, "rx_dtmf_pkts",
-			 (json_int_t)in->rx_dtmf_pkts, "tx_pkts", (json_int_t)in->tx_pkts,
-			 "tx_errors", (json_int_t)in->tx_errors, "frames_played",
-			 (json_int_t)in->frames_played, "frames_concealed",
-			 (json_int_t)in->frames_concealed, "frames_silent",
-			 (json_int_t)in->frames_silent, "rec_dropped", (json_int_t)in->rec_dropped,
-			 "jb_late", (json_int_t)in->jb_late, "jb_duplicates",
-			 (json_int_t)in->jb_duplicates, "jitter_ms", in->jitter_ms_x100 / 100.0,
-			 "jb_target_frames", (int)in->jb_target_frames, "jb_depth_frames",
-			 (int)in->jb_depth_frames, "cum_lost", (int)in->cum_lost, "playing",
-			 in->playing, "recording", in->recording, "first_prompt_ms",
-			 (json_int_t)in->first_prompt_ms);
+	json_t *j = json_pack(
+		"{s:I,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+		"s:I,s:I,s:f,s:i,s:i,s:i,s:b,s:b,s:I}",
+		"call_id", (json_int_t)in->call_id, "local_port", in->local_port, "worker",
+		in->worker, "codec", in->codec, "remote", in->remote, "rx_pkts",
+		(json_int_t)in->rx_pkts, "rx_bad", (json_int_t)in->rx_bad, "rx_foreign",
+		(json_int_t)in->rx_foreign, "rx_flood_dropped", (json_int_t)in->rx_flood_dropped,
+		"rx_dtmf_pkts", (json_int_t)in->rx_dtmf_pkts, "tx_pkts", (json_int_t)in->tx_pkts,
+		"tx_errors", (json_int_t)in->tx_errors, "frames_played",
+		(json_int_t)in->frames_played, "frames_concealed", (json_int_t)in->frames_concealed,
+		"frames_silent", (json_int_t)in->frames_silent, "rec_dropped",
+		(json_int_t)in->rec_dropped, "jb_late", (json_int_t)in->jb_late, "jb_duplicates",
+		(json_int_t)in->jb_duplicates, "jitter_ms", in->jitter_ms_x100 / 100.0,
+		"jb_target_frames", (int)in->jb_target_frames, "jb_depth_frames",
+		(int)in->jb_depth_frames, "cum_lost", (int)in->cum_lost, "playing", in->playing,
+		"recording", in->recording, "first_prompt_ms", (json_int_t)in->first_prompt_ms);
+	if (j) {
+		json_object_set_new(j, "rtcp_rx", json_integer((json_int_t)in->rtcp_rx));
+		json_object_set_new(j, "frames_skipped",
+				    json_integer((json_int_t)in->frames_skipped));
+		json_object_set_new(j, "rtcp_tx", json_integer((json_int_t)in->rtcp_tx));
+		json_object_set_new(j, "rtt_ms",
+				    in->rtt_us >= 0 ? json_real(in->rtt_us / 1000.0) : json_null());
+		json_object_set_new(j, "remote_fraction_lost",
+				    json_integer(in->remote_fraction_lost));
+	}
+	return j;
 }
 
 static json_t *engine_json(struct ivr_engine *e)
@@ -179,16 +188,22 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 		const char *remote, *codec, *ani, *dnis, *flow;
 		int pt, dtmf_pt, ptime;
 		char *vars = NULL;
-		if (get_str(r, "remote", false, &remote) < 0 || get_str(r, "codec", false, &codec) < 0 ||
-		    get_str(r, "ani", false, &ani) < 0 || get_str(r, "dnis", false, &dnis) < 0 ||
-		    get_str(r, "flow", false, &flow) < 0 ||
+		if (get_str(r, "remote", false, &remote) < 0 ||
+		    get_str(r, "codec", false, &codec) < 0 || get_str(r, "ani", false, &ani) < 0 ||
+		    get_str(r, "dnis", false, &dnis) < 0 || get_str(r, "flow", false, &flow) < 0 ||
 		    get_int(r, "pt", -1, -1, 127, &pt) < 0 ||
 		    get_int(r, "dtmf_pt", -1, -1, 127, &dtmf_pt) < 0 ||
-		    get_int(r, "ptime_ms", 20, 0, 1000, &ptime) < 0 || get_vars(r, "vars", &vars) < 0)
+		    get_int(r, "ptime_ms", 20, 0, 1000, &ptime) < 0 ||
+		    get_vars(r, "vars", &vars) < 0)
 			return -EINVAL;
-		struct ivr_call_params p = { .remote = remote, .codec = codec, .pt = pt,
-					     .dtmf_pt = dtmf_pt, .ptime_ms = (unsigned)ptime,
-					     .ani = ani, .dnis = dnis, .flow = flow,
+		struct ivr_call_params p = { .remote = remote,
+					     .codec = codec,
+					     .pt = pt,
+					     .dtmf_pt = dtmf_pt,
+					     .ptime_ms = (unsigned)ptime,
+					     .ani = ani,
+					     .dnis = dnis,
+					     .flow = flow,
 					     .vars_json = vars };
 		uint16_t port = 0;
 		rc = ivr_call_create(e, &p, &id, &port);
@@ -200,9 +215,9 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 		return 0;
 	}
 	static const char *const call_ops[] = {
-		"destroy_call", "hangup", "play", "stop_play", "send_dtmf", "record_start",
-		"record_stop", "record_pause", "record_resume", "conf_join", "conf_flags",
-		"conf_leave", "set_vars", "queue_announce", "transfer",
+		"destroy_call", "hangup",      "play",	       "stop_play",	 "send_dtmf",
+		"record_start", "record_stop", "record_pause", "record_resume",	 "conf_join",
+		"conf_flags",	"conf_leave",  "set_vars",     "queue_announce", "transfer",
 	};
 	bool known = false;
 	for (size_t i = 0; i < IVR_N_ELEMENTS(call_ops); i++)
@@ -244,7 +259,8 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 			json_array_foreach(ch, i, v)
 			{
 				if (!json_is_string(v) ||
-				    strlen(chbuf) + strlen(json_string_value(v)) + 2 > sizeof(chbuf)) {
+				    strlen(chbuf) + strlen(json_string_value(v)) + 2 >
+					    sizeof(chbuf)) {
 					snprintf(r->err, sizeof(r->err),
 						 "'channels' must list caller, engine, mixed");
 					return -EINVAL;
@@ -269,7 +285,8 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 		const char *conf = NULL;
 		bool listen, speak;
 		if ((!strcmp(op, "conf_join") && get_str(r, "conf", true, &conf) < 0) ||
-		    get_bool(r, "listen", true, &listen) < 0 || get_bool(r, "speak", true, &speak) < 0)
+		    get_bool(r, "listen", true, &listen) < 0 ||
+		    get_bool(r, "speak", true, &speak) < 0)
 			return -EINVAL;
 		if (json_object_get(r->j, "speak_to") && get_id(r, "speak_to", &to) < 0)
 			return -EINVAL;
@@ -331,7 +348,8 @@ static size_t emit(json_t *reply, char *out, size_t cap)
 		n = strlen(s);
 		if (n + 2 > cap) {
 			/* Cannot happen with our replies; keep the protocol line-framed anyway. */
-			n = (size_t)snprintf(out, cap, "{\"ok\":false,\"error\":\"reply too long\"}");
+			n = (size_t)snprintf(out, cap,
+					     "{\"ok\":false,\"error\":\"reply too long\"}");
 		} else {
 			memcpy(out, s, n);
 		}
@@ -455,8 +473,9 @@ static bool client_read(struct ivr_control *ctl, struct client *c)
 		if (ch == '\n') {
 			if (c->discarding) {
 				size_t m = (size_t)snprintf(ctl->reply, sizeof(ctl->reply),
-					"{\"id\":null,\"ok\":false,\"error\":\"line longer than %d bytes\"}\n",
-					IVR_CONTROL_MAX_LINE);
+							    "{\"id\":null,\"ok\":false,\"error\":"
+							    "\"line longer than %d bytes\"}\n",
+							    IVR_CONTROL_MAX_LINE);
 				send_all(c->fd, ctl->reply, m);
 				c->discarding = false;
 			} else {
@@ -464,8 +483,9 @@ static bool client_read(struct ivr_control *ctl, struct client *c)
 				if (len && c->buf[len - 1] == '\r')
 					len--;
 				if (len) {
-					size_t m = ivr_control_handle(ctl->e, c->buf, len, ctl->reply,
-								      sizeof(ctl->reply));
+					size_t m =
+						ivr_control_handle(ctl->e, c->buf, len, ctl->reply,
+								   sizeof(ctl->reply));
 					send_all(c->fd, ctl->reply, m);
 				}
 			}
@@ -511,7 +531,8 @@ static void *control_main(void *arg)
 						slot = i;
 				char *buf = slot >= 0 ? malloc(IVR_CONTROL_MAX_LINE) : NULL;
 				if (!buf) {
-					const char *msg = "{\"id\":null,\"ok\":false,\"error\":\"too many control clients\"}\n";
+					const char *msg = "{\"id\":null,\"ok\":false,\"error\":"
+							  "\"too many control clients\"}\n";
 					send_all(fd, msg, strlen(msg));
 					close(fd);
 				} else {

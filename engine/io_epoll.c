@@ -9,9 +9,9 @@
 
 #include "engine/io_epoll.h"
 
-#define BATCH 32
+#define BATCH	   32
 #define MAX_EVENTS 1024
-#define DGRAM_MAX 2048
+#define DGRAM_MAX  2048
 
 struct io_epoll {
 	int ep;
@@ -68,9 +68,10 @@ static int ep_del(void *p, int fd, uint64_t tag)
 	return 0;
 }
 
-static int ep_send(void *p, int fd, struct msghdr *msg)
+static int ep_send(void *p, int fd, uint64_t tag, struct msghdr *msg)
 {
 	(void)p;
+	(void)tag;
 	/* Per-call sockets: nothing to batch across calls, send at once. */
 	if (sendmsg(fd, msg, MSG_DONTWAIT) < 0)
 		return -errno;

@@ -11,26 +11,27 @@
 
 #include "engine/io_uring.h"
 
-#define KIND_SHIFT 56
-#define KIND_RECV 1ull
-#define KIND_SEND 2ull
+#define KIND_SHIFT  56
+#define KIND_RECV   1ull
+#define KIND_SEND   2ull
 #define KIND_CANCEL 3ull
-#define TAG_MASK ((1ull << KIND_SHIFT) - 1)
-#define BUF_SIZE 2048  /* larger than any RTP packet we accept */
+#define TAG_MASK    ((1ull << KIND_SHIFT) - 1)
+#define BUF_SIZE    2048 /* larger than any RTP packet we accept */
 #define BUF_ENTRIES 4096
-#define BGID 0
+#define BGID	    0
 
 struct io_ur {
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	uint8_t *bufs;
-	unsigned recycled;   /* buffers added back, not yet advanced */
-	unsigned wait_nr;    /* a completion count never reached: wake on the deadline only */
+	unsigned recycled; /* buffers added back, not yet advanced */
+	unsigned wait_nr;  /* a completion count never reached: wake on the deadline only */
 	ivr_io_rx_fn fn;
 	ivr_io_fd_fn fd_of;
 	void *ctx;
-	struct msghdr rmsg;  /* layout template for multishot recvmsg */
+	struct msghdr rmsg; /* layout template for multishot recvmsg */
+	unsigned max_files; /* registered-file table size; 0 = plain descriptors */
 	uint64_t tx_errors, enobufs, rearms;
 };
 
@@ -41,8 +42,8 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void *ivr_io_uring_new(unsigned entries, ivr_io_rx_fn fn, ivr_io_fd_fn fd_of, void *ctx,
-		       char *err, size_t err_len)
+void *ivr_io_uring_new(unsigned entries, unsigned max_files, ivr_io_rx_fn fn, ivr_io_fd_fn fd_of,
+		       void *ctx, char *err, size_t err_len)
 {
 	struct io_ur *io = calloc(1, sizeof(*io));
 	if (!io)
@@ -92,6 +93,9 @@ void *ivr_io_uring_new(unsigned entries, ivr_io_rx_fn fn, ivr_io_fd_fn fd_of, vo
 				      (unsigned short)i, mask, (int)i);
 	io_uring_buf_ring_advance(io->br, BUF_ENTRIES);
 	io->rmsg.msg_namelen = sizeof(struct sockaddr_in6);
+	/* Registered files save an fget/fput per request; optional (RLIMIT_NOFILE bounds it). */
+	if (max_files && io_uring_register_files_sparse(&io->ring, max_files) == 0)
+		io->max_files = max_files;
 	io->fn = fn;
 	io->fd_of = fd_of;
 	io->ctx = ctx;
@@ -117,17 +121,42 @@ static struct io_uring_sqe *get_sqe(struct io_ur *io)
 	return sqe;
 }
 
-static int ur_add(void *p, int fd, uint64_t tag)
+/* The registered index of @tag's socket, or -1 to use @fd itself. */
+static int fixed_index(const struct io_ur *io, uint64_t tag)
 {
-	struct io_ur *io = p;
+	unsigned idx = ivr_io_file_index(tag);
+	return io->max_files && idx < io->max_files ? (int)idx : -1;
+}
+
+static void set_file(struct io_uring_sqe *sqe, int idx)
+{
+	if (idx >= 0) {
+		sqe->fd = idx;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+}
+
+static int arm_recv(struct io_ur *io, int fd, uint64_t tag)
+{
 	struct io_uring_sqe *sqe = get_sqe(io);
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_recvmsg_multishot(sqe, fd, &io->rmsg, 0);
+	set_file(sqe, fixed_index(io, tag));
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BGID;
 	io_uring_sqe_set_data64(sqe, (KIND_RECV << KIND_SHIFT) | tag);
 	return 0;
+}
+
+static int ur_add(void *p, int fd, uint64_t tag)
+{
+	struct io_ur *io = p;
+	int idx = fixed_index(io, tag);
+	/* A synchronous table update: on call set-up only, never per packet. */
+	if (idx >= 0 && io_uring_register_files_update(&io->ring, (unsigned)idx, &fd, 1) != 1)
+		return -EBADF;
+	return arm_recv(io, fd, tag);
 }
 
 static int ur_del(void *p, int fd, uint64_t tag)
@@ -139,16 +168,25 @@ static int ur_del(void *p, int fd, uint64_t tag)
 		return -EBUSY;
 	io_uring_prep_cancel64(sqe, (KIND_RECV << KIND_SHIFT) | tag, 0);
 	io_uring_sqe_set_data64(sqe, KIND_CANCEL << KIND_SHIFT);
+	int idx = fixed_index(io, tag);
+	if (idx >= 0) {
+		/* In-flight requests keep their own file reference: clearing is safe now. */
+		int none = -1;
+		io_uring_register_files_update(&io->ring, (unsigned)idx, &none, 1);
+	}
 	return 0;
 }
 
-static int ur_send(void *p, int fd, struct msghdr *msg)
+static int ur_send(void *p, int fd, uint64_t tag, struct msghdr *msg)
 {
 	struct io_ur *io = p;
 	struct io_uring_sqe *sqe = get_sqe(io);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_sendmsg(sqe, fd, msg, 0);
+	/* IORING_OP_SEND with an address: sendto semantics without a msghdr to copy. */
+	io_uring_prep_send(sqe, fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, 0);
+	io_uring_prep_send_set_addr(sqe, msg->msg_name, (uint16_t)msg->msg_namelen);
+	set_file(sqe, fixed_index(io, tag));
 	/* Only failures produce a completion: halves the CQ traffic of a tick. */
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	io_uring_sqe_set_data64(sqe, KIND_SEND << KIND_SHIFT);
@@ -192,12 +230,12 @@ static unsigned reap(struct io_ur *io)
 					io_uring_recvmsg_validate(buf, cqe->res, &io->rmsg);
 				if (o && !(o->flags & MSG_TRUNC)) {
 					const uint8_t *pl = io_uring_recvmsg_payload(o, &io->rmsg);
-					unsigned len = io_uring_recvmsg_payload_length(
-						o, cqe->res, &io->rmsg);
+					unsigned len = io_uring_recvmsg_payload_length(o, cqe->res,
+										       &io->rmsg);
 					socklen_t fl = IVR_MIN(o->namelen, io->rmsg.msg_namelen);
 					io->fn(io->ctx, tag, pl, len,
-					       (const struct sockaddr *)io_uring_recvmsg_name(o), fl,
-					       now);
+					       (const struct sockaddr *)io_uring_recvmsg_name(o),
+					       fl, now);
 				}
 			}
 			recycle(io, bid);
@@ -207,7 +245,7 @@ static unsigned reap(struct io_ur *io)
 			if (cqe->res == -ENOBUFS)
 				io->enobufs++;
 			int fd = io->fd_of(io->ctx, tag);
-			if (fd >= 0 && ur_add(io, fd, tag) == 0)
+			if (fd >= 0 && arm_recv(io, fd, tag) == 0)
 				io->rearms++;
 		}
 	}

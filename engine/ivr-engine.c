@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "engine/api.h"
@@ -78,13 +79,15 @@ int main(int argc, char **argv)
 			snprintf(buf, sizeof(buf), "%s", optarg);
 			char *dash = strchr(buf, '-');
 			if (!dash) {
-				fprintf(stderr, "ivr-engine: --ports wants A-B, got '%s'\n", optarg);
+				fprintf(stderr, "ivr-engine: --ports wants A-B, got '%s'\n",
+					optarg);
 				return 2;
 			}
 			*dash = 0;
 			if (parse_uint(buf, 65535, &a) < 0 || parse_uint(dash + 1, 65535, &b) < 0 ||
 			    a < 1024 || a > b) {
-				fprintf(stderr, "ivr-engine: bad --ports '%s' (1024 <= A <= B <= 65535)\n",
+				fprintf(stderr,
+					"ivr-engine: bad --ports '%s' (1024 <= A <= B <= 65535)\n",
 					optarg);
 				return 2;
 			}
@@ -97,7 +100,8 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			if (parse_uint(optarg, 256, &v) < 0 || v == 0) {
-				fprintf(stderr, "ivr-engine: bad --workers '%s' (1..256)\n", optarg);
+				fprintf(stderr, "ivr-engine: bad --workers '%s' (1..256)\n",
+					optarg);
 				return 2;
 			}
 			cfg.n_workers = (unsigned)v;
@@ -130,6 +134,12 @@ int main(int argc, char **argv)
 	if (!control) {
 		fprintf(stderr, "ivr-engine: --control is required\n");
 		return 2;
+	}
+	/* Two sockets per call: lift the soft descriptor limit to the hard one. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	struct ivr_engine *e = ivr_engine_new(&cfg);
 	if (!e) {

@@ -10,10 +10,10 @@
 
 #include "engine/jitter.h"
 
-#define SLOT_MASK (IVR_JB_SLOTS - 1)
-#define SHRINK_TICKS 50   /* 1 s deeper than the target before dropping a frame */
-#define RELAX_TICKS 100   /* 2 s without late packets before the target decays */
-#define IDLE_TICKS 10     /* 200 ms with an empty buffer: the stream stopped */
+#define SLOT_MASK     (IVR_JB_SLOTS - 1)
+#define SHRINK_TICKS  50  /* 1 s deeper than the target before dropping a frame */
+#define RELAX_TICKS   100 /* 2 s without late packets before the target decays */
+#define IDLE_TICKS    10  /* 200 ms with an empty buffer: the stream stopped */
 #define RESYNC_FRAMES (4 * IVR_JB_SLOTS)
 
 struct jb_slot {
@@ -28,14 +28,14 @@ struct jb_slot {
 struct ivr_jb {
 	struct ivr_jb_cfg cfg;
 	struct jb_slot slots[IVR_JB_SLOTS];
-	bool started;          /* a packet anchored the playout clock */
-	bool playing;          /* prefill done */
+	bool started; /* a packet anchored the playout clock */
+	bool playing; /* prefill done */
 	uint32_t prefill_ticks;
-	uint32_t play_ts;      /* timestamp of the frame due next */
-	uint32_t play_idx;     /* its slot */
+	uint32_t play_ts;  /* timestamp of the frame due next */
+	uint32_t play_idx; /* its slot */
 	uint32_t n_used;
-	uint32_t target;       /* frames */
-	uint32_t late_target;  /* floor raised by late packets, decays */
+	uint32_t target;      /* frames */
+	uint32_t late_target; /* floor raised by late packets, decays */
 	uint32_t over_ticks, calm_ticks, idle_ticks;
 	bool have_transit;
 	uint32_t transit;
@@ -319,12 +319,21 @@ int ivr_plc_init(struct ivr_plc *p, uint32_t rate_hz)
 
 static void hist_push(struct ivr_plc *p, const float *x, size_t n)
 {
-	if (n >= IVR_PLC_HIST) {
-		memcpy(p->hist, x + n - IVR_PLC_HIST, sizeof(p->hist));
-		return;
+	/* Each sample is stored twice, H apart, so the last H are always contiguous. */
+	uint32_t pos = p->hist_pos;
+	for (size_t i = 0; i < n; i++) {
+		p->hist[pos] = x[i];
+		p->hist[pos + IVR_PLC_HIST] = x[i];
+		if (++pos == IVR_PLC_HIST)
+			pos = 0;
 	}
-	memmove(p->hist, p->hist + n, (IVR_PLC_HIST - n) * sizeof(float));
-	memcpy(p->hist + IVR_PLC_HIST - n, x, n * sizeof(float));
+	p->hist_pos = pos;
+}
+
+/* One past the newest history sample. */
+static inline const float *hist_end(const struct ivr_plc *p)
+{
+	return p->hist + p->hist_pos + IVR_PLC_HIST;
 }
 
 /* Normalised cross-correlation pitch search over 5..15 ms (Appendix I's range). */
@@ -332,7 +341,7 @@ static uint32_t find_pitch(const struct ivr_plc *p)
 {
 	const uint32_t minlag = p->rate_hz / 200, maxlag = p->rate_hz * 15 / 1000;
 	const uint32_t w = p->rate_hz / 100; /* 10 ms correlation window */
-	const float *x = p->hist + IVR_PLC_HIST - w;
+	const float *x = hist_end(p) - w;
 	uint32_t best = maxlag;
 	float best_score = -1e30f;
 	for (uint32_t lag = minlag; lag <= maxlag; lag++) {
@@ -364,12 +373,13 @@ void ivr_plc_conceal(struct ivr_plc *p, float *out, size_t n_samples)
 {
 	if (p->n_lost == 0) {
 		uint32_t P = find_pitch(p), q = P / 4;
-		const float *h = p->hist + IVR_PLC_HIST;
+		const float *h = hist_end(p);
 		memcpy(p->period, h - P, P * sizeof(float));
 		/* Blend the period's tail into what preceded its head, so the wrap is smooth. */
 		for (uint32_t j = 0; j < q; j++) {
 			float w = (float)(j + 1) / (float)(q + 1);
-			p->period[P - q + j] = (1 - w) * p->period[P - q + j] + w * h[-(int)P - (int)q + (int)j];
+			p->period[P - q + j] =
+				(1 - w) * p->period[P - q + j] + w * h[-(int)P - (int)q + (int)j];
 		}
 		p->pitch = P;
 		p->pos = 0;

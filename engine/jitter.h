@@ -30,15 +30,15 @@
 
 #include "common/defs.h"
 
-#define IVR_JB_SLOTS 32 /* power of two: 640 ms of 20 ms frames */
+#define IVR_JB_SLOTS	   32 /* power of two: 640 ms of 20 ms frames */
 #define IVR_JB_MAX_PAYLOAD 640
 
 struct ivr_jb_cfg {
-	uint32_t clock_hz;      /* RTP clock; 0 = 8000 */
-	uint32_t frame_units;   /* timestamp units per frame; 0 = clock_hz/50 (20 ms) */
-	uint32_t min_frames;    /* minimum target depth; 0 = 1 */
-	uint32_t max_frames;    /* maximum target depth; 0 = 10; <= IVR_JB_SLOTS/2 */
-	uint32_t max_payload;   /* bytes per frame; 0 = 320; <= IVR_JB_MAX_PAYLOAD */
+	uint32_t clock_hz;    /* RTP clock; 0 = 8000 */
+	uint32_t frame_units; /* timestamp units per frame; 0 = clock_hz/50 (20 ms) */
+	uint32_t min_frames;  /* minimum target depth; 0 = 1 */
+	uint32_t max_frames;  /* maximum target depth; 0 = 10; <= IVR_JB_SLOTS/2 */
+	uint32_t max_payload; /* bytes per frame; 0 = 320; <= IVR_JB_MAX_PAYLOAD */
 };
 
 enum ivr_jb_result {
@@ -49,9 +49,9 @@ enum ivr_jb_result {
 
 struct ivr_jb_stats {
 	uint64_t received, played, missing, late, duplicates, too_big, resyncs, dropped_adapt;
-	uint32_t target_frames;  /* current target depth */
-	uint32_t depth_frames;   /* frames buffered now */
-	uint32_t jitter_units;   /* A.8 estimate of arrival jitter */
+	uint32_t target_frames; /* current target depth */
+	uint32_t depth_frames;	/* frames buffered now */
+	uint32_t jitter_units;	/* A.8 estimate of arrival jitter */
 };
 
 struct ivr_jb; /* opaque */
@@ -93,14 +93,15 @@ void ivr_jb_free(struct ivr_jb *jb);
 
 /* ---- G.711 packet loss concealment (Appendix I structure) ---- */
 
-#define IVR_PLC_HIST 1024 /* samples of history: 3 max pitch periods + a frame at 16 kHz */
+#define IVR_PLC_HIST 512 /* samples: longest pitch lag + correlation window at 16 kHz (400) */
 
 struct ivr_plc {
 	uint32_t rate_hz;
-	uint32_t n_lost;        /* samples concealed in the current loss */
-	uint32_t pitch;         /* period in samples during a loss */
-	uint32_t pos;           /* read position inside the repeated period */
-	float hist[IVR_PLC_HIST]; /* last good (or concealed) output, newest last */
+	uint32_t n_lost;   /* samples concealed in the current loss */
+	uint32_t pitch;	   /* period in samples during a loss */
+	uint32_t pos;	   /* read position inside the repeated period */
+	uint32_t hist_pos; /* oldest sample; hist[hist_pos, hist_pos + HIST) is in order */
+	float hist[2 * IVR_PLC_HIST]; /* mirrored ring: history without a memmove per frame */
 	float period[IVR_PLC_HIST / 2];
 };
 

@@ -11,7 +11,7 @@
 struct conf {
 	char name[64];
 	atomic_uint members[IVR_CONF_MAX_MEMBERS]; /* slot + 1, 0 = empty */
-	int n;                                     /* control-side count */
+	int n;					   /* control-side count */
 };
 
 struct ivr_mixer {

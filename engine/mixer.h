@@ -24,17 +24,17 @@
 
 #include "common/defs.h"
 
-#define IVR_MIX_FRAME_MAX 320
-#define IVR_MIX_RING 4
+#define IVR_MIX_FRAME_MAX    320
+#define IVR_MIX_RING	     4
 #define IVR_CONF_MAX_MEMBERS 32
 
 /** Per-call publication point (lives in the call slot). */
 struct ivr_mix_port {
-	atomic_uint_fast64_t seq;   /* tick of the newest frame + 1; 0 = none */
-	atomic_int conf;            /* conference index + 1; 0 = none */
+	atomic_uint_fast64_t seq; /* tick of the newest frame + 1; 0 = none */
+	atomic_int conf;	  /* conference index + 1; 0 = none */
 	atomic_bool listen;
 	atomic_bool speak;
-	atomic_uint speak_to;       /* slot + 1 of the only member who hears us; 0 = all */
+	atomic_uint speak_to; /* slot + 1 of the only member who hears us; 0 = all */
 	uint32_t n_samples;
 	_Alignas(64) float frames[IVR_MIX_RING][IVR_MIX_FRAME_MAX];
 };
@@ -56,8 +56,8 @@ void ivr_mixer_set_ports(struct ivr_mixer *m, void *base, size_t stride, uint32_
  * @return 0, -ENOSPC (too many conferences or members), -EINVAL.
  * Thread: control.
  */
-IVR_NODISCARD int ivr_mixer_join(struct ivr_mixer *m, const char *name, uint32_t slot,
-				 bool listen, bool speak, int64_t speak_to_slot);
+IVR_NODISCARD int ivr_mixer_join(struct ivr_mixer *m, const char *name, uint32_t slot, bool listen,
+				 bool speak, int64_t speak_to_slot);
 
 /** Change flags of a member. @return 0 or -ENOENT (not in a conference). */
 IVR_NODISCARD int ivr_mixer_flags(struct ivr_mixer *m, uint32_t slot, bool listen, bool speak,

@@ -21,10 +21,10 @@
 #include "common/defs.h"
 
 struct ivr_prompt {
-	float *samples;        /* at the cache's rate, full scale 1.0 */
+	float *samples; /* at the cache's rate, full scale 1.0 */
 	size_t n_samples;
 	uint32_t rate_hz;
-	atomic_int refs;       /* the cache's own + one per playing call */
+	atomic_int refs; /* the cache's own + one per playing call */
 	char path[];
 };
 

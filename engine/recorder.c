@@ -118,8 +118,7 @@ static void write_rec(struct ivr_recorder *r, const struct rec_rec *rr)
 				buf[i * nc + k++] = (int16_t)IVR_CLAMP(m, -32768, 32767);
 			}
 		}
-		if (rr->n_samples &&
-		    fwrite(buf, 2 * nc, rr->n_samples, rf->f) != rr->n_samples)
+		if (rr->n_samples && fwrite(buf, 2 * nc, rr->n_samples, rf->f) != rr->n_samples)
 			atomic_fetch_add(&r->errors, 1);
 		rf->n_frames += rr->n_samples;
 		atomic_fetch_add(&r->written, 1);

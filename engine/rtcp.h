@@ -30,24 +30,24 @@ enum ivr_rtcp_pt {
 
 /** One reception report block. */
 struct ivr_rtcp_rb {
-	uint32_t ssrc;          /* source this block reports on */
-	uint8_t fraction_lost;  /* 1/256 units, since previous report */
-	int32_t cum_lost;       /* cumulative, 24-bit signed */
-	uint32_t ext_max_seq;   /* extended highest sequence number received */
-	uint32_t jitter;        /* timestamp units */
-	uint32_t lsr;           /* middle 32 bits of last SR's NTP time */
-	uint32_t dlsr;          /* delay since last SR, 1/65536 s */
+	uint32_t ssrc;	       /* source this block reports on */
+	uint8_t fraction_lost; /* 1/256 units, since previous report */
+	int32_t cum_lost;      /* cumulative, 24-bit signed */
+	uint32_t ext_max_seq;  /* extended highest sequence number received */
+	uint32_t jitter;       /* timestamp units */
+	uint32_t lsr;	       /* middle 32 bits of last SR's NTP time */
+	uint32_t dlsr;	       /* delay since last SR, 1/65536 s */
 };
 
 /** The decoded sender info and report blocks of one SR or RR. */
 struct ivr_rtcp_report {
-	uint32_t ssrc;         /* sender of this report */
+	uint32_t ssrc; /* sender of this report */
 	bool is_sr;
-	bool bye;              /* parse: a BYE was in the compound */
-	uint64_t ntp;          /* SR: NTP timestamp (32.32) */
-	uint32_t rtp_ts;       /* SR: RTP timestamp matching ntp */
-	uint32_t pkt_count;    /* SR: packets sent */
-	uint32_t octet_count;  /* SR: payload octets sent */
+	bool bye;	      /* parse: a BYE was in the compound */
+	uint64_t ntp;	      /* SR: NTP timestamp (32.32) */
+	uint32_t rtp_ts;      /* SR: RTP timestamp matching ntp */
+	uint32_t pkt_count;   /* SR: packets sent */
+	uint32_t octet_count; /* SR: payload octets sent */
 	uint8_t n_rb;
 	struct ivr_rtcp_rb rb[IVR_RTCP_MAX_RB];
 };
@@ -57,8 +57,7 @@ struct ivr_rtcp_report {
  * @return 0, or -EBADMSG (invalid compound per RFC 3550 A.2), -EINVAL.
  * Thread: any (IVR_RT).
  */
-IVR_NODISCARD IVR_RT int ivr_rtcp_parse(struct ivr_rtcp_report *r, const void *pkt,
-					size_t n_bytes);
+IVR_NODISCARD IVR_RT int ivr_rtcp_parse(struct ivr_rtcp_report *r, const void *pkt, size_t n_bytes);
 
 /**
  * Build a compound packet: an SR (r->is_sr) or RR with r->n_rb blocks, then

@@ -12,9 +12,9 @@
 
 #include "engine/rtp.h"
 
-#define RTP_SEQ_MOD (1u << 16)
-#define MAX_DROPOUT 3000
-#define MAX_MISORDER 100
+#define RTP_SEQ_MOD    (1u << 16)
+#define MAX_DROPOUT    3000
+#define MAX_MISORDER   100
 #define MIN_SEQUENTIAL 2
 
 static inline uint16_t rd16(const uint8_t *p)

@@ -24,28 +24,28 @@
 
 #include "common/defs.h"
 
-#define IVR_RTP_VERSION 2
-#define IVR_RTP_HDR_MIN 12
+#define IVR_RTP_VERSION	 2
+#define IVR_RTP_HDR_MIN	 12
 #define IVR_RTP_MAX_CSRC 15
 
 /** A parsed RTP packet; pointers refer into the parsed datagram. */
 struct ivr_rtp_hdr {
-	uint8_t version;        /* always 2 after a successful parse */
-	uint8_t padding;        /* P bit */
-	uint8_t extension;      /* X bit */
-	uint8_t csrc_count;     /* CC */
-	uint8_t marker;         /* M bit */
-	uint8_t pt;             /* payload type 0..127 */
+	uint8_t version;    /* always 2 after a successful parse */
+	uint8_t padding;    /* P bit */
+	uint8_t extension;  /* X bit */
+	uint8_t csrc_count; /* CC */
+	uint8_t marker;	    /* M bit */
+	uint8_t pt;	    /* payload type 0..127 */
 	uint16_t seq;
-	uint32_t ts;            /* in clock-rate units */
+	uint32_t ts; /* in clock-rate units */
 	uint32_t ssrc;
 	uint32_t csrc[IVR_RTP_MAX_CSRC];
-	uint16_t ext_profile;   /* "defined by profile" field when extension */
-	uint16_t ext_n_words;   /* extension length in 32-bit words */
+	uint16_t ext_profile; /* "defined by profile" field when extension */
+	uint16_t ext_n_words; /* extension length in 32-bit words */
 	const uint8_t *ext_data;
 	const uint8_t *payload;
 	size_t payload_n_bytes; /* without padding */
-	uint8_t pad_n_bytes;    /* padding octets, including the count octet */
+	uint8_t pad_n_bytes;	/* padding octets, including the count octet */
 };
 
 /**
@@ -69,18 +69,18 @@ IVR_NODISCARD IVR_RT int ivr_rtp_build(void *out, size_t cap, const struct ivr_r
 /** Per-source receive statistics, RFC 3550 appendix A.1/A.3/A.8. */
 struct ivr_rtp_source {
 	uint32_t ssrc;
-	uint16_t max_seq;         /* highest sequence number seen */
-	uint32_t cycles;          /* shifted count of sequence number wraps */
+	uint16_t max_seq; /* highest sequence number seen */
+	uint32_t cycles;  /* shifted count of sequence number wraps */
 	uint32_t base_seq;
-	uint32_t bad_seq;         /* last 'bad' seq + 1 */
-	uint32_t probation;       /* sequential packets till source is valid */
-	uint32_t received;        /* packets received (valid ones) */
-	uint32_t expected_prior;  /* at last report */
+	uint32_t bad_seq;	 /* last 'bad' seq + 1 */
+	uint32_t probation;	 /* sequential packets till source is valid */
+	uint32_t received;	 /* packets received (valid ones) */
+	uint32_t expected_prior; /* at last report */
 	uint32_t received_prior;
-	uint32_t transit;         /* relative transit time for previous packet */
-	uint32_t jitter_q4;       /* estimated jitter, timestamp units * 16 */
-	uint32_t duplicates;      /* same seq as max_seq again */
-	bool valid;               /* out of probation */
+	uint32_t transit;    /* relative transit time for previous packet */
+	uint32_t jitter_q4;  /* estimated jitter, timestamp units * 16 */
+	uint32_t duplicates; /* same seq as max_seq again */
+	bool valid;	     /* out of probation */
 	bool have_transit;
 };
 
@@ -126,10 +126,10 @@ IVR_RT void ivr_rtp_source_loss(struct ivr_rtp_source *s, int32_t *cum_lost, uin
 struct ivr_rtp_latch {
 	struct sockaddr_storage addr; /* current destination */
 	socklen_t addr_len;
-	bool latched;                 /* true once media has been seen */
-	uint64_t last_ns;             /* last packet from @addr */
-	uint32_t relatches;           /* address changes accepted */
-	uint32_t rejected;            /* packets from other addresses dropped */
+	bool latched;	    /* true once media has been seen */
+	uint64_t last_ns;   /* last packet from @addr */
+	uint32_t relatches; /* address changes accepted */
+	uint32_t rejected;  /* packets from other addresses dropped */
 };
 
 /** Quiet time after which media from a new address may take the latch over. */
@@ -147,8 +147,8 @@ void ivr_rtp_latch_init(struct ivr_rtp_latch *l, const struct sockaddr *addr, so
  * address has been quiet for IVR_RTP_RELATCH_NS (the caller moved).
  * @return true to accept the packet.  Thread: any (IVR_RT).
  */
-IVR_RT bool ivr_rtp_latch_check(struct ivr_rtp_latch *l, const struct sockaddr *from,
-				socklen_t len, uint64_t now_ns);
+IVR_RT bool ivr_rtp_latch_check(struct ivr_rtp_latch *l, const struct sockaddr *from, socklen_t len,
+				uint64_t now_ns);
 
 /** @return true when two socket addresses (IPv4/IPv6) are equal. */
 IVR_RT bool ivr_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b);

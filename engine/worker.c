@@ -17,7 +17,9 @@
 #include "engine/recorder.h"
 #include "engine/worker.h"
 
-#define TICK_NS (IVR_FRAME_MS * 1000000ull)
+_Static_assert(IVR_CALL_TAG_RTCP == IVR_IO_TAG_ALT, "one tag bit for the RTCP socket");
+
+#define TICK_NS	 (IVR_FRAME_MS * 1000000ull)
 #define CMD_RING 1024 /* power of two */
 
 struct ivr_worker {
@@ -64,10 +66,15 @@ static inline uint64_t call_tag(const struct ivr_call *c)
 	return ((uint64_t)c->slot << 32) | c->gen;
 }
 
+static inline uint64_t rtcp_tag(const struct ivr_call *c)
+{
+	return call_tag(c) | IVR_CALL_TAG_RTCP;
+}
+
 /* The call behind @tag if it is still the same, active call on this worker. */
 static struct ivr_call *tag_call(struct ivr_worker *w, uint64_t tag)
 {
-	uint32_t slot = (uint32_t)(tag >> 32), gen = (uint32_t)tag;
+	uint32_t slot = (uint32_t)(tag >> 32), gen = (uint32_t)tag & ~IVR_CALL_TAG_RTCP;
 	if (slot >= w->cfg.n_slots)
 		return NULL;
 	struct ivr_call *c = slot_call(w, slot);
@@ -87,13 +94,18 @@ static void on_rx(void *ctx, uint64_t tag, const uint8_t *data, size_t n_bytes,
 		w->st.rx_stale++;
 		return;
 	}
-	ivr_call_on_packet(c, data, n_bytes, from, from_len, now_ns);
+	if (tag & IVR_CALL_TAG_RTCP)
+		ivr_call_on_rtcp(c, data, n_bytes, from, from_len, now_ns);
+	else
+		ivr_call_on_packet(c, data, n_bytes, from, from_len, now_ns);
 }
 
 static int fd_of(void *ctx, uint64_t tag)
 {
 	struct ivr_call *c = tag_call(ctx, tag);
-	return c ? c->fd : -1;
+	if (!c)
+		return -1;
+	return (tag & IVR_CALL_TAG_RTCP) ? c->rtcp_fd : c->fd;
 }
 
 static void remove_active(struct ivr_worker *w, uint32_t slot)
@@ -124,6 +136,8 @@ static void apply(struct ivr_worker *w, const struct ivr_wcmd *cmd)
 		atomic_store_explicit(&c->state, IVR_CALL_ACTIVE, memory_order_release);
 		if (w->ops->add(w->io, c->fd, call_tag(c)) < 0)
 			c->st.rx_bad++;
+		if (c->rtcp_fd >= 0 && w->ops->add(w->io, c->rtcp_fd, rtcp_tag(c)) < 0)
+			c->st.rtcp_bad++;
 		return;
 	}
 	if (state != IVR_CALL_ACTIVE && state != IVR_CALL_CLOSING) {
@@ -134,6 +148,8 @@ static void apply(struct ivr_worker *w, const struct ivr_wcmd *cmd)
 	case IVR_WCMD_DEL:
 		remove_active(w, c->slot);
 		w->ops->del(w->io, c->fd, call_tag(c));
+		if (c->rtcp_fd >= 0)
+			w->ops->del(w->io, c->rtcp_fd, rtcp_tag(c));
 		ivr_call_retire(c);
 		/* release: everything the worker did with the slot happens before reuse */
 		atomic_store_explicit(&c->state, IVR_CALL_RETIRED, memory_order_release);
@@ -205,8 +221,8 @@ static int make_backend(struct ivr_worker *w)
 	const char *env = getenv("IVR_FORCE_EPOLL");
 	bool force = w->cfg.force_epoll || (env && *env && strcmp(env, "0") != 0);
 	if (!force) {
-		w->io = ivr_io_uring_new(w->cfg.io_entries, on_rx, fd_of, w, w->err,
-					 sizeof(w->err));
+		w->io = ivr_io_uring_new(w->cfg.io_entries, w->cfg.n_slots * 2, on_rx, fd_of, w,
+					 w->err, sizeof(w->err));
 		if (w->io) {
 			w->ops = &ivr_io_uring_ops;
 			return 0;
@@ -241,10 +257,14 @@ static void *worker_main(void *arg)
 		for (uint32_t i = 0; i < w->n_active; i++) {
 			struct ivr_call *c = slot_call(w, w->active[i]);
 			int len = ivr_call_tick(c, tick, start);
-			if (len > 0 && w->ops->send(w->io, c->fd, &c->msg[c->pkt_i ^ 1]) < 0) {
+			if (len > 0 &&
+			    w->ops->send(w->io, c->fd, call_tag(c), &c->msg[c->pkt_i ^ 1]) < 0) {
 				c->st.tx_errors++;
 				w->st.tx_errors++;
 			}
+			if (ivr_call_rtcp_tick(c, tick, start) > 0 &&
+			    w->ops->send(w->io, c->rtcp_fd, rtcp_tag(c), &c->rtcp_msg) < 0)
+				c->st.tx_errors++;
 		}
 		w->ops->flush(w->io);
 		/* Readers sleeping on the event ring are woken once per tick, never per event. */
@@ -269,6 +289,8 @@ static void *worker_main(void *arg)
 	for (uint32_t i = 0; i < w->n_active; i++) {
 		struct ivr_call *c = slot_call(w, w->active[i]);
 		w->ops->del(w->io, c->fd, call_tag(c));
+		if (c->rtcp_fd >= 0)
+			w->ops->del(w->io, c->rtcp_fd, rtcp_tag(c));
 		ivr_call_retire(c);
 		atomic_store_explicit(&c->state, IVR_CALL_RETIRED, memory_order_release);
 	}

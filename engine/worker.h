@@ -37,14 +37,26 @@ typedef void (*ivr_io_rx_fn)(void *ctx, uint64_t tag, const uint8_t *data, size_
 /** @return the socket of @tag while its call is active, else -1 (stale tag). */
 typedef int (*ivr_io_fd_fn)(void *ctx, uint64_t tag);
 
+/* Tag layout: slot << 32 | generation, bit 31 set for the call's second (RTCP) socket. */
+#define IVR_IO_TAG_ALT 0x80000000u
+
+/** @return the registered-file index of @tag's socket: two per slot. */
+static inline unsigned ivr_io_file_index(uint64_t tag)
+{
+	return (unsigned)((tag >> 32) << 1) | ((tag & IVR_IO_TAG_ALT) ? 1u : 0u);
+}
+
 struct ivr_io_ops {
 	const char *name;
 	/** Start receiving on @fd, reporting @tag. @return 0 or -errno. */
 	int (*add)(void *io, int fd, uint64_t tag);
 	/** Stop receiving on @fd (may complete later; late datagrams carry the old tag). */
 	int (*del)(void *io, int fd, uint64_t tag);
-	/** Queue one datagram; @msg stays valid until the next flush returns. */
-	int (*send)(void *io, int fd, struct msghdr *msg);
+	/**
+	 * Queue one datagram on @fd (@tag's socket): @msg has one iovec and the
+	 * destination; both stay valid until the next flush returns.
+	 */
+	int (*send)(void *io, int fd, uint64_t tag, struct msghdr *msg);
 	/** Push queued sends to the kernel. @return number sent or -errno. */
 	int (*flush)(void *io);
 	/** Sleep until @deadline_ns (CLOCK_MONOTONIC), then deliver everything received. */
@@ -71,27 +83,27 @@ struct ivr_wcmd {
 	uint32_t slot;
 	uint32_t gen;
 	struct ivr_prompt *prompt; /* PLAY: a reference the worker takes over */
-	bool loop, moh;            /* PLAY */
-	uint32_t rec_id;           /* REC_START */
-	char digits[32];           /* DTMF, NUL-terminated */
-	bool rfc4733;              /* DTMF: as telephone-events, not in-band */
+	bool loop, moh;		   /* PLAY */
+	uint32_t rec_id;	   /* REC_START */
+	char digits[32];	   /* DTMF, NUL-terminated */
+	bool rfc4733;		   /* DTMF: as telephone-events, not in-band */
 };
 
 struct ivr_worker_cfg {
 	unsigned index;
 	bool force_epoll;
-	uint8_t *arena;          /* call slots: slot s at arena + s * stride */
+	uint8_t *arena; /* call slots: slot s at arena + s * stride */
 	size_t stride;
 	uint32_t n_slots;
-	uint64_t t0_ns;          /* origin of the global 20 ms grid */
-	unsigned io_entries;     /* io_uring SQ size; 0 = 4096 */
+	uint64_t t0_ns;	     /* origin of the global 20 ms grid */
+	unsigned io_entries; /* io_uring SQ size; 0 = 4096 */
 	struct ivr_shmring *events; /* event ring, sub-ring `index` is ours; NULL = none */
 };
 
 struct ivr_worker_stats {
 	uint64_t ticks, overruns, cmds, tick_ns_sum, tick_ns_max, rx_dgrams, rx_stale, tx_errors;
 	uint32_t n_calls;
-	uint64_t cpu_ns;         /* thread CPU time (CLOCK_THREAD_CPUTIME_ID) */
+	uint64_t cpu_ns; /* thread CPU time (CLOCK_THREAD_CPUTIME_ID) */
 };
 
 struct ivr_worker;

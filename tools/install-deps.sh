@@ -12,6 +12,8 @@ pkgs=(
 	libjansson-dev libyaml-dev
 	# references for benches and tests
 	libspandsp-dev pocketsphinx-testdata sip-tester
+	# bench_engine reference: userspace relay (no kernel module needed)
+	rtpengine-daemon
 	# making and checking speech and audio in tests
 	sox espeak-ng flite valgrind
 )

@@ -17,6 +17,10 @@
  * every 25th frame carries a signature, and the time from sending it on one
  * call to receiving it on the partner is the mouth-to-ear latency through
  * the engine (jitter buffer + one tick + send).
+ * With --dtmf, every call also sends digits from t = 1 s, 100 ms on and
+ * 100 ms off: RFC 4733 events (payload type 101: marker on the first packet,
+ * one timestamp per event, growing duration, end packet sent 3 times) or
+ * in-band tones at -10 dBm0 each replacing the audio.
  * Exit 0 on success, 2 on bad usage, 1 when the engine refuses.
  */
 #include "config.h"
@@ -41,13 +45,57 @@
 #include "dsp/wav.h"
 #include "engine/rtp.h"
 
-#define BATCH 64
-#define SIG_EVERY 25
-#define MAX_PROBES 64
+#define BATCH		64
+#define SIG_EVERY	25
+#define MAX_PROBES	64
+#define DTMF_PT		101
+#define DTMF_START_TICK 50 /* digits start 1 s into the call */
+
+/* Which digit (index) is on at @tick, or -1; *@first / *@last: its first / last on-tick. */
+static int digit_at(size_t tick, size_t n_digits, bool *first, bool *last)
+{
+	if (tick < DTMF_START_TICK)
+		return -1;
+	size_t k = (tick - DTMF_START_TICK) / 10, ph = (tick - DTMF_START_TICK) % 10;
+	if (k >= n_digits || ph >= 5)
+		return -1;
+	*first = ph == 0;
+	*last = ph == 4;
+	return (int)k;
+}
+
+/* In-band DTMF frame @f (0..4) of @d at -10 dBm0 per tone, encoded. */
+static void dtmf_frame(uint8_t *out, char d, int f, bool alaw)
+{
+	static const char keys[] = "123A456B789C*0#D";
+	static const double lo[4] = { 697, 770, 852, 941 }, hi[4] = { 1209, 1336, 1477, 1633 };
+	int k = (int)(strchr(keys, d) - keys);
+	float pcm[160];
+	for (int i = 0; i < 160; i++) {
+		double t = (double)(f * 160 + i) / 8000;
+		pcm[i] = (float)(0.2186 *
+				 (sin(2 * M_PI * lo[k / 4] * t) + sin(2 * M_PI * hi[k % 4] * t)));
+	}
+	if (alaw)
+		ivr_g711_alaw_encode_f32(out, pcm, 160);
+	else
+		ivr_g711_ulaw_encode_f32(out, pcm, 160);
+}
+
+static int dtmf_event_code(char d)
+{
+	if (d >= '0' && d <= '9')
+		return d - '0';
+	if (d == '*')
+		return 10;
+	if (d == '#')
+		return 11;
+	return 12 + (d - 'A');
+}
 
 struct lcall {
 	uint64_t id;
-	uint16_t port;      /* engine side */
+	uint16_t port; /* engine side */
 	uint16_t seq;
 	uint32_t ts;
 	uint32_t ssrc;
@@ -63,6 +111,7 @@ struct lcall {
 	uint64_t late;
 	/* latency probes sent on this call: send time by probe number */
 	uint64_t probe_sent_ns[MAX_PROBES];
+	uint32_t ev_ts; /* RFC 4733: timestamp of the current event */
 };
 
 static struct lcall *calls;
@@ -70,6 +119,7 @@ static int n_calls;
 static int call_of_port[65536];
 static int sock_fd = -1;
 static atomic_bool stop_rx;
+static atomic_bool measuring; /* ignore what arrives before the timed run starts */
 static int64_t *lat_us;
 static atomic_size_t n_lat;
 static size_t lat_cap;
@@ -157,7 +207,8 @@ static double engine_cpu_s(void)
 static void on_packet(int ci, const uint8_t *buf, size_t n, uint64_t t)
 {
 	struct ivr_rtp_hdr h;
-	if (ivr_rtp_parse(&h, buf, n) < 0)
+	if (!atomic_load_explicit(&measuring, memory_order_acquire) ||
+	    ivr_rtp_parse(&h, buf, n) < 0)
 		return;
 	struct lcall *c = &calls[ci];
 	int64_t t_us = (int64_t)(t / 1000);
@@ -188,7 +239,8 @@ static void on_packet(int ci, const uint8_t *buf, size_t n, uint64_t t)
 	if (h.payload_n_bytes >= 8 && h.payload[0] == 0x55 && h.payload[1] == 0xaa &&
 	    h.payload[2] == 0x55 && h.payload[3] == 0xaa) {
 		unsigned probe = h.payload[4] % MAX_PROBES;
-		unsigned from = (unsigned)h.payload[5] << 16 | (unsigned)h.payload[6] << 8 | h.payload[7];
+		unsigned from =
+			(unsigned)h.payload[5] << 16 | (unsigned)h.payload[6] << 8 | h.payload[7];
 		if ((int)from < n_calls && calls[from].probe_sent_ns[probe]) {
 			size_t k = atomic_fetch_add(&n_lat, 1);
 			if (k < lat_cap)
@@ -248,19 +300,30 @@ static void usage(FILE *f)
 		   "  --prompt FILE    the engine plays this (looped) to every call\n"
 		   "  --pairs          pair calls in conferences and measure mouth-to-ear latency\n"
 		   "  --codec C        PCMU (default) or PCMA\n"
+		   "  --dtmf DIGITS    each call sends these digits from t = 1 s (100 ms on, 100 "
+		   "ms off)\n"
+		   "  --dtmf-mode M    rfc4733 (default, payload type 101) or inband\n"
 		   "  --json           print the summary as one JSON object\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "control", required_argument, NULL, 'c' }, { "calls", required_argument, NULL, 'n' },
-		{ "duration", required_argument, NULL, 'd' }, { "wav", required_argument, NULL, 'w' },
-		{ "prompt", required_argument, NULL, 'p' },  { "pairs", no_argument, NULL, 'P' },
-		{ "codec", required_argument, NULL, 'C' },   { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },           { 0 },
+		{ "control", required_argument, NULL, 'c' },
+		{ "calls", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "wav", required_argument, NULL, 'w' },
+		{ "prompt", required_argument, NULL, 'p' },
+		{ "pairs", no_argument, NULL, 'P' },
+		{ "codec", required_argument, NULL, 'C' },
+		{ "dtmf", required_argument, NULL, 'D' },
+		{ "dtmf-mode", required_argument, NULL, 'M' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	const char *ep = NULL, *wav = NULL, *prompt = NULL, *codec = "PCMU";
+	const char *digits = NULL, *dtmf_mode = "rfc4733";
 	double duration = 10;
 	bool pairs = false, as_json = false;
 	n_calls = 10;
@@ -288,6 +351,12 @@ int main(int argc, char **argv)
 		case 'C':
 			codec = optarg;
 			break;
+		case 'D':
+			digits = optarg;
+			break;
+		case 'M':
+			dtmf_mode = optarg;
+			break;
 		case 'j':
 			as_json = true;
 			break;
@@ -300,6 +369,14 @@ int main(int argc, char **argv)
 		}
 	}
 	bool alaw = !strcmp(codec, "PCMA");
+	bool rfc4733 = !strcmp(dtmf_mode, "rfc4733");
+	if ((!rfc4733 && strcmp(dtmf_mode, "inband")) ||
+	    (digits &&
+	     (strspn(digits, "0123456789*#ABCD") != strlen(digits) || strlen(digits) > 32))) {
+		fprintf(stderr, "ivr-load: --dtmf takes up to 32 of 0-9 * # A-D; --dtmf-mode "
+				"rfc4733|inband\n");
+		return 2;
+	}
 	if (!ep || n_calls <= 0 || n_calls > 60000 || !(duration > 0 && duration < 86400) ||
 	    (!alaw && strcmp(codec, "PCMU")) || optind < argc) {
 		fprintf(stderr, "ivr-load: need --control, 1 <= --calls <= 60000, --duration > 0, "
@@ -321,7 +398,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < au.n_samples; i++) {
 			double t = (double)i / 8000;
 			au.samples[i] = (float)((0.5 + 0.5 * sin(2 * M_PI * 3 * t)) *
-						(0.3 * sin(2 * M_PI * 140 * t) + 0.1 * sin(2 * M_PI * 280 * t)));
+						(0.3 * sin(2 * M_PI * 140 * t) +
+						 0.1 * sin(2 * M_PI * 280 * t)));
 		}
 	}
 	if (au.n_samples < 160) {
@@ -364,10 +442,14 @@ int main(int argc, char **argv)
 		call_of_port[i] = -1;
 	lat_cap = 1 << 20;
 	lat_us = malloc(lat_cap * sizeof(int64_t));
+	/* Receive from the start so nothing queues up before the timed run. */
+	pthread_t rx_thread;
+	pthread_create(&rx_thread, NULL, rx_main, NULL);
 	int created = 0;
 	for (int i = 0; i < n_calls; i++) {
-		json_t *r = ctl(json_pack("{s:s,s:s,s:s}", "op", "create_call", "remote", remote,
-					  "codec", codec));
+		json_t *r =
+			ctl(json_pack("{s:s,s:s,s:s,s:i}", "op", "create_call", "remote", remote,
+				      "codec", codec, "dtmf_pt", digits && rfc4733 ? DTMF_PT : -1));
 		if (!ok(r, "create_call")) {
 			json_decref(r);
 			break;
@@ -386,7 +468,7 @@ int main(int argc, char **argv)
 			bool good = ok(r, "play");
 			json_decref(r);
 			if (!good)
-				return 1;
+				goto refused;
 		}
 		if (pairs && (i & 1)) {
 			char conf[32];
@@ -397,7 +479,7 @@ int main(int argc, char **argv)
 				bool good = ok(r, "conf_join");
 				json_decref(r);
 				if (!good)
-					return 1;
+					goto refused;
 			}
 		}
 	}
@@ -405,11 +487,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivr-load: only %d of %d calls created\n", created, n_calls);
 		n_calls = created;
 		if (!created)
-			return 1;
+			goto refused;
 	}
-	pthread_t rx_thread;
-	pthread_create(&rx_thread, NULL, rx_main, NULL);
 	double cpu0 = engine_cpu_s();
+	atomic_store_explicit(&measuring, true, memory_order_release);
 
 	/* Sender: one packet per call per 20 ms, in sendmmsg batches. */
 	size_t ticks = (size_t)(duration * 50);
@@ -417,23 +498,60 @@ int main(int argc, char **argv)
 	static struct iovec iov[BATCH];
 	static struct sockaddr_in dst[BATCH];
 	static uint8_t pkt[BATCH][256];
-	uint64_t t0 = now_ns(), sent = 0, send_fail = 0, overruns = 0;
+	uint64_t t0 = now_ns(), sent = 0, send_fail = 0, overruns = 0, dtmf_pkts = 0;
+	size_t n_digits = digits ? strlen(digits) : 0;
 	uint64_t next = t0;
 	for (size_t tick = 0; tick < ticks; tick++) {
 		const uint8_t *frame = enc + (tick % n_frames_audio) * 160;
 		int nb = 0;
 		for (int i = 0; i < n_calls; i++) {
 			struct lcall *c = &calls[i];
-			struct ivr_rtp_hdr h = { .pt = alaw ? 8 : 0, .seq = c->seq++, .ts = c->ts,
-						 .ssrc = c->ssrc, .marker = tick == 0 };
+			struct ivr_rtp_hdr h = { .pt = alaw ? 8 : 0,
+						 .seq = c->seq++,
+						 .ts = c->ts,
+						 .ssrc = c->ssrc,
+						 .marker = tick == 0 };
 			c->ts += 160;
 			uint8_t pay[160];
 			memcpy(pay, frame, 160);
+			bool dfirst = false, dlast = false;
+			int dk = digit_at(tick, n_digits, &dfirst, &dlast);
+			if (dk >= 0 && !rfc4733)
+				dtmf_frame(pay, digits[dk], (int)((tick - DTMF_START_TICK) % 10),
+					   alaw);
+			if (dk >= 0 && rfc4733) {
+				/* RFC 4733: the event's timestamp is its start; duration grows; end
+				 * x3. */
+				if (dfirst)
+					c->ev_ts = h.ts;
+				uint8_t ev[4] = { (uint8_t)dtmf_event_code(digits[dk]),
+						  (uint8_t)((dlast ? 0x80 : 0) | 10), 0, 0 };
+				uint16_t dur =
+					(uint16_t)(((tick - DTMF_START_TICK) % 10 + 1) * 160);
+				ev[2] = (uint8_t)(dur >> 8);
+				ev[3] = (uint8_t)dur;
+				for (int rep = 0; rep < (dlast ? 3 : 1); rep++) {
+					struct ivr_rtp_hdr eh = { .pt = DTMF_PT,
+								  .seq = c->seq++,
+								  .ts = c->ev_ts,
+								  .ssrc = c->ssrc,
+								  .marker = dfirst };
+					uint8_t ep_pkt[64];
+					int en = ivr_rtp_build(ep_pkt, sizeof(ep_pkt), &eh, ev, 4);
+					struct sockaddr_in ed = { .sin_family = AF_INET,
+								  .sin_port = htons(c->port),
+								  .sin_addr = me.sin_addr };
+					if (sendto(sock_fd, ep_pkt, (size_t)en, 0,
+						   (struct sockaddr *)&ed, sizeof(ed)) > 0)
+						dtmf_pkts++;
+				}
+			}
 			if (pairs && tick % SIG_EVERY == 0) {
 				unsigned probe = (unsigned)(tick / SIG_EVERY) % MAX_PROBES;
 				pay[0] = 0x55, pay[1] = 0xaa, pay[2] = 0x55, pay[3] = 0xaa;
 				pay[4] = (uint8_t)probe;
-				pay[5] = (uint8_t)(i >> 16), pay[6] = (uint8_t)(i >> 8), pay[7] = (uint8_t)i;
+				pay[5] = (uint8_t)(i >> 16), pay[6] = (uint8_t)(i >> 8),
+				pay[7] = (uint8_t)i;
 				c->probe_sent_ns[probe] = now_ns();
 			}
 			int n = ivr_rtp_build(pkt[nb], sizeof(pkt[nb]), &h, pay, 160);
@@ -448,7 +566,8 @@ int main(int argc, char **argv)
 			if (++nb == BATCH || i == n_calls - 1) {
 				int off = 0;
 				while (off < nb) {
-					int r = sendmmsg(sock_fd, mm + off, (unsigned)(nb - off), 0);
+					int r = sendmmsg(sock_fd, mm + off, (unsigned)(nb - off),
+							 0);
 					if (r <= 0) {
 						send_fail += (uint64_t)(nb - off);
 						break;
@@ -494,7 +613,8 @@ int main(int argc, char **argv)
 	}
 	size_t nl = IVR_MIN(atomic_load(&n_lat), lat_cap);
 	qsort(lat_us, nl, sizeof(int64_t), cmp_i64);
-	double p50 = nl ? lat_us[nl / 2] / 1000.0 : -1, p99 = nl ? lat_us[nl * 99 / 100] / 1000.0 : -1;
+	double p50 = nl ? lat_us[nl / 2] / 1000.0 : -1,
+	       p99 = nl ? lat_us[nl * 99 / 100] / 1000.0 : -1;
 	double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
 	double call_s = (double)n_calls * wall;
 	double us_per_call_s = cpu >= 0 ? cpu * 1e6 / call_s : -1;
@@ -502,7 +622,8 @@ int main(int argc, char **argv)
 	double lost_pct = expected ? 100.0 * (double)lost / (double)expected : 0;
 	if (as_json) {
 		printf("{\"calls\":%d,\"seconds\":%.2f,\"sent\":%llu,\"received\":%llu,"
-		       "\"send_failed\":%llu,\"sender_overruns\":%llu,\"pps_out\":%.0f,\"pps_in\":%.0f,"
+		       "\"send_failed\":%llu,\"sender_overruns\":%llu,\"pps_out\":%.0f,\"pps_in\":%"
+		       ".0f,"
 		       "\"lost\":%llu,\"lost_pct\":%.4f,\"late\":%llu,\"late_pct\":%.4f,"
 		       "\"latency_ms_p50\":%.2f,\"latency_ms_p99\":%.2f,\"latency_samples\":%zu,"
 		       "\"engine_cpu_s\":%.3f,\"engine_us_per_call_s\":%.2f}\n",
@@ -511,14 +632,20 @@ int main(int argc, char **argv)
 		       rx / wall, (unsigned long long)lost, lost_pct, (unsigned long long)late,
 		       late_pct, p50, p99, nl, cpu, us_per_call_s);
 	} else {
-		printf("calls %d  seconds %.2f  sent %llu (%.0f pkt/s)  received %llu (%.0f pkt/s)\n",
+		printf("calls %d  seconds %.2f  sent %llu (%.0f pkt/s)  received %llu (%.0f "
+		       "pkt/s)\n",
 		       n_calls, wall, (unsigned long long)sent, sent / wall, (unsigned long long)rx,
 		       rx / wall);
-		printf("lost %llu (%.3f%%)  late>20ms %llu (%.3f%%)  sender overruns %llu  send failures %llu\n",
+		printf("lost %llu (%.3f%%)  late>20ms %llu (%.3f%%)  sender overruns %llu  send "
+		       "failures %llu\n",
 		       (unsigned long long)lost, lost_pct, (unsigned long long)late, late_pct,
 		       (unsigned long long)overruns, (unsigned long long)send_fail);
+		if (digits)
+			printf("dtmf: %zu digits per call (%s), %llu RFC 4733 packets\n", n_digits,
+			       dtmf_mode, (unsigned long long)dtmf_pkts);
 		if (pairs)
-			printf("mouth-to-ear through the engine: p50 %.1f ms  p99 %.1f ms  (%zu probes)\n",
+			printf("mouth-to-ear through the engine: p50 %.1f ms  p99 %.1f ms  (%zu "
+			       "probes)\n",
 			       p50, p99, nl);
 		if (cpu >= 0)
 			printf("engine media threads: %.3f s CPU = %.2f us per call-second "
@@ -530,4 +657,8 @@ int main(int argc, char **argv)
 	free(calls);
 	free(lat_us);
 	return 0;
+refused:
+	atomic_store(&stop_rx, true);
+	pthread_join(rx_thread, NULL);
+	return 1;
 }

@@ -28,13 +28,13 @@
 /* A test endpoint: sends RTP to the engine, collects the engine's RTP. */
 struct phone {
 	int fd;
-	uint16_t port;          /* our port */
-	uint16_t engine_port;   /* the call's local port */
+	uint16_t port;	      /* our port */
+	uint16_t engine_port; /* the call's local port */
 	uint16_t seq;
 	uint32_t ts;
 	/* received audio, placed by RTP timestamp relative to the first packet */
 	float *rx;
-	size_t rx_n;            /* highest sample index + 1 */
+	size_t rx_n; /* highest sample index + 1 */
 	bool rx_started;
 	uint32_t rx_ts0;
 	uint64_t rx_pkts;
@@ -93,7 +93,9 @@ static inline void phone_send(struct phone *p, const float *pcm)
 {
 	uint8_t pay[160], pkt[256];
 	ivr_g711_ulaw_encode_f32(pay, pcm, 160);
-	struct ivr_rtp_hdr h = { .pt = 0, .seq = p->seq++, .ts = p->ts, .ssrc = 0x5eed0000u + p->port };
+	struct ivr_rtp_hdr h = {
+		.pt = 0, .seq = p->seq++, .ts = p->ts, .ssrc = 0x5eed0000u + p->port
+	};
 	p->ts += 160;
 	int n = ivr_rtp_build(pkt, sizeof(pkt), &h, pay, 160);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(p->engine_port) };
@@ -205,9 +207,11 @@ static inline double aligned_snr(const float *ref, const float *got, size_t n, s
 static inline struct ivr_engine *test_engine(bool force_epoll, uint32_t max_calls,
 					     uint16_t port_min)
 {
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1", .port_min = port_min,
+	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
+				      .port_min = port_min,
 				      .port_max = (uint16_t)(port_min + 2 * max_calls + 200),
-				      .n_workers = 2, .max_calls = max_calls,
+				      .n_workers = 2,
+				      .max_calls = max_calls,
 				      .force_epoll = force_epoll };
 	struct ivr_engine *e = ivr_engine_new(&cfg);
 	if (!e || ivr_engine_start(e) < 0) {
@@ -227,7 +231,8 @@ static inline void speechlike(float *x, size_t n, double f0)
 		double pitch = f0 * (1.0 + 0.2 * sin(2 * M_PI * 0.7 * t));
 		ph += 2 * M_PI * pitch / 8000.0;
 		double env = 0.5 + 0.5 * sin(2 * M_PI * 3.0 * t);
-		x[i] = (float)(env * (0.25 * sin(ph) + 0.12 * sin(2 * ph + 0.3) + 0.06 * sin(3 * ph + 1.1)));
+		x[i] = (float)(env * (0.25 * sin(ph) + 0.12 * sin(2 * ph + 0.3) +
+				      0.06 * sin(3 * ph + 1.1)));
 	}
 }
 

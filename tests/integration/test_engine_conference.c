@@ -18,7 +18,7 @@
 #include "engine_test_util.h"
 #include "ivr_test.h"
 
-#define SECS 1
+#define SECS   1
 #define FRAMES (50 * SECS)
 
 static struct ivr_engine *eng;
@@ -46,7 +46,8 @@ static void phase(bool heard[3][3])
 			/* each tone is sent at 0.2 amplitude: power 0.02 when heard */
 			heard[i][j] = pw > 0.005;
 			if (pw > 0.0005 && pw < 0.005)
-				fprintf(stderr, "  ambiguous level %g (phone %d, tone %d)\n", pw, i, j);
+				fprintf(stderr, "  ambiguous level %g (phone %d, tone %d)\n", pw, i,
+					j);
 		}
 	}
 }
@@ -55,8 +56,9 @@ static void expect(bool heard[3][3], const bool want[3][3], const char *what)
 {
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 3; j++)
-			ivr_check_msg(heard[i][j] == want[i][j], "%s: phone %d hears %d: %d, want %d",
-				      what, i, j, heard[i][j], want[i][j]);
+			ivr_check_msg(heard[i][j] == want[i][j],
+				      "%s: phone %d hears %d: %d, want %d", what, i, j, heard[i][j],
+				      want[i][j]);
 }
 
 IVR_TEST(test_conference)

@@ -94,9 +94,19 @@ static int run_daemon(bool epoll)
 {
 	char sock[64];
 	snprintf(sock, sizeof(sock), "/tmp/ivr_ctl_%d_%d.sock", (int)getpid(), epoll);
-	char *argv[] = { exe, "--control", sock, "--ports", epoll ? "38400-38600" : "38000-38200",
-			 "--workers", "2", "--max-calls", "16", "--ring", "ivr-test",
-			 epoll ? "--force-epoll" : NULL, NULL };
+	char *argv[] = { exe,
+			 "--control",
+			 sock,
+			 "--ports",
+			 epoll ? "38400-38600" : "38000-38200",
+			 "--workers",
+			 "2",
+			 "--max-calls",
+			 "16",
+			 "--ring",
+			 "ivr-test",
+			 epoll ? "--force-epoll" : NULL,
+			 NULL };
 	pid_t pid = spawn(argv, false);
 	int fd = connect_unix(sock);
 	if (fd < 0) {
@@ -129,7 +139,9 @@ static int run_daemon(bool epoll)
 	ivr_check(id > 0 && port >= 38000);
 	ph.engine_port = (uint16_t)port;
 	/* Garbage of every kind on the control socket: replies, no crash. */
-	const char *bad[] = { "}{\n", "{\"id\":4}\n", "{\"id\":5,\"op\":\"play\"}\n",
+	const char *bad[] = { "}{\n",
+			      "{\"id\":4}\n",
+			      "{\"id\":5,\"op\":\"play\"}\n",
 			      "{\"id\":6,\"op\":\"destroy_call\",\"call_id\":-1}\n",
 			      "{\"id\":7,\"op\":\"create_call\",\"remote\":\"1.2.3.4:99999\"}\n",
 			      "\x01\x02\xff\xfe\n" };

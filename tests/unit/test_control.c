@@ -42,8 +42,11 @@ static const char *error_of(json_t *j)
 
 static int start_engine(void)
 {
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1", .port_min = 32000,
-				      .port_max = 32100, .n_workers = 1, .max_calls = 4 };
+	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
+				      .port_min = 32000,
+				      .port_max = 32100,
+				      .n_workers = 1,
+				      .max_calls = 4 };
 	eng = ivr_engine_new(&cfg);
 	if (!eng || ivr_engine_start(eng) < 0) {
 		fprintf(stderr, "engine: %s\n", ivr_engine_last_error());
@@ -114,12 +117,15 @@ IVR_TEST(test_call_ops)
 	ivr_check(port >= 32000 && port <= 32100 && port % 2 == 0);
 	json_decref(j);
 	char buf[512];
-	snprintf(buf, sizeof(buf), "{\"id\":3,\"op\":\"set_vars\",\"call_id\":%lld,\"vars\":{\"lang\":\"fr\"}}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":3,\"op\":\"set_vars\",\"call_id\":%lld,\"vars\":{\"lang\":\"fr\"}}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(ok(j));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld,\"position\":3,\"wait_s\":90}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld,\"position\":3,\"wait_s\":"
+		 "90}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(ok(j));
@@ -134,47 +140,60 @@ IVR_TEST(test_call_ops)
 	ivr_check(!strcmp(json_string_value(json_object_get(json_object_get(j, "call"), "codec")),
 			  "PCMA"));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":6,\"op\":\"play\",\"call_id\":%lld,\"file\":\"/nonexistent.wav\"}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":6,\"op\":\"play\",\"call_id\":%lld,\"file\":\"/nonexistent.wav\"}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(!ok(j) && strstr(error_of(j), "nonexistent"));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":7,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"12x\"}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":7,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"12x\"}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(!ok(j) && strstr(error_of(j), "digits"));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":8,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"123#\"}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":8,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"123#\"}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(ok(j));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":9,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/nonexistent-dir/x.wav\"}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":9,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/nonexistent-dir/"
+		 "x.wav\"}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(!ok(j) && strstr(error_of(j), "cannot open"));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":10,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/tmp/x.wav\",\"channels\":[\"caller\",\"bogus\"]}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":10,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/tmp/"
+		 "x.wav\",\"channels\":[\"caller\",\"bogus\"]}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(!ok(j) && strstr(error_of(j), "channels"));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":11,\"op\":\"conf_flags\",\"call_id\":%lld,\"listen\":true,\"speak\":false}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":11,\"op\":\"conf_flags\",\"call_id\":%lld,\"listen\":true,\"speak\":"
+		 "false}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(!ok(j) && strstr(error_of(j), "not in a conference"));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":12,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\",\"listen\":true,\"speak\":\"yes\"}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":12,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\",\"listen\":"
+		 "true,\"speak\":\"yes\"}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(!ok(j) && strstr(error_of(j), "speak"));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":13,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\"}",
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":13,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\"}",
 		 (long long)id);
 	j = rq(buf);
 	ivr_check(ok(j));
 	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":14,\"op\":\"conf_leave\",\"call_id\":%lld}", (long long)id);
+	snprintf(buf, sizeof(buf), "{\"id\":14,\"op\":\"conf_leave\",\"call_id\":%lld}",
+		 (long long)id);
 	j = rq(buf);
 	ivr_check(ok(j));
 	json_decref(j);
@@ -202,7 +221,8 @@ IVR_TEST(test_max_calls)
 	ivr_check_msg(!ok(j) && strstr(error_of(j), "max calls (4) reached"), "%s", error_of(j));
 	json_decref(j);
 	char buf[128];
-	snprintf(buf, sizeof(buf), "{\"id\":3,\"op\":\"destroy_call\",\"call_id\":%lld}", (long long)ids[0]);
+	snprintf(buf, sizeof(buf), "{\"id\":3,\"op\":\"destroy_call\",\"call_id\":%lld}",
+		 (long long)ids[0]);
 	j = rq(buf);
 	ivr_check(ok(j));
 	json_decref(j);

@@ -20,6 +20,7 @@
 #include "dsp/dtmf.h"
 #include "dsp/dtmf_kernel.h"
 #include "dsp/g711.h"
+#include "dsp/resample.h"
 #include "dsp/tone.h"
 #include "dsp/wav.h"
 #include "ivr_test.h"
@@ -315,6 +316,53 @@ IVR_TEST(test_level)
 	return IVR_TEST_RESULT();
 }
 
+/* The limits together: extreme level, twist and offsets at once, 40 ms,
+ * at both rates, each law (levels are those of the louder tone; 0 dBm0
+ * pairs are left out of G.711, whose +3 dBm0 load clips them). */
+IVR_TEST(test_combined_limits)
+{
+	static const float lv[] = { 0, -25 };
+	static const float tw[] = { -8, 4 };
+	static const float of[][2] = {
+		{ 0, 0 }, { 1.5f, 1.5f }, { -1.5f, -1.5f }, { 1.5f, -1.5f }, { -1.5f, 1.5f },
+	};
+	for (int ri = 0; ri < 2; ri++) {
+		for (int law = 0; law < 3; law++) {
+			for (size_t li = 0; li < 2; li++) {
+				if (law && lv[li] == 0)
+					continue;
+				for (size_t ti = 0; ti < 2; ti++) {
+					for (size_t oi = 0; oi < IVR_N_ELEMENTS(of); oi++) {
+						for (int d = 0; d < 16; d++) {
+							struct ivr_tone_dtmf p = {
+								.level_dbm0 =
+									lv[li] -
+									(tw[ti] > 0 ? tw[ti] : 0),
+								.twist_db = tw[ti],
+								.low_offset_pct = of[oi][0],
+								.high_offset_pct = of[oi][1],
+							};
+							struct det dd;
+							int ok = detect_one(
+								rates[ri], law, all_digits[d], 40,
+								(size_t)(d * 7 + oi), &p, &dd);
+							ivr_check_msg(ok,
+								      "%c %u Hz %s low %.0f dBm0 "
+								      "twist %+.0f "
+								      "offsets %+.1f%% %+.1f%%: %d",
+								      all_digits[d], rates[ri],
+								      law_name[law], p.level_dbm0,
+								      tw[ti], of[oi][0], of[oi][1],
+								      dd.n);
+						}
+					}
+				}
+			}
+		}
+	}
+	return IVR_TEST_RESULT();
+}
+
 /* Every tone >= 40 ms detected at every alignment (each sample offset of a
  * 5 ms sub-block and beyond), with onset and duration right. */
 IVR_TEST(test_duration_accept)
@@ -579,6 +627,41 @@ static int talkoff_file(const char *path, double *seconds)
 	return total;
 }
 
+static int talkoff_raw16k(const char *path, double *seconds)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	int16_t buf[4096];
+	size_t n = 0, cap = 0, got;
+	float *x = NULL;
+	while ((got = fread(buf, sizeof(int16_t), IVR_N_ELEMENTS(buf), f)) > 0) {
+		if (n + got > cap) {
+			cap = 2 * (n + got);
+			x = realloc(x, cap * sizeof(float));
+		}
+		for (size_t i = 0; i < got; i++)
+			x[n + i] = buf[i] / 32768.0f;
+		n += got;
+	}
+	fclose(f);
+	if (!n) {
+		free(x);
+		return -1;
+	}
+	*seconds += n / 16000.0;
+	struct ivr_audio a16 = { .samples = x, .n_samples = n, .rate_hz = 16000 };
+	struct ivr_audio a8 = { .rate_hz = 8000 };
+	int total = talkoff_count(&a16, path);
+	int r = ivr_resample_buffer(x, n, 16000, &a8.samples, &a8.n_samples, 8000);
+	ivr_check_int_eq(r, 0);
+	if (r == 0)
+		total += talkoff_count(&a8, path);
+	free(a8.samples);
+	free(x);
+	return total;
+}
+
 IVR_TEST(test_talkoff_recorded_speech)
 {
 	static const char *files[] = {
@@ -605,6 +688,18 @@ IVR_TEST(test_talkoff_recorded_speech)
 		ivr_check(r >= 0);
 		if (r > 0)
 			total += r;
+	}
+	/* headerless 16 kHz s16le recordings (numbers.raw: spoken digits) */
+	static const char *raws[] = { "goforward.raw", "numbers.raw", "something.raw",
+				      "tidigits/dhd.2934z.raw" };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(raws); i++) {
+		char path[512];
+		snprintf(path, sizeof(path), "/usr/share/pocketsphinx/test/data/%s", raws[i]);
+		int r = talkoff_raw16k(path, &seconds);
+		if (r < 0)
+			continue;
+		found++;
+		total += r;
 	}
 	if (!found) {
 		printf("  note: pocketsphinx-testdata not installed, skipped\n");
@@ -940,6 +1035,7 @@ int main(int argc, char **argv)
 	ivr_test_run(test_freq_reject);
 	ivr_test_run(test_twist);
 	ivr_test_run(test_level);
+	ivr_test_run(test_combined_limits);
 	ivr_test_run(test_duration_accept);
 	ivr_test_run(test_duration_reject);
 	ivr_test_run(test_pause_and_dropout);

@@ -49,8 +49,10 @@ static int run_net(int n, int jitter_ms, int loss_pct, int dup_pct, struct ivr_j
 			continue;
 		int copies = (int)(rnd() % 100) < dup_pct ? 2 : 1;
 		for (int c = 0; c < copies; c++) {
-			int64_t t = (int64_t)i * 20 * 10 + 50 + (jitter_ms ? rnd() % (uint32_t)(jitter_ms * 10) : 0);
-			q[nq++] = (struct net_pkt){ t, (uint16_t)(60000 + i), 0xfffff000u + (uint32_t)i * FRAME };
+			int64_t t = (int64_t)i * 20 * 10 + 50 +
+				    (jitter_ms ? rnd() % (uint32_t)(jitter_ms * 10) : 0);
+			q[nq++] = (struct net_pkt){ t, (uint16_t)(60000 + i),
+						    0xfffff000u + (uint32_t)i * FRAME };
 		}
 	}
 	/* Deliver in arrival order (insertion sort: small n). */

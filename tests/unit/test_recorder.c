@@ -55,8 +55,10 @@ IVR_TEST(test_channels_and_pause)
 			for (int i = 0; i < 160; i++) {
 				float want = 0;
 				if (t < 40 || t >= 60)
-					want = 0.2f * sinf(2 * (float)M_PI * 400 * (float)(t * 160 + i) / 8000) +
-					       0.1f * sinf(2 * (float)M_PI * 1200 * (float)(t * 160 + i) / 8000);
+					want = 0.2f * sinf(2 * (float)M_PI * 400 *
+							   (float)(t * 160 + i) / 8000) +
+					       0.1f * sinf(2 * (float)M_PI * 1200 *
+							   (float)(t * 160 + i) / 8000);
 				float got = au.samples[t * 160 + i];
 				err += (got - want) * (got - want);
 				if (t >= 40 && t < 60)
@@ -81,11 +83,13 @@ IVR_TEST(test_overflow_and_errors)
 	char path[64], err[200] = "";
 	snprintf(path, sizeof(path), "/tmp/ivr_recorder_of_%d.wav", (int)getpid());
 	uint32_t id;
-	ivr_check_int_eq(ivr_recorder_open(r, 0, "/nonexistent-dir/x.wav", 0, 8000, &id, err,
-					   sizeof(err)), -ENOENT);
+	ivr_check_int_eq(
+		ivr_recorder_open(r, 0, "/nonexistent-dir/x.wav", 0, 8000, &id, err, sizeof(err)),
+		-ENOENT);
 	ivr_check(strstr(err, "/nonexistent-dir/x.wav") != NULL);
 	ivr_check_int_eq(ivr_recorder_open(r, 5, path, 0, 8000, &id, err, sizeof(err)), -EINVAL);
-	ivr_check_int_eq(ivr_recorder_open(r, 0, path, IVR_REC_ENGINE, 8000, &id, err, sizeof(err)), 0);
+	ivr_check_int_eq(ivr_recorder_open(r, 0, path, IVR_REC_ENGINE, 8000, &id, err, sizeof(err)),
+			 0);
 	/* 4-record ring, 2000 pushes in a burst: some are dropped, all are accounted. */
 	int ok = 0, full = 0;
 	float f[160] = { 0 };

@@ -9,7 +9,8 @@
  * latching, RFC 3550 statistics, jitter buffer with reordering and loss,
  * G.711 decode, PLC, the DSP chain (AEC, DTMF in-band and RFC 4733, fax
  * tones, VAD), conference N-1 mix, prompt playback, in-band and RFC 4733
- * DTMF sending, recording handoff, encode and packet build.  The negative control proves
+ * DTMF sending, recording handoff, encode and packet build, RTCP reports in
+ * and out.  The negative control proves
  * the interposer sees a deliberate malloc.
  * Under AddressSanitizer (which owns malloc) the test skips.
  */
@@ -26,6 +27,7 @@
 #include "engine/call.h"
 #include "engine/mixer.h"
 #include "engine/prompt.h"
+#include "engine/rtcp.h"
 #include "engine/recorder.h"
 #include "ivr_test.h"
 
@@ -127,7 +129,8 @@ IVR_TEST(test_media_ticks)
 		struct ivr_call *c = (struct ivr_call *)(arena + stride * (size_t)i);
 		calls[i] = c;
 		ivr_check_int_eq(ivr_call_init(c, (uint32_t)i, 1), 0);
-		ivr_check_int_eq(ivr_codec_init(&c->codec, i == 1 ? IVR_CODEC_PCMA : IVR_CODEC_PCMU, -1), 0);
+		ivr_check_int_eq(
+			ivr_codec_init(&c->codec, i == 1 ? IVR_CODEC_PCMA : IVR_CODEC_PCMU, -1), 0);
 		c->ssrc = 1000u + (uint32_t)i;
 		c->dtmf_pt = 101;
 		c->call_id = 1u + (uint32_t)i;
@@ -137,14 +140,22 @@ IVR_TEST(test_media_ticks)
 		ivr_rtp_latch_init(&c->latch, (struct sockaddr *)&peer, sizeof(peer));
 		snprintf(rec_path[i], sizeof(rec_path[i]), "/tmp/ivr_noalloc_rec%d_%d.wav", i,
 			 (int)getpid());
-		ivr_check_int_eq(ivr_recorder_open(rec, (uint32_t)i, rec_path[i], 0, 8000, &c->rec_id,
-						   NULL, 0), 0);
+		ivr_check_int_eq(ivr_recorder_open(rec, (uint32_t)i, rec_path[i], 0, 8000,
+						   &c->rec_id, NULL, 0),
+				 0);
 		c->prompt = ivr_prompt_get(pc, prompt_path, NULL, 0);
 		ivr_check(c->prompt != NULL);
 		c->play_loop = i == 2;
 		ivr_check_int_eq(ivr_mixer_join(mix, "room", (uint32_t)i, true, true, -1), 0);
+		c->rtcp_fd = 1000 + i; /* never used for I/O here: lets RTCP reports be built */
 		atomic_store(&c->state, IVR_CALL_ACTIVE);
 	}
+	uint8_t sr[256];
+	struct ivr_rtcp_report rep = { .ssrc = 77, .is_sr = true, .ntp = 1ull << 40, .n_rb = 1 };
+	rep.rb[0].ssrc = 1000;
+	int sr_len = ivr_rtcp_build(sr, sizeof(sr), &rep, "peer");
+	ivr_check(sr_len > 0);
+	uint64_t rtcp_sent = 0;
 	memcpy(calls[0]->dtmf_q, "123#", 4);
 	calls[0]->dtmf_n = 4;
 	ivr_check_int_eq(ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)calls[2]->rfc_tx, "9#", 100, 60),
@@ -174,10 +185,13 @@ IVR_TEST(test_media_ticks)
 			float f[160];
 			uint8_t pay[160];
 			for (int k = 0; k < 160; k++)
-				f[k] = 0.2f * sinf(2 * (float)M_PI * 300 * (float)(t * 160 + k) / 8000);
+				f[k] = 0.2f *
+				       sinf(2 * (float)M_PI * 300 * (float)(t * 160 + k) / 8000);
 			ivr_codec_encode(&c->codec, f, 160, pay, sizeof(pay));
-			struct ivr_rtp_hdr h = { .pt = c->codec.pt, .seq = (uint16_t)t,
-						 .ts = (uint32_t)t * 160, .ssrc = 77 };
+			struct ivr_rtp_hdr h = { .pt = c->codec.pt,
+						 .seq = (uint16_t)t,
+						 .ts = (uint32_t)t * 160,
+						 .ssrc = 77 };
 			int n = ivr_rtp_build(pkt[i][t & 1], sizeof(pkt[i][0]), &h, pay, 160);
 			/* every 10th packet arrives a tick late (reorder), every 50th is lost */
 			if (t % 50 == 3)
@@ -200,12 +214,19 @@ IVR_TEST(test_media_ticks)
 		if (t >= 200 && t < 204)
 			ivr_call_on_packet(calls[1], ev_pkt[t - 200], (size_t)ev_n[t - 200],
 					   (struct sockaddr *)&peer, sizeof(peer), now);
-		for (int i = 0; i < N_CALLS; i++)
+		for (int i = 0; i < N_CALLS; i++) {
 			(void)ivr_call_tick(calls[i], (uint64_t)t, now);
+			rtcp_sent += ivr_call_rtcp_tick(calls[i], (uint64_t)t, now) > 0;
+			if (t % 100 == 50)
+				ivr_call_on_rtcp(calls[i], sr, (size_t)sr_len,
+						 (struct sockaddr *)&peer, sizeof(peer), now);
+		}
 	}
 	armed = 0;
 	ivr_check_msg(atomic_load(&hits) == 0, "%d allocations on the media path",
 		      atomic_load(&hits));
+	ivr_check_int_eq(rtcp_sent, N_CALLS * 4); /* every 250 ticks */
+	ivr_check_int_eq(calls[0]->st.rtcp_rx, 10);
 	for (int i = 0; i < N_CALLS; i++) {
 		ivr_check_int_eq(calls[i]->st.tx_pkts, 1000);
 		ivr_check(calls[i]->st.frames_played > 900);

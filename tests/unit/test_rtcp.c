@@ -20,8 +20,12 @@ IVR_TEST(test_sr_roundtrip)
 	r.pkt_count = 1000;
 	r.octet_count = 160000;
 	r.n_rb = 2;
-	r.rb[0] = (struct ivr_rtcp_rb){ .ssrc = 7, .fraction_lost = 25, .cum_lost = -3,
-					.ext_max_seq = 70000, .jitter = 42, .lsr = 0x5678,
+	r.rb[0] = (struct ivr_rtcp_rb){ .ssrc = 7,
+					.fraction_lost = 25,
+					.cum_lost = -3,
+					.ext_max_seq = 70000,
+					.jitter = 42,
+					.lsr = 0x5678,
 					.dlsr = 65536 };
 	r.rb[1] = (struct ivr_rtcp_rb){ .ssrc = 8, .cum_lost = 0x7fffff };
 	uint8_t buf[512];

@@ -23,13 +23,28 @@ static const uint32_t rates[2] = { 8000, 16000 };
  * other tone of the pair does not leak in). */
 static double amp_at(const float *x, size_t n, uint32_t rate, double f)
 {
+	/* phasors by recurrence (renormalised): cos/sin per sample made this
+	 * case slow under valgrind */
 	double re = 0, im = 0, wsum = 0;
+	double cr = 1, ci = 0, dr = cos(2 * M_PI * f / rate), di = -sin(2 * M_PI * f / rate);
+	double pr = cos(M_PI / n), pi = sin(M_PI / n); /* e^{j pi (2i+1)/n} */
+	double hr2 = cos(2 * M_PI / n), hi2 = sin(2 * M_PI / n);
 	for (size_t i = 0; i < n; i++) {
-		double w = 0.5 - 0.5 * cos(2 * M_PI * (i + 0.5) / n);
-		double ph = 2 * M_PI * f * i / rate;
-		re += w * x[i] * cos(ph);
-		im -= w * x[i] * sin(ph);
+		double w = 0.5 - 0.5 * pr;
+		re += w * x[i] * cr;
+		im += w * x[i] * ci;
 		wsum += w;
+		double t = cr * dr - ci * di;
+		ci = cr * di + ci * dr;
+		cr = t;
+		t = pr * hr2 - pi * hi2;
+		pi = pr * hi2 + pi * hr2;
+		pr = t;
+		if ((i & 255) == 255) {
+			double g = 1.0 / sqrt(cr * cr + ci * ci);
+			cr *= g;
+			ci *= g;
+		}
 	}
 	return 2 * sqrt(re * re + im * im) / wsum;
 }

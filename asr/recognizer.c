@@ -1,0 +1,766 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * asr/recognizer.c - pocketsphinx decoders for flow nodes, and the pool.
+ * See recognizer.h for the design; the numbers behind it are in DESIGN.md
+ * section 7 and in the report of bench/bench_asr.c.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pocketsphinx.h>
+#include <sphinxbase/feat.h>
+#include <speex/speex_resampler.h>
+
+#include "asr/intent.h"
+#include "asr/recognizer.h"
+
+#ifndef IVR_PS_MODELDIR
+#define IVR_PS_MODELDIR "/usr/share/pocketsphinx/model"
+#endif
+#define DEF_HMM	     IVR_PS_MODELDIR "/en-us/en-us"
+#define DEF_DICT     IVR_PS_MODELDIR "/en-us/cmudict-en-us.dict"
+#define DEF_PHONE_LM IVR_PS_MODELDIR "/en-us/en-us-phone.lm.bin"
+#define PHONE_SEARCH "_phone"
+#define MAX_VOCAB    8192
+
+/*
+ * Telephone-speech CMN prior: the warm per-call estimate after 42 utterances
+ * of grammars/tests/bank.cases through G.711 mu-law and 8->16 kHz
+ * upsampling, averaged over flite slt, rms and awb.  The model's own prior is
+ * for wideband microphone speech; a cold call starting from it lost its first
+ * utterance (DESIGN.md section 7: warm CMN ~97%, reset ~45%).
+ */
+static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9f, -15.8f,
+						      2.9f,  18.2f, -25.9f, 14.6f, -12.2f,
+						      4.6f,  13.4f, -11.3f };
+
+/*
+ * Verification calibration: the score gap is (phone loop - grammar) per
+ * frame, in pocketsphinx's own acoustic score units.  Measured on
+ * grammars/tests/bank.cases (flite slt + rms, 8 kHz mu-law): correctly
+ * recognised in-domain utterances -19..+0.3, out-of-domain 3.5..17.  The
+ * context-independent phone loop is weaker than the triphone grammar, so
+ * speech that fits the grammar scores below zero.  The hotline set was not
+ * used to choose these.
+ */
+#define DEF_VERIFY_CENTER 2.5f
+#define DEF_VERIFY_SCALE  0.5f
+
+struct grammar {
+	char search[48];
+	const struct ivr_flow *flow; /* NULL for custom grammars */
+	size_t node;
+	struct ivr_intent_model *model;
+};
+
+struct ivr_recognizer {
+	ps_decoder_t *ps;
+	cmd_ln_t *config;
+	logmath_t *lmath;
+	struct grammar *g;
+	size_t n_g, cap_g;
+	bool verify;
+	float verify_center, verify_scale;
+	enum ivr_grammar_mode mode;
+	SpeexResamplerState *up;
+	int16_t *pcm;
+	size_t pcm_cap;
+	mfcc_t cmn_prior[IVR_ASR_CMN_DIM];
+};
+
+static void seterr(char *err, size_t len, const char *fmt, const char *a, const char *b)
+{
+	if (err && len)
+		snprintf(err, len, fmt, a, b);
+}
+
+static int cmp_word(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * Write the dictionary lines of @words (sorted) from @dict to a temp file.
+ * Missing words are listed in @err.  @return 0, -EINVAL (missing), -ENOENT.
+ */
+static int small_dict(const char *dict, char (*words)[IVR_INTENT_WORD_MAX], size_t n, char *path,
+		      size_t path_len, char *err, size_t err_len)
+{
+	FILE *in = fopen(dict, "r");
+	if (!in) {
+		seterr(err, err_len, "cannot read dictionary %s%s", dict, "");
+		return -ENOENT;
+	}
+	snprintf(path, path_len, "/tmp/ivr_dict_XXXXXX");
+	int fd = mkstemp(path);
+	FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+	char *found = calloc(n ? n : 1, 1);
+	if (!out || !found) {
+		if (fd >= 0 && !out)
+			close(fd);
+		if (out)
+			fclose(out);
+		if (fd >= 0)
+			unlink(path);
+		fclose(in);
+		free(found);
+		seterr(err, err_len, "cannot write a temporary dictionary%s%s", "", "");
+		return -EIO;
+	}
+	qsort(words, n, sizeof(*words), cmp_word);
+	char line[512];
+	while (fgets(line, sizeof(line), in)) {
+		char key[IVR_INTENT_WORD_MAX];
+		size_t k = 0;
+		while (line[k] && line[k] != ' ' && line[k] != '\t' && line[k] != '(' &&
+		       k < sizeof(key) - 1) {
+			key[k] = line[k];
+			k++;
+		}
+		key[k] = 0;
+		char(*hit)[IVR_INTENT_WORD_MAX] = bsearch(key, words, n, sizeof(*words), cmp_word);
+		if (hit) {
+			found[hit - words] = 1;
+			fputs(line, out);
+		}
+	}
+	fclose(in);
+	fclose(out);
+	char missing[512] = "";
+	size_t n_missing = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!found[i]) {
+			if (n_missing++ < 10) {
+				size_t l = strlen(missing);
+				snprintf(missing + l, sizeof(missing) - l, "%s%s", l ? ", " : "",
+					 words[i]);
+			}
+		}
+	free(found);
+	if (n_missing) {
+		unlink(path);
+		if (err && err_len)
+			snprintf(err, err_len,
+				 "%zu word%s not in the pocketsphinx dictionary %s: %s", n_missing,
+				 n_missing == 1 ? "" : "s", dict, missing);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int add_grammar(struct ivr_recognizer *r, const char *name, const char *jsgf,
+		       const struct ivr_flow *flow, size_t node, char *err, size_t err_len)
+{
+	if (r->n_g == r->cap_g) {
+		size_t cap = r->cap_g ? r->cap_g * 2 : 16;
+		struct grammar *ng = realloc(r->g, cap * sizeof(*ng));
+		if (!ng)
+			return -ENOMEM;
+		r->g = ng;
+		r->cap_g = cap;
+	}
+	struct grammar *g = &r->g[r->n_g];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->search, sizeof(g->search), "g%zu_%.40s", r->n_g, name);
+	if (ps_set_jsgf_string(r->ps, g->search, jsgf) < 0) {
+		seterr(err, err_len, "grammar %s does not compile%s", name,
+		       " (pocketsphinx rejected the JSGF: unknown word or syntax)");
+		return -EINVAL;
+	}
+	g->flow = flow;
+	g->node = node;
+	if (flow) {
+		g->model = ivr_intent_build(&flow->nodes[node]);
+		if (!g->model)
+			return -errno;
+	}
+	return (int)r->n_g++;
+}
+
+struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, size_t n_flows,
+					  const struct ivr_recognizer_cfg *cfg, char *err,
+					  size_t err_len)
+{
+	struct ivr_recognizer_cfg c = cfg ? *cfg : (struct ivr_recognizer_cfg){ 0 };
+	const char *hmm = c.hmm_dir ? c.hmm_dir : DEF_HMM;
+	const char *dict = c.dict_path ? c.dict_path : DEF_DICT;
+	const char *phone_lm = c.phone_lm ? c.phone_lm : DEF_PHONE_LM;
+	char hmm_mdef[4096];
+	snprintf(hmm_mdef, sizeof(hmm_mdef), "%s/mdef", hmm);
+	if (access(hmm_mdef, R_OK) != 0 || access(dict, R_OK) != 0) {
+		seterr(err, err_len, "pocketsphinx model not found (%s, %s)", hmm, dict);
+		errno = ENOENT;
+		return NULL;
+	}
+	struct ivr_recognizer *r = calloc(1, sizeof(*r));
+	char(*words)[IVR_INTENT_WORD_MAX] = NULL;
+	char dict_tmp[64] = "";
+	int e = ENOMEM;
+	if (!r)
+		goto fail;
+	r->mode = c.mode;
+	r->verify = phone_lm[0] != 0;
+	r->verify_center = c.verify_center != 0 ? c.verify_center : DEF_VERIFY_CENTER;
+	r->verify_scale = c.verify_scale > 0 ? c.verify_scale : DEF_VERIFY_SCALE;
+	const char *use_dict = dict;
+	if (!c.full_dict) {
+		size_t n = 0;
+		words = malloc(MAX_VOCAB * sizeof(*words));
+		if (!words)
+			goto fail;
+		for (size_t f = 0; f < n_flows; f++)
+			for (size_t i = 0; i < flows[f]->n_nodes; i++)
+				if (flows[f]->nodes[i].n_intents &&
+				    ivr_grammar_words(&flows[f]->nodes[i], words, &n, MAX_VOCAB) <
+					    0) {
+					seterr(err, err_len, "more than %s words%s", "8192", "");
+					e = EINVAL;
+					goto fail;
+				}
+		if (n == 0) {
+			/* No intents anywhere: a one-word dictionary keeps ps_init happy. */
+			snprintf(words[n++], IVR_INTENT_WORD_MAX, "%s", "agent");
+		}
+		int rc = small_dict(dict, words, n, dict_tmp, sizeof(dict_tmp), err, err_len);
+		if (rc < 0) {
+			e = -rc;
+			dict_tmp[0] = 0;
+			goto fail;
+		}
+		use_dict = dict_tmp;
+	}
+	/*
+	 * -mmap: model pages shared between decoders.  -cmn live with the
+	 * model's own prior: the per-call state is swapped in per utterance.
+	 * -remove_silence no: the endpointer already cut the speech, and the
+	 * phone-loop comparison needs both passes to see the same frames.
+	 */
+	r->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-dict", use_dict, "-mmap",
+				"yes", "-logfn", "/dev/null", "-samprate", "16000", "-cmn", "live",
+				"-remove_silence", "no", "-bestpath", "yes", "-allphone_ci", "yes",
+				NULL);
+	if (!r->config) {
+		seterr(err, err_len, "pocketsphinx rejected its configuration%s%s", "", "");
+		e = EINVAL;
+		goto fail;
+	}
+	r->ps = ps_init(r->config);
+	if (dict_tmp[0])
+		unlink(dict_tmp);
+	dict_tmp[0] = 0;
+	if (!r->ps) {
+		seterr(err, err_len, "pocketsphinx could not load the model in %s%s", hmm, "");
+		e = EIO;
+		goto fail;
+	}
+	for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
+		r->cmn_prior[i] = (mfcc_t)TEL_CMN_PRIOR[i];
+	if (r->verify && ps_set_allphone_file(r->ps, PHONE_SEARCH, phone_lm) < 0) {
+		seterr(err, err_len, "cannot load phone language model %s%s", phone_lm, "");
+		e = ENOENT;
+		goto fail;
+	}
+	for (size_t f = 0; f < n_flows; f++)
+		for (size_t i = 0; i < flows[f]->n_nodes; i++) {
+			if (!flows[f]->nodes[i].n_intents)
+				continue;
+			char *jsgf;
+			char name[128];
+			snprintf(name, sizeof(name), "%s_%s", flows[f]->name,
+				 flows[f]->nodes[i].name);
+			int rc = ivr_grammar_jsgf(&flows[f]->nodes[i], name, c.mode, &jsgf);
+			if (rc < 0) {
+				e = -rc;
+				goto fail;
+			}
+			rc = add_grammar(r, name, jsgf, flows[f], i, err, err_len);
+			free(jsgf);
+			if (rc < 0) {
+				e = -rc;
+				goto fail;
+			}
+		}
+	int serr;
+	r->up = speex_resampler_init(1, 8000, 16000, 5, &serr);
+	if (!r->up)
+		goto fail;
+	free(words);
+	return r;
+fail:
+	if (dict_tmp[0])
+		unlink(dict_tmp);
+	free(words);
+	ivr_recognizer_free(r);
+	errno = e;
+	return NULL;
+}
+
+void ivr_recognizer_free(struct ivr_recognizer *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_g; i++)
+		ivr_intent_free(r->g[i].model);
+	free(r->g);
+	if (r->ps)
+		ps_free(r->ps);
+	else if (r->config)
+		cmd_ln_free_r(r->config);
+	if (r->ps && r->config)
+		cmd_ln_free_r(r->config);
+	if (r->up)
+		speex_resampler_destroy(r->up);
+	free(r->pcm);
+	free(r);
+}
+
+int ivr_recognizer_grammar(const struct ivr_recognizer *r, const struct ivr_flow *flow,
+			   size_t node_idx)
+{
+	for (size_t i = 0; i < r->n_g; i++)
+		if (r->g[i].flow == flow && r->g[i].node == node_idx)
+			return (int)i;
+	return -ENOENT;
+}
+
+int ivr_recognizer_add_jsgf(struct ivr_recognizer *r, const char *name, const char *jsgf, char *err,
+			    size_t err_len)
+{
+	if (!r || !jsgf)
+		return -EINVAL;
+	return add_grammar(r, name ? name : "custom", jsgf, NULL, 0, err, err_len);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* One pass of @search over the prepared PCM.  @return 0 or -EIO. */
+static int run_pass(struct ivr_recognizer *r, const char *search, size_t n, const char **hyp,
+		    int32_t *score, int *frames)
+{
+	if (ps_set_search(r->ps, search) < 0 || ps_start_utt(r->ps) < 0)
+		return -EIO;
+	/* 100 ms blocks: the way audio arrives live, and CMN live updates the same way. */
+	for (size_t off = 0; off < n; off += 1600) {
+		size_t len = IVR_MIN((size_t)1600, n - off);
+		if (ps_process_raw(r->ps, r->pcm + off, len, FALSE, FALSE) < 0) {
+			ps_end_utt(r->ps);
+			return -EIO;
+		}
+	}
+	if (ps_end_utt(r->ps) < 0)
+		return -EIO;
+	int32 s = 0;
+	*hyp = ps_get_hyp(r->ps, &s);
+	*score = s;
+	*frames = ps_get_n_frames(r->ps);
+	return 0;
+}
+
+static void cmn_load(struct ivr_recognizer *r, const struct ivr_asr_cmn *cmn)
+{
+	feat_t *feat = ps_get_feat(r->ps);
+	if (!feat || !feat->cmn_struct || feat->cmn_struct->veclen != IVR_ASR_CMN_DIM)
+		return;
+	mfcc_t v[IVR_ASR_CMN_DIM];
+	for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
+		v[i] = cmn && cmn->valid ? (mfcc_t)cmn->mean[i] : r->cmn_prior[i];
+	cmn_live_set(feat->cmn_struct, v);
+}
+
+static void cmn_save(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn)
+{
+	feat_t *feat = ps_get_feat(r->ps);
+	if (!cmn || !feat || !feat->cmn_struct || feat->cmn_struct->veclen != IVR_ASR_CMN_DIM)
+		return;
+	mfcc_t v[IVR_ASR_CMN_DIM];
+	cmn_live_get(feat->cmn_struct, v);
+	for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
+		cmn->mean[i] = (float)v[i];
+	cmn->valid = true;
+}
+
+static int classify(const struct grammar *g, const char *text, float ac, struct ivr_asr_hyp *h)
+{
+	int best = -1;
+	snprintf(h->text, sizeof(h->text), "%s", text ? text : "");
+	h->intent = -1;
+	h->confidence = 0;
+	if (!g->model) {
+		h->confidence = ac;
+		return -1;
+	}
+	struct ivr_intent_result ir;
+	if (ivr_intent_classify(g->model, h->text, ac, g->flow->nodes[g->node].threshold, &ir) ==
+	    0) {
+		h->intent = ir.intent;
+		h->confidence = ir.confidence;
+		best = ir.best;
+	}
+	return best;
+}
+
+int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
+			  uint32_t rate_hz, struct ivr_asr_cmn *cmn, struct ivr_asr_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->intent = out->best_intent = -1;
+	if (!r || grammar < 0 || (size_t)grammar >= r->n_g || (rate_hz != 8000 && rate_hz != 16000))
+		return -EINVAL;
+	const struct grammar *g = &r->g[grammar];
+	uint64_t t0 = now_us();
+	size_t n16 = rate_hz == 8000 ? n_samples * 2 : n_samples;
+	if (n16 + 64 > r->pcm_cap) {
+		int16_t *np = realloc(r->pcm, (n16 + 64) * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		r->pcm = np;
+		r->pcm_cap = n16 + 64;
+	}
+	if (rate_hz == 8000) {
+		/* speexdsp in float, then clamp to int16 for pocketsphinx */
+		float tmp[1024];
+		size_t done_in = 0, done_out = 0;
+		speex_resampler_reset_mem(r->up);
+		speex_resampler_skip_zeros(r->up);
+		while (done_in < n_samples && done_out < n16) {
+			spx_uint32_t in_len =
+				(spx_uint32_t)IVR_MIN((size_t)480, n_samples - done_in);
+			spx_uint32_t out_len = (spx_uint32_t)IVR_MIN((size_t)1024, n16 - done_out);
+			speex_resampler_process_float(r->up, 0, pcm + done_in, &in_len, tmp,
+						      &out_len);
+			for (spx_uint32_t k = 0; k < out_len; k++) {
+				float v = tmp[k] * 32768.0f;
+				r->pcm[done_out + k] = (int16_t)(v > 32767.f	? 32767
+								 : v < -32768.f ? -32768
+										: lrintf(v));
+			}
+			done_in += in_len;
+			done_out += out_len;
+			if (in_len == 0 && out_len == 0)
+				break;
+		}
+		n16 = done_out;
+	} else {
+		for (size_t k = 0; k < n_samples; k++) {
+			float v = pcm[k] * 32768.0f;
+			r->pcm[k] = (int16_t)(v > 32767.f    ? 32767
+					      : v < -32768.f ? -32768
+							     : lrintf(v));
+		}
+	}
+	out->speech_ms = (uint32_t)(n16 / 16);
+
+	cmn_load(r, cmn);
+	const char *hyp;
+	int32_t gscore, pscore = 0;
+	int gframes, pframes = 0;
+	if (run_pass(r, g->search, n16, &hyp, &gscore, &gframes) < 0)
+		return -EIO;
+	snprintf(out->text, sizeof(out->text), "%s", hyp ? hyp : "");
+	uint64_t t1 = now_us();
+	struct ivr_asr_cmn after;
+	cmn_save(r, &after);
+	uint64_t t2 = now_us();
+
+	float ac = 1.0f;
+	if (r->verify && out->text[0] && gframes > 0) {
+		cmn_load(r, cmn);
+		const char *phones;
+		if (run_pass(r, PHONE_SEARCH, n16, &phones, &pscore, &pframes) == 0 &&
+		    pframes > 0) {
+			/* raw score units per frame: calibrated, so no log-base conversion */
+			double gap = ((double)pscore - (double)gscore) / gframes;
+			out->score_gap = (float)gap;
+			ac = 1.0f /
+			     (1.0f + expf(((float)gap - r->verify_center) / r->verify_scale));
+		}
+	}
+	out->acoustic_confidence = ac;
+	if (getenv("IVR_ASR_DEBUG"))
+		fprintf(stderr,
+			"grammar %.1f ms cmn %.1f ms phone %.1f ms frames %d/%d scores %d %d\n",
+			(t1 - t0) / 1e3, (t2 - t1) / 1e3, (now_us() - t2) / 1e3, gframes, pframes,
+			gscore, pscore);
+	if (getenv("IVR_ASR_CMN")) {
+		for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
+			fprintf(stderr, "%s%.2f", i ? "," : "cmn ", after.mean[i]);
+		fprintf(stderr, "\n");
+	}
+	if (cmn)
+		*cmn = after;
+	else
+		cmn_load(r, &after);
+
+	struct ivr_asr_hyp best;
+	out->best_intent = out->text[0] ? classify(g, out->text, ac, &best) : -1;
+	if (!out->text[0])
+		best.intent = -1;
+	out->intent = out->text[0] ? best.intent : -1;
+	out->confidence = out->text[0] ? best.confidence : 0;
+	if (out->intent >= 0)
+		out->intent_name = g->flow->nodes[g->node].intents[out->intent].name;
+	/*
+	 * n-best: the best text with its best and second intents.  pocketsphinx's
+	 * own ps_nbest() (A* over the lattice) took 10 s for a 1.6 s utterance with
+	 * these grammars, so alternative word strings are not listed.
+	 */
+	if (out->text[0]) {
+		out->nbest[0] = best;
+		out->n_nbest = 1;
+		struct ivr_intent_result ir;
+		if (g->model && ivr_intent_classify(g->model, out->text, ac, 2.0f, &ir) == 0 &&
+		    ir.runner_up >= 0) {
+			struct ivr_asr_hyp *h = &out->nbest[out->n_nbest++];
+			memcpy(h->text, best.text, sizeof(h->text));
+			h->intent = ir.runner_up_confidence >= g->flow->nodes[g->node].threshold
+					    ? ir.runner_up
+					    : -1;
+			h->confidence = ir.runner_up_confidence;
+		}
+	}
+	out->decode_us = (uint32_t)IVR_MIN(now_us() - t0, (uint64_t)UINT32_MAX);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- pool */
+
+enum { S_FREE, S_IDLE, S_FILLING, S_READY, S_DECODING, S_DONE };
+
+struct session {
+	_Atomic int state;
+	int grammar;
+	float *audio; /* 8 kHz */
+	size_t n, cap;
+	uint32_t dropped;
+	struct ivr_asr_cmn cmn;
+	struct ivr_asr_result result;
+};
+
+struct worker {
+	pthread_t thread;
+	struct ivr_asr_pool *pool;
+	struct ivr_recognizer *rec;
+	bool started;
+};
+
+struct ivr_asr_pool {
+	struct session *s;
+	size_t n_sessions;
+	struct worker *w;
+	size_t n_workers;
+	_Atomic int stop;
+	pthread_mutex_t open_lock; /* control-path only (open/close) */
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ivr_asr_pool *p = w->pool;
+	size_t start = (size_t)(w - p->w);
+	while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
+		int did = 0;
+		for (size_t k = 0; k < p->n_sessions; k++) {
+			struct session *s = &p->s[(start + k) % p->n_sessions];
+			int expect = S_READY;
+			/* acquire: the media thread's audio writes happen-before READY */
+			if (!atomic_compare_exchange_strong_explicit(&s->state, &expect, S_DECODING,
+								     memory_order_acquire,
+								     memory_order_relaxed))
+				continue;
+			if (ivr_recognizer_decode(w->rec, s->grammar, s->audio, s->n, 8000, &s->cmn,
+						  &s->result) < 0) {
+				memset(&s->result, 0, sizeof(s->result));
+				s->result.intent = -1;
+			}
+			/* release: the result is visible before DONE */
+			atomic_store_explicit(&s->state, S_DONE, memory_order_release);
+			did = 1;
+		}
+		if (!did) {
+			/* Idle poll: 2 ms adds at most 2 ms to a result, and media threads never
+			 * make a wake-up syscall. */
+			struct timespec ts = { 0, 2000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+struct ivr_asr_pool *ivr_asr_pool_new(const struct ivr_flow *const *flows, size_t n_flows,
+				      const struct ivr_asr_pool_cfg *cfg, char *err, size_t err_len)
+{
+	struct ivr_asr_pool_cfg c = cfg ? *cfg : (struct ivr_asr_pool_cfg){ 0 };
+	size_t nd = c.n_decoders ? c.n_decoders : 2, ns = c.n_sessions ? c.n_sessions : 64;
+	size_t max_ms = c.max_speech_ms ? c.max_speech_ms : 10000;
+	struct ivr_asr_pool *p = calloc(1, sizeof(*p));
+	int e = ENOMEM;
+	if (!p)
+		goto fail;
+	pthread_mutex_init(&p->open_lock, NULL);
+	p->s = calloc(ns, sizeof(*p->s));
+	p->w = calloc(nd, sizeof(*p->w));
+	if (!p->s || !p->w)
+		goto fail;
+	p->n_sessions = ns;
+	for (size_t i = 0; i < ns; i++) {
+		p->s[i].cap = max_ms * 8;
+		p->s[i].audio = malloc(p->s[i].cap * sizeof(float));
+		if (!p->s[i].audio)
+			goto fail;
+		atomic_init(&p->s[i].state, S_FREE);
+	}
+	for (size_t i = 0; i < nd; i++) {
+		p->w[i].pool = p;
+		p->w[i].rec = ivr_recognizer_new(flows, n_flows, &c.rec, err, err_len);
+		if (!p->w[i].rec) {
+			e = errno;
+			goto fail;
+		}
+		p->n_workers = i + 1;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) != 0) {
+			e = EAGAIN;
+			goto fail;
+		}
+		p->w[i].started = true;
+	}
+	return p;
+fail:
+	ivr_asr_pool_free(p);
+	errno = e;
+	return NULL;
+}
+
+void ivr_asr_pool_free(struct ivr_asr_pool *p)
+{
+	if (!p)
+		return;
+	atomic_store_explicit(&p->stop, 1, memory_order_release);
+	for (size_t i = 0; p->w && i < p->n_workers; i++) {
+		if (p->w[i].started)
+			pthread_join(p->w[i].thread, NULL);
+		ivr_recognizer_free(p->w[i].rec);
+	}
+	for (size_t i = 0; p->s && i < p->n_sessions; i++)
+		free(p->s[i].audio);
+	free(p->s);
+	free(p->w);
+	pthread_mutex_destroy(&p->open_lock);
+	free(p);
+}
+
+int ivr_asr_pool_grammar(const struct ivr_asr_pool *p, const struct ivr_flow *flow, size_t node_idx)
+{
+	return p && p->n_workers ? ivr_recognizer_grammar(p->w[0].rec, flow, node_idx) : -ENOENT;
+}
+
+int ivr_asr_session_open(struct ivr_asr_pool *p)
+{
+	pthread_mutex_lock(&p->open_lock);
+	for (size_t i = 0; i < p->n_sessions; i++) {
+		int expect = S_FREE;
+		if (atomic_compare_exchange_strong(&p->s[i].state, &expect, S_IDLE)) {
+			p->s[i].cmn.valid = false;
+			p->s[i].n = 0;
+			p->s[i].dropped = 0;
+			pthread_mutex_unlock(&p->open_lock);
+			return (int)i;
+		}
+	}
+	pthread_mutex_unlock(&p->open_lock);
+	return -ENOSPC;
+}
+
+void ivr_asr_session_close(struct ivr_asr_pool *p, int session)
+{
+	if (!p || session < 0 || (size_t)session >= p->n_sessions)
+		return;
+	struct session *s = &p->s[session];
+	/* A worker may still be decoding it: wait for the result, then drop it. */
+	for (;;) {
+		int st = atomic_load_explicit(&s->state, memory_order_acquire);
+		if (st == S_READY) {
+			int expect = S_READY;
+			if (atomic_compare_exchange_strong(&s->state, &expect, S_IDLE))
+				break;
+			continue;
+		}
+		if (st != S_DECODING)
+			break;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	atomic_store_explicit(&s->state, S_FREE, memory_order_release);
+}
+
+static struct session *session_at(struct ivr_asr_pool *p, int session)
+{
+	if (!p || session < 0 || (size_t)session >= p->n_sessions)
+		return NULL;
+	return &p->s[session];
+}
+
+int ivr_asr_session_begin(struct ivr_asr_pool *p, int session, int grammar)
+{
+	struct session *s = session_at(p, session);
+	if (!s || grammar < 0)
+		return -EINVAL;
+	int st = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (st != S_IDLE && st != S_FILLING)
+		return st == S_FREE ? -EINVAL : -EBUSY;
+	s->grammar = grammar;
+	s->n = 0;
+	s->dropped = 0;
+	atomic_store_explicit(&s->state, S_FILLING, memory_order_relaxed);
+	return 0;
+}
+
+size_t ivr_asr_session_feed(struct ivr_asr_pool *p, int session, const float *pcm8k,
+			    size_t n_samples)
+{
+	struct session *s = session_at(p, session);
+	if (!s || atomic_load_explicit(&s->state, memory_order_relaxed) != S_FILLING)
+		return 0;
+	size_t take = IVR_MIN(n_samples, s->cap - s->n);
+	memcpy(s->audio + s->n, pcm8k, take * sizeof(float));
+	s->n += take;
+	s->dropped += (uint32_t)(n_samples - take);
+	return take;
+}
+
+int ivr_asr_session_end(struct ivr_asr_pool *p, int session)
+{
+	struct session *s = session_at(p, session);
+	if (!s || atomic_load_explicit(&s->state, memory_order_relaxed) != S_FILLING)
+		return -EINVAL;
+	/* release: audio and grammar are visible to the worker that sees READY */
+	atomic_store_explicit(&s->state, S_READY, memory_order_release);
+	return 0;
+}
+
+int ivr_asr_session_poll(struct ivr_asr_pool *p, int session, struct ivr_asr_result *out)
+{
+	struct session *s = session_at(p, session);
+	if (!s || !out)
+		return -EINVAL;
+	/* acquire: pairs with the worker's release of DONE */
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != S_DONE)
+		return 0;
+	memcpy(out, &s->result, sizeof(*out));
+	atomic_store_explicit(&s->state, S_IDLE, memory_order_relaxed);
+	return 1;
+}
