@@ -51,7 +51,7 @@ struct ivr_engine {
 	struct ivr_prompt_cache *prompts;
 	struct ivr_recorder *rec;
 	struct ivr_mixer *mixer;
-	struct ivr_shmring events; /* event ring, one sub-ring per worker (when ring_name) */
+	struct ivr_shmring events;   /* event ring, one sub-ring per worker (when ring_name) */
 	struct ivr_ring **asr_rings; /* per worker, when cfg.asr_ring_records */
 	bool have_events;
 	bool started;

@@ -26,13 +26,13 @@ struct ivr_ring;
 struct ivr_engine; /* opaque */
 
 struct ivr_engine_cfg {
-	const char *bind_addr; /* IPv4 address for RTP sockets; NULL = "0.0.0.0" */
-	uint16_t port_min;     /* RTP port range (even ports used); 0 = 20000 */
-	uint16_t port_max;     /* 0 = 39999 */
-	unsigned n_workers;    /* media threads; 0 = one per online CPU */
-	uint32_t max_calls;    /* call slots; 0 = IVR_MAX_CALLS (meson -Dmax_calls) */
-	bool force_epoll;      /* skip io_uring (also env IVR_FORCE_EPOLL=1) */
-	const char *ring_name; /* event ring name; created at start when set */
+	const char *bind_addr;	   /* IPv4 address for RTP sockets; NULL = "0.0.0.0" */
+	uint16_t port_min;	   /* RTP port range (even ports used); 0 = 20000 */
+	uint16_t port_max;	   /* 0 = 39999 */
+	unsigned n_workers;	   /* media threads; 0 = one per online CPU */
+	uint32_t max_calls;	   /* call slots; 0 = IVR_MAX_CALLS (meson -Dmax_calls) */
+	bool force_epoll;	   /* skip io_uring (also env IVR_FORCE_EPOLL=1) */
+	const char *ring_name;	   /* event ring name; created at start when set */
 	uint32_t asr_ring_records; /* per-worker speech ring to ASR (power of two); 0 = none */
 };
 

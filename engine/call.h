@@ -44,14 +44,14 @@
 #include "engine/mixer.h"
 #include "engine/rtp.h"
 
-#define IVR_CALL_FRAME_MAX  320
-#define IVR_CALL_PKT_MAX    512
-#define IVR_CALL_DSP_BYTES  32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
-#define IVR_CALL_DTMF_Q	    32
-#define IVR_CALL_RFC_TX_BYTES 704 /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
-#define IVR_CALL_FLOOD_PKTS 25		/* per tick; a normal call sends 1 */
-#define IVR_CALL_RTCP_TICKS 250		/* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
-#define IVR_CALL_TAG_RTCP   0x80000000u /* in the low word of an I/O tag: the RTCP socket */
+#define IVR_CALL_FRAME_MAX    320
+#define IVR_CALL_PKT_MAX      512
+#define IVR_CALL_DSP_BYTES    32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
+#define IVR_CALL_DTMF_Q	      32
+#define IVR_CALL_RFC_TX_BYTES 704	  /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
+#define IVR_CALL_FLOOD_PKTS   25	  /* per tick; a normal call sends 1 */
+#define IVR_CALL_RTCP_TICKS   250	  /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
+#define IVR_CALL_TAG_RTCP     0x80000000u /* in the low word of an I/O tag: the RTCP socket */
 
 struct ivr_prompt;
 struct ivr_recorder;
@@ -103,8 +103,8 @@ struct ivr_call {
 	struct ivr_recorder *recorder; /* engine-wide, shared (push is per worker ring) */
 	struct ivr_mixer *mixer;       /* engine-wide conference table */
 	struct ivr_shmring *events;    /* event ring (sub-ring = worker), NULL = none */
-	struct ivr_ring *asr;          /* worker's speech ring to ASR, NULL = none */
-	bool dsp_ready;                /* dsp[] holds an initialised chain */
+	struct ivr_ring *asr;	       /* worker's speech ring to ASR, NULL = none */
+	bool dsp_ready;		       /* dsp[] holds an initialised chain */
 	uint64_t ssrc_seed;
 
 	/* ---- shared: the state word ---- */
@@ -125,8 +125,8 @@ struct ivr_call {
 	bool play_moh; /* position from the engine tick: shared MOH */
 	char dtmf_q[IVR_CALL_DTMF_Q];
 	uint8_t dtmf_n, dtmf_i;
-	uint32_t dtmf_t; /* samples into the current digit (tone + gap) */
-	bool out_dtmf;	 /* c->out carries in-band DTMF we sent (echo guard) */
+	uint32_t dtmf_t;   /* samples into the current digit (tone + gap) */
+	bool out_dtmf;	   /* c->out carries in-band DTMF we sent (echo guard) */
 	bool rfc_tx_ready; /* rfc_tx[] holds an initialised sender */
 	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
 	uint32_t rec_id; /* 0 = not recording */

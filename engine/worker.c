@@ -169,8 +169,8 @@ static void apply(struct ivr_worker *w, const struct ivr_wcmd *cmd)
 		if (cmd->rfc4733) {
 			/* 100 ms per digit and 60 ms apart, as the in-band sender. */
 			if (c->rfc_tx_ready &&
-			    ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)c->rfc_tx, cmd->digits, 100,
-						60) < 0)
+			    ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)c->rfc_tx, cmd->digits,
+						100, 60) < 0)
 				c->st.tx_errors++;
 			break;
 		}

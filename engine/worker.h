@@ -95,8 +95,8 @@ struct ivr_worker_cfg {
 	uint8_t *arena; /* call slots: slot s at arena + s * stride */
 	size_t stride;
 	uint32_t n_slots;
-	uint64_t t0_ns;	     /* origin of the global 20 ms grid */
-	unsigned io_entries; /* io_uring SQ size; 0 = 4096 */
+	uint64_t t0_ns;		    /* origin of the global 20 ms grid */
+	unsigned io_entries;	    /* io_uring SQ size; 0 = 4096 */
 	struct ivr_shmring *events; /* event ring, sub-ring `index` is ours; NULL = none */
 };
 

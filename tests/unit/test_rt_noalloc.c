@@ -158,18 +158,22 @@ IVR_TEST(test_media_ticks)
 	uint64_t rtcp_sent = 0;
 	memcpy(calls[0]->dtmf_q, "123#", 4);
 	calls[0]->dtmf_n = 4;
-	ivr_check_int_eq(ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)calls[2]->rfc_tx, "9#", 100, 60),
-			 2);
+	ivr_check_int_eq(
+		ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)calls[2]->rfc_tx, "9#", 100, 60), 2);
 	/* Telephone-events from the caller of call 1: digit 5, three packets and the end. */
 	uint8_t ev_pkt[4][64];
 	int ev_n[4];
 	for (int k = 0; k < 4; k++) {
 		uint8_t pl[4];
-		struct ivr_rfc4733_payload p = { .event = 5, .end = k == 3,
+		struct ivr_rfc4733_payload p = { .event = 5,
+						 .end = k == 3,
 						 .duration = (uint16_t)(160 * (k + 1)) };
 		ivr_check(ivr_rfc4733_build(pl, sizeof(pl), &p) == 4);
-		struct ivr_rtp_hdr h = { .pt = 101, .marker = k == 0, .seq = (uint16_t)(30000 + k),
-					 .ts = 200 * 160, .ssrc = 77 };
+		struct ivr_rtp_hdr h = { .pt = 101,
+					 .marker = k == 0,
+					 .seq = (uint16_t)(30000 + k),
+					 .ts = 200 * 160,
+					 .ssrc = 77 };
 		ev_n[k] = ivr_rtp_build(ev_pkt[k], sizeof(ev_pkt[k]), &h, pl, 4);
 	}
 
