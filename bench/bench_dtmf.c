@@ -7,11 +7,12 @@
  * Audio: 8 kHz (and 16 kHz for ours; spandsp's dtmf_rx is 8 kHz only)
  * random digits 50 ms on / 50 ms off at -10 dBm0 per tone over white noise
  * at -40 dBm0 ("dtmf-digits", the worst case: every digit is verified),
- * and the same noise alone ("dtmf-noise"), fed in chunks of 160 (20 ms), 1 and 333 samples (320 at
- * 16 kHz). spandsp gets the same signal as int16 (its input format), converted outside the timed
- * loop.  Each figure is the median of R repeats. Output: "name impl rate chunk n_samples
- * ns_per_sample x_realtime digits", then "ratio" lines (ours / spandsp, lower is better; target
- * <= 1.0).
+ * and the same noise alone ("dtmf-noise"), fed in chunks of 160 (20 ms;
+ * 320 at 16 kHz), 1 and 333 samples.  spandsp gets the same signal as
+ * int16 (its input format), converted outside the timed loop.  Each figure
+ * is the median of 7 repeats.
+ * Output: "name impl rate chunk n_samples ns_per_sample x_realtime digits",
+ * then "ratio" lines (ours / spandsp, lower is better; target <= 1.0).
  * --smoke: a short run that checks both detectors find the digits; < 2 s.
  */
 #include "config.h"
