@@ -148,6 +148,13 @@ int main(int argc, char **argv)
 	/* kind 0: a digit every 100 ms (worst case: every digit is verified);
 	 * kind 1: the same noise without digits (a call's usual audio) */
 	static const char *kinds[2] = { "dtmf-digits", "dtmf-noise" };
+#if IVR_HAVE_SIMD
+	int have_simd = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+	int have_simd = 0;
+#endif
+	if (!have_simd)
+		printf("# no AVX2/FMA kernel (build or CPU): C kernel only\n");
 	double ours_c[2] = { 0 }, ours_simd[2] = { 0 }, span[2] = { 0 };
 	static const uint32_t rates[2] = { 8000, 16000 };
 	for (int kind = 0; kind < 2; kind++) {
@@ -162,7 +169,7 @@ int main(int argc, char **argv)
 				return 1;
 			size_t chunks[3] = { rate / 50, 1, 333 };
 			for (int c = 0; c < 3; c++) {
-				for (int impl = 0; impl < 2; impl++) {
+				for (int impl = 0; impl < 1 + have_simd; impl++) {
 					double t[16];
 					int d = 0;
 					ivr_dtmf_rx_force_c(rx, impl == 0);
@@ -211,8 +218,10 @@ int main(int argc, char **argv)
 		if (span[kind] > 0) {
 			printf("ratio %-11s ivr-c/spandsp    8000 Hz 160-sample frames: %.3f\n",
 			       kinds[kind], ours_c[kind] / span[kind]);
-			printf("ratio %-11s ivr-simd/spandsp 8000 Hz 160-sample frames: %.3f\n",
-			       kinds[kind], ours_simd[kind] / span[kind]);
+			if (have_simd)
+				printf("ratio %-11s ivr-simd/spandsp 8000 Hz 160-sample frames: "
+				       "%.3f\n",
+				       kinds[kind], ours_simd[kind] / span[kind]);
 		} else {
 			printf("ratio: spandsp not available (no <spandsp.h>)\n");
 		}
