@@ -622,10 +622,12 @@ ivr_shmring_reader_open(struct ivr_shmring_reader *r, const char *name, enum ivr
 {
 	memset(r, 0, sizeof(*r));
 	int rw = 1;
-	int fd = ivr_shmring_open_fd_(name, O_RDWR, 0);
+	/* O_NONBLOCK: a FIFO or device named by mistake must not hang the open; it is then
+	 * refused as "not a regular file". */
+	int fd = ivr_shmring_open_fd_(name, O_RDWR | O_NONBLOCK, 0);
 	if (fd < 0 && (errno == EACCES || errno == EROFS)) {
 		rw = 0; /* still readable: no sleeping, poll only */
-		fd = ivr_shmring_open_fd_(name, O_RDONLY, 0);
+		fd = ivr_shmring_open_fd_(name, O_RDONLY | O_NONBLOCK, 0);
 	}
 	if (fd < 0) {
 		int e = -errno;
