@@ -830,11 +830,14 @@ static inline int ivr_shmring_read(struct ivr_shmring_reader *r, struct ivr_shmr
 {
 	if (!r->base)
 		return -EINVAL;
+	/* Round-robin without division (it would cost more than reading a slot). */
+	uint32_t i = r->next_ring < r->n_rings ? r->next_ring : 0;
 	for (uint32_t k = 0; k < r->n_rings; k++) {
-		uint32_t i = (r->next_ring + k) % r->n_rings;
 		int rc = ivr_shmring_read_ring_(r, i, rec, buf, cap);
+		if (++i == r->n_rings)
+			i = 0;
 		if (rc != 0) {
-			r->next_ring = (i + 1) % r->n_rings;
+			r->next_ring = i;
 			return rc;
 		}
 	}
