@@ -24,6 +24,7 @@
 #include "dsp/resample.h"
 #include "dsp/tone.h"
 #include "dsp/wav.h"
+#include "ivr_speech.h"
 #include "ivr_test.h"
 
 static const char all_digits[] = "0123456789*#ABCD";
@@ -583,10 +584,7 @@ IVR_TEST(test_dial_tone)
 static int talkoff_count(const struct ivr_audio *a, const char *what)
 {
 	int total = 0;
-	double e = 0;
-	for (size_t i = 0; i < a->n_samples; i++)
-		e += (double)a->samples[i] * a->samples[i];
-	double rms = sqrt(e / (a->n_samples ? a->n_samples : 1));
+	double rms = sqrt(ivr_speech_ms(a->samples, a->n_samples));
 	double rms0 = IVR_DBM0_RMS_S16 / 32768.0;
 	float *x = malloc((a->n_samples ? a->n_samples : 1) * sizeof(float));
 	for (int gain_i = 0; gain_i < 2; gain_i++) {
@@ -610,13 +608,17 @@ static int talkoff_count(const struct ivr_audio *a, const char *what)
 	return total;
 }
 
-static int talkoff_file(const char *path, double *seconds)
+/* Talk-off over one recording read at 8 and 16 kHz: a WAV file, or (@raw)
+ * headerless 16 kHz PCM.  @return digits detected, -1 when unreadable. */
+static int talkoff_file(const char *path, int raw, double *seconds)
 {
 	int total = 0;
 	for (int ri = 0; ri < 2; ri++) {
 		struct ivr_audio a;
-		char err[200];
-		if (ivr_wav_read(&a, path, rates[ri], err, sizeof(err)) < 0) {
+		char err[200] = "cannot read";
+		int r = raw ? ivr_speech_read_raw16k(&a, path, rates[ri])
+			    : ivr_wav_read(&a, path, rates[ri], err, sizeof(err));
+		if (r < 0) {
 			fprintf(stderr, "  %s: %s\n", path, err);
 			return -1;
 		}
@@ -628,79 +630,25 @@ static int talkoff_file(const char *path, double *seconds)
 	return total;
 }
 
-static int talkoff_raw16k(const char *path, double *seconds)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	int16_t buf[4096];
-	size_t n = 0, cap = 0, got;
-	float *x = NULL;
-	while ((got = fread(buf, sizeof(int16_t), IVR_N_ELEMENTS(buf), f)) > 0) {
-		if (n + got > cap) {
-			cap = 2 * (n + got);
-			x = realloc(x, cap * sizeof(float));
-		}
-		for (size_t i = 0; i < got; i++)
-			x[n + i] = buf[i] / 32768.0f;
-		n += got;
-	}
-	fclose(f);
-	if (!n) {
-		free(x);
-		return -1;
-	}
-	*seconds += n / 16000.0;
-	struct ivr_audio a16 = { .samples = x, .n_samples = n, .rate_hz = 16000 };
-	struct ivr_audio a8 = { .rate_hz = 8000 };
-	int total = talkoff_count(&a16, path);
-	int r = ivr_resample_buffer(x, n, 16000, &a8.samples, &a8.n_samples, 8000);
-	ivr_check_int_eq(r, 0);
-	if (r == 0)
-		total += talkoff_count(&a8, path);
-	free(a8.samples);
-	free(x);
-	return total;
-}
-
 IVR_TEST(test_talkoff_recorded_speech)
 {
-	static const char *files[] = {
-		"cards/001.wav",
-		"cards/002.wav",
-		"cards/003.wav",
-		"cards/004.wav",
-		"cards/005.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0890.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0920.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0930.wav",
-	};
 	double seconds = 0;
 	int found = 0, total = 0;
-	for (size_t i = 0; i < IVR_N_ELEMENTS(files); i++) {
-		char path[512];
-		snprintf(path, sizeof(path), "/usr/share/pocketsphinx/test/data/%s", files[i]);
-		if (access(path, R_OK) != 0)
-			continue;
-		found++;
-		int r = talkoff_file(path, &seconds);
-		ivr_check(r >= 0);
-		if (r > 0)
-			total += r;
-	}
-	/* headerless 16 kHz s16le recordings (numbers.raw: spoken digits) */
-	static const char *raws[] = { "goforward.raw", "numbers.raw", "something.raw",
-				      "tidigits/dhd.2934z.raw" };
-	for (size_t i = 0; i < IVR_N_ELEMENTS(raws); i++) {
-		char path[512];
-		snprintf(path, sizeof(path), "/usr/share/pocketsphinx/test/data/%s", raws[i]);
-		int r = talkoff_raw16k(path, &seconds);
-		if (r < 0)
-			continue;
-		found++;
-		total += r;
+	for (int raw = 0; raw < 2; raw++) {
+		const char *const *names = raw ? ivr_speech_ps_raws : ivr_speech_ps_wavs;
+		const size_t n = raw ? IVR_N_ELEMENTS(ivr_speech_ps_raws)
+				     : IVR_N_ELEMENTS(ivr_speech_ps_wavs);
+		for (size_t i = 0; i < n; i++) {
+			char path[512];
+			snprintf(path, sizeof(path), "%s/%s", IVR_SPEECH_PS_DIR, names[i]);
+			if (access(path, R_OK) != 0)
+				continue;
+			found++;
+			int r = talkoff_file(path, raw, &seconds);
+			ivr_check(r >= 0);
+			if (r > 0)
+				total += r;
+		}
 	}
 	if (!found) {
 		printf("  note: pocketsphinx-testdata not installed, skipped\n");
@@ -737,7 +685,7 @@ static int talkoff_synth(const char *prog, const char *fmt)
 	int total = -1;
 	double seconds = 0;
 	if (system(cmd) == 0) {
-		total = talkoff_file(wav, &seconds);
+		total = talkoff_file(wav, 0, &seconds);
 		printf("  %s: %.0f s of speech x 2 rates x 3 laws x 2 levels: %d digits\n", prog,
 		       seconds, total);
 	}
