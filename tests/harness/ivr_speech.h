@@ -373,15 +373,27 @@ static inline double ivr_speech_ms(const float *x, size_t n)
 	return n ? e / (double)n : 0.0;
 }
 
+/* G.711 encode/decode in place (what a PCMU/PCMA leg does to audio):
+ * @law 0 = linear (unchanged), 1 = mu-law, 2 = A-law. */
+static inline void ivr_speech_g711(float *x, size_t n, int law)
+{
+	uint8_t buf[320];
+	for (size_t off = 0; law && off < n; off += sizeof(buf)) {
+		size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
+		if (law == 1) {
+			ivr_g711_ulaw_encode_f32(buf, x + off, k);
+			ivr_g711_ulaw_decode_f32(x + off, buf, k);
+		} else {
+			ivr_g711_alaw_encode_f32(buf, x + off, k);
+			ivr_g711_alaw_decode_f32(x + off, buf, k);
+		}
+	}
+}
+
 /* mu-law encode/decode in place (the telephone channel). */
 static inline void ivr_speech_ulaw(float *x, size_t n)
 {
-	uint8_t buf[320];
-	for (size_t off = 0; off < n; off += sizeof(buf)) {
-		size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
-		ivr_g711_ulaw_encode_f32(buf, x + off, k);
-		ivr_g711_ulaw_decode_f32(x + off, buf, k);
-	}
+	ivr_speech_g711(x, n, 1);
 }
 
 #endif /* IVR_SPEECH_H */

@@ -29,7 +29,7 @@
 
 static const char all_digits[] = "0123456789*#ABCD";
 static const uint32_t rates[2] = { 8000, 16000 };
-enum law { LAW_NONE, LAW_ULAW, LAW_ALAW };
+enum law { LAW_NONE, LAW_ULAW, LAW_ALAW }; /* ivr_speech_g711()'s @law */
 static const char *law_name[3] = { "linear", "ulaw", "alaw" };
 
 /* ---- signal helpers ---------------------------------------------------- */
@@ -89,22 +89,6 @@ static void sig_free(struct sig *s)
 {
 	free(s->x);
 	s->x = NULL;
-}
-
-/* Encode and decode through G.711 (what a PCMU/PCMA leg does to audio). */
-static void munge(float *x, size_t n, enum law law)
-{
-	if (law == LAW_NONE)
-		return;
-	uint8_t *c = malloc(n ? n : 1);
-	if (law == LAW_ULAW) {
-		ivr_g711_ulaw_encode_f32(c, x, n);
-		ivr_g711_ulaw_decode_f32(x, c, n);
-	} else {
-		ivr_g711_alaw_encode_f32(c, x, n);
-		ivr_g711_alaw_decode_f32(x, c, n);
-	}
-	free(c);
 }
 
 /* ---- detection helper -------------------------------------------------- */
@@ -172,7 +156,7 @@ static int detect_one(uint32_t rate, enum law law, char digit, double on_ms, siz
 	sig_silence(&s, pre);
 	sig_digit(&s, digit, ms_to_n(&s, on_ms), p);
 	sig_silence(&s, ms_to_n(&s, 100));
-	munge(s.x, s.n, law);
+	ivr_speech_g711(s.x, s.n, law);
 	detect(&s, d);
 	sig_free(&s);
 	return d->n == 1 && d->n_end == 1 && d->digit[0] == digit;
@@ -192,7 +176,7 @@ IVR_TEST(test_all_digits)
 				sig_silence(&s, ms_to_n(&s, 50));
 				sig_digit(&s, *c, ms_to_n(&s, 50), NULL);
 			}
-			munge(s.x, s.n, law);
+			ivr_speech_g711(s.x, s.n, law);
 			detect(&s, &d);
 			ivr_check_msg(d.n == 16 && d.n_end == 16, "%u Hz %s: %d starts %d ends",
 				      rates[ri], law_name[law], d.n, d.n_end);
@@ -440,7 +424,7 @@ IVR_TEST(test_pause_and_dropout)
 					sig_digit(&s, c, ms_to_n(&s, 60), NULL);
 					sig_silence(&s, ms_to_n(&s, gaps[g]));
 					sig_digit(&s, c, ms_to_n(&s, 60), NULL);
-					munge(s.x, s.n, law);
+					ivr_speech_g711(s.x, s.n, law);
 					detect(&s, &d);
 					int want = gaps[g] >= 40 ? 2 : 1;
 					ivr_check_msg(d.n == want && d.n_end == want,
@@ -506,7 +490,7 @@ IVR_TEST(test_sequence_40_53)
 				sig_digit(&s, want[i], ms_to_n(&s, 40), &p);
 				sig_silence(&s, ms_to_n(&s, 53));
 			}
-			munge(s.x, s.n, law);
+			ivr_speech_g711(s.x, s.n, law);
 			detect(&s, &d);
 			ivr_check_msg(d.n == N && d.n_end == N, "%u Hz %s: %d of %d", rates[ri],
 				      law_name[law], d.n, N);
@@ -536,7 +520,7 @@ IVR_TEST(test_noise_15db)
 			double sd = sqrt(sig_pow / pow(10.0, 15.0 / 10.0));
 			for (size_t i = 0; i < s.n; i++)
 				s.x[i] += (float)(sd * grand());
-			munge(s.x, s.n, law);
+			ivr_speech_g711(s.x, s.n, law);
 			detect(&s, &d);
 			int bad = n_wrong(&d, want, N);
 			ivr_check_msg(d.n == N && bad == 0, "%u Hz %s: %d detected, %d wrong",
@@ -561,7 +545,7 @@ IVR_TEST(test_dial_tone)
 			/* digits -10 dBm0 per tone; each dial tone -20 dBm0 */
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 350, -20, NULL), 0);
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 440, -20, NULL), 0);
-			munge(s.x, s.n, law);
+			ivr_speech_g711(s.x, s.n, law);
 			detect(&s, &d);
 			int bad = n_wrong(&d, want, N);
 			ivr_check_msg(d.n == N && bad == 0, "%u Hz %s: %d detected, %d wrong",
@@ -570,7 +554,7 @@ IVR_TEST(test_dial_tone)
 			memset(s.x, 0, s.n * sizeof(float));
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 350, -10, NULL), 0);
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 440, -10, NULL), 0);
-			munge(s.x, s.n, law);
+			ivr_speech_g711(s.x, s.n, law);
 			detect(&s, &d);
 			ivr_check_int_eq(d.n, 0);
 			sig_free(&s);
@@ -594,7 +578,7 @@ static int talkoff_count(const struct ivr_audio *a, const char *what)
 		for (int law = 0; law < 3; law++) {
 			for (size_t i = 0; i < a->n_samples; i++)
 				x[i] = (float)(a->samples[i] * g);
-			munge(x, a->n_samples, law);
+			ivr_speech_g711(x, a->n_samples, law);
 			struct det d;
 			detect_chunked(a->rate_hz, x, a->n_samples, 0, &d, 0);
 			if (d.n)

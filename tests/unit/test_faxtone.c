@@ -19,6 +19,7 @@
 #include "dsp/faxtone.h"
 #include "dsp/g711.h"
 #include "dsp/wav.h"
+#include "ivr_speech.h"
 #include "ivr_test.h"
 
 #define MAXN (16000 * 12)
@@ -61,18 +62,6 @@ static void add_noise(float *x, size_t n, double dbm0)
 	double sd = amp_dbm0(dbm0) / sqrt(2.0);
 	for (size_t i = 0; i < n; i++)
 		x[i] += (float)(sd * gauss());
-}
-
-static void codec(float *x, size_t n, int law)
-{
-	static uint8_t c[MAXN];
-	if (law == 1) {
-		ivr_g711_ulaw_encode_f32(c, x, n);
-		ivr_g711_ulaw_decode_f32(x, c, n);
-	} else if (law == 2) {
-		ivr_g711_alaw_encode_f32(c, x, n);
-		ivr_g711_alaw_decode_f32(x, c, n);
-	}
 }
 
 /* Run the detector over x in 20 ms frames. @return number of events. */
@@ -129,7 +118,7 @@ IVR_TEST(cng_cadence_levels_rates_codecs)
 					add_tone(sig, on, on + rate / 2, 1100, rate, levels[l], 0,
 						 0);
 				}
-				codec(sig, n, law);
+				ivr_speech_g711(sig, n, law);
 				struct ivr_faxtone_event ev[16];
 				int k = detect(sig, n, rate, ev, 16);
 				bool ok = k == 2 && ev[0].type == IVR_FAXTONE_CNG &&
@@ -222,7 +211,7 @@ IVR_TEST(ans_variants)
 				add_tone(sig, rate / 2, rate / 2 + rate * 3, 2100, rate, -20,
 					 kinds[kd].rev_ms, kinds[kd].am);
 				if (rate == 8000)
-					codec(sig, n, law ? 2 : 1);
+					ivr_speech_g711(sig, n, law ? 2 : 1);
 				struct ivr_faxtone_event ev[16];
 				int k = detect(sig, n, rate, ev, 16);
 				bool ok = k == 2 && ev[0].type == IVR_FAXTONE_ANS &&
@@ -284,7 +273,7 @@ IVR_TEST(tones_in_noise)
 		} else {
 			add_tone(sig, 8000, 8000 + 3 * 8000, 2100, 8000, -20, 450, 0);
 		}
-		codec(sig, n, 1);
+		ivr_speech_g711(sig, n, 1);
 		struct ivr_faxtone_event ev[16];
 		int k = detect(sig, n, 8000, ev, 16);
 		if (t == 0)
@@ -357,7 +346,7 @@ IVR_TEST(rejects_speech)
 			size_t n = rate * 10;
 			speechlike(sig, n, rate, 11 + (uint32_t)f, f0s[f]);
 			if (rate == 8000)
-				codec(sig, n, 1);
+				ivr_speech_g711(sig, n, 1);
 			struct ivr_faxtone_event ev[16];
 			int k = detect(sig, n, rate, ev, 16);
 			ivr_check_msg(k == 0, "speech-like f0 %.1f at %u Hz: %d events", f0s[f],
