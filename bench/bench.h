@@ -59,8 +59,8 @@ static inline double bench_median(double *v, int n)
 
 /**
  * Parse the command line: no argument = the full run, "--smoke" = the
- * short run; anything else prints a usage line to stderr.
- * @return 1 for --smoke, 0 for a full run, -1 on a bad argument (exit 2).
+ * short run; anything else prints a usage line and exits with status 2.
+ * @return 1 for --smoke, 0 for a full run.
  */
 static inline int bench_smoke(int argc, char **argv)
 {
@@ -69,7 +69,7 @@ static inline int bench_smoke(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--smoke") == 0)
 		return 1;
 	fprintf(stderr, "usage: %s [--smoke]\n", argv[0]);
-	return -1;
+	exit(2);
 }
 
 /**

@@ -82,8 +82,6 @@ static double run_wrapper(const float *near, const float *far, float *out, size_
 int main(int argc, char **argv)
 {
 	const int smoke = bench_smoke(argc, argv);
-	if (smoke < 0)
-		return 2;
 	const double seconds = smoke ? 0.5 : 2.0;
 	const int repeats = smoke ? 1 : REPEATS;
 	int ok = 1;
