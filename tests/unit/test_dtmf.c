@@ -503,6 +503,17 @@ IVR_TEST(test_sequence_40_53)
 	return IVR_TEST_RESULT();
 }
 
+/* @s through @law: exactly the @n digits of @want detected, in order. */
+static void check_train(struct sig *s, int law, const char *want, int n)
+{
+	struct det d;
+	ivr_speech_g711(s->x, s->n, law);
+	detect(s, &d);
+	int bad = n_wrong(&d, want, n);
+	ivr_check_msg(d.n == n && bad == 0, "%u Hz %s: %d detected, %d wrong", s->rate,
+		      law_name[law], d.n, bad);
+}
+
 /* White noise at 15 dB SNR: 1000 of 1000 digits, nothing extra. */
 IVR_TEST(test_noise_15db)
 {
@@ -511,7 +522,6 @@ IVR_TEST(test_noise_15db)
 	for (int ri = 0; ri < 2; ri++) {
 		for (int law = 0; law < 2; law++) {
 			struct sig s;
-			struct det d;
 			/* -13 dBm0 per tone: -10 dBm0 together; noise 15 dB below that */
 			struct ivr_tone_dtmf p = { .level_dbm0 = -13 };
 			sig_random_digits(&s, rates[ri], want, N, 50, &p);
@@ -520,11 +530,7 @@ IVR_TEST(test_noise_15db)
 			double sd = sqrt(sig_pow / pow(10.0, 15.0 / 10.0));
 			for (size_t i = 0; i < s.n; i++)
 				s.x[i] += (float)(sd * grand());
-			ivr_speech_g711(s.x, s.n, law);
-			detect(&s, &d);
-			int bad = n_wrong(&d, want, N);
-			ivr_check_msg(d.n == N && bad == 0, "%u Hz %s: %d detected, %d wrong",
-				      rates[ri], law_name[law], d.n, bad);
+			check_train(&s, law, want, N);
 			sig_free(&s);
 		}
 	}
@@ -545,11 +551,7 @@ IVR_TEST(test_dial_tone)
 			/* digits -10 dBm0 per tone; each dial tone -20 dBm0 */
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 350, -20, NULL), 0);
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 440, -20, NULL), 0);
-			ivr_speech_g711(s.x, s.n, law);
-			detect(&s, &d);
-			int bad = n_wrong(&d, want, N);
-			ivr_check_msg(d.n == N && bad == 0, "%u Hz %s: %d detected, %d wrong",
-				      rates[ri], law_name[law], d.n, bad);
+			check_train(&s, law, want, N);
 			/* dial tone alone: nothing */
 			memset(s.x, 0, s.n * sizeof(float));
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 350, -10, NULL), 0);
