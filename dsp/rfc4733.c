@@ -387,10 +387,10 @@ static uint64_t extend_ts(struct ivr_rfc4733_rx *rx, uint32_t ts)
 	return rx->ref_ext + (uint64_t)(int64_t)(int32_t)(ts - rx->ref_ts);
 }
 
-static void emit(struct ivr_rfc4733_event *ev, size_t *n, uint8_t type, uint8_t code,
-		 uint64_t onset, uint32_t dur)
+static void emit(struct ivr_dtmf_event *ev, size_t *n, uint8_t type, uint8_t code, uint64_t onset,
+		 uint32_t dur)
 {
-	ev[*n] = (struct ivr_rfc4733_event){
+	ev[*n] = (struct ivr_dtmf_event){
 		.type = type,
 		.digit = ivr_rfc4733_digit_from_event(code),
 		.onset_sample = onset,
@@ -399,16 +399,16 @@ static void emit(struct ivr_rfc4733_event *ev, size_t *n, uint8_t type, uint8_t 
 	(*n)++;
 }
 
-static void end_active(struct ivr_rfc4733_rx *rx, struct ivr_rfc4733_event *ev, size_t *n)
+static void end_active(struct ivr_rfc4733_rx *rx, struct ivr_dtmf_event *ev, size_t *n)
 {
-	emit(ev, n, IVR_RFC4733_EV_END, rx->code, rx->first_ext,
+	emit(ev, n, IVR_DTMF_EV_END, rx->code, rx->first_ext,
 	     (rx->seg_ts - rx->first_ts) + rx->seg_dur);
 	history_add(rx, rx->seg_ts, rx->code);
 	rx->active = false;
 }
 
 static void rx_block(struct ivr_rfc4733_rx *rx, const struct ivr_rfc4733_payload *p, uint32_t ts,
-		     struct ivr_rfc4733_event *ev, size_t *n)
+		     struct ivr_dtmf_event *ev, size_t *n)
 {
 	if (p->event > IVR_RFC4733_EV_FLASH)
 		return;
@@ -445,7 +445,7 @@ static void rx_block(struct ivr_rfc4733_rx *rx, const struct ivr_rfc4733_payload
 		rx->first_ts = rx->seg_ts = ts;
 		rx->first_ext = ext;
 		rx->seg_dur = p->duration;
-		emit(ev, n, IVR_RFC4733_EV_START, p->event, ext, 0);
+		emit(ev, n, IVR_DTMF_EV_START, p->event, ext, 0);
 	}
 	rx->ref_ext = extend_ts(rx, ts);
 	rx->ref_ts = ts;
@@ -455,7 +455,7 @@ static void rx_block(struct ivr_rfc4733_rx *rx, const struct ivr_rfc4733_payload
 }
 
 int ivr_rfc4733_rx_packet(struct ivr_rfc4733_rx *rx, const uint8_t *payload, size_t n_bytes,
-			  uint32_t rtp_ts, uint16_t seq, bool marker, struct ivr_rfc4733_event *ev,
+			  uint32_t rtp_ts, uint16_t seq, bool marker, struct ivr_dtmf_event *ev,
 			  size_t max_ev)
 {
 	if (!rx || !payload || !ev)
@@ -486,7 +486,7 @@ int ivr_rfc4733_rx_packet(struct ivr_rfc4733_rx *rx, const uint8_t *payload, siz
 	return (int)n;
 }
 
-int ivr_rfc4733_rx_tick(struct ivr_rfc4733_rx *rx, uint32_t now_ts, struct ivr_rfc4733_event *ev,
+int ivr_rfc4733_rx_tick(struct ivr_rfc4733_rx *rx, uint32_t now_ts, struct ivr_dtmf_event *ev,
 			size_t max_ev)
 {
 	if (!rx || !ev)

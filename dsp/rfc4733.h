@@ -33,6 +33,7 @@
 #include <stdbool.h>
 
 #include "common/defs.h"
+#include "dsp/dtmf.h"
 
 /** Bytes of one telephone-event block. */
 #define IVR_RFC4733_BLOCK_BYTES 4
@@ -44,21 +45,13 @@
 #define IVR_RFC4733_END_REPEATS 3
 
 /*
- * Digit event, identical in layout to struct ivr_dtmf_event in dsp/dtmf.h
- * (the DTMF helper owns that one; this copy lets dsp/rfc4733 build alone
- * until the two are merged).
- * type: IVR_RFC4733_EV_START (1) or IVR_RFC4733_EV_END (2), same values as
- * IVR_DTMF_EV_START/END.  onset_sample is the event's RTP timestamp extended
- * to 64 bits (wraps unrolled, first timestamp seen taken as is);
- * duration_samples is 0 for START and the total duration for END.
+ * Digit events are struct ivr_dtmf_event (dsp/dtmf.h), the same type the
+ * in-band detector reports, so the per-call chain merges both sources
+ * without conversion.  type: IVR_DTMF_EV_START or IVR_DTMF_EV_END.
+ * onset_sample is the event's RTP timestamp extended to 64 bits (wraps
+ * unrolled, first timestamp seen taken as is); duration_samples is 0 for
+ * START and the total duration for END.
  */
-struct ivr_rfc4733_event {
-	uint8_t type;
-	char digit;
-	uint64_t onset_sample;
-	uint32_t duration_samples;
-};
-enum ivr_rfc4733_ev_type { IVR_RFC4733_EV_START = 1, IVR_RFC4733_EV_END = 2 };
 
 /** One decoded telephone-event block. */
 struct ivr_rfc4733_payload {
@@ -198,7 +191,7 @@ IVR_RT void ivr_rfc4733_rx_reset(struct ivr_rfc4733_rx *rx);
  */
 IVR_RT int ivr_rfc4733_rx_packet(struct ivr_rfc4733_rx *rx, const uint8_t *payload, size_t n_bytes,
 				 uint32_t rtp_ts, uint16_t seq, bool marker,
-				 struct ivr_rfc4733_event *ev, size_t max_ev);
+				 struct ivr_dtmf_event *ev, size_t max_ev);
 
 /**
  * Advance the receiver's clock to @now_ts (RTP timestamp units of the same
@@ -209,7 +202,7 @@ IVR_RT int ivr_rfc4733_rx_packet(struct ivr_rfc4733_rx *rx, const uint8_t *paylo
  * Thread: media (IVR_RT).
  */
 IVR_RT int ivr_rfc4733_rx_tick(struct ivr_rfc4733_rx *rx, uint32_t now_ts,
-			       struct ivr_rfc4733_event *ev, size_t max_ev);
+			       struct ivr_dtmf_event *ev, size_t max_ev);
 
 /** Heap wrappers for tools and tests. @return NULL with errno set on failure. */
 struct ivr_rfc4733_rx *ivr_rfc4733_rx_new(const struct ivr_rfc4733_rx_cfg *cfg);

@@ -18,8 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/shmring.h"
 #include "engine/api.h"
 #include "engine/call.h"
+#include "engine/dspchain.h"
 #include "engine/mixer.h"
 #include "engine/prompt.h"
 #include "engine/recorder.h"
@@ -49,6 +51,9 @@ struct ivr_engine {
 	struct ivr_prompt_cache *prompts;
 	struct ivr_recorder *rec;
 	struct ivr_mixer *mixer;
+	struct ivr_shmring events;   /* event ring, one sub-ring per worker (when ring_name) */
+	struct ivr_ring **asr_rings; /* per worker, when cfg.asr_ring_records */
+	bool have_events;
 	bool started;
 	uint64_t t0_ns;
 	uint64_t created, refused;
@@ -166,6 +171,35 @@ int ivr_engine_start(struct ivr_engine *e)
 	e->rec = ivr_recorder_new(e->n_workers, REC_RING_FRAMES, e->n_slots);
 	if (!e->rec)
 		return fail(-errno, "recorder: %s", strerror(errno));
+	if (e->cfg.asr_ring_records && !e->asr_rings) {
+		size_t sz = ivr_ring_size(e->cfg.asr_ring_records, sizeof(struct ivr_asr_frame));
+		if (!sz)
+			return fail(-EINVAL, "asr_ring_records %u is not a power of two >= 2",
+				    e->cfg.asr_ring_records);
+		e->asr_rings = calloc(e->n_workers, sizeof(*e->asr_rings));
+		for (unsigned i = 0; e->asr_rings && i < e->n_workers; i++) {
+			e->asr_rings[i] = aligned_alloc(IVR_ALIGN, IVR_ROUND_UP(sz, IVR_ALIGN));
+			if (!e->asr_rings[i] ||
+			    ivr_ring_init(e->asr_rings[i], sz, e->cfg.asr_ring_records,
+					  sizeof(struct ivr_asr_frame)) < 0)
+				return fail(-ENOMEM, "out of memory for the ASR rings");
+			/* Touch it now: no page faults on the media path. */
+			memset(e->asr_rings[i]->data, 0, sz - sizeof(struct ivr_ring));
+		}
+		if (!e->asr_rings)
+			return fail(-ENOMEM, "out of memory for the ASR rings");
+	} else if (e->asr_rings) {
+		/* Restart: no thread runs, records of the previous run are stale. */
+		for (unsigned i = 0; i < e->n_workers; i++)
+			ivr_ring_reset(e->asr_rings[i]);
+	}
+	if (e->ring_name[0] && !e->have_events) {
+		struct ivr_shmring_cfg rc = { .n_rings = e->n_workers };
+		int r = ivr_shmring_create(&e->events, e->ring_name, &rc);
+		if (r < 0)
+			return fail(r, "event ring %s: %s", e->ring_name, ivr_strerror(r));
+		e->have_events = true;
+	}
 	e->t0_ns = ivr_now_ns();
 	for (unsigned i = 0; i < e->n_workers; i++) {
 		char err[160] = "";
@@ -174,7 +208,8 @@ int ivr_engine_start(struct ivr_engine *e)
 					     .arena = e->arena,
 					     .stride = e->stride,
 					     .n_slots = e->n_slots,
-					     .t0_ns = e->t0_ns };
+					     .t0_ns = e->t0_ns,
+					     .events = e->have_events ? &e->events : NULL };
 		e->workers[i] = ivr_worker_new(&wc, err, sizeof(err));
 		int r = e->workers[i] ? ivr_worker_start(e->workers[i]) : -errno;
 		if (r < 0) {
@@ -202,6 +237,7 @@ static void close_slot(struct ivr_engine *e, uint32_t slot)
 			e->port_used[pi] = 0;
 		c->local_port = 0;
 	}
+	ivr_call_dsp_release(c);
 	free(e->vars[slot]);
 	e->vars[slot] = NULL;
 	if (e->worker_load[c->worker])
@@ -259,6 +295,10 @@ int ivr_engine_stop(struct ivr_engine *e)
 		ivr_recorder_free(e->rec);
 		e->rec = NULL;
 	}
+	if (e->have_events) {
+		ivr_shmring_destroy(&e->events, 1);
+		e->have_events = false;
+	}
 	e->started = false;
 	return 0;
 }
@@ -274,6 +314,10 @@ void ivr_engine_free(struct ivr_engine *e)
 			free(e->vars[i]);
 	ivr_prompt_cache_free(e->prompts);
 	ivr_mixer_free(e->mixer);
+	if (e->asr_rings)
+		for (unsigned i = 0; i < e->n_workers; i++)
+			free(e->asr_rings[i]);
+	free(e->asr_rings);
 	free(e->arena);
 	free(e->free_slots);
 	free(e->closing);
@@ -288,6 +332,13 @@ void ivr_engine_free(struct ivr_engine *e)
 const char *ivr_engine_io_backend(struct ivr_engine *e)
 {
 	return e && e->started && e->workers[0] ? ivr_worker_backend(e->workers[0]) : "none";
+}
+
+struct ivr_ring *ivr_engine_asr_ring(struct ivr_engine *e, unsigned worker)
+{
+	if (!e || !e->asr_rings || worker >= e->n_workers)
+		return NULL;
+	return e->asr_rings[worker];
 }
 
 const char *ivr_engine_ring_name(struct ivr_engine *e)
@@ -451,6 +502,17 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		pthread_mutex_unlock(&e->lock);
 		return fail(r, "create_call: slot init failed");
 	}
+	c->codec = codec;
+	c->dtmf_pt = p->dtmf_pt;
+	c->call_id = make_id(slot, gen);
+	r = ivr_call_dsp_setup(c);
+	if (r < 0) {
+		close(fd);
+		e->port_used[(port - e->cfg.port_min) / 2] = 0;
+		e->free_slots[e->n_free++] = slot;
+		pthread_mutex_unlock(&e->lock);
+		return fail(r, "create_call: DSP chain setup failed (%s)", ivr_strerror(r));
+	}
 	/* Least loaded worker: calls never move, so balance at creation. */
 	unsigned w = 0;
 	for (unsigned i = 1; i < e->n_workers; i++)
@@ -458,6 +520,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 			w = i;
 	e->worker_load[w]++;
 	c->worker = w;
+	c->asr = e->asr_rings ? e->asr_rings[w] : NULL;
 	c->fd = fd;
 	c->rtcp_fd = rtcp_fd;
 	c->local_port = port;
@@ -466,6 +529,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	c->frame_samples = codec.rate_hz / 50;
 	c->recorder = e->rec;
 	c->mixer = e->mixer;
+	c->events = e->have_events ? &e->events : NULL;
 	c->created_ns = ivr_now_ns();
 	if (getrandom(&c->ssrc, sizeof(c->ssrc), GRND_NONBLOCK) != sizeof(c->ssrc))
 		c->ssrc = (uint32_t)(c->created_ns ^ (c->created_ns >> 32) ^ slot);
@@ -587,13 +651,12 @@ int ivr_call_send_dtmf(struct ivr_engine *e, uint64_t call_id, const char *digit
 		return fail(-EINVAL, "send_dtmf: give 1 to 31 digits");
 	if (strspn(digits, "0123456789*#ABCD") != strlen(digits))
 		return fail(-EINVAL, "send_dtmf: digits must be 0-9 * # A-D");
-	if (mode && strcmp(mode, "inband") != 0) {
-		if (!strcmp(mode, "rfc4733"))
-			return fail(-ENOTSUP, "send_dtmf: rfc4733 sending needs dsp/rfc4733.h "
-					      "(not merged yet); use mode inband");
+	bool rfc = mode && !strcmp(mode, "rfc4733");
+	if (mode && !rfc && strcmp(mode, "inband") != 0)
 		return fail(-EINVAL, "send_dtmf: mode must be inband or rfc4733");
-	}
-	struct ivr_wcmd cmd = { .op = IVR_WCMD_DTMF };
+	if (rfc && (c->dtmf_pt < 0 || !c->rfc_tx_ready))
+		return fail(-EINVAL, "send_dtmf: rfc4733 needs a dtmf_pt for the call");
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_DTMF, .rfc4733 = rfc };
 	snprintf(cmd.digits, sizeof(cmd.digits), "%s", digits);
 	return post(e, c, &cmd, "send_dtmf");
 }

@@ -21,16 +21,19 @@
 
 #include "common/defs.h"
 
+struct ivr_ring;
+
 struct ivr_engine; /* opaque */
 
 struct ivr_engine_cfg {
-	const char *bind_addr; /* IPv4 address for RTP sockets; NULL = "0.0.0.0" */
-	uint16_t port_min;     /* RTP port range (even ports used); 0 = 20000 */
-	uint16_t port_max;     /* 0 = 39999 */
-	unsigned n_workers;    /* media threads; 0 = one per online CPU */
-	uint32_t max_calls;    /* call slots; 0 = IVR_MAX_CALLS (meson -Dmax_calls) */
-	bool force_epoll;      /* skip io_uring (also env IVR_FORCE_EPOLL=1) */
-	const char *ring_name; /* event ring name (stored; the ring module publishes) */
+	const char *bind_addr;	   /* IPv4 address for RTP sockets; NULL = "0.0.0.0" */
+	uint16_t port_min;	   /* RTP port range (even ports used); 0 = 20000 */
+	uint16_t port_max;	   /* 0 = 39999 */
+	unsigned n_workers;	   /* media threads; 0 = one per online CPU */
+	uint32_t max_calls;	   /* call slots; 0 = IVR_MAX_CALLS (meson -Dmax_calls) */
+	bool force_epoll;	   /* skip io_uring (also env IVR_FORCE_EPOLL=1) */
+	const char *ring_name;	   /* event ring name; created at start when set */
+	uint32_t asr_ring_records; /* per-worker speech ring to ASR (power of two); 0 = none */
 };
 
 /**
@@ -54,6 +57,15 @@ const char *ivr_engine_last_error(void);
 
 /** @return "io_uring" or "epoll" (what the workers run), "none" before start. */
 const char *ivr_engine_io_backend(struct ivr_engine *e);
+
+/**
+ * The speech ring of media worker @worker (engine/dspchain.h records, one
+ * utterance per call at a time, pre-roll included): the ASR thread that owns
+ * it is its only consumer (ivr_asr_reasm_poll()).
+ * @return the ring, or NULL (no asr_ring_records, bad worker, not started).
+ * Thread: any; consume from exactly one thread.
+ */
+struct ivr_ring *ivr_engine_asr_ring(struct ivr_engine *e, unsigned worker);
 
 /** @return the configured ring name ("" when none). */
 const char *ivr_engine_ring_name(struct ivr_engine *e);

@@ -9,7 +9,10 @@
 #include <math.h>
 #include <time.h>
 
+#include "dsp/rfc4733.h"
 #include "engine/call.h"
+#include "engine/dspchain.h"
+#include "engine/events.h"
 #include "engine/rtcp.h"
 #include "engine/prompt.h"
 #include "engine/recorder.h"
@@ -21,7 +24,11 @@ size_t ivr_call_slot_size(void)
 
 int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen)
 {
-	/* Everything up to the state word and the media part is reset. */
+	/*
+	 * The slot may be uninitialised memory here, so dsp_ready cannot be
+	 * trusted: a chain must have been released (close_slot) before.
+	 * Everything up to the state word and the media part is reset.
+	 */
 	memset(c, 0, sizeof(*c));
 	c->slot = slot;
 	c->gen = gen;
@@ -79,24 +86,105 @@ void ivr_call_on_packet(struct ivr_call *c, const uint8_t *data, size_t n_bytes,
 			 arrival);
 }
 
+static inline struct ivr_dspchain *call_chain(struct ivr_call *c)
+{
+	return (struct ivr_dspchain *)c->dsp;
+}
+
+int ivr_call_dsp_setup(struct ivr_call *c)
+{
+	if (c->dtmf_pt >= 0) {
+		struct ivr_rfc4733_tx_cfg tc = { .rate_hz = c->codec.clock_hz };
+		if (ivr_rfc4733_tx_size(&tc) > sizeof(c->rfc_tx))
+			return -ENOSPC;
+		int r = ivr_rfc4733_tx_init((struct ivr_rfc4733_tx *)c->rfc_tx, sizeof(c->rfc_tx),
+					    &tc);
+		if (r < 0)
+			return r;
+		c->rfc_tx_ready = true;
+	}
+	/* 16 kHz (Opus) calls run without the chain until it takes that rate. */
+	if (c->codec.rate_hz != 8000)
+		return 0;
+	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id };
+	if (ivr_dspchain_size(&cfg) > sizeof(c->dsp))
+		return -ENOSPC;
+	int r = ivr_dspchain_init(call_chain(c), sizeof(c->dsp), &cfg);
+	if (r < 0)
+		return r;
+	c->dsp_ready = true;
+	return 0;
+}
+
+void ivr_call_dsp_release(struct ivr_call *c)
+{
+	if (!c->dsp_ready)
+		return;
+	ivr_dspchain_fini(call_chain(c));
+	c->dsp_ready = false;
+}
+
+/*
+ * Media events -> router events (DESIGN.md section 3).  A digit is published
+ * once, at its END, when its duration is known; speech START/END with the
+ * offset in ms of the call's media clock.  Fax tones have no router event
+ * type yet: they are counted in dsp_events only.
+ */
+static void publish(struct ivr_call *c, const struct ivr_dspchain_out *o)
+{
+	const uint32_t per_ms = c->codec.rate_hz / 1000;
+	for (uint32_t i = 0; i < o->n_events; i++) {
+		const struct ivr_media_event *m = &o->ev[i];
+		struct ivr_event ev = { 0 };
+		c->st.dsp_events++;
+		switch (m->type) {
+		case IVR_MEDIA_EV_DTMF_END:
+			ev.type = IVR_EVENT_DTMF;
+			ev.u.dtmf.digit = m->digit;
+			ev.u.dtmf.source = m->source == IVR_MEDIA_SRC_RFC4733
+						   ? IVR_EVENT_DTMF_RFC4733
+						   : IVR_EVENT_DTMF_INBAND;
+			ev.u.dtmf.duration_ms = m->duration_samples / per_ms;
+			break;
+		case IVR_MEDIA_EV_SPEECH_START:
+		case IVR_MEDIA_EV_SPEECH_END:
+			ev.type = m->type == IVR_MEDIA_EV_SPEECH_START ? IVR_EVENT_SPEECH_START
+								       : IVR_EVENT_SPEECH_END;
+			ev.u.speech.offset_ms = (uint32_t)(m->sample / per_ms);
+			break;
+		default:
+			continue;
+		}
+		if (!c->events)
+			continue;
+		uint8_t scratch[256];
+		if (ivr_event_publish(c->events, c->worker, c->call_id, 0, 0, &ev, scratch,
+				      sizeof(scratch)) < 0)
+			c->st.events_dropped++;
+	}
+}
+
 void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples)
 {
-	/*
-	 * Hook: the DSP chain (dsp/dtmf.h, dsp/rfc4733.h merge, dsp/faxtone.h,
-	 * dsp/vad.h, dsp/aec.h with c->out of the previous tick as reference)
-	 * is wired here after those modules are merged; their states live in
-	 * c->dsp.  Until then the caller's audio passes unchanged.
-	 */
-	(void)c;
-	(void)frame;
-	(void)n_samples;
+	if (!c->dsp_ready)
+		return;
+	/* c->out still holds the previous tick's frame: exactly what was sent last. */
+	struct ivr_dspchain_out o;
+	int n = ivr_dspchain_process(call_chain(c), frame, c->out, n_samples,
+				     c->out_dtmf ? IVR_DSPCHAIN_F_FAR_DTMF : 0, c->asr, &o);
+	if (n > 0)
+		publish(c, &o);
 }
 
 void ivr_call_dtmf_rx_event(struct ivr_call *c, const struct ivr_rtp_hdr *h)
 {
-	/* Hook: dsp/rfc4733.h receiver (exactly-once START/END) goes here. */
-	(void)c;
-	(void)h;
+	if (!c->dsp_ready)
+		return;
+	struct ivr_dspchain_out o;
+	int n = ivr_dspchain_rfc4733(call_chain(c), h->payload, h->payload_n_bytes, h->ts, h->seq,
+				     h->marker, &o);
+	if (n > 0)
+		publish(c, &o);
 }
 
 static const float dtmf_lo[4] = { 697, 770, 852, 941 };
@@ -222,6 +310,7 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		play_prompt(c, tick, c->out, n);
 	if (c->mixer)
 		ivr_mixer_mix(c->mixer, c->slot, tick, c->out, n);
+	c->out_dtmf = c->dtmf_n != 0;
 	if (c->dtmf_n)
 		ivr_call_dtmf_tx(c, c->out, n);
 
@@ -240,15 +329,25 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	/* Nowhere to send until an address is known (signalled or latched). */
 	if (c->latch.addr_len == 0)
 		return 0;
+	/* A telephone-event packet due this tick replaces the audio packet (RFC 4733 2.5.1). */
+	struct ivr_rfc4733_tx_pkt ev;
+	bool event = c->rfc_tx_ready && ivr_rfc4733_tx_busy((struct ivr_rfc4733_tx *)c->rfc_tx) &&
+		     ivr_rfc4733_tx_tick((struct ivr_rfc4733_tx *)c->rfc_tx, c->tx_ts, &ev) == 1;
 	uint8_t enc[IVR_CALL_FRAME_MAX];
-	int ne = ivr_codec_encode(&c->codec, c->out, n, enc, sizeof(enc));
+	int ne;
+	if (event) {
+		memcpy(enc, ev.payload, ev.n_bytes);
+		ne = (int)ev.n_bytes;
+	} else {
+		ne = ivr_codec_encode(&c->codec, c->out, n, enc, sizeof(enc));
+	}
 	if (ne < 0)
 		return 0;
 	struct ivr_rtp_hdr h = { 0 };
-	h.pt = c->codec.pt;
-	h.marker = !c->tx_started;
+	h.pt = event ? (uint8_t)c->dtmf_pt : c->codec.pt;
+	h.marker = event ? ev.marker : !c->tx_started;
 	h.seq = c->tx_seq++;
-	h.ts = c->tx_ts;
+	h.ts = event ? ev.timestamp : c->tx_ts;
 	h.ssrc = c->ssrc;
 	c->tx_ts += (uint32_t)n;
 	c->tx_started = true;

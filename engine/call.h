@@ -13,14 +13,20 @@
  * (worker: stops I/O, drops references) RETIRED -> (control: close socket,
  * release port) FREE.  The state word is the only field both sides write.
  *
- * Hook points for modules merged later (other engineers):
- *   ivr_call_dsp_in()   - per-call DSP chain on the caller's decoded audio
- *                         (DTMF in-band + RFC 4733 merge, fax tones, VAD,
- *                         AEC against c->out, events): state goes in dsp[].
- *   ivr_call_dtmf_rx_event() - RFC 4733 payloads from the caller.
+ * Hook points:
+ *   ivr_call_dsp_in()   - per-call DSP chain (engine/dspchain.h) on the
+ *                         caller's decoded audio: in-band DTMF + RFC 4733
+ *                         merge, fax tones, AEC against what the call was
+ *                         sent, VAD; its state lives in dsp[] (set up by
+ *                         ivr_call_dsp_setup() at create, released by
+ *                         ivr_call_dsp_release() when the slot is freed);
+ *                         DTMF and speech events go to the event ring.
+ *   ivr_call_dtmf_rx_event() - RFC 4733 payloads from the caller, into the
+ *                         same chain and merge.
  *   ivr_call_dtmf_tx()  - renders queued digits into the outgoing audio
- *                         (in-band here; RFC 4733 sending waits for
- *                         dsp/rfc4733.h).
+ *                         (in-band); digits sent as RFC 4733 go through
+ *                         the dsp/rfc4733.h sender in rfc_tx[], whose
+ *                         packets replace the audio packet of their tick.
  * Thread: RT for on_packet/tick (the owning worker); control for the rest.
  */
 #ifndef IVR_ENGINE_CALL_H
@@ -38,16 +44,19 @@
 #include "engine/mixer.h"
 #include "engine/rtp.h"
 
-#define IVR_CALL_FRAME_MAX  320
-#define IVR_CALL_PKT_MAX    512
-#define IVR_CALL_DSP_BYTES  8192 /* room for the DSP chain's per-call states */
-#define IVR_CALL_DTMF_Q	    32
-#define IVR_CALL_FLOOD_PKTS 25		/* per tick; a normal call sends 1 */
-#define IVR_CALL_RTCP_TICKS 250		/* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
-#define IVR_CALL_TAG_RTCP   0x80000000u /* in the low word of an I/O tag: the RTCP socket */
+#define IVR_CALL_FRAME_MAX    320
+#define IVR_CALL_PKT_MAX      512
+#define IVR_CALL_DSP_BYTES    32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
+#define IVR_CALL_DTMF_Q	      32
+#define IVR_CALL_RFC_TX_BYTES 704	  /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
+#define IVR_CALL_FLOOD_PKTS   25	  /* per tick; a normal call sends 1 */
+#define IVR_CALL_RTCP_TICKS   250	  /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
+#define IVR_CALL_TAG_RTCP     0x80000000u /* in the low word of an I/O tag: the RTCP socket */
 
 struct ivr_prompt;
 struct ivr_recorder;
+struct ivr_shmring;
+struct ivr_ring;
 
 enum ivr_call_state {
 	IVR_CALL_FREE = 0,
@@ -64,6 +73,7 @@ struct ivr_call_stats {
 	uint64_t tx_pkts, tx_bytes, tx_errors;
 	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped;
 	uint64_t rec_dropped;
+	uint64_t dsp_events, events_dropped; /* media events / refused by the event ring */
 	uint64_t ticks;
 	uint32_t jitter_units, jb_target_frames, jb_depth_frames;
 	uint64_t jb_late, jb_duplicates, jb_missing;
@@ -92,6 +102,9 @@ struct ivr_call {
 	char ani[64], dnis[64], flow[64];
 	struct ivr_recorder *recorder; /* engine-wide, shared (push is per worker ring) */
 	struct ivr_mixer *mixer;       /* engine-wide conference table */
+	struct ivr_shmring *events;    /* event ring (sub-ring = worker), NULL = none */
+	struct ivr_ring *asr;	       /* worker's speech ring to ASR, NULL = none */
+	bool dsp_ready;		       /* dsp[] holds an initialised chain */
 	uint64_t ssrc_seed;
 
 	/* ---- shared: the state word ---- */
@@ -112,7 +125,10 @@ struct ivr_call {
 	bool play_moh; /* position from the engine tick: shared MOH */
 	char dtmf_q[IVR_CALL_DTMF_Q];
 	uint8_t dtmf_n, dtmf_i;
-	uint32_t dtmf_t; /* samples into the current digit (tone + gap) */
+	uint32_t dtmf_t;   /* samples into the current digit (tone + gap) */
+	bool out_dtmf;	   /* c->out carries in-band DTMF we sent (echo guard) */
+	bool rfc_tx_ready; /* rfc_tx[] holds an initialised sender */
+	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
 	uint32_t rec_id; /* 0 = not recording */
 	bool rec_paused;
 	bool rec_end_pending; /* stop requested, end record not yet queued */
@@ -185,6 +201,18 @@ IVR_RT int ivr_call_rtcp_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns
 
 /** Drop what the call holds on the media side (prompt ref, recording). Thread: RT. */
 IVR_RT void ivr_call_retire(struct ivr_call *c);
+
+/**
+ * Set up the call's DSP chain in c->dsp for c->call_id (allocates speexdsp's
+ * canceller) and, when c->dtmf_pt >= 0, the RFC 4733 sender in c->rfc_tx.
+ * Needs codec, dtmf_pt and call_id set; call after ivr_call_init() and
+ * before the worker's ADD.
+ * @return 0 or a negative errno.  Thread: control.
+ */
+IVR_NODISCARD int ivr_call_dsp_setup(struct ivr_call *c);
+
+/** Release the chain's speexdsp state (slot going back to FREE); idempotent. Thread: control. */
+void ivr_call_dsp_release(struct ivr_call *c);
 
 /** DSP chain hook: caller's decoded audio of this tick. Thread: RT. */
 IVR_RT void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/shmring.h"
+#include "dsp/rfc4733.h"
 #include "engine/call.h"
 #include "engine/io_epoll.h"
 #include "engine/io_uring.h"
@@ -164,6 +166,14 @@ static void apply(struct ivr_worker *w, const struct ivr_wcmd *cmd)
 		c->prompt = NULL;
 		break;
 	case IVR_WCMD_DTMF:
+		if (cmd->rfc4733) {
+			/* 100 ms per digit and 60 ms apart, as the in-band sender. */
+			if (c->rfc_tx_ready &&
+			    ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)c->rfc_tx, cmd->digits,
+						100, 60) < 0)
+				c->st.tx_errors++;
+			break;
+		}
 		for (const char *d = cmd->digits; *d && c->dtmf_n < IVR_CALL_DTMF_Q; d++)
 			c->dtmf_q[c->dtmf_n++] = *d;
 		break;
@@ -257,6 +267,9 @@ static void *worker_main(void *arg)
 				c->st.tx_errors++;
 		}
 		w->ops->flush(w->io);
+		/* Readers sleeping on the event ring are woken once per tick, never per event. */
+		if (w->cfg.events)
+			(void)ivr_shmring_wake(w->cfg.events, w->cfg.index);
 		uint64_t end = ivr_now_ns();
 		uint64_t dt = end - start;
 		w->st.ticks++;

@@ -26,6 +26,7 @@
 
 struct ivr_prompt;
 struct ivr_call;
+struct ivr_shmring;
 
 /* ---- I/O backend interface (engine/io_uring.c, engine/io_epoll.c) ---- */
 
@@ -85,6 +86,7 @@ struct ivr_wcmd {
 	bool loop, moh;		   /* PLAY */
 	uint32_t rec_id;	   /* REC_START */
 	char digits[32];	   /* DTMF, NUL-terminated */
+	bool rfc4733;		   /* DTMF: as telephone-events, not in-band */
 };
 
 struct ivr_worker_cfg {
@@ -93,8 +95,9 @@ struct ivr_worker_cfg {
 	uint8_t *arena; /* call slots: slot s at arena + s * stride */
 	size_t stride;
 	uint32_t n_slots;
-	uint64_t t0_ns;	     /* origin of the global 20 ms grid */
-	unsigned io_entries; /* io_uring SQ size; 0 = 4096 */
+	uint64_t t0_ns;		    /* origin of the global 20 ms grid */
+	unsigned io_entries;	    /* io_uring SQ size; 0 = 4096 */
+	struct ivr_shmring *events; /* event ring, sub-ring `index` is ours; NULL = none */
 };
 
 struct ivr_worker_stats {

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - off;
 		ts += (uint32_t)(int32_t)dts;
 		seq = (uint16_t)(seq + dseq);
-		struct ivr_rfc4733_event ev[64];
+		struct ivr_dtmf_event ev[64];
 		int n;
 		if (flags & 0x80)
 			n = ivr_rfc4733_rx_tick(rx, ts, ev, 64);
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = ivr_rfc4733_rx_packet(rx, data + off, len, ts, seq, flags & 1, ev, 64);
 		off += len;
 		for (int i = 0; i < n; i++) {
-			if (ev[i].type == IVR_RFC4733_EV_START) {
+			if (ev[i].type == IVR_DTMF_EV_START) {
 				if (active)
 					abort(); /* START while a digit is active */
 				active = 1;

@@ -60,7 +60,7 @@ static int make_stream(const char *digits, uint32_t dur_ms, uint32_t gap_ms, uin
 }
 
 /* Feed packets to a receiver, collect events, then tick far ahead. */
-static int receive(const struct pkt *p, int n, struct ivr_rfc4733_event *ev, int max_ev,
+static int receive(const struct pkt *p, int n, struct ivr_dtmf_event *ev, int max_ev,
 		   uint32_t tick_ts)
 {
 	struct ivr_rfc4733_rx *rx = ivr_rfc4733_rx_new(NULL);
@@ -85,20 +85,20 @@ static int receive(const struct pkt *p, int n, struct ivr_rfc4733_event *ev, int
 }
 
 /* Events must be START/END pairs of @digits in order; returns 1 if so. */
-static int check_pairs(const struct ivr_rfc4733_event *ev, int n, const char *digits)
+static int check_pairs(const struct ivr_dtmf_event *ev, int n, const char *digits)
 {
 	size_t nd = strlen(digits);
 	if (n != (int)(2 * nd)) {
 		fprintf(stderr, "  got %d events for %zu digits:", n, nd);
 		for (int i = 0; i < n; i++)
-			fprintf(stderr, " %c%c", ev[i].type == IVR_RFC4733_EV_START ? '+' : '-',
+			fprintf(stderr, " %c%c", ev[i].type == IVR_DTMF_EV_START ? '+' : '-',
 				ev[i].digit);
 		fputc('\n', stderr);
 		return 0;
 	}
 	for (size_t i = 0; i < nd; i++) {
-		const struct ivr_rfc4733_event *s = &ev[2 * i], *e = &ev[2 * i + 1];
-		if (s->type != IVR_RFC4733_EV_START || e->type != IVR_RFC4733_EV_END ||
+		const struct ivr_dtmf_event *s = &ev[2 * i], *e = &ev[2 * i + 1];
+		if (s->type != IVR_DTMF_EV_START || e->type != IVR_DTMF_EV_END ||
 		    s->digit != digits[i] || e->digit != digits[i] ||
 		    s->onset_sample != e->onset_sample) {
 			fprintf(stderr, "  pair %zu wrong: %d%c %d%c\n", i, s->type, s->digit,
@@ -264,7 +264,7 @@ IVR_TEST(long_event_is_segmented)
 	ivr_check_int_eq(seg_end, 3);
 	ivr_check_int_eq(ev_end, 3);
 	ivr_check_int_eq(seg2, ts0 + 0xFFFF);
-	struct ivr_rfc4733_event ev[16];
+	struct ivr_dtmf_event ev[16];
 	int k = receive(p, n, ev, 16, ts0 + 200000);
 	ivr_check(check_pairs(ev, k, "#"));
 	if (k == 2) {
@@ -292,7 +292,7 @@ IVR_TEST(receiver_clean_stream)
 	static struct pkt p[MAX_PKTS];
 	const char *digits = "0123456789*#ABCD11";
 	int n = make_stream(digits, 80, 60, 123456, p, MAX_PKTS);
-	struct ivr_rfc4733_event ev[64];
+	struct ivr_dtmf_event ev[64];
 	int k = receive(p, n, ev, 64, 0);
 	ivr_check(check_pairs(ev, k, digits));
 	for (int i = 1; i < k; i += 2)
@@ -325,7 +325,7 @@ IVR_TEST(receiver_exactly_once_under_dup_reorder_loss)
 	static struct pkt p[MAX_PKTS], q[2 * MAX_PKTS];
 	const char *digits = "123A456B789C*0#D5555";
 	int n = make_stream(digits, 100, 60, 0x7FFFFF00u, p, MAX_PKTS);
-	struct ivr_rfc4733_event ev[128];
+	struct ivr_dtmf_event ev[128];
 	int bad = 0;
 	for (int trial = 0; trial < 300; trial++) {
 		int m = 0;
@@ -387,20 +387,20 @@ IVR_TEST(receiver_timeout_and_flash)
 	ivr_check(rx != NULL);
 	if (!rx)
 		return IVR_TEST_FAIL;
-	struct ivr_rfc4733_event ev[8];
+	struct ivr_dtmf_event ev[8];
 	uint8_t b[4];
 	struct ivr_rfc4733_payload pl = { IVR_RFC4733_EV_FLASH, false, 10, 160 };
 	ivr_check_int_eq(ivr_rfc4733_build(b, 4, &pl), 4);
 	ivr_check_int_eq(ivr_rfc4733_rx_packet(rx, b, 4, 1000, 1, true, ev, 8), 1);
 	ivr_check_int_eq(ev[0].digit, '!');
-	ivr_check_int_eq(ev[0].type, IVR_RFC4733_EV_START);
+	ivr_check_int_eq(ev[0].type, IVR_DTMF_EV_START);
 	pl.duration = 320;
 	ivr_check_int_eq(ivr_rfc4733_build(b, 4, &pl), 4);
 	ivr_check_int_eq(ivr_rfc4733_rx_packet(rx, b, 4, 1000, 2, false, ev, 8), 0);
 	/* All end packets lost: 200 ms after the known end the digit ends. */
 	ivr_check_int_eq(ivr_rfc4733_rx_tick(rx, 1000 + 320 + 1600, ev, 8), 0);
 	ivr_check_int_eq(ivr_rfc4733_rx_tick(rx, 1000 + 320 + 1601, ev, 8), 1);
-	ivr_check_int_eq(ev[0].type, IVR_RFC4733_EV_END);
+	ivr_check_int_eq(ev[0].type, IVR_DTMF_EV_END);
 	ivr_check_int_eq(ev[0].duration_samples, 320);
 	ivr_check_int_eq(ivr_rfc4733_rx_tick(rx, 1000 + 320 + 9000, ev, 8), 0);
 	/* Late packets of the timed-out event are dropped. */
@@ -422,8 +422,8 @@ IVR_TEST(receiver_timeout_and_flash)
 	pl.event = 7;
 	ivr_check_int_eq(ivr_rfc4733_build(b, 4, &pl), 4);
 	ivr_check_int_eq(ivr_rfc4733_rx_packet(rx, b, 4, 7000, 6, false, ev, 8), 2);
-	ivr_check_int_eq(ev[0].type, IVR_RFC4733_EV_START);
-	ivr_check_int_eq(ev[1].type, IVR_RFC4733_EV_END);
+	ivr_check_int_eq(ev[0].type, IVR_DTMF_EV_START);
+	ivr_check_int_eq(ev[1].type, IVR_DTMF_EV_END);
 	ivr_check_int_eq(ev[1].digit, '7');
 	ivr_check_int_eq(ev[1].duration_samples, 480);
 	/* After a reset the same timestamp is a new digit again. */
@@ -443,13 +443,13 @@ IVR_TEST(receiver_packed_events)
 	struct ivr_rfc4733_rx *rx = ivr_rfc4733_rx_new(NULL);
 	if (!rx)
 		return IVR_TEST_FAIL;
-	struct ivr_rfc4733_event ev[8];
+	struct ivr_dtmf_event ev[8];
 	int n = ivr_rfc4733_rx_packet(rx, b, 8, 10000, 1, true, ev, 8);
 	ivr_check_int_eq(n, 3);
 	if (n == 3) {
-		ivr_check(ev[0].type == IVR_RFC4733_EV_START && ev[0].digit == '1');
-		ivr_check(ev[1].type == IVR_RFC4733_EV_END && ev[1].duration_samples == 400);
-		ivr_check(ev[2].type == IVR_RFC4733_EV_START && ev[2].digit == '2');
+		ivr_check(ev[0].type == IVR_DTMF_EV_START && ev[0].digit == '1');
+		ivr_check(ev[1].type == IVR_DTMF_EV_END && ev[1].duration_samples == 400);
+		ivr_check(ev[2].type == IVR_DTMF_EV_START && ev[2].digit == '2');
 		ivr_check_int_eq(ev[2].onset_sample, 10400);
 	}
 	/* The same packet again with a new sequence number reports nothing. */
@@ -573,7 +573,7 @@ IVR_TEST(sipp_pcaps_carry_their_digit)
 		struct ivr_rfc4733_rx *rx = ivr_rfc4733_rx_new(NULL);
 		if (!rx)
 			return IVR_TEST_FAIL;
-		struct ivr_rfc4733_event ev[16];
+		struct ivr_dtmf_event ev[16];
 		int k = 0;
 		for (int i = 0; i < n && k + 3 <= 16; i++) {
 			if (pk[i].pt != pt)

@@ -7,8 +7,10 @@
  * them on this thread only, so the recorder's writer thread may allocate.
  * Armed: 1000 ticks of three calls' full per-call processing - RTP parse,
  * latching, RFC 3550 statistics, jitter buffer with reordering and loss,
- * G.711 decode, PLC, conference N-1 mix, prompt playback, in-band DTMF,
- * recording handoff, encode and packet build, RTCP reports in and out.  The negative control proves
+ * G.711 decode, PLC, the DSP chain (AEC, DTMF in-band and RFC 4733, fax
+ * tones, VAD), conference N-1 mix, prompt playback, in-band and RFC 4733
+ * DTMF sending, recording handoff, encode and packet build, RTCP reports in
+ * and out.  The negative control proves
  * the interposer sees a deliberate malloc.
  * Under AddressSanitizer (which owns malloc) the test skips.
  */
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "dsp/g711.h"
+#include "dsp/rfc4733.h"
 #include "dsp/wav.h"
 #include "engine/call.h"
 #include "engine/mixer.h"
@@ -129,6 +132,9 @@ IVR_TEST(test_media_ticks)
 		ivr_check_int_eq(
 			ivr_codec_init(&c->codec, i == 1 ? IVR_CODEC_PCMA : IVR_CODEC_PCMU, -1), 0);
 		c->ssrc = 1000u + (uint32_t)i;
+		c->dtmf_pt = 101;
+		c->call_id = 1u + (uint32_t)i;
+		ivr_check_int_eq(ivr_call_dsp_setup(c), 0);
 		c->recorder = rec;
 		c->mixer = mix;
 		ivr_rtp_latch_init(&c->latch, (struct sockaddr *)&peer, sizeof(peer));
@@ -152,6 +158,24 @@ IVR_TEST(test_media_ticks)
 	uint64_t rtcp_sent = 0;
 	memcpy(calls[0]->dtmf_q, "123#", 4);
 	calls[0]->dtmf_n = 4;
+	ivr_check_int_eq(
+		ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)calls[2]->rfc_tx, "9#", 100, 60), 2);
+	/* Telephone-events from the caller of call 1: digit 5, three packets and the end. */
+	uint8_t ev_pkt[4][64];
+	int ev_n[4];
+	for (int k = 0; k < 4; k++) {
+		uint8_t pl[4];
+		struct ivr_rfc4733_payload p = { .event = 5,
+						 .end = k == 3,
+						 .duration = (uint16_t)(160 * (k + 1)) };
+		ivr_check(ivr_rfc4733_build(pl, sizeof(pl), &p) == 4);
+		struct ivr_rtp_hdr h = { .pt = 101,
+					 .marker = k == 0,
+					 .seq = (uint16_t)(30000 + k),
+					 .ts = 200 * 160,
+					 .ssrc = 77 };
+		ev_n[k] = ivr_rtp_build(ev_pkt[k], sizeof(ev_pkt[k]), &h, pl, 4);
+	}
 
 	/* Media path, armed. */
 	atomic_store(&hits, 0);
@@ -191,6 +215,9 @@ IVR_TEST(test_media_ticks)
 			ivr_call_on_packet(c, pay, 7, (struct sockaddr *)&peer, sizeof(peer), now);
 			garbage += i == 0;
 		}
+		if (t >= 200 && t < 204)
+			ivr_call_on_packet(calls[1], ev_pkt[t - 200], (size_t)ev_n[t - 200],
+					   (struct sockaddr *)&peer, sizeof(peer), now);
 		for (int i = 0; i < N_CALLS; i++) {
 			(void)ivr_call_tick(calls[i], (uint64_t)t, now);
 			rtcp_sent += ivr_call_rtcp_tick(calls[i], (uint64_t)t, now) > 0;
@@ -210,10 +237,13 @@ IVR_TEST(test_media_ticks)
 		ivr_check(calls[i]->st.frames_concealed > 0);
 		ivr_check_int_eq(calls[i]->st.rx_bad, garbage);
 	}
+	/* The chain did run: call 1's telephone-event digit came out of it. */
+	ivr_check(calls[1]->st.dsp_events >= 2);
 
 	/* Tear down on the control side. */
 	for (int i = 0; i < N_CALLS; i++) {
 		ivr_call_retire(calls[i]);
+		ivr_call_dsp_release(calls[i]);
 		(void)ivr_mixer_leave(mix, (uint32_t)i);
 	}
 	ivr_recorder_free(rec);

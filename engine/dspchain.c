@@ -1,0 +1,748 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/dspchain.c - per-call DSP chain and the ASR hand-off; see dspchain.h
+ * for the order of the stages, the DTMF merge rules and the record format.
+ *
+ * Layout: one header (configuration, merge state, pre-roll history, scratch)
+ * followed by the sub-states of dsp/dtmf, dsp/vad, dsp/aec, dsp/faxtone and
+ * dsp/rfc4733 at 64-byte aligned offsets, so the whole chain is one block
+ * in the call slot.  Offsets, not pointers: only speexdsp's own state (inside
+ * dsp/aec) is outside the block.
+ *
+ * AEC bypass: a call that is not being sent anything (no prompt, no MOH, no
+ * conference audio) has no echo to cancel.  After the far signal has been
+ * digital silence for longer than the echo can last (bulk delay + tail +
+ * one frame), the canceller is skipped and the VAD gets the caller's audio
+ * as it is; the first non-silent far frame switches it back on (the FIFO
+ * then holds only silence, so nothing is out of step).  That halves the
+ * chain's cost for calls waiting on the caller (bench/bench_dspchain.c).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "dsp/aec.h"
+#include "dsp/dtmf.h"
+#include "dsp/faxtone.h"
+#include "dsp/g711.h"
+#include "dsp/rfc4733.h"
+#include "dsp/vad.h"
+#include "engine/dspchain.h"
+
+#define FRAME	       160 /* 20 ms at 8 kHz */
+#define HIST_FRAMES    24  /* 480 ms: pre-roll (<= 400 ms) + VAD START latency (~80 ms) */
+#define MAX_PREROLL_MS 400
+#define INBAND_HIST    8 /* in-band digits one dedup window can hold (60 ms per digit) */
+#define SILENT_ABS     (1.0f / 32768.0f) /* below one PCM16 step: digital silence */
+
+_Static_assert(sizeof(struct ivr_asr_frame) == 512, "ASR record must be 512 bytes");
+
+struct ivr_dspchain {
+	struct ivr_dspchain_cfg cfg; /* defaults filled in */
+	uint32_t off_dtmf, off_vad, off_aec, off_fax, off_rfc;
+	uint32_t sz_dtmf, sz_vad, sz_aec, sz_fax, sz_rfc;
+	bool aec_live; /* speexdsp state allocated (between init and fini) */
+
+	uint64_t clock; /* media samples processed */
+
+	/* DTMF merge (see dspchain.h, rules 1-3) */
+	bool rfc_seen;	    /* rule 1: a telephone-event packet arrived */
+	bool inband_active; /* an in-band START was reported, END pending */
+	bool inband_muted;  /* the current in-band digit was suppressed */
+	/* rule 2: recent in-band STARTs, each matched by at most one RFC 4733 START */
+	char inband_digit[INBAND_HIST];
+	uint64_t inband_clock[INBAND_HIST];
+	uint8_t inband_pos;
+	bool rfc_dropped; /* the current RFC 4733 event was dropped by rule 2 */
+	uint64_t rfc_start_clock;
+	uint64_t guard_until; /* in-band STARTs with an onset before this are own echo */
+	uint32_t rfc_now_ts;  /* RTP clock of the telephone-event stream, advanced per frame */
+	bool rfc_have_ts;
+
+	/* AEC bypass */
+	uint32_t far_silent; /* samples of digital silence in a row on the far side */
+	uint32_t bypass_after;
+
+	/* ASR hand-off */
+	bool utt_open, abort_pending;
+	uint32_t utt_id, frame_idx, abort_utt;
+	uint32_t preroll;			       /* samples */
+	_Alignas(64) int16_t hist[HIST_FRAMES][FRAME]; /* canceller output, frame f at f % H */
+	_Alignas(64) float clean[FRAME];	       /* canceller output of this frame */
+
+	struct ivr_dspchain_stats st;
+	_Alignas(64) unsigned char blob[];
+};
+
+static int fill_cfg(struct ivr_dspchain_cfg *c, const struct ivr_dspchain_cfg *cfg)
+{
+	struct ivr_dspchain_cfg d = { 0 };
+	if (cfg)
+		d = *cfg;
+	if (!d.rate_hz)
+		d.rate_hz = 8000;
+	if (!d.aec_tail_ms)
+		d.aec_tail_ms = 128;
+	if (!d.dedup_ms)
+		d.dedup_ms = 500;
+	if (!d.echo_guard_ms)
+		d.echo_guard_ms = 300;
+	if (!d.preroll_ms)
+		d.preroll_ms = 300;
+	if (!d.vad_start_ms)
+		d.vad_start_ms = 60;
+	if (!d.vad_end_ms)
+		d.vad_end_ms = 600;
+	if (d.rate_hz != 8000)
+		return d.rate_hz == 16000 ? -ENOTSUP : -EINVAL;
+	if (d.no_aec > 1 || d.dtmf_on_aec_output > 1 || d.preroll_ms > MAX_PREROLL_MS ||
+	    d.dedup_ms > 10000 || d.echo_guard_ms > 10000)
+		return -EINVAL;
+	*c = d;
+	return 0;
+}
+
+static void sub_cfgs(const struct ivr_dspchain_cfg *c, struct ivr_dtmf_cfg *dt,
+		     struct ivr_vad_cfg *va, struct ivr_aec_cfg *ae, struct ivr_faxtone_cfg *fx,
+		     struct ivr_rfc4733_rx_cfg *rf)
+{
+	*dt = (struct ivr_dtmf_cfg){ .rate_hz = c->rate_hz };
+	*va = (struct ivr_vad_cfg){ .rate_hz = c->rate_hz,
+				    .start_ms = c->vad_start_ms,
+				    .end_ms = c->vad_end_ms };
+	*ae = (struct ivr_aec_cfg){ .rate_hz = c->rate_hz,
+				    .tail_ms = c->aec_tail_ms,
+				    .bulk_delay_ms = c->aec_bulk_delay_ms };
+	*fx = (struct ivr_faxtone_cfg){ .rate_hz = c->rate_hz };
+	*rf = (struct ivr_rfc4733_rx_cfg){ .rate_hz = c->rate_hz };
+}
+
+/* Sizes and offsets of the sub-states; 0 if a sub-configuration is invalid. */
+static size_t layout(const struct ivr_dspchain_cfg *c, uint32_t off[5], uint32_t sz[5])
+{
+	struct ivr_dtmf_cfg dt;
+	struct ivr_vad_cfg va;
+	struct ivr_aec_cfg ae;
+	struct ivr_faxtone_cfg fx;
+	struct ivr_rfc4733_rx_cfg rf;
+	sub_cfgs(c, &dt, &va, &ae, &fx, &rf);
+	size_t s[5] = { ivr_dtmf_rx_size(&dt), ivr_vad_size(&va), c->no_aec ? 0 : ivr_aec_size(&ae),
+			ivr_faxtone_size(&fx), ivr_rfc4733_rx_size(&rf) };
+	size_t pos = IVR_ROUND_UP(sizeof(struct ivr_dspchain), IVR_ALIGN);
+	for (int i = 0; i < 5; i++) {
+		if (!s[i] && !(i == 2 && c->no_aec))
+			return 0;
+		off[i] = (uint32_t)pos;
+		sz[i] = (uint32_t)s[i];
+		pos += IVR_ROUND_UP(s[i], IVR_ALIGN);
+	}
+	return pos;
+}
+
+size_t ivr_dspchain_size(const struct ivr_dspchain_cfg *cfg)
+{
+	struct ivr_dspchain_cfg c;
+	uint32_t off[5], sz[5];
+	if (fill_cfg(&c, cfg) < 0)
+		return 0;
+	return layout(&c, off, sz);
+}
+
+static inline void *sub(struct ivr_dspchain *ch, uint32_t off)
+{
+	return (unsigned char *)ch + off;
+}
+#define DTMF(ch) ((struct ivr_dtmf_rx *)sub(ch, (ch)->off_dtmf))
+#define VAD(ch)	 ((struct ivr_vad *)sub(ch, (ch)->off_vad))
+#define AEC(ch)	 ((struct ivr_aec *)sub(ch, (ch)->off_aec))
+#define FAX(ch)	 ((struct ivr_faxtone *)sub(ch, (ch)->off_fax))
+#define RFC(ch)	 ((struct ivr_rfc4733_rx *)sub(ch, (ch)->off_rfc))
+
+/* Everything but the detectors' own state and the configuration. */
+static void clear_state(struct ivr_dspchain *ch)
+{
+	ch->clock = 0;
+	ch->rfc_seen = ch->inband_active = ch->inband_muted = false;
+	memset(ch->inband_digit, 0, sizeof(ch->inband_digit));
+	memset(ch->inband_clock, 0, sizeof(ch->inband_clock));
+	ch->inband_pos = 0;
+	ch->rfc_dropped = false;
+	ch->rfc_start_clock = 0;
+	ch->guard_until = 0;
+	ch->rfc_now_ts = 0;
+	ch->rfc_have_ts = false;
+	ch->far_silent = 0;
+	ch->utt_open = ch->abort_pending = false;
+	ch->utt_id = ch->frame_idx = ch->abort_utt = 0;
+	memset(ch->hist, 0, sizeof(ch->hist));
+	memset(&ch->st, 0, sizeof(ch->st));
+}
+
+int ivr_dspchain_init(struct ivr_dspchain *ch, size_t size, const struct ivr_dspchain_cfg *cfg)
+{
+	struct ivr_dspchain_cfg c;
+	int r = fill_cfg(&c, cfg);
+	if (r < 0)
+		return r;
+	uint32_t off[5], sz[5];
+	size_t need = layout(&c, off, sz);
+	if (!ch || !need || size < need || ((uintptr_t)ch & (IVR_ALIGN - 1)))
+		return -EINVAL;
+	memset(ch, 0, sizeof(*ch));
+	ch->cfg = c;
+	ch->off_dtmf = off[0], ch->sz_dtmf = sz[0];
+	ch->off_vad = off[1], ch->sz_vad = sz[1];
+	ch->off_aec = off[2], ch->sz_aec = sz[2];
+	ch->off_fax = off[3], ch->sz_fax = sz[3];
+	ch->off_rfc = off[4], ch->sz_rfc = sz[4];
+	ch->preroll = c.preroll_ms * c.rate_hz / 1000;
+	/* Echo can last bulk delay + tail; one frame more for the FIFO's own step. */
+	ch->bypass_after = (c.aec_bulk_delay_ms + c.aec_tail_ms) * c.rate_hz / 1000 + FRAME;
+	clear_state(ch);
+
+	struct ivr_dtmf_cfg dt;
+	struct ivr_vad_cfg va;
+	struct ivr_aec_cfg ae;
+	struct ivr_faxtone_cfg fx;
+	struct ivr_rfc4733_rx_cfg rf;
+	sub_cfgs(&c, &dt, &va, &ae, &fx, &rf);
+	if ((r = ivr_dtmf_rx_init(DTMF(ch), sz[0], &dt)) < 0 ||
+	    (r = ivr_vad_init(VAD(ch), sz[1], &va)) < 0 ||
+	    (r = ivr_faxtone_init(FAX(ch), sz[3], &fx)) < 0 ||
+	    (r = ivr_rfc4733_rx_init(RFC(ch), sz[4], &rf)) < 0)
+		return r;
+	if (!c.no_aec) {
+		if ((r = ivr_aec_init(AEC(ch), sz[2], &ae)) < 0)
+			return r;
+		ch->aec_live = true;
+	}
+	return 0;
+}
+
+int ivr_dspchain_reset(struct ivr_dspchain *ch, uint64_t call_id)
+{
+	if (!ch)
+		return -EINVAL;
+	clear_state(ch);
+	ch->cfg.call_id = call_id;
+	ivr_dtmf_rx_reset(DTMF(ch));
+	ivr_vad_reset(VAD(ch));
+	ivr_faxtone_reset(FAX(ch));
+	ivr_rfc4733_rx_reset(RFC(ch));
+	return ch->aec_live ? ivr_aec_reset(AEC(ch)) : 0;
+}
+
+void ivr_dspchain_fini(struct ivr_dspchain *ch)
+{
+	if (!ch || !ch->aec_live)
+		return;
+	ivr_aec_fini(AEC(ch));
+	ch->aec_live = false;
+}
+
+uint64_t ivr_dspchain_samples(const struct ivr_dspchain *ch)
+{
+	return ch->clock;
+}
+
+void ivr_dspchain_get_stats(const struct ivr_dspchain *ch, struct ivr_dspchain_stats *st)
+{
+	*st = ch->st;
+}
+
+/* ------------------------------------------------------------- events */
+
+static void put_ev(struct ivr_dspchain_out *out, uint8_t type, uint8_t source, char digit,
+		   uint8_t flags, uint64_t sample, uint32_t duration)
+{
+	/* IVR_DSPCHAIN_MAX_EVENTS bounds what one frame can produce (see callers). */
+	if (IVR_NEVER(out->n_events >= IVR_DSPCHAIN_MAX_EVENTS))
+		return;
+	out->ev[out->n_events++] = (struct ivr_media_event){
+		.type = type,
+		.source = source,
+		.digit = digit,
+		.flags = flags,
+		.duration_samples = duration,
+		.sample = sample,
+	};
+}
+
+/* In-band detector events through rule 1 and the echo guard. */
+static void merge_inband(struct ivr_dspchain *ch, const struct ivr_dtmf_event *e,
+			 struct ivr_dspchain_out *out)
+{
+	if (e->type == IVR_DTMF_EV_START) {
+		if (ch->rfc_seen || e->onset_sample < ch->guard_until) {
+			ch->inband_muted = true;
+			ch->st.inband_suppressed++;
+			return;
+		}
+		ch->inband_muted = false;
+		ch->inband_active = true;
+		ch->inband_digit[ch->inband_pos] = e->digit;
+		ch->inband_clock[ch->inband_pos] = ch->clock;
+		ch->inband_pos = (ch->inband_pos + 1) % INBAND_HIST;
+		put_ev(out, IVR_MEDIA_EV_DTMF_START, IVR_MEDIA_SRC_INBAND, e->digit, 0,
+		       e->onset_sample, e->duration_samples);
+	} else if (e->type == IVR_DTMF_EV_END) {
+		if (ch->inband_active && !ch->inband_muted)
+			put_ev(out, IVR_MEDIA_EV_DTMF_END, IVR_MEDIA_SRC_INBAND, e->digit, 0,
+			       e->onset_sample, e->duration_samples);
+		ch->inband_active = false;
+		ch->inband_muted = false;
+	}
+}
+
+/* RFC 4733 receiver events through rule 2. */
+static void merge_rfc(struct ivr_dspchain *ch, const struct ivr_dtmf_event *e,
+		      struct ivr_dspchain_out *out)
+{
+	if (e->type == IVR_DTMF_EV_START) {
+		/*
+		 * The oldest unmatched in-band START of the same digit inside the
+		 * window: packets that lag the audio can arrive after in-band has
+		 * already reported the next digits, so the last one is not enough.
+		 */
+		const uint64_t win = (uint64_t)ch->cfg.dedup_ms * ch->cfg.rate_hz / 1000;
+		for (unsigned k = 0; k < INBAND_HIST; k++) {
+			unsigned i = (ch->inband_pos + k) % INBAND_HIST;
+			if (ch->inband_digit[i] == e->digit &&
+			    ch->clock - ch->inband_clock[i] <= win) {
+				ch->inband_digit[i] = 0; /* used up */
+				ch->rfc_dropped = true;
+				ch->st.rfc_dedup++;
+				return;
+			}
+		}
+		ch->rfc_dropped = false;
+		ch->rfc_start_clock = ch->clock;
+		put_ev(out, IVR_MEDIA_EV_DTMF_START, IVR_MEDIA_SRC_RFC4733, e->digit, 0, ch->clock,
+		       0);
+	} else if (e->type == IVR_DTMF_EV_END) {
+		if (!ch->rfc_dropped)
+			put_ev(out, IVR_MEDIA_EV_DTMF_END, IVR_MEDIA_SRC_RFC4733, e->digit, 0,
+			       ch->rfc_start_clock, e->duration_samples);
+		ch->rfc_dropped = false;
+	}
+}
+
+int ivr_dspchain_rfc4733(struct ivr_dspchain *ch, const uint8_t *payload, size_t n_bytes,
+			 uint32_t rtp_ts, uint16_t seq, bool marker, struct ivr_dspchain_out *out)
+{
+	if (!ch || !out || (!payload && n_bytes))
+		return -EINVAL;
+	out->n_events = 0;
+	/* 4 blocks of 3 events fit the output array: more are refused whole. */
+	struct ivr_rfc4733_payload blk[4];
+	int nb = ivr_rfc4733_parse(payload, n_bytes, blk, IVR_N_ELEMENTS(blk));
+	if (nb < 0) {
+		ch->st.rfc_bad++;
+		return -EBADMSG;
+	}
+	struct ivr_dtmf_event ev[3 * IVR_N_ELEMENTS(blk)];
+	int n = ivr_rfc4733_rx_packet(RFC(ch), payload, n_bytes, rtp_ts, seq, marker, ev,
+				      IVR_N_ELEMENTS(ev));
+	if (n < 0) {
+		ch->st.rfc_bad++;
+		return n == -EINVAL ? n : -EBADMSG;
+	}
+	ch->rfc_seen = true;
+	/* The sender's clock now is the event's timestamp plus its duration so far. */
+	uint32_t dur = 0;
+	for (int i = 0; i < nb; i++)
+		dur = IVR_MAX(dur, blk[i].duration);
+	uint32_t now = rtp_ts + dur;
+	if (!ch->rfc_have_ts || (int32_t)(now - ch->rfc_now_ts) > 0)
+		ch->rfc_now_ts = now;
+	ch->rfc_have_ts = true;
+	for (int i = 0; i < n; i++)
+		merge_rfc(ch, &ev[i], out);
+	return (int)out->n_events;
+}
+
+/* ------------------------------------------------------------ ASR hand-off */
+
+static int push_rec(struct ivr_dspchain *ch, struct ivr_ring *asr, uint32_t utt, uint32_t idx,
+		    uint16_t flags, uint64_t frame_no, bool with_pcm)
+{
+	struct ivr_asr_frame rec;
+	rec.call_id = ch->cfg.call_id;
+	rec.utt_id = utt;
+	rec.frame_idx = idx;
+	rec.start_sample = frame_no * FRAME;
+	rec.flags = flags;
+	rec.n_samples = with_pcm ? FRAME : 0;
+	rec.reserved = 0;
+	if (with_pcm)
+		memcpy(rec.pcm, ch->hist[frame_no % HIST_FRAMES], sizeof(rec.pcm));
+	else
+		memset(rec.pcm, 0, sizeof(rec.pcm));
+	memset(rec.pad, 0, sizeof(rec.pad));
+	int r = ivr_ring_push(asr, &rec);
+	if (r < 0)
+		ch->st.asr_drops++;
+	else
+		ch->st.asr_frames++;
+	return r;
+}
+
+/* A push of the open utterance failed: stop it and owe the consumer a marker. */
+static void utt_abort(struct ivr_dspchain *ch)
+{
+	ch->utt_open = false;
+	ch->abort_pending = true;
+	ch->abort_utt = ch->utt_id;
+	ch->st.utt_aborted++;
+}
+
+static void utt_frame(struct ivr_dspchain *ch, struct ivr_ring *asr, uint64_t frame_no,
+		      uint16_t flags)
+{
+	if (push_rec(ch, asr, ch->utt_id, ch->frame_idx, flags, frame_no, true) < 0) {
+		if (!(flags & IVR_ASR_F_LAST))
+			utt_abort(ch);
+		else {
+			ch->abort_pending = true;
+			ch->abort_utt = ch->utt_id;
+			ch->st.utt_aborted++;
+		}
+		return;
+	}
+	ch->frame_idx++;
+}
+
+/* Open an utterance at speech START @s; the frame just processed is @cur. */
+static void utt_open(struct ivr_dspchain *ch, struct ivr_ring *asr, uint64_t s, uint64_t cur)
+{
+	ch->utt_id++;
+	ch->frame_idx = 0;
+	ch->utt_open = true;
+	/* FIRST restarts the call's utterance at the consumer: no marker owed any more. */
+	ch->abort_pending = false;
+	ch->st.utterances++;
+	/* Rounded up: the pre-roll never reaches further back than preroll_ms. */
+	uint64_t first = s > ch->preroll ? (s - ch->preroll + FRAME - 1) / FRAME : 0;
+	if (cur + 1 > HIST_FRAMES && first < cur + 1 - HIST_FRAMES)
+		first = cur + 1 - HIST_FRAMES;
+	for (uint64_t f = first; f <= cur && ch->utt_open; f++)
+		utt_frame(ch, asr, f, f == first ? IVR_ASR_F_FIRST : 0);
+}
+
+static void handoff(struct ivr_dspchain *ch, struct ivr_ring *asr, const struct ivr_vad_result *vr)
+{
+	const uint64_t cur = ch->clock / FRAME; /* frame just processed (clock not advanced yet) */
+	if (ch->abort_pending && push_rec(ch, asr, ch->abort_utt, 0,
+					  IVR_ASR_F_LAST | IVR_ASR_F_ABORTED, cur, false) == 0)
+		ch->abort_pending = false;
+	bool pushed = false;
+	for (unsigned i = 0; i < vr->n_events; i++) {
+		const struct ivr_vad_event *e = &vr->ev[i];
+		if (e->type == IVR_VAD_EV_END && ch->utt_open) {
+			if (pushed) {
+				if (push_rec(ch, asr, ch->utt_id, ch->frame_idx, IVR_ASR_F_LAST,
+					     cur, false) < 0) {
+					ch->abort_pending = true;
+					ch->abort_utt = ch->utt_id;
+				}
+			} else {
+				utt_frame(ch, asr, cur, IVR_ASR_F_LAST);
+			}
+			ch->utt_open = false;
+			pushed = true;
+		} else if (e->type == IVR_VAD_EV_START) {
+			if (ch->utt_open && push_rec(ch, asr, ch->utt_id, ch->frame_idx,
+						     IVR_ASR_F_LAST, cur, false) < 0)
+				ch->st.utt_aborted++;
+			utt_open(ch, asr, e->sample, cur);
+			pushed = true;
+		}
+	}
+	if (ch->utt_open && !pushed)
+		utt_frame(ch, asr, cur, 0);
+}
+
+/* ------------------------------------------------------------------ frame */
+
+static bool silent(const float *x, size_t n)
+{
+	if (!x)
+		return true;
+	float m = 0.0f;
+	for (size_t i = 0; i < n; i++) {
+		float a = x[i] < 0 ? -x[i] : x[i];
+		m = a > m ? a : m;
+	}
+	return m < SILENT_ABS;
+}
+
+static void run_dtmf(struct ivr_dspchain *ch, const float *pcm, struct ivr_dspchain_out *out)
+{
+	/* Rule 1: after telephone-events the detector is idle, except to end a started digit. */
+	if (ch->rfc_seen && !ch->inband_active)
+		return;
+	struct ivr_dtmf_event ev[4];
+	int n = ivr_dtmf_rx_process(DTMF(ch), pcm, FRAME, ev, IVR_N_ELEMENTS(ev));
+	for (int i = 0; i < n; i++)
+		merge_inband(ch, &ev[i], out);
+}
+
+int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float *far,
+			 size_t n_samples, unsigned flags, struct ivr_ring *asr,
+			 struct ivr_dspchain_out *out)
+{
+	if (!ch || !near || !out || n_samples != FRAME)
+		return -EINVAL;
+	out->n_events = 0;
+	ch->st.frames++;
+
+	/* RFC 4733 events whose end packets were all lost end here. */
+	if (ch->rfc_have_ts) {
+		ch->rfc_now_ts += FRAME;
+		struct ivr_dtmf_event ev[1];
+		int n = ivr_rfc4733_rx_tick(RFC(ch), ch->rfc_now_ts, ev, 1);
+		for (int i = 0; i < n; i++)
+			merge_rfc(ch, &ev[i], out);
+	}
+	if (flags & IVR_DSPCHAIN_F_FAR_DTMF)
+		ch->guard_until = ch->clock + FRAME +
+				  (uint64_t)(ch->cfg.aec_bulk_delay_ms + ch->cfg.echo_guard_ms) *
+					  ch->cfg.rate_hz / 1000;
+
+	if (!ch->cfg.dtmf_on_aec_output)
+		run_dtmf(ch, near, out);
+	struct ivr_faxtone_event fe[2];
+	int nf = ivr_faxtone_process(FAX(ch), near, FRAME, fe, IVR_N_ELEMENTS(fe));
+	for (int i = 0; i < nf; i++) {
+		static const uint8_t map[] = { [IVR_FAXTONE_CNG] = IVR_MEDIA_EV_FAX_CNG,
+					       [IVR_FAXTONE_ANS] = IVR_MEDIA_EV_FAX_ANS,
+					       [IVR_FAXTONE_ANS_END] = IVR_MEDIA_EV_FAX_ANS_END };
+		if (fe[i].type < IVR_N_ELEMENTS(map) && map[fe[i].type])
+			put_ev(out, map[fe[i].type], 0, 0, fe[i].flags, fe[i].onset_sample,
+			       fe[i].duration_samples);
+	}
+
+	/* Echo cancelling, bypassed while there has been no far signal for a whole echo. */
+	const float *clean = near;
+	if (ch->aec_live) {
+		if (silent(far, FRAME)) {
+			if (ch->far_silent < ch->bypass_after)
+				ch->far_silent += FRAME;
+		} else {
+			ch->far_silent = 0;
+		}
+		if (ch->far_silent < ch->bypass_after) {
+			static const float zero[FRAME];
+			(void)ivr_aec_process(AEC(ch), near, far ? far : zero, ch->clean, FRAME);
+			clean = ch->clean;
+			ch->st.aec_frames++;
+		}
+	}
+	if (ch->cfg.dtmf_on_aec_output)
+		run_dtmf(ch, clean, out);
+
+	struct ivr_vad_result vr;
+	(void)ivr_vad_process(VAD(ch), clean, FRAME, &vr);
+	for (unsigned i = 0; i < vr.n_events; i++)
+		put_ev(out,
+		       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
+							 : IVR_MEDIA_EV_SPEECH_END,
+		       0, 0, 0, vr.ev[i].sample, 0);
+	out->speech = vr.speech;
+	out->in_speech = vr.in_speech;
+
+	/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
+	int16_t *h = ch->hist[(ch->clock / FRAME) % HIST_FRAMES];
+	for (size_t i = 0; i < FRAME; i++)
+		h[i] = ivr_f32_to_s16(clean[i]);
+	if (asr)
+		handoff(ch, asr, &vr);
+
+	ch->clock += FRAME;
+	return (int)out->n_events;
+}
+
+/* --------------------------------------------------------------- heap */
+
+struct ivr_dspchain *ivr_dspchain_new(const struct ivr_dspchain_cfg *cfg)
+{
+	size_t size = ivr_dspchain_size(cfg);
+	if (!size) {
+		struct ivr_dspchain_cfg c;
+		errno = -fill_cfg(&c, cfg);
+		if (!errno)
+			errno = EINVAL;
+		return NULL;
+	}
+	struct ivr_dspchain *ch = aligned_alloc(IVR_ALIGN, IVR_ROUND_UP(size, IVR_ALIGN));
+	if (!ch) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	int r = ivr_dspchain_init(ch, size, cfg);
+	if (r < 0) {
+		free(ch);
+		errno = -r;
+		return NULL;
+	}
+	return ch;
+}
+
+void ivr_dspchain_free(struct ivr_dspchain *ch)
+{
+	if (!ch)
+		return;
+	ivr_dspchain_fini(ch);
+	free(ch);
+}
+
+/* ------------------------------------------------------ ASR reassembly */
+
+struct reasm_slot {
+	bool open;
+	uint64_t call_id;
+	uint32_t utt_id, next_idx;
+	uint16_t flags;
+	uint64_t start_sample;
+	size_t n;
+	int16_t *pcm; /* max_samples */
+};
+
+struct ivr_asr_reasm {
+	uint32_t n_slots;
+	size_t max_samples;
+	struct reasm_slot *slot;
+	int16_t *done; /* the finished utterance handed out (copy: its slot is reused) */
+};
+
+struct ivr_asr_reasm *ivr_asr_reasm_new(uint32_t max_calls, size_t max_samples)
+{
+	if (!max_calls || !max_samples || max_samples > (size_t)1 << 28) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct ivr_asr_reasm *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->n_slots = max_calls;
+	r->max_samples = max_samples;
+	r->slot = calloc(max_calls, sizeof(*r->slot));
+	r->done = malloc(max_samples * sizeof(int16_t));
+	if (!r->slot || !r->done) {
+		ivr_asr_reasm_free(r);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return r;
+}
+
+void ivr_asr_reasm_free(struct ivr_asr_reasm *r)
+{
+	if (!r)
+		return;
+	if (r->slot)
+		for (uint32_t i = 0; i < r->n_slots; i++)
+			free(r->slot[i].pcm);
+	free(r->slot);
+	free(r->done);
+	free(r);
+}
+
+static struct reasm_slot *find_slot(struct ivr_asr_reasm *r, uint64_t call_id, bool create)
+{
+	struct reasm_slot *free_s = NULL;
+	for (uint32_t i = 0; i < r->n_slots; i++) {
+		struct reasm_slot *s = &r->slot[i];
+		if (s->open && s->call_id == call_id)
+			return s;
+		if (!s->open && !free_s)
+			free_s = s;
+	}
+	if (!create || !free_s)
+		return NULL;
+	if (!free_s->pcm) {
+		free_s->pcm = malloc(r->max_samples * sizeof(int16_t));
+		if (!free_s->pcm)
+			return NULL;
+	}
+	return free_s;
+}
+
+static void finish(struct ivr_asr_reasm *r, struct reasm_slot *s, struct ivr_asr_utt *utt)
+{
+	memcpy(r->done, s->pcm, s->n * sizeof(int16_t));
+	*utt = (struct ivr_asr_utt){
+		.call_id = s->call_id,
+		.utt_id = s->utt_id,
+		.flags = s->flags,
+		.start_sample = s->start_sample,
+		.pcm = r->done,
+		.n_samples = s->n,
+	};
+	s->open = false;
+}
+
+int ivr_asr_reasm_feed(struct ivr_asr_reasm *r, const struct ivr_asr_frame *rec,
+		       struct ivr_asr_utt *utt)
+{
+	if (!r || !rec || !utt || rec->n_samples > IVR_ASR_FRAME_SAMPLES)
+		return -EINVAL;
+	struct reasm_slot *s = find_slot(r, rec->call_id, rec->flags & IVR_ASR_F_FIRST);
+	int ret = 0;
+	if (s && s->open && s->utt_id != rec->utt_id && (int32_t)(rec->utt_id - s->utt_id) > 0) {
+		/*
+		 * A later utterance of the call while this one never got its LAST
+		 * (lost with the frames a full ring dropped): hand it out as ABORTED.
+		 */
+		s->flags |= IVR_ASR_F_ABORTED;
+		finish(r, s, utt);
+		ret = 1;
+	}
+	if (rec->flags & IVR_ASR_F_FIRST) {
+		if (!s)
+			return -ENOSPC;
+		/* A new utterance replaces an unfinished one of the same call. */
+		s->open = true;
+		s->call_id = rec->call_id;
+		s->utt_id = rec->utt_id;
+		s->next_idx = 0;
+		s->flags = 0;
+		s->start_sample = rec->start_sample;
+		s->n = 0;
+	}
+	if (!s || !s->open || s->utt_id != rec->utt_id)
+		return ret; /* the rest of an utterance whose start was lost or replaced */
+	if (rec->frame_idx != s->next_idx && rec->n_samples)
+		s->flags |= IVR_ASR_F_ABORTED; /* frames were lost in between */
+	s->next_idx = rec->frame_idx + 1;
+	if (rec->flags & IVR_ASR_F_ABORTED)
+		s->flags |= IVR_ASR_F_ABORTED;
+	size_t room = r->max_samples - s->n, take = IVR_MIN(room, (size_t)rec->n_samples);
+	if (take < rec->n_samples)
+		s->flags |= IVR_ASR_F_ABORTED; /* longer than max_samples: cut */
+	memcpy(s->pcm + s->n, rec->pcm, take * sizeof(int16_t));
+	s->n += take;
+	if (!(rec->flags & IVR_ASR_F_LAST))
+		return ret;
+	if (ret) {
+		/* FIRST|LAST in one record right after a lost LAST: only one utterance
+		 * can go out per feed, and the chain never sends such a record (a
+		 * START always comes with pre-roll frames before any LAST). */
+		s->open = false;
+		return ret;
+	}
+	finish(r, s, utt);
+	return 1;
+}
+
+int ivr_asr_reasm_poll(struct ivr_asr_reasm *r, struct ivr_ring *ring, struct ivr_asr_utt *utt)
+{
+	const void *p;
+	while ((p = ivr_ring_read_ptr(ring)) != NULL) {
+		int k = ivr_asr_reasm_feed(r, p, utt);
+		ivr_ring_read_advance(ring);
+		if (k == 1)
+			return 1;
+	}
+	return 0;
+}
