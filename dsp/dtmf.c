@@ -120,20 +120,61 @@ struct ivr_dtmf_rx {
 	uint32_t pend_head, pend_count;
 };
 
+/*
+ * The C kernel is written with GNU vector extensions (4 floats: SSE2 on
+ * x86-64, NEON on arm64, scalar elsewhere) so that it is vectorised across
+ * the 16 sums at every optimisation level: at -O3 GCC vectorised the plain
+ * loop across samples instead (transposing shuffles, 6x slower).  Two
+ * samples per step with separate sums keep the add latency off the
+ * critical path.
+ */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p)
+{
+	v4f v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 void ivr_dtmf_kernel_c(float *restrict acc, const float (*restrict tab)[16],
 		       const float *restrict x, size_t n)
 {
-	float a[IVR_DTMF_KERNEL_ACC];
-	memcpy(a, acc, sizeof(a));
-	for (size_t i = 0; i < n; i++) {
-		float v = x[i];
-		/* fully unrolled so the 16 sums stay in registers (SLP vectorises) */
-#pragma GCC unroll 16
-		for (int k = 0; k < 16; k++)
-			a[k] += v * tab[i][k];
-		a[16] += v * v;
+	v4f a0 = load4(acc), a1 = load4(acc + 4), a2 = load4(acc + 8), a3 = load4(acc + 12);
+	v4f b0 = { 0 }, b1 = { 0 }, b2 = { 0 }, b3 = { 0 };
+	float ea = 0.0f, eb = 0.0f;
+	size_t i = 0;
+	for (; i + 2 <= n; i += 2) {
+		v4f u = { x[i], x[i], x[i], x[i] };
+		v4f v = { x[i + 1], x[i + 1], x[i + 1], x[i + 1] };
+		a0 += u * load4(tab[i]);
+		a1 += u * load4(tab[i] + 4);
+		a2 += u * load4(tab[i] + 8);
+		a3 += u * load4(tab[i] + 12);
+		b0 += v * load4(tab[i + 1]);
+		b1 += v * load4(tab[i + 1] + 4);
+		b2 += v * load4(tab[i + 1] + 8);
+		b3 += v * load4(tab[i + 1] + 12);
+		ea += x[i] * x[i];
+		eb += x[i + 1] * x[i + 1];
 	}
-	memcpy(acc, a, sizeof(a));
+	if (i < n) {
+		v4f u = { x[i], x[i], x[i], x[i] };
+		a0 += u * load4(tab[i]);
+		a1 += u * load4(tab[i] + 4);
+		a2 += u * load4(tab[i] + 8);
+		a3 += u * load4(tab[i] + 12);
+		ea += x[i] * x[i];
+	}
+	a0 += b0;
+	a1 += b1;
+	a2 += b2;
+	a3 += b3;
+	memcpy(acc, &a0, sizeof(a0));
+	memcpy(acc + 4, &a1, sizeof(a1));
+	memcpy(acc + 8, &a2, sizeof(a2));
+	memcpy(acc + 12, &a3, sizeof(a3));
+	acc[16] += ea + eb;
 }
 
 static int use_avx2(const struct ivr_dtmf_rx *rx)
