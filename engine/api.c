@@ -488,6 +488,49 @@ static int bind_port(struct ivr_engine *e, uint16_t *port_out, int *rtp_fd, int 
 	return err;
 }
 
+/*
+ * Platform vars (a JSON object) -> the slot's "key\0value\0" list for call_start.
+ * Strings and numbers are kept (numbers as JSON text); nested values are
+ * skipped; what does not fit is left out (the router has the vars anyway).
+ */
+static void keep_vars(struct ivr_call *c, const char *json)
+{
+	c->n_flow_vars = 0;
+	json_t *j = json ? json_loads(json, 0, NULL) : NULL;
+	if (!j)
+		return;
+	size_t used = 0;
+	const char *key;
+	json_t *val;
+	json_object_foreach(j, key, val)
+	{
+		char num[64];
+		const char *text = NULL;
+		if (json_is_string(val)) {
+			text = json_string_value(val);
+		} else if (json_is_integer(val)) {
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(val));
+			text = num;
+		} else if (json_is_real(val)) {
+			snprintf(num, sizeof(num), "%g", json_real_value(val));
+			text = num;
+		} else if (json_is_boolean(val)) {
+			text = json_is_true(val) ? "true" : "false";
+		}
+		if (!text)
+			continue;
+		size_t kl = strlen(key) + 1, vl = strlen(text) + 1;
+		if (c->n_flow_vars >= IVR_CALL_VARS_MAX || used + kl + vl > sizeof(c->flow_vars))
+			break;
+		memcpy(c->flow_vars + used, key, kl);
+		memcpy(c->flow_vars + used + kl, text, vl);
+		used += kl + vl;
+		c->n_flow_vars++;
+	}
+	json_decref(j);
+}
+
 static bool valid_json_object(const char *s)
 {
 	if (!s)
@@ -632,6 +675,8 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	ivr_rtp_latch_init(&c->latch, have_remote ? (struct sockaddr *)&remote : NULL,
 			   have_remote ? sizeof(remote) : 0);
 	e->vars[slot] = strdup(p->vars_json ? p->vars_json : "{}");
+	if (c->flow_ready)
+		keep_vars(c, p->vars_json);
 	atomic_store_explicit(&c->state, IVR_CALL_SETUP, memory_order_release);
 	e->created++;
 	uint64_t id = make_id(slot, gen);

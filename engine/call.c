@@ -260,9 +260,20 @@ static void flow_start(struct ivr_call *c)
 	c->flow_started = true;
 	const struct ivr_flow *f = ivr_flowsvc_flow_model(c->flowver);
 	struct ivr_event ev = { .type = IVR_EVENT_CALL_START };
+	struct ivr_event_kv kv[IVR_CALL_VARS_MAX];
+	const char *v = c->flow_vars;
+	size_t n = 0;
+	for (; n < c->n_flow_vars && n < IVR_CALL_VARS_MAX; n++) {
+		kv[n].key = v;
+		v += strlen(v) + 1;
+		kv[n].value = v;
+		v += strlen(v) + 1;
+	}
 	ev.u.call_start.ani = c->ani;
 	ev.u.call_start.dnis = c->dnis;
 	ev.u.call_start.flow = f->name;
+	ev.u.call_start.vars = n ? kv : NULL;
+	ev.u.call_start.n_vars = n;
 	flow_publish(c, &ev);
 	struct ivr_flowrt_out o;
 	if (ivr_flowrt_start(call_flowrt(c), c->flow_now_ms, &o) > 0)

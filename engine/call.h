@@ -53,6 +53,8 @@
 #define IVR_CALL_RTCP_TICKS   250	  /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
 #define IVR_CALL_TAG_RTCP     0x80000000u /* in the low word of an I/O tag: the RTCP socket */
 #define IVR_CALL_FLOWRT_BYTES 4096	  /* flow runtime (ivr_flowrt_size()) */
+#define IVR_CALL_VARS_BYTES   512	  /* call_start vars kept in the slot */
+#define IVR_CALL_VARS_MAX     16	  /* ... at most this many */
 #define IVR_CALL_ID_SLOT_BITS 24	  /* call_id = generation << 24 | slot (engine/api.c) */
 
 struct ivr_prompt;
@@ -111,9 +113,11 @@ struct ivr_call {
 	struct ivr_ring *asr;	       /* worker's speech ring to ASR, NULL = none */
 	bool dsp_ready;		       /* dsp[] holds an initialised chain */
 	uint64_t ssrc_seed;
-	struct ivr_flowsvc *flowsvc;	  /* engine-wide flow service, NULL = no flow */
-	struct ivr_flowsvc_flow *flowver; /* flow version the call runs (a reference) */
-	bool flow_ready;		  /* flowrt[] holds an initialised runtime */
+	struct ivr_flowsvc *flowsvc;	     /* engine-wide flow service, NULL = no flow */
+	struct ivr_flowsvc_flow *flowver;    /* flow version the call runs (a reference) */
+	bool flow_ready;		     /* flowrt[] holds an initialised runtime */
+	uint8_t n_flow_vars;		     /* platform vars for call_start, in flow_vars */
+	char flow_vars[IVR_CALL_VARS_BYTES]; /* "key\0value\0" pairs (strings and numbers) */
 
 	/* ---- shared: the state word ---- */
 	_Alignas(64) atomic_int state;

@@ -137,7 +137,8 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 					      .dtmf_pt = -1,
 					      .ani = "5551234",
 					      .dnis = "800",
-					      .flow = "bank" };
+					      .flow = "bank",
+					      .vars_json = "{\"tier\":\"gold\",\"age\":42}" };
 		int r = ivr_call_create(e, &cp, &ids[i], &ph[i].engine_port);
 		ivr_check_msg(r == 0, "create_call: %s", ivr_engine_last_error());
 		if (r < 0) {
@@ -176,6 +177,9 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 	const struct log *a = &logs[0], *b = &logs[1];
 	int s = find(a, 0, "\"call_start\"", "\"flow\":\"bank\"", "\"ani\":\"5551234\"");
 	ivr_check(s >= 0);
+	ivr_check_msg(s >= 0 && strstr(a->lines[s], "\"tier\":\"gold\"") &&
+			      strstr(a->lines[s], "\"age\":\"42\""),
+		      "call_start vars: %s", s >= 0 ? a->lines[s] : "-");
 	int en = find(a, s, "\"node_enter\"", "\"node\":\"main\"", NULL);
 	int d1 = find(a, en, "\"dtmf\"", "\"digit\":\"1\"", NULL);
 	int ex = find(a, d1, "\"node_exit\"", "\"node\":\"main\"", "\"reason\":\"dtmf\"");
