@@ -233,10 +233,11 @@ static void flow_exec(struct ivr_call *c, const struct ivr_flowrt_out *o)
 			flow_stop_prompt(c);
 			break;
 		case IVR_FLOWRT_RECO_START:
-			ivr_flowsvc_arm(c->flowsvc, c->call_id, a->node, a->id);
+			/* the utterance in progress (if any) started before this turn */
+			ivr_flowsvc_arm(c->flowsvc, c->call_id, a->node, a->id, c->flow_utts + 1);
 			break;
 		case IVR_FLOWRT_RECO_STOP:
-			ivr_flowsvc_arm(c->flowsvc, c->call_id, -1, 0);
+			ivr_flowsvc_arm(c->flowsvc, c->call_id, -1, 0, 0);
 			break;
 		case IVR_FLOWRT_PUBLISH:
 			flow_publish(c, &a->ev);
@@ -295,6 +296,8 @@ static bool flow_media_event(struct ivr_call *c, const struct ivr_media_event *m
 				     m->duration_samples / per_ms, c->flow_now_ms, &o);
 		break;
 	case IVR_MEDIA_EV_SPEECH_START:
+		/* the chain numbers utterances from 1, one per speech START */
+		c->flow_utts++;
 		n = ivr_flowrt_speech_start(call_flowrt(c), c->flow_now_ms, &o);
 		break;
 	case IVR_MEDIA_EV_SPEECH_END:

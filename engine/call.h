@@ -137,6 +137,7 @@ struct ivr_call {
 	bool play_moh;		       /* position from the engine tick: shared MOH */
 	bool flow_started, flow_ended; /* call_start published / call_end published */
 	uint32_t flow_play_id;	       /* flowrt PLAY in progress (0 = none) */
+	uint32_t flow_utts;	       /* speech starts seen = the chain's last utterance id */
 	uint64_t flow_now_ms;	       /* time of the current tick, for inputs between ticks */
 	const char *flow_end_cause;    /* call_end cause once the flow handed the call on */
 	char dtmf_q[IVR_CALL_DTMF_Q];

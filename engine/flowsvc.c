@@ -58,6 +58,7 @@ struct call_ctx {
 	_Atomic uint64_t call_id; /* 0 = no call */
 	_Atomic(struct ivr_flowsvc_flow *) ver;
 	_Atomic uint64_t armed;	    /* turn << 32 | (node + 1); 0 = disarmed */
+	_Atomic uint32_t first_utt; /* utterances before this id belong to older turns */
 	_Atomic uint32_t lost_turn; /* result dropped on a full ring */
 	/* ASR thread private */
 	uint64_t cmn_owner;
@@ -432,6 +433,7 @@ int ivr_flowsvc_call_open(struct ivr_flowsvc *svc, uint64_t call_id, struct ivr_
 	if (!c)
 		return -EINVAL;
 	atomic_store_explicit(&c->armed, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->first_utt, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->lost_turn, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->ver, v, memory_order_relaxed);
 	/* release: an ASR thread that sees this call id also sees its version and armed word */
@@ -450,12 +452,16 @@ void ivr_flowsvc_call_close(struct ivr_flowsvc *svc, uint64_t call_id)
 						memory_order_relaxed);
 }
 
-void ivr_flowsvc_arm(struct ivr_flowsvc *svc, uint64_t call_id, int node, uint32_t turn)
+void ivr_flowsvc_arm(struct ivr_flowsvc *svc, uint64_t call_id, int node, uint32_t turn,
+		     uint32_t first_utt)
 {
 	struct call_ctx *c = svc ? ctx_of(svc, call_id) : NULL;
 	if (!c)
 		return;
 	uint64_t w = node < 0 ? 0 : ((uint64_t)turn << 32) | (uint32_t)(node + 1);
+	/* Before the armed word: a reader that sees this arm sees this first_utt or a later
+	 * one; a later one only drops utterances whose turn is over anyway. */
+	atomic_store_explicit(&c->first_utt, first_utt, memory_order_relaxed);
 	/* release pairs with the ASR thread's acquire load when the utterance ends */
 	atomic_store_explicit(&c->armed, w, memory_order_release);
 }
@@ -562,9 +568,12 @@ static void handle(struct asr_thread *t, uint32_t worker, const struct ivr_asr_u
 		return;
 	}
 	uint64_t armed = atomic_load_explicit(&c->armed, memory_order_acquire);
+	uint32_t first = atomic_load_explicit(&c->first_utt, memory_order_relaxed);
 	struct ivr_flowsvc_flow *v = atomic_load_explicit(&c->ver, memory_order_acquire);
 	int node = (int)(uint32_t)armed - 1;
-	if (!v || node < 0 || (size_t)node >= v->flow->n_nodes) {
+	/* signed distance: utterance ids wrap after 2^32 */
+	if (!v || node < 0 || (size_t)node >= v->flow->n_nodes ||
+	    (int32_t)(utt->utt_id - first) < 0) {
 		count(&svc->stale, 1);
 		return;
 	}

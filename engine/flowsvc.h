@@ -182,10 +182,15 @@ IVR_RT void ivr_flowsvc_call_close(struct ivr_flowsvc *svc, uint64_t call_id);
 
 /**
  * Arm recognition for @call_id with node @node's grammar for turn @turn
- * (flowrt RECO_START); @node < 0 disarms (RECO_STOP).  Thread: the call's
- * worker, IVR_RT (one atomic store).
+ * (flowrt RECO_START); @node < 0 disarms (RECO_STOP).  Only utterances with
+ * a chain utterance id (struct ivr_asr_frame utt_id) >= @first_utt are
+ * decoded for this turn: speech that started before the turn (a DTMF tone
+ * the VAD took for speech, the tail of an answer to the previous node)
+ * must not answer the new node.  Thread: the call's worker, IVR_RT (two
+ * atomic stores).
  */
-IVR_RT void ivr_flowsvc_arm(struct ivr_flowsvc *svc, uint64_t call_id, int node, uint32_t turn);
+IVR_RT void ivr_flowsvc_arm(struct ivr_flowsvc *svc, uint64_t call_id, int node, uint32_t turn,
+			    uint32_t first_utt);
 
 /**
  * Take the next result for worker @worker.

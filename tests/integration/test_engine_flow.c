@@ -11,7 +11,9 @@
  * agent and one zero-out.  Call B says "I want to check my balance" (flite,
  * 8 kHz mu-law, sent as PCMU): speech_start, a recognition with intent
  * balance, and node_enter balance with reason match.  Destroying the calls
- * publishes call_end.
+ * publishes call_end.  Call C presses 3 (menu -> menu): the VAD takes the
+ * tone for speech too, and that utterance must not answer the cards menu
+ * (no no_match there).
  * Exit 77 when the pocketsphinx model or flite is missing, or the engine
  * cannot start.
  */
@@ -117,10 +119,10 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 	}
 
 	const size_t frames = 400; /* 8 s */
-	static struct phone ph[2];
-	uint64_t ids[2];
-	float *audio[2];
-	for (int i = 0; i < 2; i++) {
+	static struct phone ph[3];
+	uint64_t ids[3];
+	float *audio[3];
+	for (int i = 0; i < 3; i++) {
 		ivr_check_int_eq(phone_open(&ph[i]), 0);
 		audio[i] = calloc(frames * FR, sizeof(float));
 		/* a quiet line: -70 dBFS noise, so the VAD has a floor to learn */
@@ -150,6 +152,7 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 	struct ivr_tone_dtmf tp = { .level_dbm0 = -8.0f, .twist_db = 2.0f };
 	ivr_check(ivr_tone_dtmf_add(audio[0] + 50 * FR, 6 * FR, 8000, '1', &tp) == 0);
 	ivr_check(ivr_tone_dtmf_add(audio[0] + 150 * FR, 6 * FR, 8000, '0', &tp) == 0);
+	ivr_check(ivr_tone_dtmf_add(audio[2] + 50 * FR, 6 * FR, 8000, '3', &tp) == 0);
 	/* B: the utterance at 1.0 s */
 	size_t off = 50 * FR;
 	for (size_t k = 0; k < said.n_samples && off + k < frames * FR; k++)
@@ -157,7 +160,7 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 
 	uint64_t t = now_ns();
 	for (size_t f = 0; f < frames; f++) {
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 3; i++) {
 			phone_send(&ph[i], audio[i] + f * FR);
 			phone_drain(&ph[i], false);
 		}
@@ -165,16 +168,16 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 		sleep_until(t);
 	}
 	/* the engine played the prompts to both phones */
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		ivr_check_msg(ph[i].rx_pkts > frames / 2, "phone %d got %llu packets", i,
 			      (unsigned long long)ph[i].rx_pkts);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		ivr_check_int_eq(ivr_call_destroy(e, ids[i]), 0);
 	sleep_until(now_ns() + 200000000ull);
-	static struct log logs[2];
-	read_ring(&rd, ids, logs, 2);
+	static struct log logs[3];
+	read_ring(&rd, ids, logs, 3);
 
-	const struct log *a = &logs[0], *b = &logs[1];
+	const struct log *a = &logs[0], *b = &logs[1], *cc = &logs[2];
 	int s = find(a, 0, "\"call_start\"", "\"flow\":\"bank\"", "\"ani\":\"5551234\"");
 	ivr_check(s >= 0);
 	ivr_check_msg(s >= 0 && strstr(a->lines[s], "\"tier\":\"gold\"") &&
@@ -205,11 +208,17 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 	int mb = find(b, rec, "\"node_enter\"", "\"node\":\"balance\"", "\"reason\":\"match\"");
 	ivr_check_msg(sp >= 0 && rec > sp && mb > rec, "B: speech -> balance by intent");
 	ivr_check(find(b, 0, "\"call_end\"", NULL, NULL) >= 0);
+	int cards = find(cc, 0, "\"node_enter\"", "\"node\":\"cards\"", "\"reason\":\"dtmf\"");
+	ivr_check_msg(cards >= 0, "C: main -> cards by dtmf");
+	ivr_check_msg(find(cc, cards, "\"no_match\"", NULL, NULL) < 0 &&
+			      find(cc, cards, "\"recognition\"", NULL, NULL) < 0,
+		      "C: the key's tone answered the cards menu");
 	if (ivr_test_failed_ || getenv("IVR_TEST_VERBOSE")) {
 		dump("A (dtmf 1, 0)", a);
 		dump("B (speech)", b);
+		dump("C (dtmf 3)", cc);
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		phone_close(&ph[i]);
 		free(audio[i]);
 	}

@@ -320,7 +320,7 @@ IVR_TEST(test_asr_thread_bookkeeping)
 	struct ivr_flowsvc_result res;
 	ivr_check_int_eq(wait_result(svc, &res, 200), 0);
 	/* armed: a result for turn 5 (flagged: no recogniser) */
-	ivr_flowsvc_arm(svc, id, 0, 5);
+	ivr_flowsvc_arm(svc, id, 0, 5, 2);
 	push_utt(ring, id, 2, pcm, 800, false);
 	ivr_check_int_eq(wait_result(svc, &res, 2000), 1);
 	ivr_check(res.call_id == id && res.turn == 5 && res.node == 0 && res.intent == -1);
@@ -330,7 +330,7 @@ IVR_TEST(test_asr_thread_bookkeeping)
 	ivr_check_int_eq(wait_result(svc, &res, 2000), 1);
 	ivr_check(res.flags & IVR_FLOWSVC_R_ABORTED);
 	/* result ring of 2: the third result is dropped, the turn reported lost */
-	ivr_flowsvc_arm(svc, id, 0, 6);
+	ivr_flowsvc_arm(svc, id, 0, 6, 4);
 	for (uint32_t u = 4; u < 7; u++)
 		push_utt(ring, id, u, pcm, 320, false);
 	struct ivr_flowsvc_stats st;
@@ -347,12 +347,16 @@ IVR_TEST(test_asr_thread_bookkeeping)
 	while (ivr_flowsvc_poll(svc, 0, &res) == 1)
 		got++;
 	ivr_check_int_eq(got, 2);
+	/* an utterance that started before the armed turn is not decoded for it */
+	ivr_flowsvc_arm(svc, id, 0, 7, 20);
+	push_utt(ring, id, 19, pcm, 320, false);
+	ivr_check_int_eq(wait_result(svc, &res, 200), 0);
 	/* the call ends: later utterances are dropped */
 	ivr_flowsvc_call_close(svc, id);
 	push_utt(ring, id, 8, pcm, 320, false);
 	ivr_check_int_eq(wait_result(svc, &res, 200), 0);
 	ivr_flowsvc_get_stats(svc, &st);
-	ivr_check_int_eq(st.stale, 2);
+	ivr_check_int_eq(st.stale, 3);
 	ivr_check_int_eq(st.aborted, 1);
 	ivr_flowsvc_release(v);
 	ivr_flowsvc_free(svc);
@@ -405,7 +409,7 @@ IVR_TEST(test_asr_decodes_intents)
 		ivr_check(pcm != NULL);
 		if (!pcm)
 			break;
-		ivr_flowsvc_arm(svc, id, main_n, 10 + (uint32_t)i);
+		ivr_flowsvc_arm(svc, id, main_n, 10 + (uint32_t)i, 1 + (uint32_t)i);
 		push_utt(ring, id, 1 + (uint32_t)i, pcm, n, false);
 		free(pcm);
 		struct ivr_flowsvc_result res;
