@@ -113,9 +113,11 @@ static void version_free(struct ivr_flowsvc_flow *v)
 	}
 	free(v->prompt);
 	free(v->prompt_path);
+#if IVR_HAVE_ASR
 	if (v->rec)
 		for (uint32_t t = 0; t < svc->cfg.n_asr_threads; t++)
 			ivr_recognizer_free(v->rec[t]);
+#endif
 	free(v->rec);
 	free(v->grammar);
 	ivr_flow_free(v->flow);
@@ -153,6 +155,17 @@ static const char *node_text(const struct ivr_flow_node *n, unsigned kind)
 	return NULL;
 }
 
+static int render(struct ivr_flowsvc *svc, const char *text, char *path, size_t len)
+{
+#if IVR_HAVE_ASR
+	return ivr_testset_render(text, svc->voice, svc->prompt_dir, path, len);
+#else
+	/* the renderer lives in asr/testset.c, built only with ASR */
+	(void)svc, (void)text, (void)path, (void)len;
+	return -ENOTSUP;
+#endif
+}
+
 /* Resolve (and render when needed) every node prompt, then load it into the cache. */
 static int build_prompts(struct ivr_flowsvc *svc, struct ivr_flowsvc_flow *v)
 {
@@ -173,8 +186,7 @@ static int build_prompts(struct ivr_flowsvc *svc, struct ivr_flowsvc_flow *v)
 				else
 					snprintf(path, sizeof(path), "%s/%s", f->dir, node->prompt);
 			} else if (text && !svc->cfg.no_tts) {
-				if (ivr_testset_render(text, svc->voice, svc->prompt_dir, path,
-						       sizeof(path)) < 0) {
+				if (render(svc, text, path, sizeof(path)) < 0) {
 					/* TTS missing: the call runs without this prompt */
 					continue;
 				}
@@ -210,6 +222,7 @@ static int build_recognizers(struct ivr_flowsvc *svc, struct ivr_flowsvc_flow *v
 		v->grammar[i] = -1;
 	if (svc->cfg.no_asr)
 		return 0;
+#if IVR_HAVE_ASR
 	v->rec = calloc(nt, sizeof(*v->rec));
 	if (!v->rec)
 		return -ENOMEM;
@@ -222,6 +235,10 @@ static int build_recognizers(struct ivr_flowsvc *svc, struct ivr_flowsvc_flow *v
 			v->grammar[t * f->n_nodes + i] = ivr_recognizer_grammar(v->rec[t], f, i);
 	}
 	return 0;
+#else
+	(void)err, (void)err_len;
+	return 0; /* built without ASR: no_asr is forced in ivr_flowsvc_new() */
+#endif
 }
 
 static int version_build(struct ivr_flowsvc *svc, const char *name, uint32_t version,
@@ -537,10 +554,16 @@ static void decode(struct asr_thread *t, struct call_ctx *c, struct ivr_flowsvc_
 		c->cmn_owner = utt->call_id;
 	}
 	static _Thread_local struct ivr_asr_result ar;
+#if IVR_HAVE_ASR
 	if (ivr_recognizer_decode(v->rec[t->index], g, t->pcm, n, 8000, &c->cmn, &ar) < 0) {
 		res->flags |= IVR_FLOWSVC_R_ERROR;
 		return;
 	}
+#else
+	/* unreachable: without ASR no grammar id is ever >= 0 */
+	res->flags |= IVR_FLOWSVC_R_ERROR;
+	return;
+#endif
 	count(&svc->decoded, 1);
 	count(&svc->decode_us, ar.decode_us);
 	count(&svc->speech_ms, ar.speech_ms);
@@ -647,6 +670,10 @@ struct ivr_flowsvc *ivr_flowsvc_new(const struct ivr_flowsvc_cfg *cfg, char *err
 		c.result_ring_records = 64;
 	if (!c.max_speech_ms)
 		c.max_speech_ms = 10000;
+#if !IVR_HAVE_ASR
+	c.no_asr = true;
+	c.no_tts = true;
+#endif
 	size_t ring_sz = ivr_ring_size(c.result_ring_records, IVR_FLOWSVC_RESULT_SZ);
 	if (c.n_asr_threads > 64 || c.n_workers > 1024 || c.slot_bits > 32 || !ring_sz ||
 	    (c.slot_bits < 32 && c.max_calls > (1ull << c.slot_bits))) {

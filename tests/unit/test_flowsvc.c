@@ -199,7 +199,7 @@ IVR_TEST(test_hot_reload_keeps_live_calls)
 
 IVR_TEST(test_prompts_rendered_and_cached)
 {
-	if (!flite_present())
+	if (!flite_present() || !IVR_HAVE_ASR) /* the renderer is built with ASR only */
 		return IVR_TEST_SKIP;
 	char err[512], pdir[512], path[512];
 	make_tmpdir();
@@ -370,8 +370,13 @@ static float *speech(const char *text, const char *voice, size_t *n)
 	char dir[512], wav[1024], err[256];
 	make_tmpdir();
 	snprintf(dir, sizeof(dir), "%s/speech", tmpdir);
+#if IVR_HAVE_ASR
 	if (ivr_testset_render(text, voice, dir, wav, sizeof(wav)) < 0)
 		return NULL;
+#else
+	(void)text, (void)voice;
+	return NULL; /* the renderer is built with ASR only */
+#endif
 	struct ivr_audio a;
 	if (ivr_wav_read(&a, wav, 8000, err, sizeof(err)) < 0)
 		return NULL;
