@@ -1055,6 +1055,8 @@ int ivr_engine_reload_prompts(struct ivr_engine *e)
 		int n = ivr_flowsvc_reload(e->flowsvc, NULL, err, sizeof(err));
 		if (n < 0)
 			return fail(n, "reload_prompts: flows: %s", err);
+		/* versions no call uses go now; the others when their last call ends */
+		(void)ivr_flowsvc_sweep(e->flowsvc);
 		r += n;
 	}
 	return r;
