@@ -19,57 +19,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <speex/speex_echo.h>
 #include <speex/speex_preprocess.h>
 
+#include "bench/bench.h"
 #include "dsp/aec.h"
 #include "dsp/g711.h"
 
 #define REPEATS 21
 
-/* Thread CPU time: on a shared machine, time spent preempted is not ours. */
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Speech-like test signal: noise shaped by a slowly moving resonance, with pauses. */
+/* Speech-like far end (the prompt); the near end is its echo only. */
 static void make_signals(float *far, float *near, size_t n, uint32_t rate)
 {
-	uint64_t s = 88172645463325252ull;
-	float y1 = 0, y2 = 0;
-	for (size_t i = 0; i < n; i++) {
-		s ^= s << 13;
-		s ^= s >> 7;
-		s ^= s << 17;
-		float w = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
-		float f = 500.0f + 400.0f * sinf(2.0f * 3.14159f * 3.0f * (float)i / (float)rate);
-		float c = 2.0f * 0.97f * cosf(2.0f * 3.14159f * f / (float)rate);
-		float y = w + c * y1 - 0.9409f * y2;
-		y2 = y1;
-		y1 = y;
-		float gate = ((i / (rate / 4)) % 5) == 4 ? 0.0f : 1.0f;
-		far[i] = 0.05f * y * gate;
-	}
-	/* Echo: 10 ms delay, a short decaying response, -6 dB. */
-	const size_t d = rate / 100;
-	for (size_t i = 0; i < n; i++) {
-		float e = 0;
-		for (size_t k = 0; k < 24 && k + d <= i; k++)
-			e += 0.5f * expf(-0.2f * (float)k) * (k % 2 ? -0.5f : 1.0f) *
-			     far[i - d - k];
-		near[i] = e;
-	}
+	bench_speechlike(far, n, rate, 88172645463325252ull, 0.05f);
+	memset(near, 0, n * sizeof(float));
+	bench_add_echo(far, near, n, rate);
 }
 
 static double run_raw(const int16_t *near16, const int16_t *far16, size_t n, uint32_t rate,
@@ -85,13 +50,13 @@ static double run_raw(const int16_t *near16, const int16_t *far16, size_t n, uin
 		speex_preprocess_ctl(pp, SPEEX_PREPROCESS_SET_ECHO_STATE, st);
 	}
 	int16_t out[320];
-	double t0 = now_ns();
+	double t0 = bench_cpu_ns();
 	for (size_t off = 0; off + (size_t)frame <= n; off += (size_t)frame) {
 		speex_echo_cancellation(st, near16 + off, far16 + off, out);
 		if (pp)
 			speex_preprocess_run(pp, out);
 	}
-	double t = now_ns() - t0;
+	double t = bench_cpu_ns() - t0;
 	if (pp)
 		speex_preprocess_state_destroy(pp);
 	speex_echo_state_destroy(st);
@@ -106,17 +71,17 @@ static double run_wrapper(const float *near, const float *far, float *out, size_
 	if (!a)
 		return -1;
 	const size_t frame = rate / 50;
-	double t0 = now_ns();
+	double t0 = bench_cpu_ns();
 	for (size_t off = 0; off + frame <= n; off += frame)
 		ivr_aec_process(a, near + off, far + off, out + off, frame);
-	double t = now_ns() - t0;
+	double t = bench_cpu_ns() - t0;
 	ivr_aec_free(a);
 	return t;
 }
 
 int main(int argc, char **argv)
 {
-	const int smoke = argc > 1 && !strcmp(argv[1], "--smoke");
+	const int smoke = bench_smoke(argc, argv);
 	const double seconds = smoke ? 0.5 : 2.0;
 	const int repeats = smoke ? 1 : REPEATS;
 	int ok = 1;
@@ -139,17 +104,14 @@ int main(int argc, char **argv)
 				tr[k] = run_raw(near16, far16, n, rate, suppress);
 				tw[k] = run_wrapper(near, far, out, n, rate, suppress);
 			}
-			qsort(tr, (size_t)repeats, sizeof(double), cmp_double);
-			qsort(tw, (size_t)repeats, sizeof(double), cmp_double);
-			const double mr = tr[repeats / 2], mw = tw[repeats / 2];
-			/* The fastest run is the one least disturbed by other load. */
+			const double mr = bench_median(tr, repeats), mw = bench_median(tw, repeats);
+			/* Sorted: the fastest run is the one least disturbed by other load. */
 			const double br = tr[0], bw = tw[0];
 			char name[64];
 			snprintf(name, sizeof(name), "aec_%uk_tail128%s", rate / 1000,
 				 suppress ? "_suppress" : "_linear");
-			printf("%s speexdsp_raw %zu %.1f %.0f\n", name, n, mr / n,
-			       seconds * 1e9 / mr);
-			printf("%s ivr_aec %zu %.1f %.0f\n", name, n, mw / n, seconds * 1e9 / mw);
+			bench_row(name, "speexdsp_raw", n, mr / n, 1, rate);
+			bench_row(name, "ivr_aec", n, mw / n, 1, rate);
 			printf("%s ratio wrapper/raw median %.3f best %.3f%s\n", name, mw / mr,
 			       bw / br, bw / br <= 1.10 ? "" : "  (target <= 1.10)");
 			if (!(mw > 0 && mr > 0))

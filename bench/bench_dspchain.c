@@ -24,8 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench.h"
 #include "dsp/aec.h"
 #include "dsp/dtmf.h"
 #include "dsp/faxtone.h"
@@ -38,20 +38,6 @@
 #define FR	160
 #define RATE	8000
 
-/* Thread CPU time: on a machine shared with other jobs, wall time measures their load too. */
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 static void ulaw(float *x, size_t n)
 {
 	uint8_t b[FR];
@@ -61,42 +47,20 @@ static void ulaw(float *x, size_t n)
 	}
 }
 
-/* Speech-like: noise through a resonance moving at 3 Hz, gated 4 of 5 quarter seconds. */
-static void speechlike(float *x, size_t n, uint64_t seed, float amp)
+/* The caller: speech-like (bench_speechlike), talking every other second only. */
+static void make_caller(float *x, size_t n)
 {
-	uint64_t s = seed;
-	float y1 = 0, y2 = 0;
-	for (size_t i = 0; i < n; i++) {
-		s ^= s << 13;
-		s ^= s >> 7;
-		s ^= s << 17;
-		float w = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
-		float f = 500.0f + 400.0f * sinf(2.0f * 3.14159f * 3.0f * (float)i / RATE);
-		float c = 2.0f * 0.97f * cosf(2.0f * 3.14159f * f / RATE);
-		float y = w + c * y1 - 0.9409f * y2;
-		y2 = y1;
-		y1 = y;
-		float gate = ((i / (RATE / 4)) % 5) == 4 ? 0.0f : 1.0f;
-		x[i] = amp * y * gate;
-	}
+	bench_speechlike(x, n, RATE, 1234567ull, 0.03f);
+	for (size_t i = 0; i < n; i++)
+		if ((i / RATE) % 2)
+			x[i] = 0;
 }
 
 static void make_signals(float *far, float *near, size_t n)
 {
-	speechlike(far, n, 88172645463325252ull, 0.05f);
-	speechlike(near, n, 1234567ull, 0.03f);
-	/* Caller talks every other second only. */
-	for (size_t i = 0; i < n; i++)
-		if ((i / RATE) % 2)
-			near[i] = 0;
-	const size_t d = RATE / 100;
-	for (size_t i = n; i-- > 0;) {
-		float e = 0;
-		for (size_t k = 0; k < 24 && k + d <= i; k++)
-			e += 0.5f * expf(-0.2f * (float)k) * (k % 2 ? -0.5f : 1.0f) *
-			     far[i - d - k];
-		near[i] += e;
-	}
+	bench_speechlike(far, n, RATE, 88172645463325252ull, 0.05f);
+	make_caller(near, n);
+	bench_add_echo(far, near, n, RATE);
 	/* A digit every 3 s. */
 	for (size_t at = RATE / 2; at + RATE / 10 < n; at += 3 * RATE)
 		if (ivr_tone_dtmf_add(near + at, RATE / 10, RATE, "0123456789"[(at / RATE) % 10],
@@ -121,38 +85,38 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	case S_DTMF: {
 		struct ivr_dtmf_rx *d = ivr_dtmf_rx_new(NULL);
 		struct ivr_dtmf_event ev[4];
-		t0 = now_ns();
+		t0 = bench_cpu_ns();
 		for (size_t f = 0; f < frames; f++)
 			(void)ivr_dtmf_rx_process(d, near + f * FR, FR, ev, 4);
-		t = now_ns() - t0;
+		t = bench_cpu_ns() - t0;
 		ivr_dtmf_rx_free(d);
 		break;
 	}
 	case S_FAX: {
 		struct ivr_faxtone *x = ivr_faxtone_new(NULL);
 		struct ivr_faxtone_event ev[2];
-		t0 = now_ns();
+		t0 = bench_cpu_ns();
 		for (size_t f = 0; f < frames; f++)
 			(void)ivr_faxtone_process(x, near + f * FR, FR, ev, 2);
-		t = now_ns() - t0;
+		t = bench_cpu_ns() - t0;
 		ivr_faxtone_free(x);
 		break;
 	}
 	case S_AEC: {
 		struct ivr_aec *a = ivr_aec_new(NULL);
-		t0 = now_ns();
+		t0 = bench_cpu_ns();
 		for (size_t f = 0; f < frames; f++)
 			(void)ivr_aec_process(a, near + f * FR, far + f * FR, out + f * FR, FR);
-		t = now_ns() - t0;
+		t = bench_cpu_ns() - t0;
 		ivr_aec_free(a);
 		break;
 	}
 	case S_VAD: {
 		struct ivr_vad *v = ivr_vad_new(NULL);
-		t0 = now_ns();
+		t0 = bench_cpu_ns();
 		for (size_t f = 0; f < frames; f++)
 			(void)ivr_vad_process(v, near + f * FR, FR, NULL);
-		t = now_ns() - t0;
+		t = bench_cpu_ns() - t0;
 		ivr_vad_free(v);
 		break;
 	}
@@ -167,12 +131,12 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 		/* Consume in chunks outside the timed region, like an ASR thread would. */
 		for (size_t f0 = 0; f0 < frames; f0 += 256) {
 			size_t f1 = f0 + 256 < frames ? f0 + 256 : frames;
-			t0 = now_ns();
+			t0 = bench_cpu_ns();
 			for (size_t f = f0; f < f1; f++)
 				(void)ivr_dspchain_process(ch, near + f * FR,
 							   idle || !f ? NULL : far + (f - 1) * FR,
 							   FR, 0, ring, &o);
-			t += now_ns() - t0;
+			t += bench_cpu_ns() - t0;
 			while (ivr_ring_pop(ring, &rec) == 0)
 				;
 		}
@@ -187,7 +151,7 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 
 int main(int argc, char **argv)
 {
-	const int smoke = argc > 1 && !strcmp(argv[1], "--smoke");
+	const int smoke = bench_smoke(argc, argv);
 	const double seconds = smoke ? 1.0 : 20.0;
 	const int repeats = smoke ? 1 : REPEATS;
 	const size_t n = (size_t)(seconds * RATE) / FR * FR;
@@ -200,10 +164,7 @@ int main(int argc, char **argv)
 	make_signals(far, near, n);
 	/* Caller-only input for the idle case: no echo, same caller and digits. */
 	float *near_idle = malloc(n * sizeof(float));
-	speechlike(near_idle, n, 1234567ull, 0.03f);
-	for (size_t i = 0; i < n; i++)
-		if ((i / RATE) % 2)
-			near_idle[i] = 0;
+	make_caller(near_idle, n);
 	ulaw(near_idle, n);
 
 	double t[S_N][REPEATS];
@@ -216,15 +177,13 @@ int main(int argc, char **argv)
 	double med[S_N];
 	int ok = 1;
 	for (int s = 0; s < S_N; s++) {
-		qsort(t[s], (size_t)repeats, sizeof(double), cmp_double);
-		med[s] = t[s][repeats / 2];
-		printf("dspchain_8k %s %zu %.0f %.0f\n", stage_name[s], n / FR, med[s],
-		       20e6 / med[s]);
+		med[s] = bench_median(t[s], repeats);
+		bench_row("dspchain_8k", stage_name[s], n / FR, med[s], 0, RATE / FR);
 		if (!(med[s] > 0))
 			ok = 0;
 	}
 	const double sum = med[S_DTMF] + med[S_FAX] + med[S_AEC] + med[S_VAD];
-	printf("dspchain_8k sum_of_stages %zu %.0f %.0f\n", n / FR, sum, 20e6 / sum);
+	bench_row("dspchain_8k", "sum_of_stages", n / FR, sum, 0, RATE / FR);
 	printf("dspchain_8k ratio chain_prompt/sum_of_stages %.3f\n", med[S_CHAIN_PROMPT] / sum);
 	printf("dspchain_8k ratio chain_idle/chain_prompt %.3f\n",
 	       med[S_CHAIN_IDLE] / med[S_CHAIN_PROMPT]);

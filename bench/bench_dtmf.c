@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench.h"
 #include "dsp/dtmf.h"
 #include "dsp/g711.h"
 #include "dsp/tone.h"
@@ -34,13 +34,6 @@
 #endif
 #endif
 
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static double urand(void)
 {
@@ -48,18 +41,6 @@ static double urand(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static float *make_audio(uint32_t rate, double seconds, int with_digits, size_t *n_out,
@@ -89,14 +70,14 @@ static double run_ours(struct ivr_dtmf_rx *rx, const float *x, size_t n, size_t 
 	struct ivr_dtmf_event ev[16];
 	int d = 0;
 	ivr_dtmf_rx_reset(rx);
-	double t0 = now_ns();
+	double t0 = bench_wall_ns();
 	for (size_t pos = 0; pos < n; pos += chunk) {
 		size_t m = n - pos < chunk ? n - pos : chunk;
 		int r = ivr_dtmf_rx_process(rx, x + pos, m, ev, 16);
 		for (int i = 0; i < r; i++)
 			d += ev[i].type == IVR_DTMF_EV_START;
 	}
-	double t = now_ns() - t0;
+	double t = bench_wall_ns() - t0;
 	*digits = d;
 	return t;
 }
@@ -114,12 +95,12 @@ static double run_spandsp(const int16_t *x, size_t n, size_t chunk, int *digits)
 {
 	dtmf_rx_state_t *s = dtmf_rx_init(NULL, span_cb, NULL);
 	span_digits = 0;
-	double t0 = now_ns();
+	double t0 = bench_wall_ns();
 	for (size_t pos = 0; pos < n; pos += chunk) {
 		size_t m = n - pos < chunk ? n - pos : chunk;
 		dtmf_rx(s, x + pos, (int)m);
 	}
-	double t = now_ns() - t0;
+	double t = bench_wall_ns() - t0;
 	dtmf_rx_free(s);
 	*digits = span_digits;
 	return t;
@@ -136,11 +117,7 @@ static void report(const char *name, const char *impl, uint32_t rate, size_t chu
 
 int main(int argc, char **argv)
 {
-	int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
-	if (argc > 1 && !smoke) {
-		fprintf(stderr, "usage: bench_dtmf [--smoke]\n");
-		return 2;
-	}
+	int smoke = bench_smoke(argc, argv);
 	int reps = smoke ? 1 : 7;
 	double seconds = smoke ? 2.0 : 20.0;
 	int fail = 0;
@@ -175,7 +152,7 @@ int main(int argc, char **argv)
 					ivr_dtmf_rx_force_c(rx, impl == 0);
 					for (int r = 0; r < reps; r++)
 						t[r] = run_ours(rx, x, n, chunks[c], &d);
-					double m = median(t, reps);
+					double m = bench_median(t, reps);
 					report(kinds[kind], impl ? "ivr-simd" : "ivr-c", rate,
 					       chunks[c], n, m, d);
 					if (d != want) {
@@ -197,7 +174,7 @@ int main(int argc, char **argv)
 					int d = 0;
 					for (int r = 0; r < reps; r++)
 						t[r] = run_spandsp(s16, n, chunks[c], &d);
-					double m = median(t, reps);
+					double m = bench_median(t, reps);
 					report(kinds[kind], "spandsp", rate, chunks[c], n, m, d);
 					if (d != want) {
 						fprintf(stderr, "spandsp: %d digits, want %d\n", d,

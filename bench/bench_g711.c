@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench.h"
 #include "dsp/g711.h"
 
 #define TOTAL	800000 /* samples per run (100 s of 8 kHz audio) */
@@ -25,19 +25,6 @@ static int16_t lin[TOTAL], lin_out[TOTAL];
 static float flt[TOTAL], flt_out[TOTAL];
 static uint8_t codes[TOTAL];
 static volatile unsigned sink;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* ITU-T G.191 ulaw_compress / alaw_compress, per sample (reference). */
 static uint8_t ref_ulaw(int16_t x)
@@ -124,17 +111,16 @@ static double measure(enum op op, size_t block, size_t total, int repeats)
 	double t[REPEATS];
 	size_t n = total / block * block;
 	for (int r = 0; r < repeats; r++) {
-		double t0 = now_ns();
+		double t0 = bench_wall_ns();
 		run_op(op, block, total);
-		t[r] = (now_ns() - t0) / (double)n;
+		t[r] = (bench_wall_ns() - t0) / (double)n;
 	}
-	qsort(t, (size_t)repeats, sizeof(double), cmp_d);
-	return t[repeats / 2];
+	return bench_median(t, repeats);
 }
 
 int main(int argc, char **argv)
 {
-	int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+	int smoke = bench_smoke(argc, argv);
 	size_t total = smoke ? 16000 : TOTAL;
 	int repeats = smoke ? 1 : REPEATS;
 	/* Speech-like amplitude distribution: a sum of tones with noise, varying level. */
@@ -175,8 +161,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bench_g711: no time measured\n");
 				return 1;
 			}
-			printf("%s %s %zu %.3f %.0f %.2f\n", cases[c].name, cases[c].impl,
-			       blocks[b], ns, 1e9 / ns / 8000.0, ns / ref);
+			bench_row_start(cases[c].name, cases[c].impl, blocks[b], ns, 3, 8000);
+			printf(" %.2f\n", ns / ref);
 		}
 	}
 	/* Smoke: the table encoder must agree with the reference it is timed against. */

@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench.h"
 #include "dsp/opus_codec.h"
 
 #define SECONDS	   10
@@ -31,19 +31,6 @@ static float in[48000 * SECONDS], out[48000 * SECONDS];
 static uint8_t pkts[MAX_FRAMES][IVR_OPUS_MAX_PACKET];
 static int plen[MAX_FRAMES];
 static volatile float sink;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 enum kind { ENC_WRAP, ENC_RAW, DEC_WRAP, DEC_RAW, PLC_WRAP, FEC_WRAP };
 
@@ -82,7 +69,7 @@ static double run(enum kind k, uint32_t rate, size_t frames)
 		wd = ivr_opus_dec_new(&cfg);
 	if (!we && !re && !rd && !wd)
 		return -1;
-	double t0 = now_ns();
+	double t0 = bench_wall_ns();
 	int bad = 0;
 	for (size_t f = 0; f < frames; f++) {
 		int r = 0;
@@ -114,7 +101,7 @@ static double run(enum kind k, uint32_t rate, size_t frames)
 		}
 		bad |= r <= 0;
 	}
-	double t = now_ns() - t0;
+	double t = bench_wall_ns() - t0;
 	sink = out[fs * frames / 2];
 	ivr_opus_enc_free(we);
 	ivr_opus_dec_free(wd);
@@ -127,7 +114,7 @@ static double run(enum kind k, uint32_t rate, size_t frames)
 
 int main(int argc, char **argv)
 {
-	int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+	int smoke = bench_smoke(argc, argv);
 	int repeats = smoke ? 1 : REPEATS;
 	size_t frames = smoke ? 10 : MAX_FRAMES;
 	static const uint32_t rates[] = { 8000, 16000, 48000 };
@@ -174,10 +161,8 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		for (size_t c = 0; c < N_CASES; c++) {
-			qsort(t[c], (size_t)repeats, sizeof(double), cmp_d);
-			ref_ns[cases[c].kind] = t[c][repeats / 2] / (double)frames;
-		}
+		for (size_t c = 0; c < N_CASES; c++)
+			ref_ns[cases[c].kind] = bench_median(t[c], repeats) / (double)frames;
 		for (size_t c = 0; c < N_CASES; c++) {
 			double ns = ref_ns[cases[c].kind], ref = ref_ns[cases[c].ref];
 			printf("%s_%uk %s %zu %.0f %.1f %.0f %.2f\n", cases[c].name, rate / 1000,

@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench.h"
 #include "dsp/resample.h"
 
 #define SECONDS 10
@@ -29,19 +29,6 @@
 static float in[MAX_IN], out[6 * MAX_IN];
 static volatile float sink;
 
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* @return ns for @frames frames through speexdsp at @q, or -1. */
 static double run_speex(uint32_t ir, uint32_t orate, int q, size_t frames)
 {
@@ -50,7 +37,7 @@ static double run_speex(uint32_t ir, uint32_t orate, int q, size_t frames)
 	if (!rs)
 		return -1;
 	size_t fi = ir / 50, o = 0;
-	double t0 = now_ns();
+	double t0 = bench_wall_ns();
 	for (size_t f = 0; f < frames; f++) {
 		int r = ivr_resampler_process(rs, in + f * fi, fi, out + o, 6 * MAX_IN - o);
 		if (r < 0) {
@@ -59,7 +46,7 @@ static double run_speex(uint32_t ir, uint32_t orate, int q, size_t frames)
 		}
 		o += (size_t)r;
 	}
-	double t = now_ns() - t0;
+	double t = bench_wall_ns() - t0;
 	sink = out[o / 2];
 	ivr_resampler_free(rs);
 	return t;
@@ -73,7 +60,7 @@ static double run_src(uint32_t ir, uint32_t orate, int type, size_t frames)
 		return -1;
 	size_t fi = ir / 50, o = 0;
 	double ratio = (double)orate / ir;
-	double t0 = now_ns();
+	double t0 = bench_wall_ns();
 	for (size_t f = 0; f < frames; f++) {
 		SRC_DATA d = {
 			.data_in = in + f * fi,
@@ -88,7 +75,7 @@ static double run_src(uint32_t ir, uint32_t orate, int type, size_t frames)
 		}
 		o += (size_t)d.output_frames_gen;
 	}
-	double t = now_ns() - t0;
+	double t = bench_wall_ns() - t0;
 	sink = out[o / 2];
 	src_delete(st);
 	return t;
@@ -96,7 +83,7 @@ static double run_src(uint32_t ir, uint32_t orate, int type, size_t frames)
 
 int main(int argc, char **argv)
 {
-	int smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+	int smoke = bench_smoke(argc, argv);
 	int repeats = smoke ? 1 : REPEATS;
 	size_t seconds = smoke ? 0 : SECONDS; /* smoke: 10 frames */
 	static const uint32_t pairs[][2] = { { 8000, 16000 }, { 16000, 8000 },	{ 8000, 48000 },
@@ -147,8 +134,7 @@ int main(int argc, char **argv)
 		}
 		double ref = 0;
 		for (size_t k = 0; k < N_IMPL; k++) {
-			qsort(t[k], (size_t)repeats, sizeof(double), cmp_d);
-			double ns_frame = t[k][repeats / 2] / (double)fr[k];
+			double ns_frame = bench_median(t[k], repeats) / (double)fr[k];
 			if (k == 0)
 				ref = ns_frame;
 			printf("%s %s %zu %.0f %.2f %.0f %.2f\n", name, impls[k].impl, fr[k],

@@ -106,6 +106,33 @@ static double bench_publish(uint64_t n, int with_clock)
 	return ns;
 }
 
+/* Reader cost alone: fill the ring, then read it back in the same thread (warm caches,
+ * no other core involved). */
+static double bench_read(int rounds)
+{
+	struct ivr_shmring s;
+	const uint32_t cap = 1 << 14;
+	if (make_ring(&s, cap))
+		return -1;
+	struct ivr_shmring_reader r;
+	if (ivr_shmring_reader_open(&r, ring_name, IVR_SHMRING_FROM_NEWEST) != 0)
+		return -1;
+	unsigned char payload[PAYLOAD] = { 5 }, buf[256];
+	struct ivr_shmring_rec rec;
+	uint64_t ns = 0, n = 0;
+	for (int k = 0; k < rounds; k++) {
+		for (uint32_t i = 0; i < cap; i++)
+			ivr_shmring_push(&s, 0, 2, i, i, i, payload, sizeof(payload));
+		uint64_t t0 = ivr_shmring_now_ns();
+		while (ivr_shmring_read(&r, &rec, buf, sizeof(buf)) == 1)
+			n++;
+		ns += ivr_shmring_now_ns() - t0;
+	}
+	ivr_shmring_reader_close(&r);
+	ivr_shmring_destroy(&s, 1);
+	return n == (uint64_t)rounds * cap ? (double)ns / (double)n : -1;
+}
+
 /* The wake a tick pays when a dead reader left the waiters counter raised. */
 static double bench_stale_wake(uint64_t n)
 {
@@ -402,6 +429,10 @@ int main(int argc, char **argv)
 	double pubc = median(v, repeats);
 	printf("publish shmring 0 %llu %.2f %.1f clock_gettime_per_event\n",
 	       (unsigned long long)(n_pub / 4), pubc, 1e3 / pubc);
+	for (int r = 0; r < repeats; r++)
+		v[r] = bench_read(smoke ? 4 : 100);
+	printf("read shmring 1 %d %.2f %.1f same_thread_warm\n", (smoke ? 4 : 100) << 14,
+	       median(v, repeats), 1e3 / median(v, repeats));
 	for (int r = 0; r < repeats; r++)
 		v[r] = bench_stale_wake(smoke ? 2000 : 100000);
 	printf("publish+wake shmring dead_sleeper %d %.1f %.2f one_futex_wake_per_publish\n",

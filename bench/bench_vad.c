@@ -15,28 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <speex/speex_preprocess.h>
 
+#include "bench/bench.h"
 #include "dsp/g711.h"
 #include "dsp/vad.h"
 
 #define REPEATS 7
-
-/* Thread CPU time: on a shared machine, time spent preempted is not ours. */
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static void make_signal(float *x, size_t n, uint32_t rate)
 {
@@ -59,7 +45,7 @@ static void make_signal(float *x, size_t n, uint32_t rate)
 
 int main(int argc, char **argv)
 {
-	const int smoke = argc > 1 && !strcmp(argv[1], "--smoke");
+	const int smoke = bench_smoke(argc, argv);
 	const double seconds = smoke ? 0.5 : 20.0;
 	const int repeats = smoke ? 1 : REPEATS;
 	int ok = 1;
@@ -80,29 +66,26 @@ int main(int argc, char **argv)
 				struct ivr_vad *v =
 					ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = rate });
 				speech = 0;
-				double t0 = now_ns();
+				double t0 = bench_cpu_ns();
 				for (size_t off = 0; off + frame <= n; off += frame)
 					speech += ivr_vad_process(v, x + off, frame, NULL) > 0;
-				tv[k] = now_ns() - t0;
+				tv[k] = bench_cpu_ns() - t0;
 				ivr_vad_free(v);
 
 				SpeexPreprocessState *pp =
 					speex_preprocess_state_init((int)frame, (int)rate);
 				memcpy(tmp, x16, n * 2);
-				t0 = now_ns();
+				t0 = bench_cpu_ns();
 				for (size_t off = 0; off + frame <= n; off += frame)
 					speex_preprocess_run(pp, tmp + off);
-				tr[k] = now_ns() - t0;
+				tr[k] = bench_cpu_ns() - t0;
 				speex_preprocess_state_destroy(pp);
 			}
-			qsort(tv, (size_t)repeats, sizeof(double), cmp_double);
-			qsort(tr, (size_t)repeats, sizeof(double), cmp_double);
-			const double mv = tv[repeats / 2], mr = tr[repeats / 2];
+			const double mv = bench_median(tv, repeats), mr = bench_median(tr, repeats);
 			char name[48];
 			snprintf(name, sizeof(name), "vad_%uk_%ums", rate / 1000, ms);
-			printf("%s ivr_vad %zu %.1f %.0f\n", name, n, mv / n, seconds * 1e9 / mv);
-			printf("%s speex_denoise_ref %zu %.1f %.0f\n", name, n, mr / n,
-			       seconds * 1e9 / mr);
+			bench_row(name, "ivr_vad", n, mv / n, 1, rate);
+			bench_row(name, "speex_denoise_ref", n, mr / n, 1, rate);
 			printf("%s ratio vad/ref %.3f (speech frames %.0f%%)\n", name, mv / mr,
 			       100.0 * speech * frame / n);
 			if (!(mv > 0) || speech == 0)

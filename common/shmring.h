@@ -622,10 +622,12 @@ ivr_shmring_reader_open(struct ivr_shmring_reader *r, const char *name, enum ivr
 {
 	memset(r, 0, sizeof(*r));
 	int rw = 1;
-	int fd = ivr_shmring_open_fd_(name, O_RDWR, 0);
+	/* O_NONBLOCK: a FIFO or device named by mistake must not hang the open; it is then
+	 * refused as "not a regular file". */
+	int fd = ivr_shmring_open_fd_(name, O_RDWR | O_NONBLOCK, 0);
 	if (fd < 0 && (errno == EACCES || errno == EROFS)) {
 		rw = 0; /* still readable: no sleeping, poll only */
-		fd = ivr_shmring_open_fd_(name, O_RDONLY, 0);
+		fd = ivr_shmring_open_fd_(name, O_RDONLY | O_NONBLOCK, 0);
 	}
 	if (fd < 0) {
 		int e = -errno;
@@ -717,22 +719,37 @@ static inline int ivr_shmring_read_ring_(struct ivr_shmring_reader *r, uint32_t 
 	/* Each pass either returns or advances pos toward head, and head - pos is at most
 	 * capacity after a resync: bounded even on a garbage image. */
 	for (uint64_t guard = 0; guard < 4ull * r->capacity + 8; guard++) {
-		if (c->pos >= c->head_cache && ivr_shmring_slot_read_(r, ring, c->pos, w) == 0 &&
-		    ((w[2] >> 8) & 0xff) == (IVR_SHMRING_F_FIRST | IVR_SHMRING_F_LAST)) {
-			/* A complete one-slot record at pos is published even if head is not
-			 * yet visible: its release store of sw came first.  Skipping the head
-			 * load saves a cache miss on the latency path. */
-			c->head_cache = c->pos + 1;
-		}
 		if (c->pos >= c->head_cache) {
-			/* Acquire: records below head are complete (producer's release). */
-			c->head_cache = __atomic_load_n(&ivr_shmring_ctl_(r->base, ring)->head,
-							__ATOMIC_ACQUIRE);
-			/* pos can be ahead of the head we load: the fast path above consumed a
-			 * one-slot record whose head store is not visible yet.  (head never goes
-			 * backwards otherwise: a new engine creates a new object.) */
-			if (c->pos >= c->head_cache)
-				return 0;
+			/* Past the last head we saw: look at the slot first.  Its word says
+			 * whether anything new is there without touching the head line, which
+			 * the producer writes on every publish (a spinning reader that polled
+			 * head would steal that line from it each time). */
+			const uint64_t *slot = ivr_shmring_rslot_(r, ring, c->pos);
+			/* Acquire: pairs with the producer's release store of sw. */
+			uint64_t sw = __atomic_load_n(&slot[0], __ATOMIC_ACQUIRE);
+			uint64_t at = sw >> 1; /* position + 1 the slot holds or is being given */
+			if (at < c->pos + 1 || (at == c->pos + 1 && (sw & 1)))
+				return 0; /* an older lap, or pos being written: nothing new */
+			if (at > c->pos + 1) {
+				ivr_shmring_resync_(r, ring); /* a later lap: we were overtaken */
+				continue;
+			}
+			/* Relaxed: only a hint; the validated copy below re-checks sw. */
+			uint64_t hint = __atomic_load_n(&slot[2], __ATOMIC_RELAXED);
+			if (((hint >> 8) & 0xff) == (IVR_SHMRING_F_FIRST | IVR_SHMRING_F_LAST)) {
+				/* A complete one-slot record is published once its sw is (its
+				 * release store came before head's): no head load needed. */
+				c->head_cache = c->pos + 1;
+			} else {
+				/* A multi-slot record is complete only below head. */
+				c->head_cache = __atomic_load_n(
+					&ivr_shmring_ctl_(r->base, ring)->head, __ATOMIC_ACQUIRE);
+				/* pos can be ahead of the head we load (a one-slot record whose
+				 * head store is not visible yet was consumed); head never goes
+				 * backwards otherwise: a new engine creates a new object. */
+				if (c->pos >= c->head_cache)
+					return 0;
+			}
 		}
 		if (c->head_cache - c->pos > r->capacity) {
 			ivr_shmring_resync_(r, ring);
@@ -813,11 +830,14 @@ static inline int ivr_shmring_read(struct ivr_shmring_reader *r, struct ivr_shmr
 {
 	if (!r->base)
 		return -EINVAL;
+	/* Round-robin without division (it would cost more than reading a slot). */
+	uint32_t i = r->next_ring < r->n_rings ? r->next_ring : 0;
 	for (uint32_t k = 0; k < r->n_rings; k++) {
-		uint32_t i = (r->next_ring + k) % r->n_rings;
 		int rc = ivr_shmring_read_ring_(r, i, rec, buf, cap);
+		if (++i == r->n_rings)
+			i = 0;
 		if (rc != 0) {
-			r->next_ring = (i + 1) % r->n_rings;
+			r->next_ring = i;
 			return rc;
 		}
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/harness/ivr_speech.h - real speech for the VAD and AEC tests.
+ * tests/harness/ivr_speech.h - real speech for the VAD, AEC, DSP-chain and
+ * DTMF talk-off tests.
  *
  * Loads the recorded utterances of Debian's pocketsphinx-testdata (16 kHz
  * WAV and raw PCM) and speech synthesised at test time with espeak-ng and
@@ -25,6 +26,27 @@
 
 #define IVR_SPEECH_PS_DIR  "/usr/share/pocketsphinx/test/data"
 #define IVR_SPEECH_MAX_UTT 64
+
+/* The pocketsphinx-testdata recordings used, under IVR_SPEECH_PS_DIR: WAV files, */
+static const char *const ivr_speech_ps_wavs[] IVR_UNUSED = {
+	"cards/001.wav",
+	"cards/002.wav",
+	"cards/003.wav",
+	"cards/004.wav",
+	"cards/005.wav",
+	"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
+	"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
+	"librivox/sense_and_sensibility_01_austen_64kb-0890.wav",
+	"librivox/sense_and_sensibility_01_austen_64kb-0920.wav",
+	"librivox/sense_and_sensibility_01_austen_64kb-0930.wav",
+};
+/* and headerless 16 kHz s16le, for ivr_speech_read_raw16k() (numbers.raw: spoken digits). */
+static const char *const ivr_speech_ps_raws[] IVR_UNUSED = {
+	"goforward.raw",
+	"numbers.raw",
+	"something.raw",
+	"tidigits/dhd.2934z.raw",
+};
 
 struct ivr_speech_corpus {
 	struct ivr_audio utt[IVR_SPEECH_MAX_UTT];
@@ -254,18 +276,6 @@ static inline int ivr_speech_synth(const char *tool, const char *voice, const ch
 static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz, double level_dbfs,
 				  const char *tmpdir, int max_synth)
 {
-	static const char *const wavs[] = {
-		"cards/001.wav",
-		"cards/002.wav",
-		"cards/003.wav",
-		"cards/004.wav",
-		"cards/005.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0890.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0920.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0930.wav",
-	};
 	/* Prompt-like sentences for the synthetic voices. */
 	static const char *const sentences[] = {
 		"Welcome to the customer service line. Please listen carefully as our menu options "
@@ -289,17 +299,15 @@ static inline int ivr_speech_load(struct ivr_speech_corpus *c, uint32_t rate_hz,
 		{ "espeak-ng", "en-us+f3" },   { "flite", "awb" },
 		{ "espeak-ng", "en-gb-x-rp" }, { "flite", "slt" },
 	};
-	static const char *const raws[] = { "goforward.raw", "numbers.raw", "something.raw",
-					    "tidigits/dhd.2934z.raw" };
 	char path[512], err[128];
 	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < sizeof(wavs) / sizeof(wavs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", IVR_SPEECH_PS_DIR, wavs[i]);
+	for (size_t i = 0; i < IVR_N_ELEMENTS(ivr_speech_ps_wavs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", IVR_SPEECH_PS_DIR, ivr_speech_ps_wavs[i]);
 		if (ivr_wav_read(&c->utt[c->n_utt], path, rate_hz, err, sizeof(err)) == 0)
 			c->n_utt++;
 	}
-	for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", IVR_SPEECH_PS_DIR, raws[i]);
+	for (size_t i = 0; i < IVR_N_ELEMENTS(ivr_speech_ps_raws); i++) {
+		snprintf(path, sizeof(path), "%s/%s", IVR_SPEECH_PS_DIR, ivr_speech_ps_raws[i]);
 		if (ivr_speech_read_raw16k(&c->utt[c->n_utt], path, rate_hz) == 0)
 			c->n_utt++;
 	}
@@ -365,15 +373,27 @@ static inline double ivr_speech_ms(const float *x, size_t n)
 	return n ? e / (double)n : 0.0;
 }
 
+/* G.711 encode/decode in place (what a PCMU/PCMA leg does to audio):
+ * @law 0 = linear (unchanged), 1 = mu-law, 2 = A-law. */
+static inline void ivr_speech_g711(float *x, size_t n, int law)
+{
+	uint8_t buf[320];
+	for (size_t off = 0; law && off < n; off += sizeof(buf)) {
+		size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
+		if (law == 1) {
+			ivr_g711_ulaw_encode_f32(buf, x + off, k);
+			ivr_g711_ulaw_decode_f32(x + off, buf, k);
+		} else {
+			ivr_g711_alaw_encode_f32(buf, x + off, k);
+			ivr_g711_alaw_decode_f32(x + off, buf, k);
+		}
+	}
+}
+
 /* mu-law encode/decode in place (the telephone channel). */
 static inline void ivr_speech_ulaw(float *x, size_t n)
 {
-	uint8_t buf[320];
-	for (size_t off = 0; off < n; off += sizeof(buf)) {
-		size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
-		ivr_g711_ulaw_encode_f32(buf, x + off, k);
-		ivr_g711_ulaw_decode_f32(x + off, buf, k);
-	}
+	ivr_speech_g711(x, n, 1);
 }
 
 #endif /* IVR_SPEECH_H */

@@ -316,6 +316,24 @@ static void check_result_steady(const char *name, const struct result *r, double
 	ivr_check_msg(r->prompt_fa <= 0.05, "%s prompt-only VAD flags %.3f", name, r->prompt_fa);
 }
 
+/* The eight Annex D paths D.2-D.9: delays 5-75 ms, echo return losses 6-12 dB. */
+static double path_delay_ms(int m)
+{
+	return 5.0 + 10.0 * (m - 2);
+}
+
+static double path_erl_db(int m)
+{
+	return 6.0 + 2.0 * ((m - 2) % 4);
+}
+
+/* The signals, and in @p model D.@m behind @delay_ms at @rate_hz.
+ * @return 0, or -1 when the test must skip (no speech or no G.168 models). */
+static int load_path(struct path *p, int m, double delay_ms, uint32_t rate_hz)
+{
+	return load() && g168_path(p, m, delay_ms, rate_hz) == 0 ? 0 : -1;
+}
+
 static void check_result(const char *name, const struct result *r)
 {
 	check_result_steady(name, r, 30.0);
@@ -331,8 +349,7 @@ IVR_TEST(g168_paths_8k)
 		return IVR_TEST_SKIP;
 	}
 	for (int m = 2; m <= 9; m++) {
-		const double delay_ms = 5.0 + 10.0 * (m - 2);
-		const double erl = 6.0 + 2.0 * ((m - 2) % 4);
+		const double delay_ms = path_delay_ms(m), erl = path_erl_db(m);
 		ivr_check(g168_path(&p, m, delay_ms, 8000) == 0);
 		struct result r = run_path(&sig8, &p, erl, NULL);
 		char name[48];
@@ -344,10 +361,8 @@ IVR_TEST(g168_paths_8k)
 
 IVR_TEST(g168_path_16k)
 {
-	if (!load())
-		return IVR_TEST_SKIP;
 	struct path p;
-	if (g168_path(&p, 4, 20, 16000) < 0)
+	if (load_path(&p, 4, 20, 16000) < 0)
 		return IVR_TEST_SKIP;
 	struct result r = run_path(&sig16, &p, 6.0, NULL);
 	check_result("16k D.4 delay 20 ms", &r);
@@ -356,11 +371,9 @@ IVR_TEST(g168_path_16k)
 
 IVR_TEST(bulk_delay_fifo)
 {
-	if (!load())
-		return IVR_TEST_SKIP;
 	struct path p;
 	/* 300 ms round trip + D.3 dispersion: beyond the 128 ms tail without the FIFO. */
-	if (g168_path(&p, 3, 300, 8000) < 0)
+	if (load_path(&p, 3, 300, 8000) < 0)
 		return IVR_TEST_SKIP;
 	struct ivr_aec_cfg cfg = { .rate_hz = 8000, .bulk_delay_ms = 280 };
 	struct result r = run_path(&sig8, &p, 6.0, &cfg);
@@ -381,10 +394,8 @@ IVR_TEST(bulk_delay_fifo)
  */
 IVR_TEST(startup_gate)
 {
-	if (!load())
-		return IVR_TEST_SKIP;
 	struct path p;
-	if (g168_path(&p, 2, 5, 8000) < 0)
+	if (load_path(&p, 2, 5, 8000) < 0)
 		return IVR_TEST_SKIP;
 	const struct ivr_aec_cfg nog = { .rate_hz = 8000, .no_startup_gate = 1 };
 	struct result r0 = run_path(&sig8, &p, 6.0, &nog);
@@ -436,8 +447,7 @@ IVR_TEST(frames_10ms)
 	struct path p;
 	int below = 0;
 	for (int m = 2; m <= 9; m++) {
-		const double delay_ms = 5.0 + 10.0 * (m - 2);
-		const double erl = 6.0 + 2.0 * ((m - 2) % 4);
+		const double delay_ms = path_delay_ms(m), erl = path_erl_db(m);
 		if (g168_path(&p, m, delay_ms, 8000) < 0)
 			return IVR_TEST_SKIP;
 		struct ivr_aec_cfg cfg = { .rate_hz = 8000, .frame_ms = 10 };
@@ -493,10 +503,8 @@ IVR_TEST(bad_input)
 
 IVR_TEST(reset_reconverges)
 {
-	if (!load())
-		return IVR_TEST_SKIP;
 	struct path p;
-	if (g168_path(&p, 6, 10, 8000) < 0)
+	if (load_path(&p, 6, 10, 8000) < 0)
 		return IVR_TEST_SKIP;
 	/* Caller memory (arena style) instead of the heap wrapper. */
 	const struct ivr_aec_cfg cfg = { .rate_hz = 8000, .linear_only = 1 };

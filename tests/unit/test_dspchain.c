@@ -17,13 +17,12 @@
  * before the speech start and end after its end; a full ASR ring drops,
  * counts and closes the utterance; the echo guard for the engine's own
  * in-band digits; fax CNG; and no allocation on the process path
- * (malloc interposed as in test_rt_noalloc.c; skipped under ASan).
+ * (malloc interposed by tests/harness/ivr_alloc_guard.h; skipped under ASan).
  * The speech cases skip when pocketsphinx-testdata is not installed.
  */
 #include "config.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,75 +31,8 @@
 #include "dsp/tone.h"
 #include "engine/dspchain.h"
 #include "ivr_speech.h"
+#include "ivr_alloc_guard.h"
 #include "ivr_test.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define IVR_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define IVR_ASAN 1
-#endif
-
-/* ------------------------------------------------ malloc interposer */
-
-static __thread int armed IVR_UNUSED;
-static atomic_int hits IVR_UNUSED;
-
-#ifndef IVR_ASAN
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void *__libc_memalign(size_t a, size_t n);
-extern void __libc_free(void *p);
-
-void *malloc(size_t n)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	return __libc_realloc(p, n);
-}
-
-void *aligned_alloc(size_t a, size_t n)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	return __libc_memalign(a, n);
-}
-
-int posix_memalign(void **p, size_t a, size_t n)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	*p = __libc_memalign(a, n);
-	return *p ? 0 : ENOMEM;
-}
-
-void free(void *p)
-{
-	if (armed && p)
-		atomic_fetch_add(&hits, 1);
-	__libc_free(p);
-}
-#endif
-
-/* Through a volatile pointer so the compiler cannot elide the negative control. */
-static void *(*volatile malloc_fn)(size_t)IVR_UNUSED = malloc;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -817,8 +749,8 @@ IVR_TEST(process_does_not_allocate)
 	struct ivr_asr_frame rec;
 	static struct log l;
 	l.n = 0;
-	atomic_store(&hits, 0);
-	armed = 1;
+	atomic_store(&ivr_alloc_hits, 0);
+	ivr_alloc_armed = 1;
 	struct ivr_dspchain_out o;
 	int pi = 0;
 	for (size_t t = 0; t * FR + FR <= s.n; t++) {
@@ -834,18 +766,18 @@ IVR_TEST(process_does_not_allocate)
 		while (ivr_ring_pop(ring, &rec) == 0) /* the consumer, elsewhere */
 			;
 	}
-	armed = 0;
-	int clean_hits = atomic_load(&hits);
+	ivr_alloc_armed = 0;
+	int clean_hits = atomic_load(&ivr_alloc_hits);
 	ivr_check_msg(clean_hits == 0, "%d allocations on the process path", clean_hits);
 	/* It did real work meanwhile. */
 	ivr_check(count(&l, IVR_MEDIA_EV_SPEECH_START, -1) >= 1);
 	ivr_check(count(&l, IVR_MEDIA_EV_DTMF_START, -1) >= 4);
 	/* Negative control: the interposer does see an allocation. */
-	armed = 1;
-	void *p = malloc_fn(16);
-	armed = 0;
+	ivr_alloc_armed = 1;
+	void *p = ivr_alloc_malloc_fn(16);
+	ivr_alloc_armed = 0;
 	free(p);
-	ivr_check(atomic_load(&hits) > clean_hits);
+	ivr_check(atomic_load(&ivr_alloc_hits) > clean_hits);
 	free(ring);
 	ivr_dspchain_free(ch);
 	free(d);

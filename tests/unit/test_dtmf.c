@@ -24,11 +24,12 @@
 #include "dsp/resample.h"
 #include "dsp/tone.h"
 #include "dsp/wav.h"
+#include "ivr_speech.h"
 #include "ivr_test.h"
 
 static const char all_digits[] = "0123456789*#ABCD";
 static const uint32_t rates[2] = { 8000, 16000 };
-enum law { LAW_NONE, LAW_ULAW, LAW_ALAW };
+enum law { LAW_NONE, LAW_ULAW, LAW_ALAW }; /* ivr_speech_g711()'s @law */
 static const char *law_name[3] = { "linear", "ulaw", "alaw" };
 
 /* ---- signal helpers ---------------------------------------------------- */
@@ -88,22 +89,6 @@ static void sig_free(struct sig *s)
 {
 	free(s->x);
 	s->x = NULL;
-}
-
-/* Encode and decode through G.711 (what a PCMU/PCMA leg does to audio). */
-static void munge(float *x, size_t n, enum law law)
-{
-	if (law == LAW_NONE)
-		return;
-	uint8_t *c = malloc(n ? n : 1);
-	if (law == LAW_ULAW) {
-		ivr_g711_ulaw_encode_f32(c, x, n);
-		ivr_g711_ulaw_decode_f32(x, c, n);
-	} else {
-		ivr_g711_alaw_encode_f32(c, x, n);
-		ivr_g711_alaw_decode_f32(x, c, n);
-	}
-	free(c);
 }
 
 /* ---- detection helper -------------------------------------------------- */
@@ -171,7 +156,7 @@ static int detect_one(uint32_t rate, enum law law, char digit, double on_ms, siz
 	sig_silence(&s, pre);
 	sig_digit(&s, digit, ms_to_n(&s, on_ms), p);
 	sig_silence(&s, ms_to_n(&s, 100));
-	munge(s.x, s.n, law);
+	ivr_speech_g711(s.x, s.n, law);
 	detect(&s, d);
 	sig_free(&s);
 	return d->n == 1 && d->n_end == 1 && d->digit[0] == digit;
@@ -191,7 +176,7 @@ IVR_TEST(test_all_digits)
 				sig_silence(&s, ms_to_n(&s, 50));
 				sig_digit(&s, *c, ms_to_n(&s, 50), NULL);
 			}
-			munge(s.x, s.n, law);
+			ivr_speech_g711(s.x, s.n, law);
 			detect(&s, &d);
 			ivr_check_msg(d.n == 16 && d.n_end == 16, "%u Hz %s: %d starts %d ends",
 				      rates[ri], law_name[law], d.n, d.n_end);
@@ -439,7 +424,7 @@ IVR_TEST(test_pause_and_dropout)
 					sig_digit(&s, c, ms_to_n(&s, 60), NULL);
 					sig_silence(&s, ms_to_n(&s, gaps[g]));
 					sig_digit(&s, c, ms_to_n(&s, 60), NULL);
-					munge(s.x, s.n, law);
+					ivr_speech_g711(s.x, s.n, law);
 					detect(&s, &d);
 					int want = gaps[g] >= 40 ? 2 : 1;
 					ivr_check_msg(d.n == want && d.n_end == want,
@@ -462,6 +447,29 @@ static void random_digits(char *out, int n)
 	out[n] = 0;
 }
 
+/* @s at @rate: @n random digits (written to @want), each @on_ms long at @p
+ * after 50 ms of silence, then 50 ms of silence. */
+static void sig_random_digits(struct sig *s, uint32_t rate, char *want, int n, double on_ms,
+			      const struct ivr_tone_dtmf *p)
+{
+	random_digits(want, n);
+	sig_init(s, rate, n * 0.1 + 1);
+	for (int i = 0; i < n; i++) {
+		sig_silence(s, ms_to_n(s, 50));
+		sig_digit(s, want[i], ms_to_n(s, on_ms), p);
+	}
+	sig_silence(s, ms_to_n(s, 50));
+}
+
+/* How many of the first @n detected digits differ from @want. */
+static int n_wrong(const struct det *d, const char *want, int n)
+{
+	int bad = 0;
+	for (int i = 0; i < d->n && i < n; i++)
+		bad += d->digit[i] != want[i];
+	return bad;
+}
+
 /* 93 ms per digit (40 on / 53 off): 100% correct, in order. */
 IVR_TEST(test_sequence_40_53)
 {
@@ -482,22 +490,28 @@ IVR_TEST(test_sequence_40_53)
 				sig_digit(&s, want[i], ms_to_n(&s, 40), &p);
 				sig_silence(&s, ms_to_n(&s, 53));
 			}
-			munge(s.x, s.n, law);
+			ivr_speech_g711(s.x, s.n, law);
 			detect(&s, &d);
 			ivr_check_msg(d.n == N && d.n_end == N, "%u Hz %s: %d of %d", rates[ri],
 				      law_name[law], d.n, N);
-			int bad = 0;
-			for (int i = 0; i < d.n && i < N; i++) {
-				bad += d.digit[i] != want[i];
-				if (i < N - 1 || 1)
-					ivr_check_near(d.onset_ms[i],
-						       17000.0 / rates[ri] + 93.0 * i, 20.0);
-			}
-			ivr_check_int_eq(bad, 0);
+			for (int i = 0; i < d.n && i < N; i++)
+				ivr_check_near(d.onset_ms[i], 17000.0 / rates[ri] + 93.0 * i, 20.0);
+			ivr_check_int_eq(n_wrong(&d, want, N), 0);
 			sig_free(&s);
 		}
 	}
 	return IVR_TEST_RESULT();
+}
+
+/* @s through @law: exactly the @n digits of @want detected, in order. */
+static void check_train(struct sig *s, int law, const char *want, int n)
+{
+	struct det d;
+	ivr_speech_g711(s->x, s->n, law);
+	detect(s, &d);
+	int bad = n_wrong(&d, want, n);
+	ivr_check_msg(d.n == n && bad == 0, "%u Hz %s: %d detected, %d wrong", s->rate,
+		      law_name[law], d.n, bad);
 }
 
 /* White noise at 15 dB SNR: 1000 of 1000 digits, nothing extra. */
@@ -508,28 +522,15 @@ IVR_TEST(test_noise_15db)
 	for (int ri = 0; ri < 2; ri++) {
 		for (int law = 0; law < 2; law++) {
 			struct sig s;
-			struct det d;
-			random_digits(want, N);
-			sig_init(&s, rates[ri], N * 0.1 + 1);
 			/* -13 dBm0 per tone: -10 dBm0 together; noise 15 dB below that */
 			struct ivr_tone_dtmf p = { .level_dbm0 = -13 };
-			for (int i = 0; i < N; i++) {
-				sig_silence(&s, ms_to_n(&s, 50));
-				sig_digit(&s, want[i], ms_to_n(&s, 50), &p);
-			}
-			sig_silence(&s, ms_to_n(&s, 50));
+			sig_random_digits(&s, rates[ri], want, N, 50, &p);
 			double rms0 = IVR_DBM0_RMS_S16 / 32768.0;
 			double sig_pow = 2 * rms0 * rms0 * pow(10.0, -13.0 / 10.0);
 			double sd = sqrt(sig_pow / pow(10.0, 15.0 / 10.0));
 			for (size_t i = 0; i < s.n; i++)
 				s.x[i] += (float)(sd * grand());
-			munge(s.x, s.n, law);
-			detect(&s, &d);
-			int bad = 0;
-			for (int i = 0; i < d.n && i < N; i++)
-				bad += d.digit[i] != want[i];
-			ivr_check_msg(d.n == N && bad == 0, "%u Hz %s: %d detected, %d wrong",
-				      rates[ri], law_name[law], d.n, bad);
+			check_train(&s, law, want, N);
 			sig_free(&s);
 		}
 	}
@@ -545,29 +546,17 @@ IVR_TEST(test_dial_tone)
 		for (int law = 0; law < 3; law++) {
 			struct sig s;
 			struct det d;
-			random_digits(want, N);
-			sig_init(&s, rates[ri], N * 0.1 + 1);
 			struct ivr_tone_dtmf p = { .level_dbm0 = -10 };
-			for (int i = 0; i < N; i++) {
-				sig_silence(&s, ms_to_n(&s, 50));
-				sig_digit(&s, want[i], ms_to_n(&s, 45), &p);
-			}
-			sig_silence(&s, ms_to_n(&s, 50));
+			sig_random_digits(&s, rates[ri], want, N, 45, &p);
 			/* digits -10 dBm0 per tone; each dial tone -20 dBm0 */
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 350, -20, NULL), 0);
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 440, -20, NULL), 0);
-			munge(s.x, s.n, law);
-			detect(&s, &d);
-			int bad = 0;
-			for (int i = 0; i < d.n && i < N; i++)
-				bad += d.digit[i] != want[i];
-			ivr_check_msg(d.n == N && bad == 0, "%u Hz %s: %d detected, %d wrong",
-				      rates[ri], law_name[law], d.n, bad);
+			check_train(&s, law, want, N);
 			/* dial tone alone: nothing */
 			memset(s.x, 0, s.n * sizeof(float));
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 350, -10, NULL), 0);
 			ivr_check_int_eq(ivr_tone_sine_add(s.x, s.n, s.rate, 440, -10, NULL), 0);
-			munge(s.x, s.n, law);
+			ivr_speech_g711(s.x, s.n, law);
 			detect(&s, &d);
 			ivr_check_int_eq(d.n, 0);
 			sig_free(&s);
@@ -583,10 +572,7 @@ IVR_TEST(test_dial_tone)
 static int talkoff_count(const struct ivr_audio *a, const char *what)
 {
 	int total = 0;
-	double e = 0;
-	for (size_t i = 0; i < a->n_samples; i++)
-		e += (double)a->samples[i] * a->samples[i];
-	double rms = sqrt(e / (a->n_samples ? a->n_samples : 1));
+	double rms = sqrt(ivr_speech_ms(a->samples, a->n_samples));
 	double rms0 = IVR_DBM0_RMS_S16 / 32768.0;
 	float *x = malloc((a->n_samples ? a->n_samples : 1) * sizeof(float));
 	for (int gain_i = 0; gain_i < 2; gain_i++) {
@@ -594,7 +580,7 @@ static int talkoff_count(const struct ivr_audio *a, const char *what)
 		for (int law = 0; law < 3; law++) {
 			for (size_t i = 0; i < a->n_samples; i++)
 				x[i] = (float)(a->samples[i] * g);
-			munge(x, a->n_samples, law);
+			ivr_speech_g711(x, a->n_samples, law);
 			struct det d;
 			detect_chunked(a->rate_hz, x, a->n_samples, 0, &d, 0);
 			if (d.n)
@@ -610,13 +596,17 @@ static int talkoff_count(const struct ivr_audio *a, const char *what)
 	return total;
 }
 
-static int talkoff_file(const char *path, double *seconds)
+/* Talk-off over one recording read at 8 and 16 kHz: a WAV file, or (@raw)
+ * headerless 16 kHz PCM.  @return digits detected, -1 when unreadable. */
+static int talkoff_file(const char *path, int raw, double *seconds)
 {
 	int total = 0;
 	for (int ri = 0; ri < 2; ri++) {
 		struct ivr_audio a;
-		char err[200];
-		if (ivr_wav_read(&a, path, rates[ri], err, sizeof(err)) < 0) {
+		char err[200] = "cannot read";
+		int r = raw ? ivr_speech_read_raw16k(&a, path, rates[ri])
+			    : ivr_wav_read(&a, path, rates[ri], err, sizeof(err));
+		if (r < 0) {
 			fprintf(stderr, "  %s: %s\n", path, err);
 			return -1;
 		}
@@ -628,79 +618,25 @@ static int talkoff_file(const char *path, double *seconds)
 	return total;
 }
 
-static int talkoff_raw16k(const char *path, double *seconds)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	int16_t buf[4096];
-	size_t n = 0, cap = 0, got;
-	float *x = NULL;
-	while ((got = fread(buf, sizeof(int16_t), IVR_N_ELEMENTS(buf), f)) > 0) {
-		if (n + got > cap) {
-			cap = 2 * (n + got);
-			x = realloc(x, cap * sizeof(float));
-		}
-		for (size_t i = 0; i < got; i++)
-			x[n + i] = buf[i] / 32768.0f;
-		n += got;
-	}
-	fclose(f);
-	if (!n) {
-		free(x);
-		return -1;
-	}
-	*seconds += n / 16000.0;
-	struct ivr_audio a16 = { .samples = x, .n_samples = n, .rate_hz = 16000 };
-	struct ivr_audio a8 = { .rate_hz = 8000 };
-	int total = talkoff_count(&a16, path);
-	int r = ivr_resample_buffer(x, n, 16000, &a8.samples, &a8.n_samples, 8000);
-	ivr_check_int_eq(r, 0);
-	if (r == 0)
-		total += talkoff_count(&a8, path);
-	free(a8.samples);
-	free(x);
-	return total;
-}
-
 IVR_TEST(test_talkoff_recorded_speech)
 {
-	static const char *files[] = {
-		"cards/001.wav",
-		"cards/002.wav",
-		"cards/003.wav",
-		"cards/004.wav",
-		"cards/005.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0890.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0920.wav",
-		"librivox/sense_and_sensibility_01_austen_64kb-0930.wav",
-	};
 	double seconds = 0;
 	int found = 0, total = 0;
-	for (size_t i = 0; i < IVR_N_ELEMENTS(files); i++) {
-		char path[512];
-		snprintf(path, sizeof(path), "/usr/share/pocketsphinx/test/data/%s", files[i]);
-		if (access(path, R_OK) != 0)
-			continue;
-		found++;
-		int r = talkoff_file(path, &seconds);
-		ivr_check(r >= 0);
-		if (r > 0)
-			total += r;
-	}
-	/* headerless 16 kHz s16le recordings (numbers.raw: spoken digits) */
-	static const char *raws[] = { "goforward.raw", "numbers.raw", "something.raw",
-				      "tidigits/dhd.2934z.raw" };
-	for (size_t i = 0; i < IVR_N_ELEMENTS(raws); i++) {
-		char path[512];
-		snprintf(path, sizeof(path), "/usr/share/pocketsphinx/test/data/%s", raws[i]);
-		int r = talkoff_raw16k(path, &seconds);
-		if (r < 0)
-			continue;
-		found++;
-		total += r;
+	for (int raw = 0; raw < 2; raw++) {
+		const char *const *names = raw ? ivr_speech_ps_raws : ivr_speech_ps_wavs;
+		const size_t n = raw ? IVR_N_ELEMENTS(ivr_speech_ps_raws)
+				     : IVR_N_ELEMENTS(ivr_speech_ps_wavs);
+		for (size_t i = 0; i < n; i++) {
+			char path[512];
+			snprintf(path, sizeof(path), "%s/%s", IVR_SPEECH_PS_DIR, names[i]);
+			if (access(path, R_OK) != 0)
+				continue;
+			found++;
+			int r = talkoff_file(path, raw, &seconds);
+			ivr_check(r >= 0);
+			if (r > 0)
+				total += r;
+		}
 	}
 	if (!found) {
 		printf("  note: pocketsphinx-testdata not installed, skipped\n");
@@ -737,7 +673,7 @@ static int talkoff_synth(const char *prog, const char *fmt)
 	int total = -1;
 	double seconds = 0;
 	if (system(cmd) == 0) {
-		total = talkoff_file(wav, &seconds);
+		total = talkoff_file(wav, 0, &seconds);
 		printf("  %s: %.0f s of speech x 2 rates x 3 laws x 2 levels: %d digits\n", prog,
 		       seconds, total);
 	}

@@ -19,11 +19,12 @@
 #include "dsp/faxtone.h"
 #include "dsp/g711.h"
 #include "dsp/wav.h"
+#include "ivr_speech.h"
 #include "ivr_test.h"
 
 #define MAXN (16000 * 12)
 
-static float sig[MAXN], noise_buf[MAXN];
+static float sig[MAXN];
 
 static double amp_dbm0(double dbm0)
 {
@@ -61,18 +62,6 @@ static void add_noise(float *x, size_t n, double dbm0)
 	double sd = amp_dbm0(dbm0) / sqrt(2.0);
 	for (size_t i = 0; i < n; i++)
 		x[i] += (float)(sd * gauss());
-}
-
-static void codec(float *x, size_t n, int law)
-{
-	static uint8_t c[MAXN];
-	if (law == 1) {
-		ivr_g711_ulaw_encode_f32(c, x, n);
-		ivr_g711_ulaw_decode_f32(x, c, n);
-	} else if (law == 2) {
-		ivr_g711_alaw_encode_f32(c, x, n);
-		ivr_g711_alaw_decode_f32(x, c, n);
-	}
 }
 
 /* Run the detector over x in 20 ms frames. @return number of events. */
@@ -113,6 +102,17 @@ static int count(const struct ivr_faxtone_event *ev, int n, int type)
 	return c;
 }
 
+/* One -15 dBm0 burst of @f Hz, @on_s long from 0.5 s, in @seconds of 8 kHz
+ * audio (in sig).  @return the events detected (in @ev). */
+static int detect_burst(double f, double on_s, size_t seconds, struct ivr_faxtone_event *ev,
+			int max_ev)
+{
+	size_t n = 8000 * seconds;
+	memset(sig, 0, n * sizeof(float));
+	add_tone(sig, 4000, 4000 + (size_t)(on_s * 8000), f, 8000, -15, 0, 0);
+	return detect(sig, n, 8000, ev, max_ev);
+}
+
 IVR_TEST(cng_cadence_levels_rates_codecs)
 {
 	static const uint32_t rates[] = { 8000, 16000 };
@@ -129,7 +129,7 @@ IVR_TEST(cng_cadence_levels_rates_codecs)
 					add_tone(sig, on, on + rate / 2, 1100, rate, levels[l], 0,
 						 0);
 				}
-				codec(sig, n, law);
+				ivr_speech_g711(sig, n, law);
 				struct ivr_faxtone_event ev[16];
 				int k = detect(sig, n, rate, ev, 16);
 				bool ok = k == 2 && ev[0].type == IVR_FAXTONE_CNG &&
@@ -169,12 +169,8 @@ IVR_TEST(cng_frequency_tolerance_and_duration)
 		{ 1100, 5.0, 0 }, /* continuous: not a CNG burst */
 	};
 	for (size_t c = 0; c < IVR_N_ELEMENTS(cases); c++) {
-		size_t n = 8000 * 7;
-		memset(sig, 0, n * sizeof(float));
-		add_tone(sig, 4000, 4000 + (size_t)(cases[c].on_s * 8000), cases[c].f, 8000, -15, 0,
-			 0);
 		struct ivr_faxtone_event ev[16];
-		int k = detect(sig, n, 8000, ev, 16);
+		int k = detect_burst(cases[c].f, cases[c].on_s, 7, ev, 16);
 		ivr_check_msg(count(ev, k, IVR_FAXTONE_CNG) == cases[c].want && k == cases[c].want,
 			      "%.0f Hz for %.2f s: %d events, want %d", cases[c].f, cases[c].on_s,
 			      k, cases[c].want);
@@ -222,7 +218,7 @@ IVR_TEST(ans_variants)
 				add_tone(sig, rate / 2, rate / 2 + rate * 3, 2100, rate, -20,
 					 kinds[kd].rev_ms, kinds[kd].am);
 				if (rate == 8000)
-					codec(sig, n, law ? 2 : 1);
+					ivr_speech_g711(sig, n, law ? 2 : 1);
 				struct ivr_faxtone_event ev[16];
 				int k = detect(sig, n, rate, ev, 16);
 				bool ok = k == 2 && ev[0].type == IVR_FAXTONE_ANS &&
@@ -258,12 +254,8 @@ IVR_TEST(ans_frequency_tolerance_and_duration)
 		{ 2100 + 100, 3, 0 }, { 2100, 0.3, 0 },	   { 2100, 0.9, 0 },
 	};
 	for (size_t c = 0; c < IVR_N_ELEMENTS(cases); c++) {
-		size_t n = 8000 * 5;
-		memset(sig, 0, n * sizeof(float));
-		add_tone(sig, 4000, 4000 + (size_t)(cases[c].on_s * 8000), cases[c].f, 8000, -15, 0,
-			 0);
 		struct ivr_faxtone_event ev[16];
-		int k = detect(sig, n, 8000, ev, 16);
+		int k = detect_burst(cases[c].f, cases[c].on_s, 5, ev, 16);
 		ivr_check_msg(k == cases[c].want, "%.0f Hz for %.1f s: %d events, want %d",
 			      cases[c].f, cases[c].on_s, k, cases[c].want);
 	}
@@ -284,7 +276,7 @@ IVR_TEST(tones_in_noise)
 		} else {
 			add_tone(sig, 8000, 8000 + 3 * 8000, 2100, 8000, -20, 450, 0);
 		}
-		codec(sig, n, 1);
+		ivr_speech_g711(sig, n, 1);
 		struct ivr_faxtone_event ev[16];
 		int k = detect(sig, n, 8000, ev, 16);
 		if (t == 0)
@@ -357,7 +349,7 @@ IVR_TEST(rejects_speech)
 			size_t n = rate * 10;
 			speechlike(sig, n, rate, 11 + (uint32_t)f, f0s[f]);
 			if (rate == 8000)
-				codec(sig, n, 1);
+				ivr_speech_g711(sig, n, 1);
 			struct ivr_faxtone_event ev[16];
 			int k = detect(sig, n, rate, ev, 16);
 			ivr_check_msg(k == 0, "speech-like f0 %.1f at %u Hz: %d events", f0s[f],
@@ -492,7 +484,6 @@ IVR_TEST(bad_input_and_framing)
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
-	memset(noise_buf, 0, sizeof(noise_buf));
 	ivr_test_run(cng_cadence_levels_rates_codecs);
 	ivr_test_run(cng_frequency_tolerance_and_duration);
 	ivr_test_run(cng_cadence_flag_needs_t30_rhythm);

@@ -8,7 +8,8 @@
  * attenuated; the reported delay must match an impulse's measured delay;
  * frame counts must add up.  File path (libsamplerate,
  * ivr_resample_buffer): same flatness, length and error handling.
- * Levels are measured with a Hann-windowed single-bin DFT at the tone.
+ * Levels are measured with a Hann-windowed single-bin DFT at the tone
+ * (tests/harness/ivr_dft.h).
  */
 #include "config.h"
 
@@ -17,32 +18,10 @@
 
 #include "dsp/g711.h"
 #include "dsp/resample.h"
+#include "ivr_dft.h"
 #include "ivr_test.h"
 
 #define MAXN 96000
-
-/* Amplitude of the component at @f_hz in x[0..n), Hann window. */
-static double tone_amp(const float *x, size_t n, double f_hz, double rate_hz)
-{
-	/* e^{-j w i} and the Hann window's e^{j 2 pi i/(n-1)} by rotation, not per-sample trig */
-	double w = 2 * M_PI * f_hz / rate_hz, v = 2 * M_PI / (double)(n - 1);
-	double cr = 1, ci = 0, sr = cos(w), si = -sin(w);
-	double hr = 1, hi = 0, tr = cos(v), ti = sin(v);
-	double re = 0, im = 0, wsum = 0;
-	for (size_t i = 0; i < n; i++) {
-		double win = 0.5 - 0.5 * hr;
-		re += win * x[i] * cr;
-		im += win * x[i] * ci;
-		wsum += win;
-		double a = cr * sr - ci * si;
-		ci = cr * si + ci * sr;
-		cr = a;
-		a = hr * tr - hi * ti;
-		hi = hr * ti + hi * tr;
-		hr = a;
-	}
-	return 2.0 * sqrt(re * re + im * im) / wsum;
-}
 
 static void make_tone(float *x, size_t n, double f_hz, double rate_hz, double amp)
 {
@@ -90,7 +69,7 @@ static double roundtrip_ripple(uint32_t mid_hz, int q, double *worst_f)
 		if (nb < 6000)
 			return 99;
 		/* Skip the start-up transient (filter delays), measure 0.5 s. */
-		double a = tone_amp(back + 1000, 4000, f, 8000);
+		double a = ivr_dft_amp(back + 1000, 4000, 8000, f);
 		double db = 20 * log10(a / 0.5);
 		if (fabs(db) > fabs(worst)) {
 			worst = db;
@@ -129,19 +108,21 @@ IVR_TEST(images_and_aliases_attenuated)
 			return IVR_TEST_FAIL;
 		make_tone(sig, n, 3000, 8000, 0.5);
 		size_t no = run(up, sig, n, 160, mid, 6 * MAXN);
-		double img = tone_amp(mid + 2000, no - 4000, 5000, 16000);
+		double img = ivr_dft_amp(mid + 2000, no - 4000, 16000, 5000);
 		double img_db = 20 * log10(img / 0.5 + 1e-12);
 		no = run(up6, sig, n, 160, mid, 6 * MAXN);
-		double img6 = IVR_MAX(tone_amp(mid + 6000, no - 12000, 5000, 48000),
-				      tone_amp(mid + 6000, no - 12000, 11000, 48000));
+		double img6 = IVR_MAX(ivr_dft_amp(mid + 6000, no - 12000, 48000, 5000),
+				      ivr_dft_amp(mid + 6000, no - 12000, 48000, 11000));
 		double img6_db = 20 * log10(img6 / 0.5 + 1e-12);
 		/* Down 16->8: 5000 Hz would alias to 3000 Hz; 48->8: 10 kHz to 2 kHz. */
 		make_tone(mid, 2 * n, 5000, 16000, 0.5);
 		no = run(dn, mid, 2 * n, 320, back, MAXN);
-		double al = 20 * log10(tone_amp(back + 1000, no - 2000, 3000, 8000) / 0.5 + 1e-12);
+		double al =
+			20 * log10(ivr_dft_amp(back + 1000, no - 2000, 8000, 3000) / 0.5 + 1e-12);
 		make_tone(mid, 6 * n, 10000, 48000, 0.5);
 		no = run(dn6, mid, 6 * n, 960, back, MAXN);
-		double al6 = 20 * log10(tone_amp(back + 1000, no - 2000, 2000, 8000) / 0.5 + 1e-12);
+		double al6 =
+			20 * log10(ivr_dft_amp(back + 1000, no - 2000, 8000, 2000) / 0.5 + 1e-12);
 		printf("  q%d: image 8->16 %.1f dB, 8->48 %.1f dB; alias 16->8 %.1f dB, 48->8 %.1f "
 		       "dB\n",
 		       q, img_db, img6_db, al, al6);
@@ -285,14 +266,14 @@ IVR_TEST(hot_path_through_g711)
 	ivr_g711_ulaw_encode_f32(u, sig, n);
 	ivr_g711_ulaw_decode_f32(sig, u, n);
 	free(u);
-	double a_in = tone_amp(sig + 1000, 4000, 1000, 8000);
+	double a_in = ivr_dft_amp(sig + 1000, 4000, 8000, 1000);
 	struct ivr_resampler *up = mk(8000, 16000, 4), *dn = mk(16000, 8000, 4);
 	if (!up || !dn)
 		return IVR_TEST_FAIL;
 	size_t nm = run(up, sig, n, 160, mid, 6 * MAXN);
 	size_t nb = run(dn, mid, nm, 320, back, MAXN);
 	ivr_check(nb >= n - 2);
-	double a_out = tone_amp(back + 1000, 4000, 1000, 8000);
+	double a_out = ivr_dft_amp(back + 1000, 4000, 8000, 1000);
 	ivr_check_near(20 * log10(a_out / a_in), 0.0, 0.1);
 	ivr_resampler_free(up);
 	ivr_resampler_free(dn);
@@ -312,7 +293,7 @@ IVR_TEST(file_path_libsamplerate)
 		if (up) {
 			ivr_check_int_eq(ivr_resample_buffer(up, nu, 16000, &dn, &nd, 8000), 0);
 			if (dn && nd > 6000) {
-				double db = 20 * log10(tone_amp(dn + 1000, 4000, f, 8000) / 0.5);
+				double db = 20 * log10(ivr_dft_amp(dn + 1000, 4000, 8000, f) / 0.5);
 				if (fabs(db) > fabs(worst))
 					worst = db;
 			}

@@ -2,9 +2,10 @@
 /*
  * tests/unit/test_rt_noalloc.c - the media path never allocates.
  *
- * malloc/calloc/realloc/free/aligned_alloc are interposed (defined here,
- * forwarding to glibc's __libc_* entry points); a thread-local flag arms
- * them on this thread only, so the recorder's writer thread may allocate.
+ * malloc/calloc/realloc/free/aligned_alloc/posix_memalign are interposed
+ * (tests/harness/ivr_alloc_guard.h, forwarding to glibc's __libc_* entry
+ * points); a thread-local flag arms them on this thread only, so the
+ * recorder's writer thread may allocate.
  * Armed: 1000 ticks of three calls' full per-call processing - RTP parse,
  * latching, RFC 3550 statistics, jitter buffer with reordering and loss,
  * G.711 decode, PLC, the DSP chain (AEC, DTMF in-band and RFC 4733, fax
@@ -17,7 +18,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -31,73 +31,16 @@
 #include "engine/prompt.h"
 #include "engine/rtcp.h"
 #include "engine/recorder.h"
+#include "ivr_alloc_guard.h"
 #include "ivr_test.h"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define IVR_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define IVR_ASAN 1
-#endif
-
-static __thread int armed;
-static atomic_int hits;
-
-#ifndef IVR_ASAN
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void *__libc_memalign(size_t a, size_t n);
-extern void __libc_free(void *p);
-
-void *malloc(size_t n)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	return __libc_realloc(p, n);
-}
-
-void *aligned_alloc(size_t a, size_t n)
-{
-	if (armed)
-		atomic_fetch_add(&hits, 1);
-	return __libc_memalign(a, n);
-}
-
-void free(void *p)
-{
-	if (armed && p)
-		atomic_fetch_add(&hits, 1);
-	__libc_free(p);
-}
-#endif
-
-/* Through a volatile pointer so the compiler cannot elide the negative control. */
-static void *(*volatile malloc_fn)(size_t) = malloc;
 
 IVR_TEST(test_negative_control)
 {
-	atomic_store(&hits, 0);
-	armed = 1;
-	void *p = malloc_fn(32);
-	armed = 0;
-	ivr_check_int_eq(atomic_load(&hits), 1);
+	atomic_store(&ivr_alloc_hits, 0);
+	ivr_alloc_armed = 1;
+	void *p = ivr_alloc_malloc_fn(32);
+	ivr_alloc_armed = 0;
+	ivr_check_int_eq(atomic_load(&ivr_alloc_hits), 1);
 	free(p);
 	return IVR_TEST_RESULT();
 }
@@ -188,8 +131,8 @@ IVR_TEST(test_media_ticks)
 	}
 
 	/* Media path, armed. */
-	atomic_store(&hits, 0);
-	armed = 1;
+	atomic_store(&ivr_alloc_hits, 0);
+	ivr_alloc_armed = 1;
 	uint8_t pkt[N_CALLS][2][256];
 	int held[N_CALLS] = { 0 }, garbage = 0;
 	for (int t = 0; t < 1000; t++) {
@@ -236,9 +179,9 @@ IVR_TEST(test_media_ticks)
 						 (struct sockaddr *)&peer, sizeof(peer), now);
 		}
 	}
-	armed = 0;
-	ivr_check_msg(atomic_load(&hits) == 0, "%d allocations on the media path",
-		      atomic_load(&hits));
+	ivr_alloc_armed = 0;
+	ivr_check_msg(atomic_load(&ivr_alloc_hits) == 0, "%d allocations on the media path",
+		      atomic_load(&ivr_alloc_hits));
 	ivr_check_int_eq(rtcp_sent, N_CALLS * 4); /* every 250 ticks */
 	ivr_check_int_eq(calls[0]->st.rtcp_rx, 10);
 	for (int i = 0; i < N_CALLS; i++) {

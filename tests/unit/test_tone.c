@@ -2,9 +2,10 @@
 /*
  * tests/unit/test_tone.c - DTMF/tone generator and in-band sender: levels
  * in dBm0 (also after G.711), twist, frequency offsets, durations and ramps
- * measured on the generated signal with an independent DFT; the sender's
- * queue, timing, frame-size independence, memcpy cloning and a round trip
- * through the detector (dsp/dtmf.h); bad input.
+ * measured on the generated signal with an independent DFT
+ * (tests/harness/ivr_dft.h); the sender's queue, timing, frame-size
+ * independence, memcpy cloning and a round trip through the detector
+ * (dsp/dtmf.h); bad input.
  */
 #include "config.h"
 
@@ -14,40 +15,11 @@
 #include "dsp/dtmf.h"
 #include "dsp/g711.h"
 #include "dsp/tone.h"
+#include "ivr_dft.h"
 #include "ivr_test.h"
 
 static const char all_digits[] = "0123456789*#ABCD";
 static const uint32_t rates[2] = { 8000, 16000 };
-
-/* Amplitude of the component at @f Hz of @x (Hann-windowed DFT, so that the
- * other tone of the pair does not leak in). */
-static double amp_at(const float *x, size_t n, uint32_t rate, double f)
-{
-	/* phasors by recurrence (renormalised): cos/sin per sample made this
-	 * case slow under valgrind */
-	double re = 0, im = 0, wsum = 0;
-	double cr = 1, ci = 0, dr = cos(2 * M_PI * f / rate), di = -sin(2 * M_PI * f / rate);
-	double pr = cos(M_PI / n), pi = sin(M_PI / n); /* e^{j pi (2i+1)/n} */
-	double hr2 = cos(2 * M_PI / n), hi2 = sin(2 * M_PI / n);
-	for (size_t i = 0; i < n; i++) {
-		double w = 0.5 - 0.5 * pr;
-		re += w * x[i] * cr;
-		im += w * x[i] * ci;
-		wsum += w;
-		double t = cr * dr - ci * di;
-		ci = cr * di + ci * dr;
-		cr = t;
-		t = pr * hr2 - pi * hi2;
-		pi = pr * hi2 + pi * hr2;
-		pr = t;
-		if ((i & 255) == 255) {
-			double g = 1.0 / sqrt(cr * cr + ci * ci);
-			cr *= g;
-			ci *= g;
-		}
-	}
-	return 2 * sqrt(re * re + im * im) / wsum;
-}
 
 /* Frequency of the strongest component within +-@span Hz of @f (0.05 Hz grid
  * refinement by golden-section-free scanning: coarse 1 Hz, then fine). */
@@ -55,7 +27,7 @@ static double peak_near(const float *x, size_t n, uint32_t rate, double f, doubl
 {
 	double best = f, bv = -1;
 	for (double g = f - span; g <= f + span; g += 1.0) {
-		double v = amp_at(x, n, rate, g);
+		double v = ivr_dft_amp(x, n, rate, g);
 		if (v > bv) {
 			bv = v;
 			best = g;
@@ -63,7 +35,7 @@ static double peak_near(const float *x, size_t n, uint32_t rate, double f, doubl
 	}
 	double c = best;
 	for (double g = c - 1.0; g <= c + 1.0; g += 0.05) {
-		double v = amp_at(x, n, rate, g);
+		double v = ivr_dft_amp(x, n, rate, g);
 		if (v > bv) {
 			bv = v;
 			best = g;
@@ -128,8 +100,8 @@ IVR_TEST(test_levels_twist_offsets)
 							ivr_tone_dtmf_add(x, n, rate, *c, &p), 0);
 						double gl = fl * (1 + offs[oi][0] / 100);
 						double gh = fh * (1 + offs[oi][1] / 100);
-						double al = to_dbm0(amp_at(x, n, rate, gl));
-						double ah = to_dbm0(amp_at(x, n, rate, gh));
+						double al = to_dbm0(ivr_dft_amp(x, n, rate, gl));
+						double ah = to_dbm0(ivr_dft_amp(x, n, rate, gh));
 						ivr_check_near(al, levels[li], 0.05);
 						ivr_check_near(ah - al, twists[ti], 0.05);
 						if (ti == 1 && li == 1) {
@@ -161,9 +133,9 @@ IVR_TEST(test_levels_twist_offsets)
 						ivr_g711_alaw_encode_f32(code, x, n);
 						ivr_g711_alaw_decode_f32(y, code, n);
 					}
-					ivr_check_near(to_dbm0(amp_at(y, n, rate, fl)),
+					ivr_check_near(to_dbm0(ivr_dft_amp(y, n, rate, fl)),
 						       g711_levels[li], 0.3);
-					ivr_check_near(to_dbm0(amp_at(y, n, rate, fh)),
+					ivr_check_near(to_dbm0(ivr_dft_amp(y, n, rate, fh)),
 						       g711_levels[li], 0.3);
 					free(y);
 				}
@@ -229,7 +201,7 @@ IVR_TEST(test_sine)
 		for (size_t i = 0; i < n; i++)
 			maxd = fmax(maxd, fabs(a[i] - b[i]));
 		ivr_check(maxd < 1e-5);
-		ivr_check_near(to_dbm0(amp_at(a, n, rate, 350)), -13, 0.05);
+		ivr_check_near(to_dbm0(ivr_dft_amp(a, n, rate, 350)), -13, 0.05);
 		ivr_check_int_eq(ivr_tone_sine_add(a, n, rate, rate / 2.0f, -13, NULL), -EINVAL);
 		ivr_check_int_eq(ivr_tone_sine_add(a, n, rate, -1, -13, NULL), -EINVAL);
 		ivr_check_int_eq(ivr_tone_sine_add(a, n, rate, 440, NAN, NULL), -EINVAL);
@@ -265,7 +237,7 @@ IVR_TEST(test_bad_input)
 	ivr_check_int_eq(ivr_tone_dtmf_add(x, 160, 8000, '1', &q), -EINVAL);
 	/* NULL params: -10 dBm0 per tone */
 	ivr_check_int_eq(ivr_tone_dtmf_add(x, 160, 8000, '1', NULL), 0);
-	ivr_check_near(to_dbm0(amp_at(x, 160, 8000, 697)), -10, 0.3);
+	ivr_check_near(to_dbm0(ivr_dft_amp(x, 160, 8000, 697)), -10, 0.3);
 	/* nothing written on error */
 	float y[16] = { 0 };
 	ivr_check_int_eq(ivr_tone_dtmf_add(y, 16, 8000, 'Z', NULL), -EINVAL);
@@ -369,8 +341,8 @@ IVR_TEST(test_tx_render)
 			}
 			float fl, fh;
 			ivr_check_int_eq(ivr_tone_dtmf_freqs(digits[d], &fl, &fh), 0);
-			ivr_check_near(to_dbm0(amp_at(seg, on, rate, fl)), -8, 0.3);
-			ivr_check_near(to_dbm0(amp_at(seg, on, rate, fh)), -6, 0.3);
+			ivr_check_near(to_dbm0(ivr_dft_amp(seg, on, rate, fl)), -8, 0.3);
+			ivr_check_near(to_dbm0(ivr_dft_amp(seg, on, rate, fh)), -6, 0.3);
 			ivr_check(seg[on - 1] != 0 || seg[on - 2] != 0);
 		}
 		/* frame size independence (1, odd, 20 ms) and memcpy cloning */
