@@ -22,6 +22,7 @@
 #include "engine/api.h"
 #include "engine/call.h"
 #include "engine/dspchain.h"
+#include "engine/flowsvc.h"
 #include "engine/mixer.h"
 #include "engine/prompt.h"
 #include "engine/recorder.h"
@@ -53,6 +54,8 @@ struct ivr_engine {
 	struct ivr_mixer *mixer;
 	struct ivr_shmring events;   /* event ring, one sub-ring per worker (when ring_name) */
 	struct ivr_ring **asr_rings; /* per worker, when cfg.asr_ring_records */
+	struct ivr_flowsvc *flowsvc; /* when cfg.flows_dir */
+	char flows_dir[1024], prompt_cache_dir[1024];
 	bool have_events;
 	bool started;
 	uint64_t t0_ns;
@@ -86,6 +89,16 @@ static inline uint64_t make_id(uint32_t slot, uint32_t gen)
 	return ((uint64_t)gen << SLOT_BITS) | slot;
 }
 
+/* Without the acoustic model, flows still run on DTMF; speech becomes a no-match. */
+static bool asr_model_present(void)
+{
+#if IVR_HAVE_ASR
+	return access(IVR_PS_MODELDIR "/en-us/en-us/mdef", R_OK) == 0;
+#else
+	return false;
+#endif
+}
+
 struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 {
 	struct ivr_engine_cfg c = cfg ? *cfg : (struct ivr_engine_cfg){ 0 };
@@ -113,6 +126,18 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 	snprintf(e->ring_name, sizeof(e->ring_name), "%s", c.ring_name ? c.ring_name : "");
 	c.bind_addr = e->bind_addr;
 	c.ring_name = e->ring_name;
+	if (c.flows_dir) {
+		snprintf(e->flows_dir, sizeof(e->flows_dir), "%s", c.flows_dir);
+		c.flows_dir = e->flows_dir;
+		/* flows listen: speech has to reach the ASR threads */
+		if (!c.asr_ring_records)
+			c.asr_ring_records = 512;
+	}
+	if (c.prompt_cache_dir) {
+		snprintf(e->prompt_cache_dir, sizeof(e->prompt_cache_dir), "%s",
+			 c.prompt_cache_dir);
+		c.prompt_cache_dir = e->prompt_cache_dir;
+	}
 	e->cfg = c;
 	struct in_addr probe;
 	if (inet_pton(AF_INET, e->bind_addr, &probe) != 1) {
@@ -141,6 +166,26 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 		ivr_engine_free(e);
 		errno = ENOMEM;
 		return NULL;
+	}
+	if (c.flows_dir) {
+		char err[512];
+		e->flowsvc =
+			ivr_flowsvc_new(&(struct ivr_flowsvc_cfg){ .dir = c.flows_dir,
+								   .prompt_dir = c.prompt_cache_dir,
+								   .prompts = e->prompts,
+								   .no_asr = !asr_model_present(),
+								   .n_asr_threads = c.asr_threads,
+								   .n_workers = c.n_workers,
+								   .max_calls = c.max_calls,
+								   .slot_bits = SLOT_BITS },
+					err, sizeof(err));
+		if (!e->flowsvc) {
+			int r = errno;
+			fail(-r, "flows: %s", err);
+			ivr_engine_free(e);
+			errno = r;
+			return NULL;
+		}
 	}
 	/* Touch the whole arena now: no page faults on the media path later. */
 	memset(e->arena, 0, e->stride * e->n_slots);
@@ -188,8 +233,9 @@ int ivr_engine_start(struct ivr_engine *e)
 		}
 		if (!e->asr_rings)
 			return fail(-ENOMEM, "out of memory for the ASR rings");
-	} else if (e->asr_rings) {
-		/* Restart: no thread runs, records of the previous run are stale. */
+	} else if (e->asr_rings && !e->flowsvc) {
+		/* Restart: no thread runs, records of the previous run are stale (the flow
+		 * service's ASR threads, still running, drain them instead). */
 		for (unsigned i = 0; i < e->n_workers; i++)
 			ivr_ring_reset(e->asr_rings[i]);
 	}
@@ -209,11 +255,21 @@ int ivr_engine_start(struct ivr_engine *e)
 					     .stride = e->stride,
 					     .n_slots = e->n_slots,
 					     .t0_ns = e->t0_ns,
-					     .events = e->have_events ? &e->events : NULL };
+					     .events = e->have_events ? &e->events : NULL,
+					     .flowsvc = e->flowsvc };
 		e->workers[i] = ivr_worker_new(&wc, err, sizeof(err));
 		int r = e->workers[i] ? ivr_worker_start(e->workers[i]) : -errno;
 		if (r < 0) {
 			fail(r, "worker %u: %s", i, err[0] ? err : ivr_strerror(r));
+			ivr_engine_stop(e);
+			return r;
+		}
+	}
+	if (e->flowsvc && e->asr_rings) {
+		/* once per engine: the threads keep consuming the same rings after a restart */
+		int r = ivr_flowsvc_start(e->flowsvc, e->asr_rings, e->n_workers);
+		if (r < 0 && r != -EALREADY) {
+			fail(r, "ASR threads: %s", ivr_strerror(r));
 			ivr_engine_stop(e);
 			return r;
 		}
@@ -238,6 +294,11 @@ static void close_slot(struct ivr_engine *e, uint32_t slot)
 		c->local_port = 0;
 	}
 	ivr_call_dsp_release(c);
+	if (c->flowver) {
+		ivr_call_flow_release(c);
+		/* a version retired by a reload goes when its last call does */
+		(void)ivr_flowsvc_sweep(e->flowsvc);
+	}
 	free(e->vars[slot]);
 	e->vars[slot] = NULL;
 	if (e->worker_load[c->worker])
@@ -312,6 +373,8 @@ void ivr_engine_free(struct ivr_engine *e)
 	if (e->vars)
 		for (uint32_t i = 0; i < e->n_slots; i++)
 			free(e->vars[i]);
+	/* before the rings its threads read, after the calls that held versions */
+	ivr_flowsvc_free(e->flowsvc);
 	ivr_prompt_cache_free(e->prompts);
 	ivr_mixer_free(e->mixer);
 	if (e->asr_rings)
@@ -425,6 +488,49 @@ static int bind_port(struct ivr_engine *e, uint16_t *port_out, int *rtp_fd, int 
 	return err;
 }
 
+/*
+ * Platform vars (a JSON object) -> the slot's "key\0value\0" list for call_start.
+ * Strings and numbers are kept (numbers as JSON text); nested values are
+ * skipped; what does not fit is left out (the router has the vars anyway).
+ */
+static void keep_vars(struct ivr_call *c, const char *json)
+{
+	c->n_flow_vars = 0;
+	json_t *j = json ? json_loads(json, 0, NULL) : NULL;
+	if (!j)
+		return;
+	size_t used = 0;
+	const char *key;
+	json_t *val;
+	json_object_foreach(j, key, val)
+	{
+		char num[64];
+		const char *text = NULL;
+		if (json_is_string(val)) {
+			text = json_string_value(val);
+		} else if (json_is_integer(val)) {
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(val));
+			text = num;
+		} else if (json_is_real(val)) {
+			snprintf(num, sizeof(num), "%g", json_real_value(val));
+			text = num;
+		} else if (json_is_boolean(val)) {
+			text = json_is_true(val) ? "true" : "false";
+		}
+		if (!text)
+			continue;
+		size_t kl = strlen(key) + 1, vl = strlen(text) + 1;
+		if (c->n_flow_vars >= IVR_CALL_VARS_MAX || used + kl + vl > sizeof(c->flow_vars))
+			break;
+		memcpy(c->flow_vars + used, key, kl);
+		memcpy(c->flow_vars + used + kl, text, vl);
+		used += kl + vl;
+		c->n_flow_vars++;
+	}
+	json_decref(j);
+}
+
 static bool valid_json_object(const char *s)
 {
 	if (!s)
@@ -464,6 +570,16 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	if (!valid_json_object(p->vars_json))
 		return fail(-EINVAL, "create_call: vars is not a JSON object");
 
+	/* The flow is loaded (parsed, grammars compiled, prompts rendered) before the
+	 * engine lock: a first load takes a while and must not stall other calls. */
+	struct ivr_flowsvc_flow *fv = NULL;
+	if (e->flowsvc && p->flow && *p->flow) {
+		char err[512] = "";
+		int fr = ivr_flowsvc_acquire(e->flowsvc, p->flow, &fv, err, sizeof(err));
+		if (fr < 0)
+			return fail(fr, "create_call: flow %s: %s", p->flow, err);
+	}
+
 	pthread_mutex_lock(&e->lock);
 	reclaim_locked(e);
 	/* Slots being retired come back within a tick: wait for them rather than refuse. */
@@ -477,6 +593,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	if (e->n_free == 0) {
 		e->refused++;
 		pthread_mutex_unlock(&e->lock);
+		ivr_flowsvc_release(fv);
 		return fail(-ENOSPC, "create_call: max calls (%u) reached", e->n_slots);
 	}
 	uint16_t port = 0;
@@ -485,6 +602,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	if (r < 0) {
 		e->refused++;
 		pthread_mutex_unlock(&e->lock);
+		ivr_flowsvc_release(fv);
 		return fail(r, "create_call: no free RTP port in %u-%u (%s)", e->cfg.port_min,
 			    e->cfg.port_max, ivr_strerror(r));
 	}
@@ -500,6 +618,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		e->port_used[(port - e->cfg.port_min) / 2] = 0;
 		e->free_slots[e->n_free++] = slot;
 		pthread_mutex_unlock(&e->lock);
+		ivr_flowsvc_release(fv);
 		return fail(r, "create_call: slot init failed");
 	}
 	c->codec = codec;
@@ -511,7 +630,22 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		e->port_used[(port - e->cfg.port_min) / 2] = 0;
 		e->free_slots[e->n_free++] = slot;
 		pthread_mutex_unlock(&e->lock);
+		ivr_flowsvc_release(fv);
 		return fail(r, "create_call: DSP chain setup failed (%s)", ivr_strerror(r));
+	}
+	if (fv) {
+		r = ivr_call_flow_setup(c, e->flowsvc, fv);
+		if (r < 0) {
+			ivr_call_dsp_release(c);
+			close(fd);
+			close(rtcp_fd);
+			e->port_used[(port - e->cfg.port_min) / 2] = 0;
+			e->free_slots[e->n_free++] = slot;
+			pthread_mutex_unlock(&e->lock);
+			ivr_flowsvc_release(fv);
+			return fail(r, "create_call: flow runtime setup failed (%s)",
+				    ivr_strerror(r));
+		}
 	}
 	/* Least loaded worker: calls never move, so balance at creation. */
 	unsigned w = 0;
@@ -541,6 +675,8 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	ivr_rtp_latch_init(&c->latch, have_remote ? (struct sockaddr *)&remote : NULL,
 			   have_remote ? sizeof(remote) : 0);
 	e->vars[slot] = strdup(p->vars_json ? p->vars_json : "{}");
+	if (c->flow_ready)
+		keep_vars(c, p->vars_json);
 	atomic_store_explicit(&c->state, IVR_CALL_SETUP, memory_order_release);
 	e->created++;
 	uint64_t id = make_id(slot, gen);
@@ -913,6 +1049,16 @@ int ivr_engine_reload_prompts(struct ivr_engine *e)
 	int r = ivr_prompt_cache_reload(e->prompts);
 	if (r < 0)
 		return fail(r, "reload_prompts: %s", ivr_strerror(r));
+	if (e->flowsvc) {
+		/* flows too: new calls get the new version, live calls keep theirs */
+		char err[512] = "";
+		int n = ivr_flowsvc_reload(e->flowsvc, NULL, err, sizeof(err));
+		if (n < 0)
+			return fail(n, "reload_prompts: flows: %s", err);
+		/* versions no call uses go now; the others when their last call ends */
+		(void)ivr_flowsvc_sweep(e->flowsvc);
+		r += n;
+	}
 	return r;
 }
 

@@ -34,6 +34,9 @@ struct ivr_engine_cfg {
 	bool force_epoll;	   /* skip io_uring (also env IVR_FORCE_EPOLL=1) */
 	const char *ring_name;	   /* event ring name; created at start when set */
 	uint32_t asr_ring_records; /* per-worker speech ring to ASR (power of two); 0 = none */
+	const char *flows_dir;	   /* IVR flows (NAME.yaml): calls with a flow run it; NULL = off */
+	const char *prompt_cache_dir; /* rendered prompt_text; NULL = engine/flowsvc.h default */
+	unsigned asr_threads;	      /* ASR service threads for flows; 0 = 1 */
 };
 
 /**

@@ -13,6 +13,8 @@
 #include "engine/call.h"
 #include "engine/dspchain.h"
 #include "engine/events.h"
+#include "engine/flowrt.h"
+#include "engine/flowsvc.h"
 #include "engine/rtcp.h"
 #include "engine/prompt.h"
 #include "engine/recorder.h"
@@ -125,6 +127,236 @@ void ivr_call_dsp_release(struct ivr_call *c)
 }
 
 /*
+ * Flow runtime glue (engine/flowrt.h, engine/flowsvc.h).  A call created with
+ * a flow runs its flowrt in c->flowrt: the chain's DTMF and speech events,
+ * the ASR service's results, prompt completions and the tick's time go in;
+ * the actions come out and are executed here, on the call's worker, without
+ * allocation: prompts are the version's preloaded ones (a reference per
+ * play), recognition is armed through one atomic store, events go to the
+ * event ring.  call_start is published at the first tick (media start),
+ * call_end when the flow hangs up or when the call is retired.
+ */
+static inline struct ivr_flowrt *call_flowrt(struct ivr_call *c)
+{
+	return (struct ivr_flowrt *)c->flowrt;
+}
+
+int ivr_call_flow_setup(struct ivr_call *c, struct ivr_flowsvc *svc, struct ivr_flowsvc_flow *v)
+{
+	if (!svc || !v)
+		return -EINVAL;
+	if (ivr_flowrt_size() > sizeof(c->flowrt))
+		return -ENOSPC;
+	int r = ivr_flowrt_init(call_flowrt(c), sizeof(c->flowrt),
+				&(struct ivr_flowrt_cfg){ .flow = ivr_flowsvc_flow_model(v) });
+	if (r < 0)
+		return r;
+	r = ivr_flowsvc_call_open(svc, c->call_id, v);
+	if (r < 0)
+		return r;
+	c->flowsvc = svc;
+	c->flowver = v;
+	c->flow_ready = true;
+	return 0;
+}
+
+void ivr_call_flow_release(struct ivr_call *c)
+{
+	if (!c->flowver)
+		return;
+	ivr_flowsvc_call_close(c->flowsvc, c->call_id);
+	ivr_flowsvc_release(c->flowver);
+	c->flowver = NULL;
+	c->flow_ready = false;
+}
+
+static uint32_t call_ms(const struct ivr_call *c)
+{
+	uint64_t now = c->flow_now_ms, t0 = c->created_ns / 1000000;
+	return now > t0 ? (uint32_t)(now - t0) : 0;
+}
+
+static void flow_publish(struct ivr_call *c, const struct ivr_event *ev)
+{
+	if (!c->events)
+		return;
+	/* Big enough for a full hand-off record (32 path steps, 16 transcript lines). */
+	uint8_t scratch[6144];
+	if (ivr_event_publish(c->events, c->worker, c->call_id, 0, 0, ev, scratch,
+			      sizeof(scratch)) < 0)
+		c->st.events_dropped++;
+}
+
+static void flow_call_end(struct ivr_call *c, const char *cause)
+{
+	if (c->flow_ended)
+		return;
+	c->flow_ended = true;
+	struct ivr_event ev = { .type = IVR_EVENT_CALL_END };
+	ev.u.call_end.cause = cause;
+	ev.u.call_end.duration_ms = call_ms(c);
+	flow_publish(c, &ev);
+}
+
+static void flow_stop_prompt(struct ivr_call *c)
+{
+	if (!c->flow_play_id)
+		return;
+	c->flow_play_id = 0;
+	ivr_prompt_unref(c->prompt);
+	c->prompt = NULL;
+}
+
+static void flow_exec(struct ivr_call *c, const struct ivr_flowrt_out *o)
+{
+	for (uint32_t i = 0; i < o->n; i++) {
+		const struct ivr_flowrt_action *a = &o->a[i];
+		switch (a->type) {
+		case IVR_FLOWRT_PLAY: {
+			struct ivr_prompt *p =
+				ivr_flowsvc_flow_prompt(c->flowver, a->node, a->prompt);
+			ivr_prompt_unref(c->prompt);
+			c->prompt = NULL;
+			if (p) {
+				/* relaxed: the version's own reference keeps it alive already */
+				atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+				c->prompt = p;
+				c->play_pos = 0;
+				c->play_loop = false;
+				c->play_moh = false;
+			}
+			/* without audio the prompt is over at once (next prompt check) */
+			c->flow_play_id = a->id;
+			break;
+		}
+		case IVR_FLOWRT_STOP_PROMPT:
+			flow_stop_prompt(c);
+			break;
+		case IVR_FLOWRT_RECO_START:
+			/* the utterance in progress (if any) started before this turn */
+			ivr_flowsvc_arm(c->flowsvc, c->call_id, a->node, a->id, c->flow_utts + 1);
+			break;
+		case IVR_FLOWRT_RECO_STOP:
+			ivr_flowsvc_arm(c->flowsvc, c->call_id, -1, 0, 0);
+			break;
+		case IVR_FLOWRT_PUBLISH:
+			flow_publish(c, &a->ev);
+			break;
+		case IVR_FLOWRT_TRANSFER:
+			flow_publish(c, &a->ev);
+			c->flow_end_cause = "transfer";
+			break;
+		case IVR_FLOWRT_HANGUP:
+			/* the router destroys the call on this call_end */
+			flow_call_end(c, "ivr_hangup");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void flow_start(struct ivr_call *c)
+{
+	c->flow_started = true;
+	const struct ivr_flow *f = ivr_flowsvc_flow_model(c->flowver);
+	struct ivr_event ev = { .type = IVR_EVENT_CALL_START };
+	struct ivr_event_kv kv[IVR_CALL_VARS_MAX];
+	const char *v = c->flow_vars;
+	size_t n = 0;
+	for (; n < c->n_flow_vars && n < IVR_CALL_VARS_MAX; n++) {
+		kv[n].key = v;
+		v += strlen(v) + 1;
+		kv[n].value = v;
+		v += strlen(v) + 1;
+	}
+	ev.u.call_start.ani = c->ani;
+	ev.u.call_start.dnis = c->dnis;
+	ev.u.call_start.flow = f->name;
+	ev.u.call_start.vars = n ? kv : NULL;
+	ev.u.call_start.n_vars = n;
+	flow_publish(c, &ev);
+	struct ivr_flowrt_out o;
+	if (ivr_flowrt_start(call_flowrt(c), c->flow_now_ms, &o) > 0)
+		flow_exec(c, &o);
+}
+
+/* Feed one media event to the flow.  @return false when the flow does not take it. */
+static bool flow_media_event(struct ivr_call *c, const struct ivr_media_event *m, uint32_t per_ms)
+{
+	if (!c->flow_ready || !c->flow_started)
+		return false;
+	struct ivr_flowrt_out o;
+	int n;
+	switch (m->type) {
+	case IVR_MEDIA_EV_DTMF_END:
+		n = ivr_flowrt_digit(call_flowrt(c), m->digit,
+				     m->source == IVR_MEDIA_SRC_RFC4733 ? IVR_EVENT_DTMF_RFC4733
+									: IVR_EVENT_DTMF_INBAND,
+				     m->duration_samples / per_ms, c->flow_now_ms, &o);
+		break;
+	case IVR_MEDIA_EV_SPEECH_START:
+		/* the chain numbers utterances from 1, one per speech START */
+		c->flow_utts++;
+		n = ivr_flowrt_speech_start(call_flowrt(c), c->flow_now_ms, &o);
+		break;
+	case IVR_MEDIA_EV_SPEECH_END:
+		n = ivr_flowrt_speech_end(call_flowrt(c), c->flow_now_ms, &o);
+		break;
+	default:
+		return false;
+	}
+	if (n > 0)
+		flow_exec(c, &o);
+	/* a digit the flow refused (not a key, flow over) is not published either */
+	return true;
+}
+
+void ivr_call_flow_result(struct ivr_call *c, const struct ivr_flowsvc_result *r)
+{
+	if (!c->flow_ready || !c->flow_started || r->call_id != c->call_id)
+		return;
+	struct ivr_event_nbest nb[IVR_FLOWSVC_NBEST];
+	struct ivr_flowrt_result fr;
+	ivr_flowsvc_to_flowrt(r, nb, &fr);
+	struct ivr_flowrt_out o;
+	if (ivr_flowrt_result(call_flowrt(c), &fr, c->flow_now_ms, &o) > 0)
+		flow_exec(c, &o);
+}
+
+/* Per tick, before the audio: start, lost results, deadlines. */
+static void flow_tick(struct ivr_call *c, uint64_t now_ns)
+{
+	c->flow_now_ms = now_ns / 1000000;
+	if (!c->flow_started) {
+		flow_start(c);
+		return;
+	}
+	struct ivr_flowrt_out o;
+	uint32_t lost = ivr_flowsvc_take_lost(c->flowsvc, c->call_id);
+	if (lost) {
+		/* the ASR result did not fit the ring: the caller hears a no-match */
+		struct ivr_flowrt_result fr = { .turn = lost, .text = "", .intent = -1 };
+		if (ivr_flowrt_result(call_flowrt(c), &fr, c->flow_now_ms, &o) > 0)
+			flow_exec(c, &o);
+	}
+	if (ivr_flowrt_tick(call_flowrt(c), c->flow_now_ms, &o) > 0)
+		flow_exec(c, &o);
+}
+
+/* After the prompt's samples of this tick: report a finished flow prompt. */
+static void flow_prompt_check(struct ivr_call *c)
+{
+	if (!c->flow_play_id || c->prompt)
+		return;
+	uint32_t id = c->flow_play_id;
+	c->flow_play_id = 0;
+	struct ivr_flowrt_out o;
+	if (ivr_flowrt_prompt_done(call_flowrt(c), id, c->flow_now_ms, &o) > 0)
+		flow_exec(c, &o);
+}
+
+/*
  * Media events -> router events (DESIGN.md section 3).  A digit is published
  * once, at its END, when its duration is known; speech START/END with the
  * offset in ms of the call's media clock.  Fax tones have no router event
@@ -137,6 +369,9 @@ static void publish(struct ivr_call *c, const struct ivr_dspchain_out *o)
 		const struct ivr_media_event *m = &o->ev[i];
 		struct ivr_event ev = { 0 };
 		c->st.dsp_events++;
+		/* A call in a flow: the flow publishes (digits masked in sensitive nodes). */
+		if (flow_media_event(c, m, per_ms))
+			continue;
 		switch (m->type) {
 		case IVR_MEDIA_EV_DTMF_END:
 			ev.type = IVR_EVENT_DTMF;
@@ -299,6 +534,8 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		c->st.frames_silent++;
 		break;
 	}
+	if (c->flow_ready)
+		flow_tick(c, now_ns);
 	ivr_call_dsp_in(c, c->in, n);
 	if (atomic_load_explicit(&c->mix.conf, memory_order_relaxed))
 		ivr_mix_port_publish(&c->mix, tick, c->in, n);
@@ -308,6 +545,8 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	bool prompt_audio = c->prompt != NULL;
 	if (c->prompt)
 		play_prompt(c, tick, c->out, n);
+	if (c->flow_ready)
+		flow_prompt_check(c);
 	if (c->mixer)
 		ivr_mixer_mix(c->mixer, c->slot, tick, c->out, n);
 	c->out_dtmf = c->dtmf_n != 0;
@@ -469,6 +708,11 @@ void ivr_call_retire(struct ivr_call *c)
 {
 	ivr_prompt_unref(c->prompt);
 	c->prompt = NULL;
+	if (c->flow_ready) {
+		if (c->flow_started)
+			flow_call_end(c, c->flow_end_cause ? c->flow_end_cause : "hangup");
+		ivr_flowsvc_call_close(c->flowsvc, c->call_id);
+	}
 	if (c->rec_id && c->recorder) {
 		/* Best effort: a full ring leaves the file to be closed at reuse/shutdown. */
 		(void)ivr_recorder_push(c->recorder, c->worker, c->slot, c->rec_id, NULL, NULL, 0,

@@ -52,11 +52,18 @@
 #define IVR_CALL_FLOOD_PKTS   25	  /* per tick; a normal call sends 1 */
 #define IVR_CALL_RTCP_TICKS   250	  /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
 #define IVR_CALL_TAG_RTCP     0x80000000u /* in the low word of an I/O tag: the RTCP socket */
+#define IVR_CALL_FLOWRT_BYTES 4096	  /* flow runtime (ivr_flowrt_size()) */
+#define IVR_CALL_VARS_BYTES   512	  /* call_start vars kept in the slot */
+#define IVR_CALL_VARS_MAX     16	  /* ... at most this many */
+#define IVR_CALL_ID_SLOT_BITS 24	  /* call_id = generation << 24 | slot (engine/api.c) */
 
 struct ivr_prompt;
 struct ivr_recorder;
 struct ivr_shmring;
 struct ivr_ring;
+struct ivr_flowsvc;
+struct ivr_flowsvc_flow;
+struct ivr_flowsvc_result;
 
 enum ivr_call_state {
 	IVR_CALL_FREE = 0,
@@ -106,6 +113,11 @@ struct ivr_call {
 	struct ivr_ring *asr;	       /* worker's speech ring to ASR, NULL = none */
 	bool dsp_ready;		       /* dsp[] holds an initialised chain */
 	uint64_t ssrc_seed;
+	struct ivr_flowsvc *flowsvc;	     /* engine-wide flow service, NULL = no flow */
+	struct ivr_flowsvc_flow *flowver;    /* flow version the call runs (a reference) */
+	bool flow_ready;		     /* flowrt[] holds an initialised runtime */
+	uint8_t n_flow_vars;		     /* platform vars for call_start, in flow_vars */
+	char flow_vars[IVR_CALL_VARS_BYTES]; /* "key\0value\0" pairs (strings and numbers) */
 
 	/* ---- shared: the state word ---- */
 	_Alignas(64) atomic_int state;
@@ -122,7 +134,12 @@ struct ivr_call {
 	struct ivr_prompt *prompt; /* reference held while playing */
 	size_t play_pos;
 	bool play_loop;
-	bool play_moh; /* position from the engine tick: shared MOH */
+	bool play_moh;		       /* position from the engine tick: shared MOH */
+	bool flow_started, flow_ended; /* call_start published / call_end published */
+	uint32_t flow_play_id;	       /* flowrt PLAY in progress (0 = none) */
+	uint32_t flow_utts;	       /* speech starts seen = the chain's last utterance id */
+	uint64_t flow_now_ms;	       /* time of the current tick, for inputs between ticks */
+	const char *flow_end_cause;    /* call_end cause once the flow handed the call on */
 	char dtmf_q[IVR_CALL_DTMF_Q];
 	uint8_t dtmf_n, dtmf_i;
 	uint32_t dtmf_t;   /* samples into the current digit (tone + gap) */
@@ -140,6 +157,7 @@ struct ivr_call {
 	_Alignas(64) float in[IVR_CALL_FRAME_MAX];  /* caller audio of this tick */
 	_Alignas(64) float out[IVR_CALL_FRAME_MAX]; /* engine audio of this tick */
 	_Alignas(64) uint8_t dsp[IVR_CALL_DSP_BYTES];
+	_Alignas(64) uint8_t flowrt[IVR_CALL_FLOWRT_BYTES]; /* struct ivr_flowrt */
 	/* send buffers: two, alternating, so an in-flight io_uring send is never overwritten */
 	_Alignas(64) uint8_t pkt[2][IVR_CALL_PKT_MAX];
 	struct msghdr msg[2];
@@ -213,6 +231,21 @@ IVR_NODISCARD int ivr_call_dsp_setup(struct ivr_call *c);
 
 /** Release the chain's speexdsp state (slot going back to FREE); idempotent. Thread: control. */
 void ivr_call_dsp_release(struct ivr_call *c);
+
+/**
+ * Give the call a flow runtime for version @v of @svc (takes over the
+ * caller's reference on @v).  Needs call_id set; before the worker's ADD.
+ * @return 0, -ENOSPC (runtime larger than the slot's room), -EINVAL.
+ * Thread: control.
+ */
+IVR_NODISCARD int ivr_call_flow_setup(struct ivr_call *c, struct ivr_flowsvc *svc,
+				      struct ivr_flowsvc_flow *v);
+
+/** Drop the flow version reference (slot going back to FREE); idempotent. Thread: control. */
+void ivr_call_flow_release(struct ivr_call *c);
+
+/** A recognition result of the ASR service for this call. Thread: RT. */
+IVR_RT void ivr_call_flow_result(struct ivr_call *c, const struct ivr_flowsvc_result *r);
 
 /** DSP chain hook: caller's decoded audio of this tick. Thread: RT. */
 IVR_RT void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples);

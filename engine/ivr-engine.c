@@ -36,6 +36,10 @@ static void usage(FILE *f)
 		"  --max-calls N     call slots (default %d)\n"
 		"  --ring NAME       event ring name (for the router)\n"
 		"  --force-epoll     use the epoll fallback instead of io_uring\n"
+		"  --flows DIR       IVR flows (DIR/NAME.yaml): calls created with flow NAME run "
+		"it\n"
+		"  --asr-threads N   speech recognition threads for flows (default 1)\n"
+		"  --prompt-cache DIR  where prompt_text is rendered (default: build tree)\n"
 		"  --help            this text\n",
 		IVR_MAX_CALLS);
 }
@@ -61,6 +65,9 @@ int main(int argc, char **argv)
 		{ "max-calls", required_argument, NULL, 'm' },
 		{ "ring", required_argument, NULL, 'r' },
 		{ "force-epoll", no_argument, NULL, 'e' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "asr-threads", required_argument, NULL, 'a' },
+		{ "prompt-cache", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -118,6 +125,20 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			cfg.force_epoll = true;
+			break;
+		case 'f':
+			cfg.flows_dir = optarg;
+			break;
+		case 'a':
+			if (parse_uint(optarg, 64, &v) < 0 || v == 0) {
+				fprintf(stderr, "ivr-engine: bad --asr-threads '%s' (1..64)\n",
+					optarg);
+				return 2;
+			}
+			cfg.asr_threads = (unsigned)v;
+			break;
+		case 'P':
+			cfg.prompt_cache_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);

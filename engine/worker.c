@@ -11,6 +11,7 @@
 #include "common/shmring.h"
 #include "dsp/rfc4733.h"
 #include "engine/call.h"
+#include "engine/flowsvc.h"
 #include "engine/io_epoll.h"
 #include "engine/io_uring.h"
 #include "engine/prompt.h"
@@ -257,6 +258,23 @@ static int make_backend(struct ivr_worker *w)
 	return 0;
 }
 
+/* ASR results of this worker's calls (engine/flowsvc.h), before the calls tick. */
+static void deliver_results(struct ivr_worker *w)
+{
+	struct ivr_flowsvc_result r;
+	while (ivr_flowsvc_poll(w->cfg.flowsvc, w->cfg.index, &r) == 1) {
+		uint32_t slot = (uint32_t)(r.call_id & ((1u << IVR_CALL_ID_SLOT_BITS) - 1));
+		if (slot >= w->cfg.n_slots)
+			continue;
+		struct ivr_call *c = slot_call(w, slot);
+		/* relaxed: only this worker retires its calls; a slot not ours or not
+		 * live has another call id or state */
+		int st = atomic_load_explicit(&c->state, memory_order_relaxed);
+		if (c->call_id == r.call_id && (st == IVR_CALL_ACTIVE || st == IVR_CALL_CLOSING))
+			ivr_call_flow_result(c, &r);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct ivr_worker *w = arg;
@@ -271,6 +289,8 @@ static void *worker_main(void *arg)
 		w->ops->wait(w->io, deadline);
 		uint64_t start = ivr_now_ns();
 		drain_cmds(w);
+		if (w->cfg.flowsvc)
+			deliver_results(w);
 		for (uint32_t i = 0; i < w->n_active; i++) {
 			struct ivr_call *c = slot_call(w, w->active[i]);
 			int len = ivr_call_tick(c, tick, start);

@@ -27,6 +27,7 @@
 struct ivr_prompt;
 struct ivr_call;
 struct ivr_shmring;
+struct ivr_flowsvc;
 
 /* ---- I/O backend interface (engine/io_uring.c, engine/io_epoll.c) ---- */
 
@@ -95,9 +96,10 @@ struct ivr_worker_cfg {
 	uint8_t *arena; /* call slots: slot s at arena + s * stride */
 	size_t stride;
 	uint32_t n_slots;
-	uint64_t t0_ns;		    /* origin of the global 20 ms grid */
-	unsigned io_entries;	    /* io_uring SQ size; 0 = 4096 */
-	struct ivr_shmring *events; /* event ring, sub-ring `index` is ours; NULL = none */
+	uint64_t t0_ns;		     /* origin of the global 20 ms grid */
+	unsigned io_entries;	     /* io_uring SQ size; 0 = 4096 */
+	struct ivr_shmring *events;  /* event ring, sub-ring `index` is ours; NULL = none */
+	struct ivr_flowsvc *flowsvc; /* ASR results for our calls' flows; NULL = none */
 };
 
 struct ivr_worker_stats {

@@ -25,6 +25,8 @@
 #include "dsp/rfc4733.h"
 #include "dsp/wav.h"
 #include "engine/call.h"
+#include "engine/flowrt.h"
+#include "engine/flowsvc.h"
 #include "engine/mixer.h"
 #include "engine/prompt.h"
 #include "engine/rtcp.h"
@@ -66,6 +68,12 @@ IVR_TEST(test_media_ticks)
 	ivr_mixer_set_ports(mix, arena + offsetof(struct ivr_call, mix), stride, N_CALLS);
 	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(4000) };
 	inet_pton(AF_INET, "127.0.0.1", &peer.sin_addr);
+	/* Call 1 runs the bank flow (no recogniser, no prompts: DTMF, timers, events). */
+	struct ivr_flowsvc *fsvc = ivr_flowsvc_new(
+		&(struct ivr_flowsvc_cfg){ .no_asr = true, .no_tts = true, .max_calls = N_CALLS },
+		NULL, 0);
+	struct ivr_flowsvc_flow *fv = NULL;
+	ivr_check(fsvc && ivr_flowsvc_acquire(fsvc, "bank", &fv, NULL, 0) == 0);
 	struct ivr_call *calls[N_CALLS];
 	char rec_path[N_CALLS][64];
 	for (int i = 0; i < N_CALLS; i++) {
@@ -91,6 +99,8 @@ IVR_TEST(test_media_ticks)
 		c->play_loop = i == 2;
 		ivr_check_int_eq(ivr_mixer_join(mix, "room", (uint32_t)i, true, true, -1), 0);
 		c->rtcp_fd = 1000 + i; /* never used for I/O here: lets RTCP reports be built */
+		if (i == 1 && fv)
+			ivr_check_int_eq(ivr_call_flow_setup(c, fsvc, fv), 0);
 		atomic_store(&c->state, IVR_CALL_ACTIVE);
 	}
 	uint8_t sr[256];
@@ -182,13 +192,19 @@ IVR_TEST(test_media_ticks)
 	}
 	/* The chain did run: call 1's telephone-event digit came out of it. */
 	ivr_check(calls[1]->st.dsp_events >= 2);
+	/* ... into the flow: "5" is no key of the bank's main menu, a no-match. */
+	struct ivr_flowrt_stats fst;
+	ivr_flowrt_get_stats((struct ivr_flowrt *)calls[1]->flowrt, &fst);
+	ivr_check(calls[1]->flow_started && fst.no_match_total >= 1);
 
 	/* Tear down on the control side. */
 	for (int i = 0; i < N_CALLS; i++) {
 		ivr_call_retire(calls[i]);
 		ivr_call_dsp_release(calls[i]);
+		ivr_call_flow_release(calls[i]);
 		(void)ivr_mixer_leave(mix, (uint32_t)i);
 	}
+	ivr_flowsvc_free(fsvc);
 	ivr_recorder_free(rec);
 	ivr_mixer_free(mix);
 	ivr_prompt_cache_free(pc);
