@@ -73,7 +73,9 @@ struct ivr_recognizer {
 	SpeexResamplerState *up;
 	int16_t *pcm;
 	size_t pcm_cap;
-	mfcc_t cmn_prior[IVR_ASR_CMN_DIM];
+	mfcc_t cmn_prior[IVR_ASR_CMN_DIM];	/* telephone (8 kHz input) */
+	mfcc_t cmn_prior_wide[IVR_ASR_CMN_DIM]; /* the model's own, for 16 kHz input */
+	bool wide;				/* current utterance is 16 kHz */
 };
 
 static void seterr(char *err, size_t len, const char *fmt, const char *a, const char *b)
@@ -263,6 +265,11 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	}
 	for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
 		r->cmn_prior[i] = (mfcc_t)TEL_CMN_PRIOR[i];
+	feat_t *feat0 = ps_get_feat(r->ps);
+	if (feat0 && feat0->cmn_struct && feat0->cmn_struct->veclen == IVR_ASR_CMN_DIM)
+		cmn_live_get(feat0->cmn_struct, r->cmn_prior_wide);
+	else
+		memcpy(r->cmn_prior_wide, r->cmn_prior, sizeof(r->cmn_prior));
 	if (r->verify && ps_set_allphone_file(r->ps, PHONE_SEARCH, phone_lm) < 0) {
 		seterr(err, err_len, "cannot load phone language model %s%s", phone_lm, "");
 		e = ENOENT;
@@ -376,7 +383,8 @@ static void cmn_load(struct ivr_recognizer *r, const struct ivr_asr_cmn *cmn)
 		return;
 	mfcc_t v[IVR_ASR_CMN_DIM];
 	for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
-		v[i] = cmn && cmn->valid ? (mfcc_t)cmn->mean[i] : r->cmn_prior[i];
+		v[i] = cmn && cmn->valid ? (mfcc_t)cmn->mean[i]
+					 : (r->wide ? r->cmn_prior_wide[i] : r->cmn_prior[i]);
 	cmn_live_set(feat->cmn_struct, v);
 }
 
@@ -462,6 +470,7 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 		}
 	}
 	out->speech_ms = (uint32_t)(n16 / 16);
+	r->wide = rate_hz == 16000;
 
 	cmn_load(r, cmn);
 	const char *hyp;
