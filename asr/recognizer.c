@@ -479,10 +479,8 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 	if (run_pass(r, g->search, n16, &hyp, &gscore, &gframes) < 0)
 		return -EIO;
 	snprintf(out->text, sizeof(out->text), "%s", hyp ? hyp : "");
-	uint64_t t1 = now_us();
 	struct ivr_asr_cmn after;
 	cmn_save(r, &after);
-	uint64_t t2 = now_us();
 
 	float ac = 1.0f;
 	if (r->verify && out->text[0] && gframes > 0) {
@@ -498,16 +496,6 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 		}
 	}
 	out->acoustic_confidence = ac;
-	if (getenv("IVR_ASR_DEBUG"))
-		fprintf(stderr,
-			"grammar %.1f ms cmn %.1f ms phone %.1f ms frames %d/%d scores %d %d\n",
-			(t1 - t0) / 1e3, (t2 - t1) / 1e3, (now_us() - t2) / 1e3, gframes, pframes,
-			gscore, pscore);
-	if (getenv("IVR_ASR_CMN")) {
-		for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
-			fprintf(stderr, "%s%.2f", i ? "," : "cmn ", after.mean[i]);
-		fprintf(stderr, "\n");
-	}
 	if (cmn)
 		*cmn = after;
 	else

@@ -24,7 +24,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ivr-flow lint [--dict DICT] FLOW.yaml\n"
-		   "       ivr-flow test [--voices slt,rms] [--cache DIR] [-v] FLOW.yaml CASES\n"
+		   "       ivr-flow test [--voices slt,rms] [--cache DIR] [-v] [--loop] "
+		   "[--no-verify]\n"
+		   "                     FLOW.yaml CASES\n"
 		   "lint: unknown/unreachable nodes, dead ends, missing prompts, menus <= 3 deep\n"
 		   "      and <= 5 wide, prompts <= 30 s, key 0 = agent, consistent keys, words\n"
 		   "      missing from the pocketsphinx dictionary.  Exit 0 clean, 1 findings,\n"
@@ -89,7 +91,7 @@ static int cmd_test(int argc, char **argv)
 {
 	const char *paths[2] = { 0 }, *cache = NULL;
 	char voices_buf[256] = "slt,rms";
-	int verbose = 0, np = 0;
+	int verbose = 0, np = 0, loop = 0, verify = 1;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--voices") && i + 1 < argc)
 			snprintf(voices_buf, sizeof(voices_buf), "%s", argv[++i]);
@@ -97,6 +99,10 @@ static int cmd_test(int argc, char **argv)
 			cache = argv[++i];
 		else if (!strcmp(argv[i], "-v"))
 			verbose = 1;
+		else if (!strcmp(argv[i], "--loop"))
+			loop = 1;
+		else if (!strcmp(argv[i], "--no-verify"))
+			verify = 0;
 		else if (argv[i][0] != '-' && np < 2)
 			paths[np++] = argv[i];
 		else {
@@ -132,8 +138,8 @@ static int cmd_test(int argc, char **argv)
 		return 2;
 	}
 	const struct ivr_flow *fl[1] = { f };
-	struct ivr_recognizer_cfg rcfg = { .mode = getenv("IVR_LOOP") ? IVR_GRAMMAR_LOOP
-								      : IVR_GRAMMAR_PHRASES };
+	struct ivr_recognizer_cfg rcfg = { .mode = loop ? IVR_GRAMMAR_LOOP : IVR_GRAMMAR_PHRASES,
+					   .phone_lm = verify ? NULL : "" };
 	struct ivr_recognizer *rec = ivr_recognizer_new(fl, 1, &rcfg, err, sizeof(err));
 	if (!rec) {
 		fprintf(stderr, "ivr-flow: %s\n", err);
