@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 		srand(1);
 		for (size_t i = 0; i < n_utt; i++) {
 			for (size_t k = 0; k < TURN_SILENCE_S * 16000u && pos < total; k++)
-				cs[pos++] = 0.0005f * ((float)rand() / RAND_MAX - 0.5f);
+				cs[pos++] = 0.0005f * ((float)((double)rand() / RAND_MAX) - 0.5f);
 			float *up;
 			size_t n_up;
 			if (ivr_resample_buffer(utt[i].samples, utt[i].n_samples, 8000, &up, &n_up,
