@@ -559,6 +559,18 @@ const char *__lsan_default_suppressions(void)
 	return "leak:allphone_search_hyp\nleak:yylex\nleak:yyparse\n";
 }
 
+/*
+ * The suppressions match function names up the allocation stack; sphinxbase
+ * is built without frame pointers, so ASan's fast unwinder stops inside it.
+ * Programs that link the recogniser unwind fully (only ASan builds read
+ * this; not weak, because the ASan runtime's own default is weak).
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
+}
+
 /* ---------------------------------------------------------------- pool */
 
 enum { S_FREE, S_IDLE, S_FILLING, S_READY, S_DECODING, S_DONE };
