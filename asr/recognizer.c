@@ -259,11 +259,15 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	 * model's own prior: the per-call state is swapped in per utterance.
 	 * -remove_silence no: the endpointer already cut the speech, and the
 	 * phone-loop comparison needs both passes to see the same frames.
+	 * -ds 2: Gaussian scores every other frame.  Measured on the demo test
+	 * sets (slt+rms): 1.6x less CPU, accuracy equal (bank 90.9%) or better
+	 * (hotline 88.6% vs 84.1%), out-of-domain rejection unchanged; cards
+	 * 4/5 either way.  -ds 3 started accepting out-of-domain speech.
 	 */
 	r->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-dict", use_dict, "-mmap",
 				"yes", "-logfn", "/dev/null", "-samprate", "16000", "-cmn", "live",
 				"-remove_silence", "no", "-bestpath", "yes", "-allphone_ci", "yes",
-				NULL);
+				"-ds", "2", NULL);
 	if (!r->config) {
 		seterr(err, err_len, "pocketsphinx rejected its configuration%s%s", "", "");
 		e = EINVAL;
