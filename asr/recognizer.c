@@ -65,7 +65,6 @@ struct grammar {
 struct ivr_recognizer {
 	ps_decoder_t *ps;
 	cmd_ln_t *config;
-	logmath_t *lmath;
 	struct grammar *g;
 	size_t n_g, cap_g;
 	bool verify;
