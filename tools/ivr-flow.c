@@ -171,6 +171,7 @@ static int cmd_test(int argc, char **argv)
 	const char *paths[2] = { 0 }, *cache = NULL;
 	char voices_buf[256] = "slt,rms";
 	int verbose = 0, np = 0, loop = 0, verify = 1;
+	float snr_db = 0;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--voices") && i + 1 < argc)
 			snprintf(voices_buf, sizeof(voices_buf), "%s", argv[++i]);
@@ -182,6 +183,8 @@ static int cmd_test(int argc, char **argv)
 			loop = 1;
 		else if (!strcmp(argv[i], "--no-verify"))
 			verify = 0;
+		else if (!strcmp(argv[i], "--snr") && i + 1 < argc)
+			snr_db = strtof(argv[++i], NULL);
 		else if (argv[i][0] != '-' && np < 2)
 			paths[np++] = argv[i];
 		else {
@@ -234,8 +237,8 @@ static int cmd_test(int argc, char **argv)
 	else
 		snprintf(dir, sizeof(dir), ".");
 	struct ivr_testset_outcome *o;
-	int k = ivr_testset_run(rec, f, cases, n, voices, nv, cache, dir, &o,
-				verbose ? stdout : NULL);
+	struct ivr_testset_opts opts = { voices, nv, cache, dir, snr_db, verbose ? stdout : NULL };
+	int k = ivr_testset_run(rec, f, cases, n, &opts, &o);
 	int rc = 0;
 	if (k < 0) {
 		fprintf(stderr, "ivr-flow: replay failed: %s%s\n", ivr_strerror(k),

@@ -75,8 +75,8 @@ static void run_flow(const char *name, struct totals *t)
 		return;
 	}
 	struct ivr_testset_outcome *o;
-	int k = ivr_testset_run(rec, f, cases, n, VOICES, IVR_N_ELEMENTS(VOICES), cache, dir, &o,
-				NULL);
+	struct ivr_testset_opts opts = { VOICES, IVR_N_ELEMENTS(VOICES), cache, dir, 0, NULL };
+	int k = ivr_testset_run(rec, f, cases, n, &opts, &o);
 	if (k == -ENOENT) {
 		t->skipped = 1;
 	} else if (k < 0) {
