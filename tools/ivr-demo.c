@@ -392,7 +392,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	(void)flows;
+	char flows_default[512];
+	snprintf(flows_default, sizeof(flows_default), "%s/grammars", IVR_SOURCE_DIR);
 	cache_dir = cache;
 	if (mkdir(cache_dir, 0755) < 0 && errno != EEXIST) {
 		fprintf(stderr, "ivr-demo: %s: %s\n", cache_dir, strerror(errno));
@@ -408,6 +409,8 @@ int main(int argc, char **argv)
 		.n_workers = 1,
 		.max_calls = 64,
 		.ring_name = ring,
+		.flows_dir = flows ? flows : flows_default,
+		.prompt_cache_dir = cache_dir,
 	};
 	struct ivr_engine *e = ivr_engine_new(&cfg);
 	if (!e || ivr_engine_start(e) < 0) {
