@@ -183,6 +183,28 @@ static int expect_mapping(struct parse *p, yaml_node_t *n, const char *what)
 	return 0;
 }
 
+/*
+ * YAML allows a key twice in a mapping (the last wins in most loaders); in a
+ * flow that is always a mistake, and half-merged state is how parsers crash.
+ * @return 1 (and reports) when the key at @pr already appeared in @map.
+ */
+static int repeated_key(struct parse *p, yaml_node_t *map, yaml_node_pair_t *pr)
+{
+	yaml_node_t *k = node_at(p, pr->key);
+	if (!k || k->type != YAML_SCALAR_NODE)
+		return 0;
+	for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+		yaml_node_t *qk = node_at(p, q->key);
+		if (qk && qk->type == YAML_SCALAR_NODE &&
+		    qk->data.scalar.length == k->data.scalar.length &&
+		    !memcmp(qk->data.scalar.value, k->data.scalar.value, k->data.scalar.length)) {
+			fail(p, k, "key \"%s\" appears twice", (const char *)k->data.scalar.value);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Phrases are matched case-insensitively: store them lower-case, blanks squeezed. */
 static char *normalise_phrase(const char *s)
 {
@@ -333,7 +355,7 @@ static int parse_node(struct parse *p, yaml_node_t *k, yaml_node_t *map, struct 
 		yaml_node_t *kn = node_at(p, pr->key), *v = node_at(p, pr->value);
 		const char *key = scalar(p, kn, "a node key");
 		int r = 0;
-		if (!key)
+		if (!key || repeated_key(p, map, pr))
 			return -EBADMSG;
 		if (!strcmp(key, "type")) {
 			const char *t = scalar(p, v, "type");
@@ -414,7 +436,7 @@ static int parse_defaults(struct parse *p, yaml_node_t *map)
 		yaml_node_t *kn = node_at(p, pr->key), *v = node_at(p, pr->value);
 		const char *key = scalar(p, kn, "a defaults key");
 		int r;
-		if (!key)
+		if (!key || repeated_key(p, map, pr))
 			return -EBADMSG;
 		if (!strcmp(key, "threshold"))
 			r = get_float(p, v, "threshold", 0, 1, &p->threshold);
@@ -489,7 +511,7 @@ static int parse_root(struct parse *p, yaml_node_t *root)
 		yaml_node_t *kn = node_at(p, pr->key), *v = node_at(p, pr->value);
 		const char *key = scalar(p, kn, "a top-level key");
 		int r = 0;
-		if (!key)
+		if (!key || repeated_key(p, root, pr))
 			return -EBADMSG;
 		if (!strcmp(key, "flow")) {
 			r = dup_scalar(p, v, "flow", &f->name);

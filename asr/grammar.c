@@ -52,6 +52,11 @@ static const char *const PRE[] = {
 	"i'd like to know",
 	"tell me",
 	"i need help with",
+	"i would like to know",
+	"i just want to",
+	"i want to ask",
+	"can you tell me",
+	"i need some",
 };
 
 struct buf {

@@ -248,7 +248,8 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 	float conf = best * (0.5f + 0.5f * margin) * ac;
 	out->confidence = IVR_CLAMP(conf, 0.0f, 1.0f);
 	out->runner_up = second_i;
-	out->runner_up_confidence = IVR_CLAMP(second * ac, 0.0f, 1.0f);
+	/* The runner-up has no lead: margin 0, so never above the best. */
+	out->runner_up_confidence = IVR_CLAMP(second * 0.5f * ac, 0.0f, 1.0f);
 	out->best = best_i;
 	out->intent = out->confidence >= threshold ? best_i : -1;
 	return 0;

@@ -130,33 +130,34 @@ static void check_graph(struct lint *l, uint32_t max_depth)
 	size_t nn = f->n_nodes;
 	if (f->start_node < 0)
 		return;
-	/* 0-1 BFS on menu levels: entering a menu costs one level. */
+	/*
+	 * Menu levels: entering a menu costs one level, other nodes none.
+	 * Bellman-Ford sweeps until nothing improves (at most 256 nodes, so
+	 * O(nodes x edges) is nothing, and there is no queue to overflow).
+	 */
 	uint32_t *level = malloc(nn * sizeof(*level));
-	int *queue = malloc(nn * 4 * sizeof(*queue) + sizeof(int));
 	int succ[IVR_FLOW_MAX_INTENTS + IVR_FLOW_N_KEYS + 1];
-	if (!level || !queue) {
-		free(level);
-		free(queue);
+	if (!level) {
 		l->n = -ENOMEM;
 		return;
 	}
 	for (size_t i = 0; i < nn; i++)
 		level[i] = UINT32_MAX;
 	level[f->start_node] = 1;
-	size_t qh = 0, qt = 0, qcap = nn * 4;
-	queue[qt++] = f->start_node;
-	/* Bellman-Ford style relaxation; a node re-enters the queue only on improvement. */
-	while (qh != qt) {
-		int u = queue[qh];
-		qh = (qh + 1) % qcap;
-		size_t ns = successors(&f->nodes[u], succ, IVR_N_ELEMENTS(succ));
-		for (size_t k = 0; k < ns; k++) {
-			int v = succ[k];
-			uint32_t lv = level[u] + (f->nodes[v].type == IVR_FLOW_MENU ? 1 : 0);
-			if (lv < level[v]) {
-				level[v] = lv;
-				queue[qt] = v;
-				qt = (qt + 1) % qcap;
+	for (int changed = 1; changed;) {
+		changed = 0;
+		for (size_t u = 0; u < nn; u++) {
+			if (level[u] == UINT32_MAX)
+				continue;
+			size_t ns = successors(&f->nodes[u], succ, IVR_N_ELEMENTS(succ));
+			for (size_t k = 0; k < ns; k++) {
+				int v = succ[k];
+				uint32_t lv =
+					level[u] + (f->nodes[v].type == IVR_FLOW_MENU ? 1 : 0);
+				if (lv < level[v]) {
+					level[v] = lv;
+					changed = 1;
+				}
 			}
 		}
 	}
@@ -171,7 +172,6 @@ static void check_graph(struct lint *l, uint32_t max_depth)
 			       n->name, level[i], max_depth);
 	}
 	free(level);
-	free(queue);
 }
 
 static void check_menus(struct lint *l, uint32_t max_width, float max_prompt_s)

@@ -17,6 +17,7 @@
 
 #include <pocketsphinx.h>
 #include <sphinxbase/feat.h>
+#include <sphinxbase/jsgf.h>
 #include <speex/speex_resampler.h>
 
 #include "asr/intent.h"
@@ -64,7 +65,6 @@ struct grammar {
 struct ivr_recognizer {
 	ps_decoder_t *ps;
 	cmd_ln_t *config;
-	logmath_t *lmath;
 	struct grammar *g;
 	size_t n_g, cap_g;
 	bool verify;
@@ -73,7 +73,9 @@ struct ivr_recognizer {
 	SpeexResamplerState *up;
 	int16_t *pcm;
 	size_t pcm_cap;
-	mfcc_t cmn_prior[IVR_ASR_CMN_DIM];
+	mfcc_t cmn_prior[IVR_ASR_CMN_DIM];	/* telephone (8 kHz input) */
+	mfcc_t cmn_prior_wide[IVR_ASR_CMN_DIM]; /* the model's own, for 16 kHz input */
+	bool wide;				/* current utterance is 16 kHz */
 };
 
 static void seterr(char *err, size_t len, const char *fmt, const char *a, const char *b)
@@ -170,7 +172,21 @@ static int add_grammar(struct ivr_recognizer *r, const char *name, const char *j
 	struct grammar *g = &r->g[r->n_g];
 	memset(g, 0, sizeof(*g));
 	snprintf(g->search, sizeof(g->search), "g%zu_%.40s", r->n_g, name);
-	if (ps_set_jsgf_string(r->ps, g->search, jsgf) < 0) {
+	/*
+	 * What ps_set_jsgf_string() does, minus its leak: 5prealpha never frees
+	 * the parsed jsgf_t.  ps_set_fsg() keeps its own reference to the FSG.
+	 */
+	jsgf_t *jg = jsgf_parse_string(jsgf, NULL);
+	jsgf_rule_t *rule = jg ? jsgf_get_public_rule(jg) : NULL;
+	fsg_model_t *fsg = rule ? jsgf_build_fsg(jg, rule, ps_get_logmath(r->ps),
+						 (float32)cmd_ln_float32_r(r->config, "-lw"))
+				: NULL;
+	int set = fsg ? ps_set_fsg(r->ps, g->search, fsg) : -1;
+	if (fsg)
+		fsg_model_free(fsg);
+	if (jg)
+		jsgf_grammar_free(jg);
+	if (set < 0) {
 		seterr(err, err_len, "grammar %s does not compile%s", name,
 		       " (pocketsphinx rejected the JSGF: unknown word or syntax)");
 		return -EINVAL;
@@ -242,11 +258,15 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	 * model's own prior: the per-call state is swapped in per utterance.
 	 * -remove_silence no: the endpointer already cut the speech, and the
 	 * phone-loop comparison needs both passes to see the same frames.
+	 * -ds 2: Gaussian scores every other frame.  Measured on the demo test
+	 * sets (slt+rms): 1.6x less CPU, accuracy equal (bank 90.9%) or better
+	 * (hotline 88.6% vs 84.1%), out-of-domain rejection unchanged; cards
+	 * 4/5 either way.  -ds 3 started accepting out-of-domain speech.
 	 */
 	r->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-dict", use_dict, "-mmap",
 				"yes", "-logfn", "/dev/null", "-samprate", "16000", "-cmn", "live",
 				"-remove_silence", "no", "-bestpath", "yes", "-allphone_ci", "yes",
-				NULL);
+				"-ds", "2", NULL);
 	if (!r->config) {
 		seterr(err, err_len, "pocketsphinx rejected its configuration%s%s", "", "");
 		e = EINVAL;
@@ -263,6 +283,11 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	}
 	for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
 		r->cmn_prior[i] = (mfcc_t)TEL_CMN_PRIOR[i];
+	feat_t *feat0 = ps_get_feat(r->ps);
+	if (feat0 && feat0->cmn_struct && feat0->cmn_struct->veclen == IVR_ASR_CMN_DIM)
+		cmn_live_get(feat0->cmn_struct, r->cmn_prior_wide);
+	else
+		memcpy(r->cmn_prior_wide, r->cmn_prior, sizeof(r->cmn_prior));
 	if (r->verify && ps_set_allphone_file(r->ps, PHONE_SEARCH, phone_lm) < 0) {
 		seterr(err, err_len, "cannot load phone language model %s%s", phone_lm, "");
 		e = ENOENT;
@@ -376,7 +401,8 @@ static void cmn_load(struct ivr_recognizer *r, const struct ivr_asr_cmn *cmn)
 		return;
 	mfcc_t v[IVR_ASR_CMN_DIM];
 	for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
-		v[i] = cmn && cmn->valid ? (mfcc_t)cmn->mean[i] : r->cmn_prior[i];
+		v[i] = cmn && cmn->valid ? (mfcc_t)cmn->mean[i]
+					 : (r->wide ? r->cmn_prior_wide[i] : r->cmn_prior[i]);
 	cmn_live_set(feat->cmn_struct, v);
 }
 
@@ -462,6 +488,7 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 		}
 	}
 	out->speech_ms = (uint32_t)(n16 / 16);
+	r->wide = rate_hz == 16000;
 
 	cmn_load(r, cmn);
 	const char *hyp;
@@ -470,10 +497,8 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 	if (run_pass(r, g->search, n16, &hyp, &gscore, &gframes) < 0)
 		return -EIO;
 	snprintf(out->text, sizeof(out->text), "%s", hyp ? hyp : "");
-	uint64_t t1 = now_us();
 	struct ivr_asr_cmn after;
 	cmn_save(r, &after);
-	uint64_t t2 = now_us();
 
 	float ac = 1.0f;
 	if (r->verify && out->text[0] && gframes > 0) {
@@ -489,16 +514,6 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 		}
 	}
 	out->acoustic_confidence = ac;
-	if (getenv("IVR_ASR_DEBUG"))
-		fprintf(stderr,
-			"grammar %.1f ms cmn %.1f ms phone %.1f ms frames %d/%d scores %d %d\n",
-			(t1 - t0) / 1e3, (t2 - t1) / 1e3, (now_us() - t2) / 1e3, gframes, pframes,
-			gscore, pscore);
-	if (getenv("IVR_ASR_CMN")) {
-		for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
-			fprintf(stderr, "%s%.2f", i ? "," : "cmn ", after.mean[i]);
-		fprintf(stderr, "\n");
-	}
 	if (cmn)
 		*cmn = after;
 	else
@@ -533,6 +548,30 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 	}
 	out->decode_us = (uint32_t)IVR_MIN(now_us() - t0, (uint64_t)UINT32_MAX);
 	return 0;
+}
+
+/*
+ * Leaks inside Debian's pocketsphinx/sphinxbase 5prealpha that callers cannot
+ * avoid: allphone_search_hyp() drops a list per hypothesis, and the JSGF
+ * parser keeps tokens after a syntax error.  Weak, so a program may define its
+ * own list.
+ */
+const char *__lsan_default_suppressions(void) __attribute__((weak));
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:allphone_search_hyp\nleak:yylex\nleak:yyparse\n";
+}
+
+/*
+ * The suppressions match function names up the allocation stack; sphinxbase
+ * is built without frame pointers, so ASan's fast unwinder stops inside it.
+ * Programs that link the recogniser unwind fully (only ASan builds read
+ * this; not weak, because the ASan runtime's own default is weak).
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
 }
 
 /* ---------------------------------------------------------------- pool */

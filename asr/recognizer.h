@@ -79,8 +79,7 @@ struct ivr_recognizer_cfg {
 	const char *phone_lm;  /* NULL: en-us-phone.lm.bin; "" disables verification */
 	bool full_dict;	       /* load the whole dictionary (needed for custom grammars) */
 	enum ivr_grammar_mode mode;
-	float verify_center; /* score gap at which acoustic confidence = 0.5 (default 0.0 =
-				built-in) */
+	float verify_center; /* per-frame score gap giving confidence 0.5 (0 = built-in) */
 	float verify_scale;  /* gap units per logistic unit (0 = built-in) */
 };
 

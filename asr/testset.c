@@ -189,8 +189,8 @@ int ivr_testset_render(const char *text, const char *voice, const char *cache_di
 	return 0;
 }
 
-static int replay_one(struct ivr_recognizer *rec, int grammar, const char *wav,
-		      struct ivr_asr_cmn *cmn, struct ivr_asr_result *r)
+static int replay_one(struct ivr_recognizer *rec, int grammar, const char *wav, float snr_db,
+		      uint32_t *seed, struct ivr_asr_cmn *cmn, struct ivr_asr_result *r)
 {
 	struct ivr_audio a;
 	char err[256];
@@ -201,16 +201,34 @@ static int replay_one(struct ivr_recognizer *rec, int grammar, const char *wav,
 		if (ivr_wav_read(&a, wav, 16000, err, sizeof(err)) < 0)
 			return -EIO;
 	}
+	if (snr_db > 0 && a.n_samples) {
+		/* White noise at @snr_db below the utterance's RMS (Box-Muller, own PRNG). */
+		double e = 0;
+		for (size_t i = 0; i < a.n_samples; i++)
+			e += (double)a.samples[i] * a.samples[i];
+		double sigma = sqrt(e / a.n_samples) / pow(10.0, snr_db / 20.0);
+		for (size_t i = 0; i < a.n_samples; i++) {
+			*seed = *seed * 1664525u + 1013904223u;
+			double u1 = ((*seed >> 8) + 1.0) / 16777217.0;
+			*seed = *seed * 1664525u + 1013904223u;
+			double u2 = (*seed >> 8) / 16777216.0;
+			a.samples[i] += (float)(sigma * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2));
+		}
+	}
 	int rc = ivr_recognizer_decode(rec, grammar, a.samples, a.n_samples, a.rate_hz, cmn, r);
 	ivr_audio_free(&a);
 	return rc;
 }
 
 int ivr_testset_run(struct ivr_recognizer *rec, const struct ivr_flow *flow,
-		    const struct ivr_testcase *cases, size_t n, const char *const *voices,
-		    size_t n_voices, const char *cache_dir, const char *cases_dir,
-		    struct ivr_testset_outcome **out, FILE *log)
+		    const struct ivr_testcase *cases, size_t n, const struct ivr_testset_opts *opts,
+		    struct ivr_testset_outcome **out)
 {
+	const char *const *voices = opts->voices;
+	size_t n_voices = opts->n_voices;
+	const char *cache_dir = opts->cache_dir, *cases_dir = opts->cases_dir;
+	FILE *log = opts->log;
+	uint32_t seed = 12345;
 	size_t cap = n * (n_voices ? n_voices : 1), k = 0;
 	struct ivr_testset_outcome *o = calloc(cap ? cap : 1, sizeof(*o));
 	struct ivr_asr_cmn *cmn = calloc(n_voices + 1, sizeof(*cmn));
@@ -245,8 +263,8 @@ int ivr_testset_run(struct ivr_recognizer *rec, const struct ivr_flow *flow,
 					? ivr_flow_find_intent(&flow->nodes[oc->node], c->expected)
 					: -1;
 			int g = ivr_recognizer_grammar(rec, flow, (size_t)oc->node);
-			if (g < 0 ||
-			    replay_one(rec, g, wav, &cmn[c->is_audio ? n_voices : v], &oc->r) < 0) {
+			if (g < 0 || replay_one(rec, g, wav, opts->snr_db, &seed,
+						&cmn[c->is_audio ? n_voices : v], &oc->r) < 0) {
 				memset(&oc->r, 0, sizeof(oc->r));
 				oc->r.intent = oc->r.best_intent = -1;
 			}

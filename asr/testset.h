@@ -63,16 +63,24 @@ IVR_NODISCARD int ivr_testset_load(const char *path, const struct ivr_flow *flow
 IVR_NODISCARD int ivr_testset_render(const char *text, const char *voice, const char *cache_dir,
 				     char *out, size_t out_len);
 
+/** How to replay a test set. */
+struct ivr_testset_opts {
+	const char *const *voices; /* TTS voices for text cases */
+	size_t n_voices;
+	const char *cache_dir; /* rendered speech */
+	const char *cases_dir; /* recordings are relative to it */
+	float snr_db;	       /* > 0: add white noise at this SNR (speech RMS) */
+	FILE *log;	       /* one line per replay, or NULL */
+};
+
 /**
- * Replay @n cases through @rec, text cases once per voice in @voices.
- * *@out (malloc'ed) gets one outcome per replay.  @log, if not NULL, gets
- * one line per replay.  @return the number of outcomes, or a negative errno
- * (-ENOENT: TTS missing).  Thread: control.
+ * Replay @n cases through @rec, text cases once per voice.  *@out
+ * (malloc'ed) gets one outcome per replay.  @return the number of outcomes,
+ * or a negative errno (-ENOENT: TTS missing).  Thread: control.
  */
 int ivr_testset_run(struct ivr_recognizer *rec, const struct ivr_flow *flow,
-		    const struct ivr_testcase *cases, size_t n, const char *const *voices,
-		    size_t n_voices, const char *cache_dir, const char *cases_dir,
-		    struct ivr_testset_outcome **out, FILE *log);
+		    const struct ivr_testcase *cases, size_t n, const struct ivr_testset_opts *opts,
+		    struct ivr_testset_outcome **out);
 
 /**
  * Summarise outcomes; @threshold < 0 uses each node's own threshold.

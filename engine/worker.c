@@ -20,6 +20,17 @@
 
 _Static_assert(IVR_CALL_TAG_RTCP == IVR_IO_TAG_ALT, "one tag bit for the RTCP socket");
 
+/* valgrind does not emulate io_uring (the ring hangs under it): fall back to epoll there. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND() 0
+#endif
+
 #define TICK_NS	 (IVR_FRAME_MS * 1000000ull)
 #define CMD_RING 1024 /* power of two */
 
@@ -221,6 +232,12 @@ static int make_backend(struct ivr_worker *w)
 {
 	const char *env = getenv("IVR_FORCE_EPOLL");
 	bool force = w->cfg.force_epoll || (env && *env && strcmp(env, "0") != 0);
+	if (!force && UNDER_VALGRIND()) {
+		if (!atomic_exchange(&fallback_logged, true))
+			fprintf(stderr,
+				"ivr-engine: running under valgrind (no io_uring); using epoll\n");
+		force = true;
+	}
 	if (!force) {
 		w->io = ivr_io_uring_new(w->cfg.io_entries, w->cfg.n_slots * 2, on_rx, fd_of, w,
 					 w->err, sizeof(w->err));

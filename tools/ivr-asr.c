@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		   "--loop       grammar also accepts any sequence of the node's words\n");
 }
 
+#if IVR_HAVE_ASR
 static void json_str(const char *s)
 {
 	putchar('"');
@@ -45,6 +46,7 @@ static void json_str(const char *s)
 	}
 	putchar('"');
 }
+#endif
 
 int main(int argc, char **argv)
 {

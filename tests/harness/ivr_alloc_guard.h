@@ -13,7 +13,8 @@
  * The interposers are global definitions: include this header in exactly
  * one translation unit of a test program.  Under AddressSanitizer, which
  * owns malloc, nothing is interposed and IVR_ASAN is defined: the test
- * must then skip.
+ * must then skip.  Under valgrind (which replaces malloc as well) the
+ * interposers are bypassed: IVR_UNDER_VALGRIND() tells the test to skip.
  */
 #ifndef IVR_ALLOC_GUARD_H
 #define IVR_ALLOC_GUARD_H
@@ -31,6 +32,16 @@
 #endif
 #if defined(__SANITIZE_ADDRESS__) && !defined(IVR_ASAN)
 #define IVR_ASAN 1
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define IVR_UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef IVR_UNDER_VALGRIND
+#define IVR_UNDER_VALGRIND() 0
 #endif
 
 /* Set on a thread to count its heap calls; the count of heap calls seen while armed. */

@@ -15,6 +15,9 @@
 #include "dsp/wav.h"
 #include "ivr_test.h"
 
+#ifndef IVR_PS_MODELDIR
+#define IVR_PS_MODELDIR "/usr/share/pocketsphinx/model"
+#endif
 #define DICT IVR_PS_MODELDIR "/en-us/cmudict-en-us.dict"
 
 struct findings {

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench_asr.c - how many simultaneous real-time recognitions one core
+ * sustains, memory per decoder, and the false-accept rate, against
+ * pocketsphinx_continuous run as separate processes with the same grammar
+ * and dictionary on the same call audio.
+ *
+ * A "call" is the caller's side of an IVR call: each turn is a prompt
+ * (the caller is silent: 6 s of low-level line noise) followed by one
+ * utterance from grammars/tests/bank.cases (flite slt, 8 kHz mu-law).  The
+ * engine's endpointer hands only the speech to the recogniser, so our cost
+ * per call is the decoding of its utterances (grammar pass + phone-loop
+ * verification); pocketsphinx_continuous gets the whole call file (its own
+ * VAD) as a process per call.  calls/core = call audio seconds / CPU seconds.
+ * Memory: our private bytes per extra decoder (VmRSS growth; the model is
+ * memory-mapped and shared) versus the reference process's peak RSS.
+ * False accepts: out-of-domain utterances that get an intent (ours) or any
+ * hypothesis (reference: a plain JSGF search has no rejection).
+ *
+ * Output: "name impl n value unit" lines and ratios; --smoke runs one
+ * utterance through our path only (< 2 s) and exits 0, or 77 without model.
+ */
+#include "config.h"
+
+#if !IVR_HAVE_ASR
+#include <stdio.h>
+int main(void)
+{
+	puts("built without speech recognition (-Dasr=disabled): skipped");
+	return 77;
+}
+#else
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "asr/grammar.h"
+#include "asr/recognizer.h"
+#include "asr/testset.h"
+#include "dsp/resample.h"
+#include "dsp/wav.h"
+
+#define TURN_SILENCE_S 6
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_d);
+	return v[n / 2];
+}
+
+/* Run pocketsphinx_continuous; @return child CPU seconds, *maxrss_kb, output in @out. */
+static double run_ref(const char *wav, const char *gram, const char *dict, long *maxrss_kb,
+		      char *out, size_t out_len)
+{
+	int pipefd[2];
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		FILE *devnull = freopen("/dev/null", "w", stderr);
+		(void)devnull;
+		execlp("pocketsphinx_continuous", "pocketsphinx_continuous", "-infile", wav,
+		       "-jsgf", gram, "-dict", dict, "-logfn", "/dev/null", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	size_t got = 0;
+	ssize_t r;
+	while ((r = read(pipefd[0], out + got, out_len - 1 - got)) > 0 && got < out_len - 1)
+		got += (size_t)r;
+	out[got] = 0;
+	close(pipefd[0]);
+	int st;
+	struct rusage ru;
+	if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -1;
+	*maxrss_kb = ru.ru_maxrss;
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The small dictionary both sides use: cmudict lines of the grammar's words. */
+static int write_dict(const struct ivr_flow_node *node, const char *path)
+{
+	char words[2048][IVR_INTENT_WORD_MAX];
+	size_t n = 0;
+	if (ivr_grammar_words(node, words, &n, 2048) < 0)
+		return -1;
+	FILE *in = fopen(IVR_PS_MODELDIR "/en-us/cmudict-en-us.dict", "r");
+	FILE *out = fopen(path, "w");
+	if (!in || !out) {
+		if (in)
+			fclose(in);
+		if (out)
+			fclose(out);
+		return -1;
+	}
+	char line[512];
+	while (fgets(line, sizeof(line), in)) {
+		char key[IVR_INTENT_WORD_MAX];
+		size_t k = 0;
+		while (line[k] && line[k] != ' ' && line[k] != '(' && k < sizeof(key) - 1) {
+			key[k] = line[k];
+			k++;
+		}
+		key[k] = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(words[i], key)) {
+				fputs(line, out);
+				break;
+			}
+	}
+	fclose(in);
+	fclose(out);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int smoke = 0, verify = 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--smoke"))
+			smoke = 1;
+		else if (!strcmp(argv[i], "--no-verify"))
+			verify = 0;
+		else {
+			fprintf(stderr, "usage: bench_asr [--smoke] [--no-verify]\n");
+			return 2;
+		}
+	}
+	struct ivr_recognizer_cfg rcfg = { .phone_lm = verify ? NULL : "" };
+	int repeats = smoke ? 1 : 3;
+	char src[1024], err[512], cache[1024], tmpdir[] = "/tmp/ivr_bench_asr_XXXXXX";
+	snprintf(src, sizeof(src), "%s/grammars/bank.yaml", IVR_SOURCE_DIR);
+	snprintf(cache, sizeof(cache), "%s/tts-cache", IVR_BUILD_DIR);
+	struct ivr_flow *flow;
+	if (ivr_flow_load(&flow, src, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench_asr: %s\n", err);
+		return 1;
+	}
+	const struct ivr_flow *fl[1] = { flow };
+	int main_node = ivr_flow_find_node(flow, "main");
+	long rss0 = rss_kb();
+	struct ivr_recognizer *rec = ivr_recognizer_new(fl, 1, &rcfg, err, sizeof(err));
+	if (!rec) {
+		printf("bench_asr: skipped: %s\n", err);
+		ivr_flow_free(flow);
+		return errno == ENOENT ? 77 : 1;
+	}
+	long rss1 = rss_kb();
+	int g = ivr_recognizer_grammar(rec, flow, (size_t)main_node);
+
+	/* Utterances: main-node cases, in-domain and out-of-domain. */
+	char cases_path[1024];
+	snprintf(cases_path, sizeof(cases_path), "%s/grammars/tests/bank.cases", IVR_SOURCE_DIR);
+	struct ivr_testcase *cases;
+	size_t n_cases;
+	if (ivr_testset_load(cases_path, flow, &cases, &n_cases, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench_asr: %s\n", err);
+		return 1;
+	}
+	struct ivr_audio utt[64];
+	int is_ood[64];
+	size_t n_utt = 0;
+	for (size_t i = 0; i < n_cases && n_utt < (smoke ? 1u : 64u); i++) {
+		if (strcmp(cases[i].node, "main"))
+			continue;
+		char wav[2048];
+		if (ivr_testset_render(cases[i].text, "slt", cache, wav, sizeof(wav)) < 0 ||
+		    ivr_wav_read(&utt[n_utt], wav, 0, err, sizeof(err)) < 0) {
+			printf("bench_asr: skipped: flite missing\n");
+			return smoke ? 77 : 1;
+		}
+		is_ood[n_utt++] = !strcmp(cases[i].expected, "-");
+	}
+
+	/* Ours: CPU per utterance, acceptance of out-of-domain speech, latency. */
+	double speech_s = 0, call_s = 0;
+	for (size_t i = 0; i < n_utt; i++) {
+		speech_s += utt[i].n_samples / 8000.0;
+		call_s += utt[i].n_samples / 8000.0 + TURN_SILENCE_S;
+	}
+	double ours_cpu[5], lat_max = 0;
+	double *lat = calloc(n_utt, sizeof(double));
+	int fa = 0, n_ood = 0, in_ok = 0, n_in = 0;
+	for (int rep = 0; rep < repeats; rep++) {
+		struct ivr_asr_cmn cmn = { 0 };
+		double t0 = cpu_s();
+		for (size_t i = 0; i < n_utt; i++) {
+			struct ivr_asr_result r;
+			if (ivr_recognizer_decode(rec, g, utt[i].samples, utt[i].n_samples, 8000,
+						  &cmn, &r) < 0)
+				return 1;
+			lat[i] = r.decode_us / 1000.0;
+			lat_max = fmax(lat_max, lat[i]);
+			if (rep == 0) {
+				if (is_ood[i]) {
+					n_ood++;
+					fa += r.intent >= 0;
+				} else {
+					n_in++;
+					in_ok += r.intent >= 0;
+				}
+			}
+		}
+		ours_cpu[rep] = cpu_s() - t0;
+	}
+	double ours = median(ours_cpu, repeats);
+	double lat_med = median(lat, (int)n_utt);
+	printf("asr_call ivr_recognizer %zu utterances %.1f s speech in %.1f s of calls\n", n_utt,
+	       speech_s, call_s);
+	printf("asr_call ivr_recognizer cpu_s %.3f x_realtime_speech %.4f calls_per_core %.0f\n",
+	       ours, ours / speech_s, call_s / ours);
+	printf("asr_latency ivr_recognizer decode_after_end_of_speech_ms median %.0f max %.0f\n",
+	       lat_med, lat_max);
+	if (!smoke)
+		printf("asr_false_accept ivr_recognizer %d/%d out-of-domain accepted (%.0f%%); "
+		       "in-domain given an intent %d/%d\n",
+		       fa, n_ood, n_ood ? 100.0 * fa / n_ood : 0, in_ok, n_in);
+
+	/* Memory per decoder: four more decoders, VmRSS growth / 4. */
+	struct ivr_recognizer *more[4] = { 0 };
+	long rss_a = rss_kb();
+	int n_more = smoke ? 1 : 4;
+	for (int i = 0; i < n_more; i++)
+		more[i] = ivr_recognizer_new(fl, 1, &rcfg, err, sizeof(err));
+	for (int i = 0; i < n_more; i++) {
+		struct ivr_asr_result r;
+		if (more[i])
+			(void)ivr_recognizer_decode(more[i], g, utt[0].samples, utt[0].n_samples,
+						    8000, NULL, &r);
+	}
+	long rss_b = rss_kb();
+	double per_dec_mb = (rss_b - rss_a) / 1024.0 / n_more;
+	printf("asr_memory ivr_recognizer first_decoder_mb %.1f per_extra_decoder_mb %.1f\n",
+	       (rss1 - rss0) / 1024.0, per_dec_mb);
+	for (int i = 0; i < n_more; i++)
+		ivr_recognizer_free(more[i]);
+
+	int rc = 0;
+	if (!smoke) {
+		/*
+		 * Pool latency: k callers stop speaking in the same 20 ms tick; time
+		 * from ivr_asr_session_end() to the result being collectable, with
+		 * 2 decoder threads (the machine's cores).
+		 */
+		struct ivr_asr_pool_cfg pc = { .rec = rcfg, .n_decoders = 2, .n_sessions = 16 };
+		struct ivr_asr_pool *pool = ivr_asr_pool_new(fl, 1, &pc, err, sizeof(err));
+		int pg = pool ? ivr_asr_pool_grammar(pool, flow, (size_t)main_node) : -1;
+		const int ks[] = { 1, 4, 8 };
+		for (size_t ki = 0; pool && pg >= 0 && ki < 3; ki++) {
+			int k = ks[ki], sess[8];
+			for (int i = 0; i < k; i++) {
+				sess[i] = ivr_asr_session_open(pool);
+				(void)ivr_asr_session_begin(pool, sess[i], pg);
+				const struct ivr_audio *u = &utt[(size_t)i % n_utt];
+				ivr_asr_session_feed(pool, sess[i], u->samples, u->n_samples);
+			}
+			struct timespec t0, t1;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			for (int i = 0; i < k; i++)
+				ivr_asr_session_end(pool, sess[i]);
+			double worst = 0, sum = 0;
+			int done = 0, got[8] = { 0 };
+			while (done < k) {
+				for (int i = 0; i < k; i++) {
+					struct ivr_asr_result r;
+					if (!got[i] &&
+					    ivr_asr_session_poll(pool, sess[i], &r) == 1) {
+						clock_gettime(CLOCK_MONOTONIC, &t1);
+						double ms = (t1.tv_sec - t0.tv_sec) * 1e3 +
+							    (t1.tv_nsec - t0.tv_nsec) / 1e6;
+						worst = fmax(worst, ms);
+						sum += ms;
+						got[i] = 1;
+						done++;
+					}
+				}
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+			}
+			printf("asr_latency ivr_pool simultaneous_ends %d result_ms mean %.0f max "
+			       "%.0f\n",
+			       k, sum / k, worst);
+			for (int i = 0; i < k; i++)
+				ivr_asr_session_close(pool, sess[i]);
+		}
+		ivr_asr_pool_free(pool);
+	}
+	if (!smoke) {
+		/* Reference: one pocketsphinx_continuous process on the whole call. */
+		if (!mkdtemp(tmpdir))
+			return 1;
+		char gram[1100], dict[1100], call[1100];
+		snprintf(gram, sizeof(gram), "%s/main.gram", tmpdir);
+		snprintf(dict, sizeof(dict), "%s/main.dict", tmpdir);
+		snprintf(call, sizeof(call), "%s/call.wav", tmpdir);
+		char *jsgf;
+		if (ivr_grammar_jsgf(&flow->nodes[main_node], "bank_main", IVR_GRAMMAR_PHRASES,
+				     &jsgf) < 0)
+			return 1;
+		FILE *gf = fopen(gram, "w");
+		fputs(jsgf, gf);
+		fclose(gf);
+		free(jsgf);
+		write_dict(&flow->nodes[main_node], dict);
+		size_t total = (size_t)(call_s * 16000) + 16000;
+		float *cs = calloc(total, sizeof(float));
+		size_t pos = 0;
+		srand(1);
+		for (size_t i = 0; i < n_utt; i++) {
+			for (size_t k = 0; k < TURN_SILENCE_S * 16000u && pos < total; k++)
+				cs[pos++] = 0.0005f * ((float)((double)rand() / RAND_MAX) - 0.5f);
+			float *up;
+			size_t n_up;
+			if (ivr_resample_buffer(utt[i].samples, utt[i].n_samples, 8000, &up, &n_up,
+						16000) < 0)
+				return 1;
+			for (size_t k = 0; k < n_up && pos < total; k++)
+				cs[pos++] = up[k];
+			free(up);
+		}
+		if (ivr_wav_write(call, cs, pos, 16000, IVR_WAV_PCM16) < 0)
+			return 1;
+		free(cs);
+		double ref_cpu[5];
+		long maxrss = 0;
+		static char out[1 << 16];
+		int ok = 1;
+		for (int rep = 0; rep < repeats && ok; rep++) {
+			ref_cpu[rep] = run_ref(call, gram, dict, &maxrss, out, sizeof(out));
+			ok = ref_cpu[rep] > 0;
+		}
+		if (!ok) {
+			printf("asr_call pocketsphinx_continuous not run (program missing?)\n");
+		} else {
+			double ref = median(ref_cpu, repeats);
+			printf("asr_call pocketsphinx_continuous cpu_s %.3f calls_per_core %.0f "
+			       "(process per call, whole call audio)\n",
+			       ref, call_s / ref);
+			printf("asr_memory pocketsphinx_continuous process_maxrss_mb %.1f\n",
+			       maxrss / 1024.0);
+			/* reference false accepts: any hypothesis for an out-of-domain utterance */
+			int rfa = 0, rn = 0;
+			for (size_t i = 0; i < n_utt; i++) {
+				if (!is_ood[i])
+					continue;
+				char uw[1100];
+				snprintf(uw, sizeof(uw), "%s/u%zu.wav", tmpdir, i);
+				float *up;
+				size_t n_up;
+				if (ivr_resample_buffer(utt[i].samples, utt[i].n_samples, 8000, &up,
+							&n_up, 16000) < 0 ||
+				    ivr_wav_write(uw, up, n_up, 16000, IVR_WAV_PCM16) < 0)
+					return 1;
+				free(up);
+				long m;
+				rn++;
+				if (run_ref(uw, gram, dict, &m, out, sizeof(out)) >= 0 &&
+				    strspn(out, " \n\t") < strlen(out))
+					rfa++;
+				unlink(uw);
+			}
+			printf("asr_false_accept pocketsphinx_continuous %d/%d out-of-domain "
+			       "accepted (%.0f%%)\n",
+			       rfa, rn, rn ? 100.0 * rfa / rn : 0);
+			printf("ratio calls_per_core ivr/pocketsphinx_continuous %.1fx (target >= "
+			       "2x)\n",
+			       ref / ours);
+			printf("ratio memory_per_call ivr_decoder/pocketsphinx_process %.2f "
+			       "(target <= 0.25; a decoder per call)\n",
+			       per_dec_mb / (maxrss / 1024.0));
+			/*
+			 * The pool shares decoders: a call holds a session (CMN + a
+			 * 10 s speech buffer), and one decoder per core serves the
+			 * calls that core sustains.
+			 */
+			double calls = call_s / ours;
+			double sess_mb = (10000.0 * 8 * sizeof(float) + 2048) / 1048576.0;
+			double pooled = per_dec_mb / calls + sess_mb;
+			printf("asr_memory ivr_pool per_call_mb %.2f (session %.2f + decoder/%.0f "
+			       "calls)\n",
+			       pooled, sess_mb, calls);
+			printf("ratio memory_per_call ivr_pool/pocketsphinx_process %.3f\n",
+			       pooled / (maxrss / 1024.0));
+		}
+		unlink(gram);
+		unlink(dict);
+		unlink(call);
+		rmdir(tmpdir);
+	}
+	for (size_t i = 0; i < n_utt; i++)
+		ivr_audio_free(&utt[i]);
+	free(lat);
+	free(cases);
+	ivr_recognizer_free(rec);
+	ivr_flow_free(flow);
+	printf("1 passed, 0 failed, 0 skipped\n");
+	return rc;
+}
+#endif /* IVR_HAVE_ASR */

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/test_intent.c - words -> intent classifier: tokenising, example
+ * phrases, paraphrases sharing key words, off-topic text, thresholds and the
+ * acoustic confidence, bad input.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "asr/flow.h"
+#include "asr/intent.h"
+#include "ivr_test.h"
+
+static struct ivr_flow *bank;
+
+static const struct ivr_flow_node *main_node(void)
+{
+	return &bank->nodes[ivr_flow_find_node(bank, "main")];
+}
+
+static int intent_of(const struct ivr_flow_node *n, const char *name)
+{
+	return ivr_flow_find_intent(n, name);
+}
+
+IVR_TEST(tokeniser)
+{
+	char w[8][IVR_INTENT_WORD_MAX];
+	ivr_check_int_eq(ivr_intent_words("  I'd LIKE, to-pay 42 bills!  ' ", w, 8), 5);
+	ivr_check(!strcmp(w[0], "i'd") && !strcmp(w[1], "like") && !strcmp(w[2], "to") &&
+		  !strcmp(w[3], "pay") && !strcmp(w[4], "bills"));
+	ivr_check_int_eq(ivr_intent_words("a b c d e f g h i j", w, 3), 10);
+	ivr_check_int_eq(ivr_intent_words(NULL, w, 8), 0);
+	ivr_check_int_eq(ivr_intent_words("", w, 8), 0);
+	char longw[100];
+	memset(longw, 'a', 99);
+	longw[99] = 0;
+	ivr_check_int_eq(ivr_intent_words(longw, w, 8), 1);
+	ivr_check_int_eq(strlen(w[0]), IVR_INTENT_WORD_MAX - 1);
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(phrases_map_to_their_intent)
+{
+	const struct ivr_flow_node *n = main_node();
+	struct ivr_intent_model *m = ivr_intent_build(n);
+	ivr_check(m != NULL && ivr_intent_vocab_size(m) > 20);
+	for (size_t i = 0; i < n->n_intents; i++)
+		for (size_t p = 0; p < n->intents[i].n_phrases; p++) {
+			struct ivr_intent_result r;
+			ivr_check_int_eq(ivr_intent_classify(m, n->intents[i].phrases[p], 1.0f,
+							     n->threshold, &r),
+					 0);
+			ivr_check_msg(r.intent == (int)i, "\"%s\" -> %d (%.2f), want %zu",
+				      n->intents[i].phrases[p], r.intent, r.confidence, i);
+		}
+	ivr_intent_free(m);
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(paraphrases_and_off_topic)
+{
+	const struct ivr_flow_node *n = main_node();
+	struct ivr_intent_model *m = ivr_intent_build(n);
+	struct {
+		const char *text;
+		const char *intent; /* NULL = rejected */
+	} cases[] = {
+		{ "i would like to know my balance please", "balance" },
+		{ "can i pay my gas bill", "payments" },
+		{ "somebody stole my debit card", "cards" },
+		{ "put me through to a representative", "agent" },
+		{ "what will the weather be like tomorrow", NULL },
+		{ "the quick brown fox jumps over the lazy dog", NULL },
+		{ "um", NULL },
+	};
+	for (size_t i = 0; i < IVR_N_ELEMENTS(cases); i++) {
+		struct ivr_intent_result r;
+		ivr_intent_classify(m, cases[i].text, 1.0f, n->threshold, &r);
+		int want = cases[i].intent ? intent_of(n, cases[i].intent) : -1;
+		ivr_check_msg(r.intent == want, "\"%s\" -> %d (%.2f), want %d", cases[i].text,
+			      r.intent, r.confidence, want);
+		ivr_check(r.confidence >= 0 && r.confidence <= 1);
+	}
+	/* The same words with a weak acoustic confidence fall below the threshold. */
+	struct ivr_intent_result strong, weak;
+	ivr_intent_classify(m, "check my balance", 1.0f, n->threshold, &strong);
+	ivr_intent_classify(m, "check my balance", 0.2f, n->threshold, &weak);
+	ivr_check(strong.intent == intent_of(n, "balance"));
+	ivr_check(weak.intent == -1 && weak.best == intent_of(n, "balance"));
+	ivr_check_near(weak.confidence, strong.confidence * 0.2f, 1e-5);
+	/* An ambiguous text ("card" and "agent" words) has a runner-up. */
+	struct ivr_intent_result amb;
+	ivr_intent_classify(m, "agent for my card", 1.0f, 0.0f, &amb);
+	ivr_check(amb.runner_up >= 0 && amb.runner_up != amb.best);
+	ivr_check(amb.runner_up_confidence <= amb.confidence + 1e-6f);
+	ivr_intent_free(m);
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(bad_input)
+{
+	struct ivr_flow_node empty;
+	memset(&empty, 0, sizeof(empty));
+	ivr_check(ivr_intent_build(&empty) == NULL && errno == EINVAL);
+	ivr_check(ivr_intent_build(NULL) == NULL);
+	struct ivr_intent_result r;
+	ivr_check_int_eq(ivr_intent_classify(NULL, "x", 1, 0.5f, &r), -EINVAL);
+	struct ivr_intent_model *m = ivr_intent_build(main_node());
+	ivr_check_int_eq(ivr_intent_classify(m, NULL, 1, 0.5f, &r), 0);
+	ivr_check(r.intent == -1 && r.confidence == 0);
+	ivr_check_int_eq(ivr_intent_classify(m, "balance", 7.0f, 0.5f, &r), 0);
+	ivr_check(r.confidence <= 1.0f);
+	ivr_intent_free(m);
+	ivr_intent_free(NULL);
+	return IVR_TEST_RESULT();
+}
+
+int main(int argc, char **argv)
+{
+	ivr_test_init(argc, argv);
+	char p[1024], err[512];
+	if (ivr_flow_load(&bank, ivr_test_srcpath(p, sizeof(p), "grammars/bank.yaml"), err,
+			  sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	ivr_test_run(tokeniser);
+	ivr_test_run(phrases_map_to_their_intent);
+	ivr_test_run(paraphrases_and_off_topic);
+	ivr_test_run(bad_input);
+	ivr_flow_free(bank);
+	return ivr_test_summary();
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/test_recognizer.c - the pocketsphinx recogniser and its pool on
+ * speech synthesised in the test (flite, 8 kHz mu-law), silence and noise;
+ * missing dictionary words and broken grammars reported, not crashed on.
+ * Skips (77) without the en-us model or flite.
+ */
+#include "config.h"
+
+#if !IVR_HAVE_ASR
+#include <stdio.h>
+int main(void)
+{
+	puts("built without speech recognition (-Dasr=disabled): skipped");
+	return 77;
+}
+#else
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "asr/recognizer.h"
+#include "asr/testset.h"
+#include "dsp/wav.h"
+#include "ivr_test.h"
+
+static struct ivr_flow *bank;
+static struct ivr_recognizer *rec;
+static char cache[1024];
+
+static int speech(const char *text, struct ivr_audio *a)
+{
+	char wav[2048], err[256];
+	if (ivr_testset_render(text, "slt", cache, wav, sizeof(wav)) < 0)
+		return -1;
+	return ivr_wav_read(a, wav, 0, err, sizeof(err));
+}
+
+static int main_grammar(void)
+{
+	return ivr_recognizer_grammar(rec, bank, (size_t)ivr_flow_find_node(bank, "main"));
+}
+
+IVR_TEST(phrase_to_intent)
+{
+	struct ivr_audio a;
+	if (speech("i lost my card", &a) < 0)
+		return IVR_TEST_SKIP;
+	ivr_check_int_eq(a.rate_hz, 8000);
+	struct ivr_asr_cmn cmn = { 0 };
+	struct ivr_asr_result r;
+	ivr_check_int_eq(
+		ivr_recognizer_decode(rec, main_grammar(), a.samples, a.n_samples, 8000, &cmn, &r),
+		0);
+	ivr_check_msg(r.intent_name && !strcmp(r.intent_name, "cards"), "text \"%s\" intent %d",
+		      r.text, r.intent);
+	ivr_check(strstr(r.text, "lost my card") != NULL);
+	ivr_check(r.confidence >= 0.5f && r.confidence <= 1.0f);
+	ivr_check(r.acoustic_confidence > 0.5f);
+	ivr_check(r.n_nbest >= 1 && !strcmp(r.nbest[0].text, r.text));
+	ivr_check_near(r.speech_ms, a.n_samples / 8, 25);
+	ivr_check(cmn.valid);
+	ivr_audio_free(&a);
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(silence_and_noise_are_no_match)
+{
+	size_t n = 8000 * 2;
+	float *x = calloc(n, sizeof(float));
+	struct ivr_asr_result r;
+	ivr_check_int_eq(ivr_recognizer_decode(rec, main_grammar(), x, n, 8000, NULL, &r), 0);
+	ivr_check_int_eq(r.intent, -1);
+	srand(7);
+	for (size_t i = 0; i < n; i++)
+		x[i] = 0.3f * ((float)((double)rand() / RAND_MAX) - 0.5f);
+	ivr_check_int_eq(ivr_recognizer_decode(rec, main_grammar(), x, n, 8000, NULL, &r), 0);
+	ivr_check_msg(r.intent == -1, "noise -> \"%s\" %.2f", r.text, r.confidence);
+	/* empty input */
+	ivr_check_int_eq(ivr_recognizer_decode(rec, main_grammar(), x, 0, 8000, NULL, &r), 0);
+	ivr_check_int_eq(r.intent, -1);
+	free(x);
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(bad_arguments_and_grammars)
+{
+	float x[160] = { 0 };
+	struct ivr_asr_result r;
+	ivr_check_int_eq(ivr_recognizer_decode(rec, -1, x, 160, 8000, NULL, &r), -EINVAL);
+	ivr_check_int_eq(ivr_recognizer_decode(rec, 999, x, 160, 8000, NULL, &r), -EINVAL);
+	ivr_check_int_eq(ivr_recognizer_decode(rec, main_grammar(), x, 160, 44100, NULL, &r),
+			 -EINVAL);
+	char err[512] = "";
+	ivr_check(ivr_recognizer_add_jsgf(rec, "bad", "#JSGF V1.0;\ngrammar x;\npublic <a> = ((;",
+					  err, sizeof(err)) < 0);
+	ivr_check(strstr(err, "does not compile") != NULL);
+	ivr_check_int_eq(ivr_recognizer_grammar(rec, bank, (size_t)bank->agent_node), -ENOENT);
+
+	/* a phrase word pocketsphinx cannot pronounce is named */
+	const char *y = "flow: x\nstart: m\nnodes:\n  m:\n    prompt_text: t\n"
+			"    intents: {a: [\"frobnicate the zyxwvut\"]}\n";
+	struct ivr_flow *f;
+	ivr_check_int_eq(ivr_flow_parse(&f, y, strlen(y), NULL, err, sizeof(err)), 0);
+	const struct ivr_flow *fl[1] = { f };
+	struct ivr_recognizer *r2 = ivr_recognizer_new(fl, 1, NULL, err, sizeof(err));
+	ivr_check(r2 == NULL && errno == EINVAL);
+	ivr_check_msg(strstr(err, "zyxwvut") && strstr(err, "frobnicate"), "%s", err);
+	ivr_recognizer_free(r2);
+	ivr_flow_free(f);
+	/* a missing model is ENOENT (the integration tests' skip signal) */
+	struct ivr_recognizer_cfg cfg = { .hmm_dir = "/nonexistent" };
+	ivr_check(ivr_recognizer_new(NULL, 0, &cfg, err, sizeof(err)) == NULL && errno == ENOENT);
+	ivr_recognizer_free(NULL);
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(pool_sessions)
+{
+	struct ivr_audio a[2];
+	if (speech("make a payment", &a[0]) < 0 || speech("speak to an agent", &a[1]) < 0)
+		return IVR_TEST_SKIP;
+	const struct ivr_flow *fl[1] = { bank };
+	struct ivr_asr_pool_cfg cfg = { .n_decoders = 2, .n_sessions = 3, .max_speech_ms = 4000 };
+	char err[512];
+	struct ivr_asr_pool *p = ivr_asr_pool_new(fl, 1, &cfg, err, sizeof(err));
+	ivr_check_msg(p != NULL, "%s", err);
+	if (!p)
+		return IVR_TEST_FAIL;
+	int g = ivr_asr_pool_grammar(p, bank, (size_t)ivr_flow_find_node(bank, "main"));
+	ivr_check(g >= 0);
+	int s[3];
+	for (int i = 0; i < 3; i++)
+		ivr_check((s[i] = ivr_asr_session_open(p)) >= 0);
+	ivr_check_int_eq(ivr_asr_session_open(p), -ENOSPC);
+	ivr_check_int_eq(ivr_asr_session_begin(p, 99, g), -EINVAL);
+	/* sessions 0 and 1 speak at once, 20 ms frames as the media thread would */
+	for (int i = 0; i < 2; i++)
+		ivr_check_int_eq(ivr_asr_session_begin(p, s[i], g), 0);
+	size_t longest = a[0].n_samples > a[1].n_samples ? a[0].n_samples : a[1].n_samples;
+	for (size_t off = 0; off < longest; off += 160)
+		for (int i = 0; i < 2; i++)
+			if (off < a[i].n_samples)
+				ivr_asr_session_feed(p, s[i], a[i].samples + off,
+						     IVR_MIN((size_t)160, a[i].n_samples - off));
+	for (int i = 0; i < 2; i++)
+		ivr_check_int_eq(ivr_asr_session_end(p, s[i]), 0);
+	ivr_check_int_eq(ivr_asr_session_begin(p, s[0], g), -EBUSY);
+	struct ivr_asr_result r[2];
+	int got[2] = { 0, 0 };
+	for (int spin = 0; spin < 3000 && !(got[0] && got[1]); spin++) {
+		for (int i = 0; i < 2; i++)
+			if (!got[i])
+				got[i] = ivr_asr_session_poll(p, s[i], &r[i]);
+		struct timespec ts = { 0, 5000000 };
+		nanosleep(&ts, NULL);
+	}
+	ivr_check(got[0] == 1 && got[1] == 1);
+	ivr_check_msg(got[0] && r[0].intent_name && !strcmp(r[0].intent_name, "payments"), "%s",
+		      r[0].text);
+	ivr_check_msg(got[1] && r[1].intent_name && !strcmp(r[1].intent_name, "agent"), "%s",
+		      r[1].text);
+	/* the session is idle again; the third one never spoke */
+	ivr_check_int_eq(ivr_asr_session_poll(p, s[0], &r[0]), 0);
+	ivr_check_int_eq(ivr_asr_session_begin(p, s[0], g), 0);
+	ivr_check_int_eq(ivr_asr_session_feed(p, s[2], a[0].samples, 160), 0);
+	/* closing a session mid-utterance is fine */
+	for (int i = 0; i < 3; i++)
+		ivr_asr_session_close(p, s[i]);
+	ivr_check((s[0] = ivr_asr_session_open(p)) >= 0);
+	ivr_asr_pool_free(p);
+	ivr_audio_free(&a[0]);
+	ivr_audio_free(&a[1]);
+	return IVR_TEST_RESULT();
+}
+
+int main(int argc, char **argv)
+{
+	ivr_test_init(argc, argv);
+	char p[1024], err[512];
+	if (ivr_flow_load(&bank, ivr_test_srcpath(p, sizeof(p), "grammars/bank.yaml"), err,
+			  sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	snprintf(cache, sizeof(cache), "%s/tts-cache",
+		 getenv("IVR_BUILD_DIR") ? getenv("IVR_BUILD_DIR") : IVR_BUILD_DIR);
+	const struct ivr_flow *fl[1] = { bank };
+	rec = ivr_recognizer_new(fl, 1, NULL, err, sizeof(err));
+	if (!rec) {
+		printf("no recogniser: %s\n", err);
+		ivr_flow_free(bank);
+		return errno == ENOENT ? 77 : 1;
+	}
+	ivr_test_run(phrase_to_intent);
+	ivr_test_run(silence_and_noise_are_no_match);
+	ivr_test_run(bad_arguments_and_grammars);
+	ivr_test_run(pool_sessions);
+	ivr_recognizer_free(rec);
+	ivr_flow_free(bank);
+	return ivr_test_summary();
+}
+#endif /* IVR_HAVE_ASR */
