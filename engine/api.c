@@ -158,7 +158,11 @@ static int synth_moh(const char *path)
 	return r;
 }
 
-/* Load the MOH: @file, "" = none, NULL = the synthesized default. */
+/*
+ * Load the MOH: @file (failure is fatal: the operator asked for it), "" =
+ * none, NULL = the synthesized default (failure only costs the melody: the
+ * queue is silent, said once on stderr).
+ */
 static int load_moh(struct ivr_engine *e, const char *file)
 {
 	if (file && !*file)
@@ -167,20 +171,23 @@ static int load_moh(struct ivr_engine *e, const char *file)
 		snprintf(e->moh_path, sizeof(e->moh_path), "%s", file);
 	} else {
 		const char *dir = cache_dir(e);
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return fail(-errno, "music on hold: cannot create %s: %s", dir,
-				    strerror(errno));
 		snprintf(e->moh_path, sizeof(e->moh_path), "%s/moh-default-v1.wav", dir);
 		struct stat st;
 		int r = stat(e->moh_path, &st) == 0 ? 0 : synth_moh(e->moh_path);
+		if (r < 0 && mkdir(dir, 0755) == 0)
+			r = synth_moh(e->moh_path);
 		if (r < 0) {
-			errno = -r;
-			return fail(r, "music on hold: cannot write %s: %s", e->moh_path,
-				    strerror(-r));
+			fprintf(stderr, "ivr-engine: no music on hold: cannot write %s: %s\n",
+				e->moh_path, strerror(-r));
+			return 0;
 		}
 	}
 	char err[256] = "";
 	e->moh = ivr_prompt_get(e->prompts, e->moh_path, err, sizeof(err));
+	if (!e->moh && !file) {
+		fprintf(stderr, "ivr-engine: no music on hold: %s\n", err[0] ? err : e->moh_path);
+		return 0;
+	}
 	if (!e->moh) {
 		int r = errno ? -errno : -EIO;
 		fail(r, "music on hold: %s", err[0] ? err : e->moh_path);

@@ -487,10 +487,11 @@ int main(int argc, char **argv)
 		posix_spawn_file_actions_t fa;
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-		if (posix_spawn(&router, router_bin, &fa, NULL, (char *const *)argv_r, environ) !=
-		    0) {
+		int rc = posix_spawn(&router, router_bin, &fa, NULL, (char *const *)argv_r,
+				     environ);
+		if (rc != 0) {
 			fprintf(stderr, "ivr-demo: cannot start %s: %s\n", router_bin,
-				strerror(errno));
+				strerror(rc));
 			router = -1;
 		}
 		posix_spawn_file_actions_destroy(&fa);
