@@ -144,8 +144,8 @@ static int synth_moh(const char *path)
 	for (size_t i = 0; i < n; i++) {
 		float t = (float)i / (float)rate, ph = (float)i / (float)n;
 		float env = 0.03f * sinf((float)M_PI * ph);
-		x[i] += env * (sinf(2 * (float)M_PI * 196.0f * t) +
-			       sinf(2 * (float)M_PI * 293.7f * t));
+		x[i] += env *
+			(sinf(2 * (float)M_PI * 196.0f * t) + sinf(2 * (float)M_PI * 293.7f * t));
 	}
 	char tmp[1200];
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
@@ -1036,7 +1036,8 @@ static void announce_text(unsigned position, unsigned wait_s, char *out, size_t 
 }
 
 int ivr_call_queue_announce(struct ivr_engine *e, uint64_t call_id, unsigned position,
-			    unsigned wait_s, char *text, size_t text_cap, char *path, size_t path_cap)
+			    unsigned wait_s, char *text, size_t text_cap, char *path,
+			    size_t path_cap)
 {
 	struct ivr_call *c = find(e, call_id);
 	if (!c)

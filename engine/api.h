@@ -154,7 +154,8 @@ int ivr_call_conf_leave(struct ivr_engine *e, uint64_t call_id);
  * Thread: control (blocks for the rendering, ~0.1-0.5 s, on a new text).
  */
 int ivr_call_queue_announce(struct ivr_engine *e, uint64_t call_id, unsigned position,
-			    unsigned wait_s, char *text, size_t text_cap, char *path, size_t path_cap);
+			    unsigned wait_s, char *text, size_t text_cap, char *path,
+			    size_t path_cap);
 
 /**
  * Router transfer: sets the call variable transfer_target = @target; a flow

@@ -17,7 +17,8 @@
  * request), with W = ceil(P * aht_s / agents).  --announce-every-s repeats the
  * announcement for everyone waiting, as contact centres do.  --dry-run prints the
  * commands on stdout instead of sending them; --print sends them and also prints each
- * with the engine's reply, one JSON line {"router":COMMAND,"reply":REPLY} (the demo).  --count stops after N ring records,
+ * with the engine's reply, one JSON line {"router":COMMAND,"reply":REPLY} (the demo).  --count
+ * stops after N ring records,
  * --timeout-ms after N ms without one.  At exit a JSON summary of waiting counts per
  * queue goes to stderr.
  * Exit: 0, 2 (bad usage/config, missing or foreign ring, control socket unreachable).

@@ -224,8 +224,12 @@ IVR_TEST(test_queue_moh_announce_in_process)
 	float *audio = caller_audio(frames);
 	ivr_check(audio != NULL);
 	uint64_t id = 0;
-	struct ivr_call_params cp = { .remote = remote, .codec = "PCMU", .pt = -1, .dtmf_pt = -1,
-				      .ani = "5550199", .flow = "bank",
+	struct ivr_call_params cp = { .remote = remote,
+				      .codec = "PCMU",
+				      .pt = -1,
+				      .dtmf_pt = -1,
+				      .ani = "5550199",
+				      .flow = "bank",
 				      .vars_json = "{\"tier\":\"gold\"}" };
 	ivr_check_int_eq(ivr_call_create(e, &cp, &id, &ph.engine_port), 0);
 
@@ -253,7 +257,8 @@ IVR_TEST(test_queue_moh_announce_in_process)
 				xfer_f = f;
 		}
 		if (xfer_f && !ann_f && f == xfer_f + 200) {
-			/* the goodbye prompt (~2.7 s), 1.3 s of MOH, then the router's announcement */
+			/* the goodbye prompt (~2.7 s), 1.3 s of MOH, then the router's announcement
+			 */
 			j = ctl(e,
 				"{\"id\":2,\"op\":\"queue_announce\",\"call_id\":%llu,"
 				"\"position\":3,\"wait_s\":40}",
@@ -309,8 +314,7 @@ IVR_TEST(test_queue_moh_announce_in_process)
 	sleep_until(now_ns() + 100000000ull);
 	read_ring(&rd, id, log, sizeof(log));
 	/* the flow had already transferred: no node_exit "router"; the hangup's cause */
-	ivr_check_msg(strstr(log, "\"type\":\"call_end\"") &&
-			      strstr(log, "\"cause\":\"router\""),
+	ivr_check_msg(strstr(log, "\"type\":\"call_end\"") && strstr(log, "\"cause\":\"router\""),
 		      "call_end with cause router:\n%s", log);
 	ivr_check(!strstr(log, "\"reason\":\"router\""));
 	ivr_shmring_reader_close(&rd);
@@ -347,8 +351,8 @@ IVR_TEST(test_router_transfer_stops_flow)
 	struct ivr_call_params cp = { .codec = "PCMU", .pt = -1, .dtmf_pt = -1, .flow = "bank" };
 	ivr_check_int_eq(ivr_call_create(e, &cp, &id, &port), 0);
 	sleep_until(now_ns() + 300000000ull); /* the flow starts, enters main */
-	json_t *j = ctl(e, "{\"id\":1,\"op\":\"transfer\",\"call_id\":%llu,\"target\":\"agent7\"}",
-			id);
+	json_t *j =
+		ctl(e, "{\"id\":1,\"op\":\"transfer\",\"call_id\":%llu,\"target\":\"agent7\"}", id);
 	ivr_check_msg(is_ok(j), "%s", err_of(j));
 	json_decref(j);
 	ivr_engine_sync(e);
@@ -445,9 +449,22 @@ IVR_TEST(test_router_and_engine_processes)
 	snprintf(out, sizeof(out), "/tmp/ivr_test_router_%d.out", (int)getpid());
 	uint16_t base = (uint16_t)(30000 + (getpid() % 50) * 200);
 	snprintf(ports, sizeof(ports), "%u-%u", base, base + 198);
-	const char *eargv[] = { engine_bin, "--control", sock, "--ring", ring, "--flows",
-				IVR_SOURCE_DIR "/grammars", "--workers", "1", "--max-calls", "8",
-				"--bind", "127.0.0.1", "--ports", ports, NULL };
+	const char *eargv[] = { engine_bin,
+				"--control",
+				sock,
+				"--ring",
+				ring,
+				"--flows",
+				IVR_SOURCE_DIR "/grammars",
+				"--workers",
+				"1",
+				"--max-calls",
+				"8",
+				"--bind",
+				"127.0.0.1",
+				"--ports",
+				ports,
+				NULL };
 	pid_t eng = spawn(eargv, "/dev/null");
 	int fd = -1;
 	for (int i = 0; i < 500 && fd < 0; i++) {
@@ -463,8 +480,15 @@ IVR_TEST(test_router_and_engine_processes)
 		printf("SKIP: ivr-engine control socket never came up\n");
 		return IVR_TEST_SKIP;
 	}
-	const char *rargv[] = { router_bin, "--ring", ring, "--control", sock, "--config",
-				IVR_SOURCE_DIR "/tools/ivr-router.json", "--print", NULL };
+	const char *rargv[] = { router_bin,
+				"--ring",
+				ring,
+				"--control",
+				sock,
+				"--config",
+				IVR_SOURCE_DIR "/tools/ivr-router.json",
+				"--print",
+				NULL };
 	pid_t rt = spawn(rargv, out);
 	struct ivr_shmring_reader rd;
 	ivr_check_int_eq(ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST), 0);
@@ -509,7 +533,8 @@ IVR_TEST(test_router_and_engine_processes)
 				if (op && !strcmp(op, "queue_announce") &&
 				    (uint64_t)json_integer_value(json_object_get(cmd, "call_id")) ==
 					    id) {
-					ivr_check_msg(is_ok(rep), "router's announce refused: %s", l);
+					ivr_check_msg(is_ok(rep), "router's announce refused: %s",
+						      l);
 					const char *pp =
 						json_string_value(json_object_get(rep, "prompt"));
 					snprintf(prompt, sizeof(prompt), "%s", pp ? pp : "?");
