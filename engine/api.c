@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -15,10 +16,15 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/shmring.h"
+#if IVR_HAVE_ASR
+#include "asr/testset.h"
+#endif
+#include "dsp/wav.h"
 #include "engine/api.h"
 #include "engine/call.h"
 #include "engine/dspchain.h"
@@ -56,6 +62,8 @@ struct ivr_engine {
 	struct ivr_ring **asr_rings; /* per worker, when cfg.asr_ring_records */
 	struct ivr_flowsvc *flowsvc; /* when cfg.flows_dir */
 	char flows_dir[1024], prompt_cache_dir[1024];
+	struct ivr_prompt *moh; /* queue music on hold (our reference), NULL = none */
+	char moh_path[1100];
 	bool have_events;
 	bool started;
 	uint64_t t0_ns;
@@ -97,6 +105,96 @@ static bool asr_model_present(void)
 #else
 	return false;
 #endif
+}
+
+/* Where rendered prompts and the default MOH go. */
+static const char *cache_dir(const struct ivr_engine *e)
+{
+	return e->prompt_cache_dir[0] ? e->prompt_cache_dir : IVR_BUILD_DIR "/prompt-cache";
+}
+
+/*
+ * The default music on hold: 9.6 s of a slow pentatonic melody (soft
+ * bell-like notes, a quiet fifth drone), -12 dBFS peak, whose last note has
+ * died away before the loop restarts.  Synthesized once into the prompt
+ * cache folder (written beside and renamed, so engines starting together
+ * never read half a file) instead of a committed recording.
+ */
+static int synth_moh(const char *path)
+{
+	static const float notes[] = { 392.0f, 440.0f, 523.3f, 587.3f, 523.3f, 440.0f,
+				       392.0f, 329.6f, 392.0f, 440.0f, 392.0f, 329.6f,
+				       293.7f, 329.6f, 392.0f, 0.0f };
+	const uint32_t rate = 8000, note = rate * 6 / 10;
+	const size_t n = IVR_N_ELEMENTS(notes) * note;
+	float *x = calloc(n, sizeof(float));
+	if (!x)
+		return -ENOMEM;
+	for (size_t k = 0; k < IVR_N_ELEMENTS(notes); k++) {
+		if (notes[k] <= 0)
+			continue;
+		for (uint32_t i = 0; i < note; i++) {
+			float t = (float)i / (float)rate;
+			float env = IVR_MIN(t / 0.03f, 1.0f) * expf(-t / 0.22f);
+			float w = 2 * (float)M_PI * notes[k] * t;
+			x[k * note + i] += 0.2f * env * (sinf(w) + 0.25f * sinf(2 * w));
+		}
+	}
+	/* drone: G3 + D4, swelling in and out over the loop so the seam is silent */
+	for (size_t i = 0; i < n; i++) {
+		float t = (float)i / (float)rate, ph = (float)i / (float)n;
+		float env = 0.03f * sinf((float)M_PI * ph);
+		x[i] += env *
+			(sinf(2 * (float)M_PI * 196.0f * t) + sinf(2 * (float)M_PI * 293.7f * t));
+	}
+	char tmp[1200];
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	int r = ivr_wav_write(tmp, x, n, rate, IVR_WAV_PCM16);
+	free(x);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/*
+ * Load the MOH: @file (failure is fatal: the operator asked for it), "" =
+ * none, NULL = the synthesized default (failure only costs the melody: the
+ * queue is silent, said once on stderr).
+ */
+static int load_moh(struct ivr_engine *e, const char *file)
+{
+	if (file && !*file)
+		return 0;
+	if (file) {
+		snprintf(e->moh_path, sizeof(e->moh_path), "%s", file);
+	} else {
+		const char *dir = cache_dir(e);
+		snprintf(e->moh_path, sizeof(e->moh_path), "%s/moh-default-v1.wav", dir);
+		struct stat st;
+		int r = stat(e->moh_path, &st) == 0 ? 0 : synth_moh(e->moh_path);
+		if (r < 0 && mkdir(dir, 0755) == 0)
+			r = synth_moh(e->moh_path);
+		if (r < 0) {
+			fprintf(stderr, "ivr-engine: no music on hold: cannot write %s: %s\n",
+				e->moh_path, strerror(-r));
+			return 0;
+		}
+	}
+	char err[256] = "";
+	e->moh = ivr_prompt_get(e->prompts, e->moh_path, err, sizeof(err));
+	if (!e->moh && !file) {
+		fprintf(stderr, "ivr-engine: no music on hold: %s\n", err[0] ? err : e->moh_path);
+		return 0;
+	}
+	if (!e->moh) {
+		int r = errno ? -errno : -EIO;
+		fail(r, "music on hold: %s", err[0] ? err : e->moh_path);
+		errno = -r;
+		return r;
+	}
+	return 0;
 }
 
 struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
@@ -201,6 +299,12 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 		e->free_slots[e->n_slots - 1 - i] = i;
 	}
 	e->n_free = e->n_slots;
+	if (load_moh(e, cfg ? cfg->moh_file : NULL) < 0) {
+		int r = errno;
+		ivr_engine_free(e);
+		errno = r;
+		return NULL;
+	}
 	ivr_mixer_set_ports(e->mixer, e->arena + offsetof(struct ivr_call, mix), e->stride,
 			    e->n_slots);
 	e->n_workers = c.n_workers;
@@ -375,6 +479,7 @@ void ivr_engine_free(struct ivr_engine *e)
 			free(e->vars[i]);
 	/* before the rings its threads read, after the calls that held versions */
 	ivr_flowsvc_free(e->flowsvc);
+	ivr_prompt_unref(e->moh);
 	ivr_prompt_cache_free(e->prompts);
 	ivr_mixer_free(e->mixer);
 	if (e->asr_rings)
@@ -664,6 +769,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	c->frame_samples = codec.rate_hz / 50;
 	c->recorder = e->rec;
 	c->mixer = e->mixer;
+	c->moh_src = e->moh;
 	c->events = e->have_events ? &e->events : NULL;
 	c->created_ns = ivr_now_ns();
 	if (getrandom(&c->ssrc, sizeof(c->ssrc), GRND_NONBLOCK) != sizeof(c->ssrc))
@@ -905,6 +1011,97 @@ int ivr_call_conf_leave(struct ivr_engine *e, uint64_t call_id)
 	if (ivr_mixer_leave(e->mixer, c->slot) < 0)
 		return fail(-ENOENT, "conf_leave: call is not in a conference");
 	return 0;
+}
+
+/* The spoken text of a queue announcement (position is 1 for the caller served next). */
+static void announce_text(unsigned position, unsigned wait_s, char *out, size_t cap)
+{
+	char ahead[96], wait[96];
+	unsigned n = position ? position - 1 : 0;
+	if (n == 0)
+		snprintf(ahead, sizeof(ahead), "You are next in line.");
+	else if (n == 1)
+		snprintf(ahead, sizeof(ahead), "There is 1 caller ahead of you.");
+	else
+		snprintf(ahead, sizeof(ahead), "There are %u callers ahead of you.", n);
+	/* rounded the way people say it: fewer distinct texts, so fewer renderings */
+	if (wait_s < 60) {
+		unsigned s = IVR_MAX((wait_s + 9) / 10 * 10, 10u);
+		snprintf(wait, sizeof(wait), "Your expected wait is about %u seconds.", s);
+	} else {
+		unsigned m = (wait_s + 30) / 60;
+		snprintf(wait, sizeof(wait), "Your expected wait is about %u minute%s.", m,
+			 m == 1 ? "" : "s");
+	}
+	snprintf(out, cap, "%s %s", ahead, wait);
+}
+
+int ivr_call_queue_announce(struct ivr_engine *e, uint64_t call_id, unsigned position,
+			    unsigned wait_s, char *text, size_t text_cap, char *path,
+			    size_t path_cap)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("queue_announce", call_id);
+	if (!atomic_load_explicit(&c->queued, memory_order_acquire))
+		return fail(-EAGAIN, "queue_announce: call %llu is not waiting in a queue",
+			    (unsigned long long)call_id);
+	char t[200], p[1100];
+	announce_text(position, wait_s, t, sizeof(t));
+	int r = -ENOTSUP; /* the renderer lives in asr/testset.c, built only with ASR */
+#if IVR_HAVE_ASR
+	/* flite on this control thread, once per distinct text: the file is the cache */
+	r = ivr_testset_render(t, "slt", cache_dir(e), p, sizeof(p));
+#endif
+	if (r < 0)
+		return fail(r, "queue_announce: cannot render the announcement with flite (%s)",
+			    ivr_strerror(r));
+	char err[200] = "";
+	struct ivr_prompt *pr = ivr_prompt_get(e->prompts, p, err, sizeof(err));
+	if (!pr)
+		return fail(errno ? -errno : -EIO, "queue_announce: %s", err[0] ? err : p);
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_QUEUE_ANNOUNCE, .prompt = pr };
+	r = post(e, c, &cmd, "queue_announce");
+	if (r < 0) {
+		ivr_prompt_unref(pr);
+		return r;
+	}
+	if (text)
+		snprintf(text, text_cap, "%s", t);
+	if (path)
+		snprintf(path, path_cap, "%s", p);
+	return 0;
+}
+
+int ivr_call_transfer(struct ivr_engine *e, uint64_t call_id, const char *target)
+{
+	if (!target || !*target)
+		return fail(-EINVAL, "transfer: target is required");
+	json_t *v = json_pack("{s:s}", "transfer_target", target);
+	char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	json_decref(v);
+	if (!s)
+		return fail(-ENOMEM, "transfer: out of memory");
+	int r = ivr_call_set_vars(e, call_id, s);
+	free(s);
+	if (r < 0)
+		return r == -ENOENT ? no_call("transfer", call_id) : r;
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("transfer", call_id);
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_QUEUE_TRANSFER };
+	return post(e, c, &cmd, "transfer");
+}
+
+int ivr_call_hangup(struct ivr_engine *e, uint64_t call_id)
+{
+	struct ivr_call *c = find(e, call_id);
+	if (!c)
+		return no_call("hangup", call_id);
+	/* the worker applies commands in order: the cause is set before the DEL */
+	struct ivr_wcmd cmd = { .op = IVR_WCMD_END_CAUSE, .cause = "router" };
+	int r = post(e, c, &cmd, "hangup");
+	return r < 0 ? r : ivr_call_destroy(e, call_id);
 }
 
 int ivr_call_set_vars(struct ivr_engine *e, uint64_t call_id, const char *vars_json)

@@ -37,6 +37,8 @@ struct ivr_engine_cfg {
 	const char *flows_dir;	   /* IVR flows (NAME.yaml): calls with a flow run it; NULL = off */
 	const char *prompt_cache_dir; /* rendered prompt_text; NULL = engine/flowsvc.h default */
 	unsigned asr_threads;	      /* ASR service threads for flows; 0 = 1 */
+	const char *moh_file;	      /* queue music on hold (WAV, any rate); NULL = a melody
+				       * synthesized into the prompt cache folder; "" = none */
 };
 
 /**
@@ -145,6 +147,38 @@ int ivr_call_conf_flags(struct ivr_engine *e, uint64_t call_id, bool listen, boo
 			uint64_t speak_to);
 /** Leave the conference. */
 int ivr_call_conf_leave(struct ivr_engine *e, uint64_t call_id);
+
+/**
+ * Queue announcement (router command queue_announce, DESIGN.md section 5):
+ * renders "There are N callers ahead of you. Your expected wait is about M
+ * minutes." (N = @position - 1: position 1 is served next; @wait_s rounded
+ * to 10 s below a minute, to minutes above) with flite on this thread, once
+ * per distinct text (the file in the prompt cache folder is the cache), and
+ * plays it over the call's music on hold, which returns afterwards.  A new
+ * announcement replaces one still playing.  @text/@path (optional) get the
+ * text and the rendered file.
+ * @return 0, -ENOENT (no call), -EAGAIN (the call is not waiting in a queue:
+ * its flow has not transferred it and no transfer command came), -ENOTSUP
+ * (built without ASR, so no renderer), -ENOENT/-EIO from flite.
+ * Thread: control (blocks for the rendering, ~0.1-0.5 s, on a new text).
+ */
+int ivr_call_queue_announce(struct ivr_engine *e, uint64_t call_id, unsigned position,
+			    unsigned wait_s, char *text, size_t text_cap, char *path,
+			    size_t path_cap);
+
+/**
+ * Router transfer: sets the call variable transfer_target = @target; a flow
+ * still running stops there (a node_exit with reason "router" is published
+ * and the call_end cause will be "transfer"); the call waits in queue with
+ * music on hold.  @return 0, -ENOENT, -EINVAL (empty target).  Thread: control.
+ */
+int ivr_call_transfer(struct ivr_engine *e, uint64_t call_id, const char *target);
+
+/**
+ * Router hang-up: destroys the call; its call_end (flow calls) has cause
+ * "router".  @return 0 or -ENOENT.  Thread: control.
+ */
+int ivr_call_hangup(struct ivr_engine *e, uint64_t call_id);
 
 /** Replace the call's variables (JSON object text). @return 0 or -errno. */
 int ivr_call_set_vars(struct ivr_engine *e, uint64_t call_id, const char *vars_json);

@@ -207,6 +207,23 @@ static void flow_stop_prompt(struct ivr_call *c)
 	c->prompt = NULL;
 }
 
+/*
+ * Queue experience (DESIGN.md section 5): once the call is handed on (the
+ * flow's transfer, or the router's), it waits in queue hearing the engine's
+ * shared music on hold, with the router's queue announcements over it.
+ * queued is set before the hand-off is published, so a router that reacts to
+ * the transfer record finds the call waiting.
+ */
+static void queue_enter(struct ivr_call *c)
+{
+	if (!c->queue_moh && c->moh_src) {
+		/* relaxed: the engine's own reference keeps it alive already */
+		atomic_fetch_add_explicit(&c->moh_src->refs, 1, memory_order_relaxed);
+		c->queue_moh = c->moh_src;
+	}
+	atomic_store_explicit(&c->queued, true, memory_order_release);
+}
+
 static void flow_exec(struct ivr_call *c, const struct ivr_flowrt_out *o)
 {
 	for (uint32_t i = 0; i < o->n; i++) {
@@ -243,6 +260,7 @@ static void flow_exec(struct ivr_call *c, const struct ivr_flowrt_out *o)
 			flow_publish(c, &a->ev);
 			break;
 		case IVR_FLOWRT_TRANSFER:
+			queue_enter(c);
 			flow_publish(c, &a->ev);
 			c->flow_end_cause = "transfer";
 			break;
@@ -284,7 +302,7 @@ static void flow_start(struct ivr_call *c)
 /* Feed one media event to the flow.  @return false when the flow does not take it. */
 static bool flow_media_event(struct ivr_call *c, const struct ivr_media_event *m, uint32_t per_ms)
 {
-	if (!c->flow_ready || !c->flow_started)
+	if (!c->flow_ready || !c->flow_started || c->flow_stopped)
 		return false;
 	struct ivr_flowrt_out o;
 	int n;
@@ -314,7 +332,7 @@ static bool flow_media_event(struct ivr_call *c, const struct ivr_media_event *m
 
 void ivr_call_flow_result(struct ivr_call *c, const struct ivr_flowsvc_result *r)
 {
-	if (!c->flow_ready || !c->flow_started || r->call_id != c->call_id)
+	if (!c->flow_ready || !c->flow_started || c->flow_stopped || r->call_id != c->call_id)
 		return;
 	struct ivr_event_nbest nb[IVR_FLOWSVC_NBEST];
 	struct ivr_flowrt_result fr;
@@ -488,6 +506,72 @@ static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 	}
 }
 
+/*
+ * Queue audio of this tick: MOH at the engine-wide position (tick x frame, so
+ * every waiting call plays the same samples of one decoded copy), ducked by
+ * IVR_CALL_MOH_DUCK under an announcement.  A prompt the call plays (the
+ * flow's goodbye, a play command) goes first: queue audio waits for it.
+ */
+static void queue_audio(struct ivr_call *c, uint64_t tick, float *out, size_t n)
+{
+	if (c->prompt)
+		return;
+	const struct ivr_prompt *m = c->queue_moh;
+	const float g = c->queue_ann ? IVR_CALL_MOH_DUCK : 1.0f;
+	if (m && m->n_samples) {
+		size_t pos = (size_t)((tick * n) % m->n_samples);
+		for (size_t i = 0; i < n; i++) {
+			out[i] += g * m->samples[pos];
+			if (++pos >= m->n_samples)
+				pos = 0;
+		}
+	}
+	const struct ivr_prompt *a = c->queue_ann;
+	if (!a)
+		return;
+	size_t k = IVR_MIN(n, a->n_samples - IVR_MIN(c->queue_ann_pos, a->n_samples));
+	for (size_t i = 0; i < k; i++)
+		out[i] += a->samples[c->queue_ann_pos + i];
+	c->queue_ann_pos += k;
+	if (c->queue_ann_pos >= a->n_samples) {
+		ivr_prompt_unref(c->queue_ann);
+		c->queue_ann = NULL;
+	}
+}
+
+void ivr_call_announce_in_queue(struct ivr_call *c, struct ivr_prompt *p)
+{
+	ivr_prompt_unref(c->queue_ann);
+	c->queue_ann = p;
+	c->queue_ann_pos = 0;
+}
+
+void ivr_call_route_transfer(struct ivr_call *c)
+{
+	bool was_running = c->flow_ready && c->flow_started && !c->flow_stopped && !c->flow_ended;
+	struct ivr_flowrt_stats fs = { .node = -1 };
+	if (was_running)
+		ivr_flowrt_get_stats(call_flowrt(c), &fs);
+	c->flow_stopped = true;
+	queue_enter(c);
+	if (!was_running || fs.ended)
+		return;
+	/* The flow was still talking to the caller: it ends here, at its node. */
+	flow_stop_prompt(c);
+	ivr_flowsvc_arm(c->flowsvc, c->call_id, -1, 0, 0);
+	const struct ivr_flow *f = ivr_flowsvc_flow_model(c->flowver);
+	struct ivr_event ev = { .type = IVR_EVENT_NODE_EXIT };
+	ev.u.node.node = fs.node >= 0 && (size_t)fs.node < f->n_nodes ? f->nodes[fs.node].name : "";
+	ev.u.node.reason = "router";
+	flow_publish(c, &ev);
+	c->flow_end_cause = "transfer";
+}
+
+void ivr_call_set_end_cause(struct ivr_call *c, const char *cause)
+{
+	c->flow_end_cause = cause;
+}
+
 int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 {
 	const size_t n = c->frame_samples;
@@ -534,7 +618,7 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		c->st.frames_silent++;
 		break;
 	}
-	if (c->flow_ready)
+	if (c->flow_ready && !c->flow_stopped)
 		flow_tick(c, now_ns);
 	ivr_call_dsp_in(c, c->in, n);
 	if (atomic_load_explicit(&c->mix.conf, memory_order_relaxed))
@@ -545,8 +629,10 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	bool prompt_audio = c->prompt != NULL;
 	if (c->prompt)
 		play_prompt(c, tick, c->out, n);
-	if (c->flow_ready)
+	if (c->flow_ready && !c->flow_stopped)
 		flow_prompt_check(c);
+	if (c->queue_moh || c->queue_ann)
+		queue_audio(c, tick, c->out, n);
 	if (c->mixer)
 		ivr_mixer_mix(c->mixer, c->slot, tick, c->out, n);
 	c->out_dtmf = c->dtmf_n != 0;
@@ -708,6 +794,10 @@ void ivr_call_retire(struct ivr_call *c)
 {
 	ivr_prompt_unref(c->prompt);
 	c->prompt = NULL;
+	ivr_prompt_unref(c->queue_ann);
+	c->queue_ann = NULL;
+	ivr_prompt_unref(c->queue_moh);
+	c->queue_moh = NULL;
 	if (c->flow_ready) {
 		if (c->flow_started)
 			flow_call_end(c, c->flow_end_cause ? c->flow_end_cause : "hangup");

@@ -56,6 +56,7 @@
 #define IVR_CALL_VARS_BYTES   512	  /* call_start vars kept in the slot */
 #define IVR_CALL_VARS_MAX     16	  /* ... at most this many */
 #define IVR_CALL_ID_SLOT_BITS 24	  /* call_id = generation << 24 | slot (engine/api.c) */
+#define IVR_CALL_MOH_DUCK     0.1f	  /* MOH gain under a queue announcement (-20 dB) */
 
 struct ivr_prompt;
 struct ivr_recorder;
@@ -119,9 +120,11 @@ struct ivr_call {
 	bool flow_ready;		     /* flowrt[] holds an initialised runtime */
 	uint8_t n_flow_vars;		     /* platform vars for call_start, in flow_vars */
 	char flow_vars[IVR_CALL_VARS_BYTES]; /* "key\0value\0" pairs (strings and numbers) */
+	struct ivr_prompt *moh_src;	     /* engine's music on hold (engine holds it), or NULL */
 
 	/* ---- shared: the state word ---- */
 	_Alignas(64) atomic_int state;
+	atomic_bool queued; /* written by the worker once the call waits in queue */
 
 	/* ---- media thread only ---- */
 	_Alignas(64) struct ivr_rtp_source src;
@@ -141,6 +144,10 @@ struct ivr_call {
 	uint32_t flow_utts;	       /* speech starts seen = the chain's last utterance id */
 	uint64_t flow_now_ms;	       /* time of the current tick, for inputs between ticks */
 	const char *flow_end_cause;    /* call_end cause once the flow handed the call on */
+	bool flow_stopped;	       /* the router took the call out of its flow */
+	struct ivr_prompt *queue_moh;  /* reference on moh_src while waiting in queue */
+	struct ivr_prompt *queue_ann;  /* queue announcement playing (a reference), or NULL */
+	size_t queue_ann_pos;
 	char dtmf_q[IVR_CALL_DTMF_Q];
 	uint8_t dtmf_n, dtmf_i;
 	uint32_t dtmf_t;   /* samples into the current digit (tone + gap) */
@@ -217,6 +224,24 @@ IVR_RT void ivr_call_on_rtcp(struct ivr_call *c, const uint8_t *data, size_t n_b
  * due at @tick.  @return its length (c->rtcp_msg is ready) or 0.  Thread: RT.
  */
 IVR_RT int ivr_call_rtcp_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns);
+
+/**
+ * Play queue announcement @p (a reference the call takes over) over the
+ * call's music on hold; the MOH returns to full level when it ends.
+ * Thread: RT (the call's worker).
+ */
+IVR_RT void ivr_call_announce_in_queue(struct ivr_call *c, struct ivr_prompt *p);
+
+/**
+ * The router transferred the call: a flow still running stops (its prompt,
+ * its recognition; a node_exit with reason "router" is published and the
+ * call_end cause becomes "transfer"), and the call waits in queue with music
+ * on hold.  Idempotent.  Thread: RT (the call's worker).
+ */
+IVR_RT void ivr_call_route_transfer(struct ivr_call *c);
+
+/** Set the call_end cause (a static string) published when the call is retired. Thread: RT. */
+IVR_RT void ivr_call_set_end_cause(struct ivr_call *c, const char *cause);
 
 /** Drop what the call holds on the media side (prompt ref, recording). Thread: RT. */
 IVR_RT void ivr_call_retire(struct ivr_call *c);

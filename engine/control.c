@@ -239,8 +239,10 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 	/* Every other op names a call. */
 	if (get_id(r, "call_id", &id) < 0)
 		return -EINVAL;
-	if (!strcmp(op, "destroy_call") || !strcmp(op, "hangup"))
+	if (!strcmp(op, "destroy_call"))
 		return ivr_call_destroy(e, id);
+	if (!strcmp(op, "hangup"))
+		return ivr_call_hangup(e, id);
 	if (!strcmp(op, "play")) {
 		const char *file;
 		bool loop, moh;
@@ -317,34 +319,33 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 		free(vars);
 		return rc;
 	}
-	if (!strcmp(op, "queue_announce") || !strcmp(op, "transfer")) {
-		/*
-		 * Router commands: the flow runtime (asr/flowrt, merged later) acts on
-		 * them; the engine keeps them as call variables it can read.
-		 */
-		json_t *v = json_object();
-		if (!strcmp(op, "queue_announce")) {
-			int pos, wait_s;
-			if (get_int(r, "position", 0, 0, 1000000, &pos) < 0 ||
-			    get_int(r, "wait_s", 0, 0, 86400 * 7, &wait_s) < 0) {
-				json_decref(v);
-				return -EINVAL;
-			}
-			json_object_set_new(v, "queue_position", json_integer(pos));
-			json_object_set_new(v, "queue_wait_s", json_integer(wait_s));
-		} else {
-			const char *target;
-			if (get_str(r, "target", true, &target) < 0) {
-				json_decref(v);
-				return -EINVAL;
-			}
-			json_object_set_new(v, "transfer_target", json_string(target));
+	if (!strcmp(op, "queue_announce")) {
+		int pos, wait_s;
+		if (!json_is_integer(json_object_get(r->j, "position"))) {
+			snprintf(r->err, sizeof(r->err), "'position' is required (1 = next)");
+			return -EINVAL;
 		}
-		char *s = json_dumps(v, JSON_COMPACT);
-		json_decref(v);
-		rc = s ? ivr_call_set_vars(e, id, s) : -ENOMEM;
-		free(s);
-		return rc;
+		if (get_int(r, "position", 1, 1, 1000000, &pos) < 0 ||
+		    get_int(r, "wait_s", 0, 0, 86400 * 7, &wait_s) < 0)
+			return -EINVAL;
+		char text[200], path[1100];
+		rc = ivr_call_queue_announce(e, id, (unsigned)pos, (unsigned)wait_s, text,
+					     sizeof(text), path, sizeof(path));
+		if (rc < 0)
+			return rc;
+		json_object_set_new(out, "text", json_string(text));
+		json_object_set_new(out, "prompt", json_string(path));
+		return 0;
+	}
+	if (!strcmp(op, "transfer")) {
+		const char *target;
+		if (get_str(r, "target", true, &target) < 0)
+			return -EINVAL;
+		if (!*target) {
+			snprintf(r->err, sizeof(r->err), "'target' must not be empty");
+			return -EINVAL;
+		}
+		return ivr_call_transfer(e, id, target);
 	}
 	snprintf(r->err, sizeof(r->err), "unknown op '%.200s'", op);
 	return -ENOTSUP;

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 		"it\n"
 		"  --asr-threads N   speech recognition threads for flows (default 1)\n"
 		"  --prompt-cache DIR  where prompt_text is rendered (default: build tree)\n"
+		"  --moh FILE        queue music on hold WAV (default: a synthesized melody;\n"
+		"                    \"\" = none)\n"
 		"  --help            this text\n",
 		IVR_MAX_CALLS);
 }
@@ -68,6 +70,7 @@ int main(int argc, char **argv)
 		{ "flows", required_argument, NULL, 'f' },
 		{ "asr-threads", required_argument, NULL, 'a' },
 		{ "prompt-cache", required_argument, NULL, 'P' },
+		{ "moh", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -139,6 +142,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			cfg.prompt_cache_dir = optarg;
+			break;
+		case 'M':
+			cfg.moh_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -209,6 +209,15 @@ static void apply(struct ivr_worker *w, const struct ivr_wcmd *cmd)
 	case IVR_WCMD_REC_RESUME:
 		c->rec_paused = false;
 		break;
+	case IVR_WCMD_QUEUE_ANNOUNCE:
+		ivr_call_announce_in_queue(c, cmd->prompt);
+		break;
+	case IVR_WCMD_QUEUE_TRANSFER:
+		ivr_call_route_transfer(c);
+		break;
+	case IVR_WCMD_END_CAUSE:
+		ivr_call_set_end_cause(c, cmd->cause);
+		break;
 	default:
 		break;
 	}

@@ -77,6 +77,9 @@ enum ivr_wcmd_op {
 	IVR_WCMD_REC_STOP,
 	IVR_WCMD_REC_PAUSE,
 	IVR_WCMD_REC_RESUME,
+	IVR_WCMD_QUEUE_ANNOUNCE, /* prompt: the announcement */
+	IVR_WCMD_QUEUE_TRANSFER, /* the router transferred the call */
+	IVR_WCMD_END_CAUSE,	 /* cause: call_end cause for the DEL that follows */
 };
 
 struct ivr_wcmd {
@@ -88,6 +91,7 @@ struct ivr_wcmd {
 	uint32_t rec_id;	   /* REC_START */
 	char digits[32];	   /* DTMF, NUL-terminated */
 	bool rfc4733;		   /* DTMF: as telephone-events, not in-band */
+	const char *cause;	   /* END_CAUSE: a static string */
 };
 
 struct ivr_worker_cfg {

@@ -8,18 +8,25 @@
  * real RTP over loopback at real pace - speech rendered once with flite and
  * cached, in-band DTMF from dsp/tone.h, RFC 4733 events from dsp/rfc4733.h -
  * and prints every record the ring carries, as `ivr-events` would for a
- * router.  At the end it prints one summary line per call from the engine's
- * own statistics.  Exit 0 on success, 2 on bad usage or bad input, 1 when
+ * router.  The router's side runs too: the engine's control server listens
+ * on a private Unix socket and build/tools/ivr-router (tools/ivr-router.json)
+ * reads the same ring and answers on that socket; each command it sends is
+ * printed among the events as {"router":COMMAND,"reply":ENGINE_REPLY} (the
+ * queue announcements the callers then hear over the music on hold).  At
+ * the end it prints one summary line per call from the engine's own
+ * statistics.  Exit 0 on success, 2 on bad usage or bad input, 1 when
  * the engine fails.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +43,7 @@
 #include "dsp/tone.h"
 #include "dsp/wav.h"
 #include "engine/api.h"
+#include "engine/control.h"
 #include "engine/events.h"
 #include "engine/rtp.h"
 
@@ -73,6 +81,38 @@ static struct demo_call calls[MAX_CALLS];
 static size_t n_calls;
 static atomic_bool stop_reader;
 static const char *cache_dir;
+static int router_out = -1; /* the router's stdout (a pipe), printed by the reader thread */
+
+/*
+ * Print the router's complete lines.  The reader thread is the only writer of
+ * stdout while calls run, so event lines and router lines never interleave.
+ */
+static void router_lines(bool flush_all)
+{
+	static char pend[16384];
+	static size_t n;
+	for (;;) {
+		if (router_out < 0)
+			return;
+		ssize_t r = read(router_out, pend + n, sizeof(pend) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		char *nl;
+		while ((nl = memchr(pend, '\n', n))) {
+			fwrite(pend, 1, (size_t)(nl - pend) + 1, stdout);
+			n -= (size_t)(nl - pend) + 1;
+			memmove(pend, nl + 1, n);
+		}
+		if (n == sizeof(pend) - 1)
+			n = 0; /* a line longer than the buffer: not ours, drop it */
+	}
+	if (flush_all && n) {
+		fwrite(pend, 1, n, stdout);
+		putchar('\n');
+		n = 0;
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -284,6 +324,7 @@ static void *reader_main(void *arg)
 				printf("%s\n", js);
 			continue;
 		}
+		router_lines(false);
 		fflush(stdout);
 		if (rc < 0 || atomic_load(&stop_reader))
 			break;
@@ -429,6 +470,36 @@ int main(int argc, char **argv)
 	else
 		fprintf(stderr, "ivr-demo: no event ring: %s\n", reader.why);
 
+	/* The router: ivr-router on the same ring, commands over our control socket. */
+	char sock[108], err[256];
+	snprintf(sock, sizeof(sock), "/tmp/ivr-demo-%d.sock", (int)getpid());
+	struct ivr_control *ctl = ivr_control_start(e, sock, err, sizeof(err));
+	pid_t router = -1;
+	int pfd[2];
+	if (!ctl) {
+		fprintf(stderr, "ivr-demo: no router: %s\n", err);
+	} else if (pipe2(pfd, O_CLOEXEC) == 0) {
+		static const char router_bin[] = IVR_BUILD_DIR "/tools/ivr-router";
+		static const char router_cfg[] = IVR_SOURCE_DIR "/tools/ivr-router.json";
+		const char *argv_r[] = { router_bin, "--ring",	   ring, "--control", sock,
+					 "--config", router_cfg, "--from", "oldest", "--print",
+					 NULL };
+		posix_spawn_file_actions_t fa;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+		int rc = posix_spawn(&router, router_bin, &fa, NULL, (char *const *)argv_r,
+				     environ);
+		if (rc != 0) {
+			fprintf(stderr, "ivr-demo: cannot start %s: %s\n", router_bin,
+				strerror(rc));
+			router = -1;
+		}
+		posix_spawn_file_actions_destroy(&fa);
+		close(pfd[1]);
+		fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+		router_out = pfd[0];
+	}
+
 	int status = 0;
 	for (size_t i = 0; i < n_calls; i++) {
 		struct demo_call *c = &calls[i];
@@ -492,16 +563,30 @@ int main(int argc, char **argv)
 				(unsigned long long)c->call_id, c->flow, c->line,
 				(unsigned long long)info.rx_pkts, (unsigned long long)info.tx_pkts,
 				(long long)info.first_prompt_ms);
-		if (c->call_id)
-			(void)ivr_call_destroy(e, c->call_id);
 	}
+	/*
+	 * Last caller first: a router seeing an earlier caller leave would move the
+	 * later ones up its queue and announce to calls that are ending too.
+	 */
+	for (size_t i = n_calls; i-- > 0;)
+		if (calls[i].call_id)
+			(void)ivr_call_destroy(e, calls[i].call_id);
 	(void)ivr_engine_sync(e);
-	usleep(300 * 1000); /* let call_end records reach the ring */
+	usleep(300 * 1000); /* let call_end records reach the ring (and the router) */
+	if (router > 0) {
+		kill(router, SIGTERM);
+		waitpid(router, NULL, 0);
+	}
 	if (have_reader) {
 		atomic_store(&stop_reader, true);
 		pthread_join(reader_thread, NULL);
 		ivr_shmring_reader_close(&reader);
 	}
+	router_lines(true);
+	fflush(stdout);
+	if (router_out >= 0)
+		close(router_out);
+	ivr_control_stop(ctl);
 	ivr_engine_stop(e);
 	ivr_engine_free(e);
 	for (size_t i = 0; i < n_calls; i++) {

@@ -4,6 +4,7 @@
  *
  *   ivr-router --ring NAME --config FILE (--control PATH | --dry-run)
  *              [--from oldest|newest] [--count N] [--timeout-ms N] [--announce-every-s S]
+ *              [--print]
  *
  * Reads the engine's event ring (common/shmring.h), remembers each call's priority tier
  * (call_start vars.tier) and last recognised intent, and on a `transfer` hand-off picks a
@@ -15,7 +16,9 @@
  * over the engine's control socket (JSON lines, DESIGN.md/api: one reply line per
  * request), with W = ceil(P * aht_s / agents).  --announce-every-s repeats the
  * announcement for everyone waiting, as contact centres do.  --dry-run prints the
- * commands on stdout instead of sending them.  --count stops after N ring records,
+ * commands on stdout instead of sending them; --print sends them and also prints each
+ * with the engine's reply, one JSON line {"router":COMMAND,"reply":REPLY} (the demo).  --count
+ * stops after N ring records,
  * --timeout-ms after N ms without one.  At exit a JSON summary of waiting counts per
  * queue goes to stderr.
  * Exit: 0, 2 (bad usage/config, missing or foreign ring, control socket unreachable).
@@ -77,7 +80,7 @@ static size_t n_routes;
 static char default_tier[64] = "";
 static struct call calls[MAX_CALLS];
 
-static int dry_run;
+static int dry_run, print_cmds;
 static int ctl_fd = -1;
 static const char *ctl_path;
 static long long next_id = 1;
@@ -302,6 +305,10 @@ static void command(json_t *cmd)
 		s[len] = 0;
 		char reply[1024];
 		int ok = w == (ssize_t)(len + 1) ? ctl_reply(reply, sizeof(reply)) : -1;
+		if (ok >= 0 && print_cmds) {
+			printf("{\"router\":%s,\"reply\":%s}\n", s, reply);
+			fflush(stdout);
+		}
 		if (ok >= 0) {
 			if (ok)
 				sent++;
@@ -488,7 +495,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: ivr-router --ring NAME --config FILE (--control PATH | --dry-run)\n"
 		   "                  [--from oldest|newest] [--count N] [--timeout-ms N]\n"
-		   "                  [--announce-every-s S]\n");
+		   "                  [--announce-every-s S] [--print]\n");
 }
 
 int main(int argc, char **argv)
@@ -501,6 +508,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "dry-run", no_argument, NULL, 'd' },
+		{ "print", no_argument, NULL, 'p' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "timeout-ms", required_argument, NULL, 't' },
@@ -510,7 +518,7 @@ int main(int argc, char **argv)
 	};
 	int o;
 	char *end;
-	while ((o = getopt_long(argc, argv, "r:c:C:df:n:t:a:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "r:c:C:dpf:n:t:a:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'r':
 			ring = optarg;
@@ -523,6 +531,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			dry_run = 1;
+			break;
+		case 'p':
+			print_cmds = 1;
 			break;
 		case 'f':
 			if (strcmp(optarg, "oldest") == 0)

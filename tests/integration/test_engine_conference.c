@@ -101,6 +101,9 @@ IVR_TEST(test_moh_shared)
 	for (int i = 0; i < 8000; i++)
 		moh[i] = 0.25f * sinf(2 * (float)M_PI * (300 + 0.05f * (float)i) * (float)i / 8000);
 	ivr_check_int_eq(ivr_wav_write(path, moh, 8000, 8000, IVR_WAV_PCM16), 0);
+	struct ivr_engine_stats st;
+	ivr_engine_get_stats(eng, &st);
+	size_t cached0 = st.prompts_cached; /* the engine's queue MOH is cached from the start */
 	ivr_check_int_eq(ivr_call_conf_leave(eng, ids[1]), 0);
 	ivr_check_int_eq(ivr_call_conf_leave(eng, ids[2]), 0);
 	ivr_check_int_eq(ivr_call_play(eng, ids[1], path, true, true), 0);
@@ -112,9 +115,8 @@ IVR_TEST(test_moh_shared)
 	for (size_t i = 1600; i < 5600; i++)
 		e1 += ph[1].rx[i] * ph[1].rx[i];
 	ivr_check(e1 / 4000 > 0.01);
-	struct ivr_engine_stats st;
 	ivr_engine_get_stats(eng, &st);
-	ivr_check_int_eq(st.prompts_cached, 1);
+	ivr_check_int_eq(st.prompts_cached, cached0 + 1);
 	unlink(path);
 	return IVR_TEST_RESULT();
 }
