@@ -481,14 +481,14 @@ int main(int argc, char **argv)
 	} else if (pipe2(pfd, O_CLOEXEC) == 0) {
 		static const char router_bin[] = IVR_BUILD_DIR "/tools/ivr-router";
 		static const char router_cfg[] = IVR_SOURCE_DIR "/tools/ivr-router.json";
-		const char *argv_r[] = { router_bin, "--ring",	   ring, "--control", sock,
-					 "--config", router_cfg, "--from", "oldest", "--print",
-					 NULL };
+		const char *argv_r[] = { router_bin, "--ring",	 ring,	     "--control",
+					 sock,	     "--config", router_cfg, "--from",
+					 "oldest",   "--print",	 NULL };
 		posix_spawn_file_actions_t fa;
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-		int rc = posix_spawn(&router, router_bin, &fa, NULL, (char *const *)argv_r,
-				     environ);
+		int rc =
+			posix_spawn(&router, router_bin, &fa, NULL, (char *const *)argv_r, environ);
 		if (rc != 0) {
 			fprintf(stderr, "ivr-demo: cannot start %s: %s\n", router_bin,
 				strerror(rc));
