@@ -558,8 +558,6 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		return fail(-ENOTSUP, "create_call: unknown codec '%s'", p->codec);
 	struct ivr_codec codec;
 	int r = ivr_codec_init(&codec, cid, p->pt);
-	if (r == -ENOTSUP)
-		return fail(r, "create_call: codec %s not available in this build yet", p->codec);
 	if (r < 0)
 		return fail(r, "create_call: bad payload type %d", p->pt);
 	if (p->dtmf_pt > 127 || (p->dtmf_pt >= 0 && p->dtmf_pt == codec.pt))
@@ -981,6 +979,7 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 	info->tx_errors = st.tx_errors;
 	info->frames_played = st.frames_played;
 	info->frames_concealed = st.frames_concealed;
+	info->frames_fec = st.frames_fec;
 	info->frames_silent = st.frames_silent;
 	info->frames_skipped = st.frames_skipped;
 	info->rec_dropped = st.rec_dropped;

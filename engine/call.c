@@ -19,9 +19,37 @@
 #include "engine/prompt.h"
 #include "engine/recorder.h"
 
+/* Offset of the codec state in c->jb[]: after the largest jitter buffer. */
+static size_t codec_state_off(void)
+{
+	return IVR_ROUND_UP(ivr_jb_size(NULL), IVR_ALIGN);
+}
+
 size_t ivr_call_slot_size(void)
 {
-	return IVR_ROUND_UP(sizeof(struct ivr_call) + ivr_jb_size(NULL), IVR_ALIGN);
+	return IVR_ROUND_UP(sizeof(struct ivr_call) + codec_state_off() + ivr_codec_state_max(),
+			    IVR_ALIGN);
+}
+
+void *ivr_call_codec_state(struct ivr_call *c)
+{
+	return c->jb + codec_state_off();
+}
+
+int ivr_call_codec_setup(struct ivr_call *c)
+{
+	c->frame_samples = c->codec.frame_samples;
+	if (c->frame_samples == 0 || c->frame_samples > IVR_CALL_FRAME_MAX)
+		return -EINVAL;
+	/* Same payload room as the slot was sized for, on the codec's RTP clock. */
+	struct ivr_jb_cfg jc = { .clock_hz = c->codec.clock_hz, .frame_units = c->codec.frame_units };
+	int r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), &jc);
+	if (r < 0)
+		return r;
+	r = ivr_plc_init(&c->plc, c->codec.rate_hz);
+	if (r < 0)
+		return r;
+	return ivr_codec_state_init(&c->codec, ivr_call_codec_state(c), ivr_codec_state_max());
 }
 
 int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen)
@@ -95,6 +123,9 @@ static inline struct ivr_dspchain *call_chain(struct ivr_call *c)
 
 int ivr_call_dsp_setup(struct ivr_call *c)
 {
+	int rc = ivr_call_codec_setup(c);
+	if (rc < 0)
+		return rc;
 	if (c->dtmf_pt >= 0) {
 		struct ivr_rfc4733_tx_cfg tc = { .rate_hz = c->codec.clock_hz };
 		if (ivr_rfc4733_tx_size(&tc) > sizeof(c->rfc_tx))
@@ -105,10 +136,12 @@ int ivr_call_dsp_setup(struct ivr_call *c)
 			return r;
 		c->rfc_tx_ready = true;
 	}
-	/* 16 kHz (Opus) calls run without the chain until it takes that rate. */
+	/* 16 kHz calls would run without the chain until it takes that rate. */
 	if (c->codec.rate_hz != 8000)
 		return 0;
-	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id };
+	/* Telephone-events use the audio's RTP clock: 48 kHz on Opus calls. */
+	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id,
+					.rfc_clock_hz = c->codec.clock_hz };
 	if (ivr_dspchain_size(&cfg) > sizeof(c->dsp))
 		return -ENOSPC;
 	int r = ivr_dspchain_init(call_chain(c), sizeof(c->dsp), &cfg);
@@ -488,6 +521,29 @@ static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 	}
 }
 
+/*
+ * A frame of caller audio is missing (or unusable): Opus conceals it itself,
+ * from the FEC in @next when given, else by its PLC; G.711 by ivr_plc.
+ */
+static void conceal(struct ivr_call *c, const uint8_t *next, size_t n_next)
+{
+	const size_t n = c->frame_samples;
+	int r = -ENOTSUP;
+	if (c->codec.id == IVR_CODEC_OPUS) {
+		r = ivr_codec_conceal(&c->codec, ivr_call_codec_state(c), next, n_next, c->in, n);
+		if (r < 0 && next) /* malformed next packet: plain PLC */
+			r = ivr_codec_conceal(&c->codec, ivr_call_codec_state(c), NULL, 0, c->in,
+					      n);
+		else if (r >= 0 && next)
+			c->st.frames_fec++;
+		if (r < 0)
+			memset(c->in, 0, n * sizeof(float));
+	} else {
+		ivr_plc_conceal(&c->plc, c->in, n);
+	}
+	c->st.frames_concealed++;
+}
+
 int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 {
 	const size_t n = c->frame_samples;
@@ -506,7 +562,7 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		uint32_t sts;
 		for (uint64_t k = 0; k < IVR_MIN(skipped, (uint64_t)IVR_JB_SLOTS); k++)
 			(void)ivr_jb_get(ivr_call_jb(c), scratch, sizeof(scratch), &sb, &sts);
-		c->tx_ts += (uint32_t)(skipped * n);
+		c->tx_ts += (uint32_t)(skipped * c->codec.frame_units);
 		c->st.frames_skipped += skipped;
 	}
 
@@ -516,19 +572,32 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	uint32_t ts = 0;
 	switch (ivr_jb_get(ivr_call_jb(c), pay, sizeof(pay), &nb, &ts)) {
 	case IVR_JB_FRAME: {
-		int got = ivr_codec_decode(&c->codec, pay, nb, c->in, n);
+		int got = ivr_codec_decode(&c->codec, ivr_call_codec_state(c), pay, nb, c->in, n);
+		if (got < 0 && c->codec.id == IVR_CODEC_OPUS) {
+			/* a malformed Opus packet is a lost one to the decoder */
+			conceal(c, NULL, 0);
+			break;
+		}
 		if (got < 0)
 			got = 0;
 		if ((size_t)got < n)
 			memset(c->in + got, 0, (n - (size_t)got) * sizeof(float));
-		ivr_plc_good(&c->plc, c->in, n);
+		if (c->codec.id != IVR_CODEC_OPUS)
+			ivr_plc_good(&c->plc, c->in, n);
 		c->st.frames_played++;
 		break;
 	}
-	case IVR_JB_MISSING:
-		ivr_plc_conceal(&c->plc, c->in, n);
-		c->st.frames_concealed++;
+	case IVR_JB_MISSING: {
+		/* Opus: the next packet's in-band FEC rebuilds the lost frame (RFC 6716 4.2.5). */
+		uint8_t next[IVR_JB_MAX_PAYLOAD];
+		size_t nn = 0;
+		uint32_t nts = 0;
+		bool fec = c->codec.id == IVR_CODEC_OPUS &&
+			   ivr_jb_peek(ivr_call_jb(c), next, sizeof(next), &nn, &nts) &&
+			   nts == ts + c->codec.frame_units;
+		conceal(c, fec ? next : NULL, nn);
 		break;
+	}
 	default:
 		memset(c->in, 0, n * sizeof(float));
 		c->st.frames_silent++;
@@ -578,7 +647,8 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		memcpy(enc, ev.payload, ev.n_bytes);
 		ne = (int)ev.n_bytes;
 	} else {
-		ne = ivr_codec_encode(&c->codec, c->out, n, enc, sizeof(enc));
+		ne = ivr_codec_encode(&c->codec, ivr_call_codec_state(c), c->out, n, enc,
+				      sizeof(enc));
 	}
 	if (ne < 0)
 		return 0;
@@ -588,7 +658,7 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	h.seq = c->tx_seq++;
 	h.ts = event ? ev.timestamp : c->tx_ts;
 	h.ssrc = c->ssrc;
-	c->tx_ts += (uint32_t)n;
+	c->tx_ts += c->codec.frame_units;
 	c->tx_started = true;
 	unsigned i = c->pkt_i;
 	c->pkt_i ^= 1;

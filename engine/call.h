@@ -6,7 +6,10 @@
  * start-up (ivr_call_arena_new); a slot holds everything a call needs on the
  * media path: RTP in/out state, the jitter buffer, PLC, codec, the DSP-chain
  * state area, prompt playback position, DTMF sender queue, recording ids and
- * the conference port.  Nothing is allocated after the call is created.
+ * the conference port, and after the jitter buffer the codec state (Opus
+ * encoder + decoder, engine/codec.h; G.711 calls leave it untouched, so its
+ * pages are never faulted in).  Nothing is allocated after the call is
+ * created.
  *
  * Life cycle (docs/architecture.md): FREE -> (control: bind socket, init)
  * SETUP -> (worker: ADD command) ACTIVE -> (control: destroy) CLOSING ->
@@ -79,6 +82,7 @@ struct ivr_call_stats {
 	uint64_t rx_dtmf_pkts;
 	uint64_t tx_pkts, tx_bytes, tx_errors;
 	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped;
+	uint64_t frames_fec; /* of frames_concealed: rebuilt from Opus in-band FEC */
 	uint64_t rec_dropped;
 	uint64_t dsp_events, events_dropped; /* media events / refused by the event ring */
 	uint64_t ticks;
@@ -173,10 +177,13 @@ struct ivr_call {
 	struct iovec rtcp_iov;
 
 	struct ivr_mix_port mix;
-	_Alignas(64) uint8_t jb[]; /* struct ivr_jb, ivr_jb_size() bytes */
+	_Alignas(64) uint8_t jb[]; /* struct ivr_jb (ivr_jb_size() bytes), then codec state */
 };
 
-/** @return the slot stride: sizeof(struct ivr_call) + jitter buffer, 64-aligned. */
+/**
+ * @return the slot stride: sizeof(struct ivr_call) + jitter buffer + codec
+ * state (ivr_codec_state_max()), 64-aligned.
+ */
 size_t ivr_call_slot_size(void);
 
 /** @return the call's jitter buffer. */
@@ -184,6 +191,17 @@ static inline struct ivr_jb *ivr_call_jb(struct ivr_call *c)
 {
 	return (struct ivr_jb *)c->jb;
 }
+
+/** @return the call's codec state (ivr_codec_state_max() bytes, 64-aligned). */
+void *ivr_call_codec_state(struct ivr_call *c);
+
+/**
+ * Set the call up for c->codec (control thread, after ivr_call_init() and
+ * the codec): frame size, jitter buffer clock (48 kHz for Opus), PLC and the
+ * codec state.  ivr_call_dsp_setup() runs it first.
+ * @return 0 or a negative errno.
+ */
+IVR_NODISCARD int ivr_call_codec_setup(struct ivr_call *c);
 
 /**
  * Prepare a slot for a new call (control thread, slot FREE): resets media
@@ -224,7 +242,7 @@ IVR_RT void ivr_call_retire(struct ivr_call *c);
  * Set up the call's DSP chain in c->dsp for c->call_id (allocates speexdsp's
  * canceller) and, when c->dtmf_pt >= 0, the RFC 4733 sender in c->rfc_tx.
  * Needs codec, dtmf_pt and call_id set; call after ivr_call_init() and
- * before the worker's ADD.
+ * before the worker's ADD.  Runs ivr_call_codec_setup() first.
  * @return 0 or a negative errno.  Thread: control.
  */
 IVR_NODISCARD int ivr_call_dsp_setup(struct ivr_call *c);
