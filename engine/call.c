@@ -68,7 +68,10 @@ int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen)
 	c->st.rtt_us = -1;
 	c->frame_samples = 160;
 	atomic_init(&c->state, IVR_CALL_FREE);
-	int r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), NULL);
+	int r = ivr_codec_init(&c->codec, IVR_CODEC_PCMU, -1); /* a valid codec until set */
+	if (r < 0)
+		return r;
+	r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), NULL);
 	if (r < 0)
 		return r;
 	return ivr_plc_init(&c->plc, 8000);
