@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dsp/rfc4733.h"
+#include "dsp/tone.h"
 #include "engine/call.h"
 #include "engine/dspchain.h"
 #include "engine/events.h"
@@ -18,6 +19,24 @@
 #include "engine/rtcp.h"
 #include "engine/prompt.h"
 #include "engine/recorder.h"
+
+static inline struct ivr_tone_tx *call_tone_tx(struct ivr_call *c)
+{
+	return (struct ivr_tone_tx *)c->tone_tx;
+}
+
+/* The in-band sender at the call's audio rate (Q.23 pairs, levels: call.h). */
+static int tone_tx_init(struct ivr_call *c)
+{
+	struct ivr_tone_tx_cfg tc = { .rate_hz = c->codec.rate_hz,
+				      .level_dbm0 = -8.0f,
+				      .twist_db = 2.0f,
+				      .on_ms = IVR_CALL_DTMF_ON_MS,
+				      .off_ms = IVR_CALL_DTMF_OFF_MS };
+	if (ivr_tone_tx_size(&tc) > sizeof(c->tone_tx))
+		return -ENOSPC;
+	return ivr_tone_tx_init(call_tone_tx(c), sizeof(c->tone_tx), &tc);
+}
 
 /* Offset of the codec state in c->jb[]: after the largest jitter buffer. */
 static size_t codec_state_off(void)
@@ -49,6 +68,9 @@ int ivr_call_codec_setup(struct ivr_call *c)
 	r = ivr_plc_init(&c->plc, c->codec.rate_hz);
 	if (r < 0)
 		return r;
+	r = tone_tx_init(c);
+	if (r < 0)
+		return r;
 	return ivr_codec_state_init(&c->codec, ivr_call_codec_state(c), ivr_codec_state_max());
 }
 
@@ -72,6 +94,9 @@ int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen)
 	if (r < 0)
 		return r;
 	r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), NULL);
+	if (r < 0)
+		return r;
+	r = tone_tx_init(c);
 	if (r < 0)
 		return r;
 	return ivr_plc_init(&c->plc, 8000);
@@ -458,43 +483,24 @@ void ivr_call_dtmf_rx_event(struct ivr_call *c, const struct ivr_rtp_hdr *h)
 		publish(c, &o);
 }
 
-static const float dtmf_lo[4] = { 697, 770, 852, 941 };
-static const float dtmf_hi[4] = { 1209, 1336, 1477, 1633 };
-
-static int dtmf_index(char d, int *row, int *col)
+int ivr_call_dtmf_queue(struct ivr_call *c, const char *digits)
 {
-	static const char keys[] = "123A456B789C*0#D";
-	const char *p = strchr(keys, d);
-	if (!d || !p)
-		return -EINVAL;
-	*row = (int)(p - keys) / 4;
-	*col = (int)(p - keys) % 4;
-	return 0;
+	return ivr_tone_tx_queue(call_tone_tx(c), digits);
+}
+
+size_t ivr_call_dtmf_pending(const struct ivr_call *c)
+{
+	return ivr_tone_tx_pending((const struct ivr_tone_tx *)c->tone_tx);
 }
 
 void ivr_call_dtmf_tx(struct ivr_call *c, float *out, size_t n_samples)
 {
-	/*
-	 * In-band digits: 100 ms of tone, 60 ms of gap, each tone at -10 dBm0
-	 * (Q.23 levels).  The per-call sender of dsp/tone.h replaces this once
-	 * merged, and RFC 4733 sending (dsp/rfc4733.h) hooks in here too.
-	 */
-	const uint32_t rate = c->codec.rate_hz, on = rate / 10, period = rate * 16 / 100;
-	const float amp = 0.6914f * 0.3162f; /* 0 dBm0 peak (mu-law) x -10 dB */
-	for (size_t i = 0; i < n_samples && c->dtmf_i < c->dtmf_n; i++) {
-		int row, col;
-		if (dtmf_index(c->dtmf_q[c->dtmf_i], &row, &col) == 0 && c->dtmf_t < on) {
-			float t = (float)c->dtmf_t / (float)rate;
-			out[i] += amp * (sinf(2 * (float)M_PI * dtmf_lo[row] * t) +
-					 sinf(2 * (float)M_PI * dtmf_hi[col] * t));
-		}
-		if (++c->dtmf_t >= period) {
-			c->dtmf_t = 0;
-			c->dtmf_i++;
-		}
-	}
-	if (c->dtmf_i >= c->dtmf_n)
-		c->dtmf_i = c->dtmf_n = 0;
+	float tone[IVR_CALL_FRAME_MAX];
+	n_samples = IVR_MIN(n_samples, (size_t)IVR_CALL_FRAME_MAX);
+	if (!ivr_tone_tx_render(call_tone_tx(c), tone, n_samples))
+		return;
+	for (size_t i = 0; i < n_samples; i++)
+		out[i] += tone[i];
 }
 
 static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
@@ -621,8 +627,8 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		flow_prompt_check(c);
 	if (c->mixer)
 		ivr_mixer_mix(c->mixer, c->slot, tick, c->out, n);
-	c->out_dtmf = c->dtmf_n != 0;
-	if (c->dtmf_n)
+	c->out_dtmf = ivr_call_dtmf_pending(c) != 0;
+	if (c->out_dtmf)
 		ivr_call_dtmf_tx(c, c->out, n);
 
 	if (c->rec_id && c->recorder) {

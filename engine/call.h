@@ -26,8 +26,11 @@
  *                         DTMF and speech events go to the event ring.
  *   ivr_call_dtmf_rx_event() - RFC 4733 payloads from the caller, into the
  *                         same chain and merge.
- *   ivr_call_dtmf_tx()  - renders queued digits into the outgoing audio
- *                         (in-band); digits sent as RFC 4733 go through
+ *   ivr_call_dtmf_tx()  - renders digits queued by ivr_call_dtmf_queue()
+ *                         into the outgoing audio (in-band) with the
+ *                         dsp/tone.h sender in tone_tx[] (Q.23 pairs, low
+ *                         group -8 dBm0, high group +2 dB, 100 ms on,
+ *                         60 ms off); digits sent as RFC 4733 go through
  *                         the dsp/rfc4733.h sender in rfc_tx[], whose
  *                         packets replace the audio packet of their tick.
  * Thread: RT for on_packet/tick (the owning worker); control for the rest.
@@ -50,7 +53,9 @@
 #define IVR_CALL_FRAME_MAX    320
 #define IVR_CALL_PKT_MAX      512
 #define IVR_CALL_DSP_BYTES    32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
-#define IVR_CALL_DTMF_Q	      32
+#define IVR_CALL_TONE_TX_BYTES 128 /* dsp/tone.h sender (ivr_tone_tx_size(): 112) */
+#define IVR_CALL_DTMF_ON_MS    100 /* per digit sent, in-band and RFC 4733 alike */
+#define IVR_CALL_DTMF_OFF_MS   60  /* gap after each digit sent */
 #define IVR_CALL_RFC_TX_BYTES 704	  /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
 #define IVR_CALL_FLOOD_PKTS   25	  /* per tick; a normal call sends 1 */
 #define IVR_CALL_RTCP_TICKS   250	  /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
@@ -144,12 +149,10 @@ struct ivr_call {
 	uint32_t flow_utts;	       /* speech starts seen = the chain's last utterance id */
 	uint64_t flow_now_ms;	       /* time of the current tick, for inputs between ticks */
 	const char *flow_end_cause;    /* call_end cause once the flow handed the call on */
-	char dtmf_q[IVR_CALL_DTMF_Q];
-	uint8_t dtmf_n, dtmf_i;
-	uint32_t dtmf_t;   /* samples into the current digit (tone + gap) */
 	bool out_dtmf;	   /* c->out carries in-band DTMF we sent (echo guard) */
 	bool rfc_tx_ready; /* rfc_tx[] holds an initialised sender */
 	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
+	_Alignas(64) uint8_t tone_tx[IVR_CALL_TONE_TX_BYTES]; /* struct ivr_tone_tx */
 	uint32_t rec_id; /* 0 = not recording */
 	bool rec_paused;
 	bool rec_end_pending; /* stop requested, end record not yet queued */
@@ -271,7 +274,17 @@ IVR_RT void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples);
 /** RFC 4733 hook: a telephone-event payload from the caller. Thread: RT. */
 IVR_RT void ivr_call_dtmf_rx_event(struct ivr_call *c, const struct ivr_rtp_hdr *h);
 
-/** DTMF sending hook: mix queued digits into @out. Thread: RT. */
+/**
+ * Queue @digits (0-9 * # A-D) for in-band sending.  All or nothing.
+ * @return digits queued, -EINVAL (not a digit) or -ENOSPC (queue full).
+ * Thread: RT (the owning worker).
+ */
+IVR_RT int ivr_call_dtmf_queue(struct ivr_call *c, const char *digits);
+
+/** @return digits queued or being sent in-band. Thread: RT. */
+IVR_RT size_t ivr_call_dtmf_pending(const struct ivr_call *c);
+
+/** DTMF sending hook: add (+=) the queued digits' tones to @out. Thread: RT. */
 IVR_RT void ivr_call_dtmf_tx(struct ivr_call *c, float *out, size_t n_samples);
 
 #endif /* IVR_ENGINE_CALL_H */

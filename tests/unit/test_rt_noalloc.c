@@ -114,8 +114,7 @@ IVR_TEST(test_media_ticks)
 	int sr_len = ivr_rtcp_build(sr, sizeof(sr), &rep, "peer");
 	ivr_check(sr_len > 0);
 	uint64_t rtcp_sent = 0;
-	memcpy(calls[0]->dtmf_q, "123#", 4);
-	calls[0]->dtmf_n = 4;
+	ivr_check_int_eq(ivr_call_dtmf_queue(calls[0], "123#"), 4);
 	ivr_check_int_eq(
 		ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)calls[2]->rfc_tx, "9#", 100, 60), 2);
 	/* Telephone-events from the caller of call 1: digit 5, three packets and the end. */
