@@ -187,10 +187,14 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 			return NULL;
 		}
 	}
-	/* Touch the whole arena now: no page faults on the media path later. */
-	memset(e->arena, 0, e->stride * e->n_slots);
+	/*
+	 * Touch the slots now: no page faults on the media path later.  The codec
+	 * state at the end of each slot is left alone: only Opus calls use it, and
+	 * their create_call initialises (faults in) all of it on this thread.
+	 */
 	for (uint32_t i = 0; i < e->n_slots; i++) {
 		struct ivr_call *call = slot_call(e, i);
+		memset(call, 0, ivr_call_slot_hot_size());
 		if (ivr_call_init(call, i, 0) < 0) {
 			fail(-EINVAL, "call slot init failed");
 			ivr_engine_free(e);

@@ -50,6 +50,11 @@ size_t ivr_call_slot_size(void)
 			    IVR_ALIGN);
 }
 
+size_t ivr_call_slot_hot_size(void)
+{
+	return sizeof(struct ivr_call) + codec_state_off();
+}
+
 void *ivr_call_codec_state(struct ivr_call *c)
 {
 	return c->jb + codec_state_off();

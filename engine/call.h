@@ -195,6 +195,13 @@ static inline struct ivr_jb *ivr_call_jb(struct ivr_call *c)
 	return (struct ivr_jb *)c->jb;
 }
 
+/**
+ * @return the bytes of a slot the media path uses for every call: all but
+ * the codec state, which ivr_call_codec_setup() initialises (faults in) in
+ * full on the control thread for the calls that have one.  Thread: any.
+ */
+size_t ivr_call_slot_hot_size(void);
+
 /** @return the call's codec state (ivr_codec_state_max() bytes, 64-aligned). */
 void *ivr_call_codec_state(struct ivr_call *c);
 
