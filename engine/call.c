@@ -66,7 +66,8 @@ int ivr_call_codec_setup(struct ivr_call *c)
 	if (c->frame_samples == 0 || c->frame_samples > IVR_CALL_FRAME_MAX)
 		return -EINVAL;
 	/* Same payload room as the slot was sized for, on the codec's RTP clock. */
-	struct ivr_jb_cfg jc = { .clock_hz = c->codec.clock_hz, .frame_units = c->codec.frame_units };
+	struct ivr_jb_cfg jc = { .clock_hz = c->codec.clock_hz,
+				 .frame_units = c->codec.frame_units };
 	int r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), &jc);
 	if (r < 0)
 		return r;
@@ -173,8 +174,7 @@ int ivr_call_dsp_setup(struct ivr_call *c)
 	if (c->codec.rate_hz != 8000)
 		return 0;
 	/* Telephone-events use the audio's RTP clock: 48 kHz on Opus calls. */
-	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id,
-					.rfc_clock_hz = c->codec.clock_hz };
+	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id, .rfc_clock_hz = c->codec.clock_hz };
 	if (ivr_dspchain_size(&cfg) > sizeof(c->dsp))
 		return -ENOSPC;
 	int r = ivr_dspchain_init(call_chain(c), sizeof(c->dsp), &cfg);

@@ -52,10 +52,10 @@
 
 #define IVR_CALL_FRAME_MAX    320
 #define IVR_CALL_PKT_MAX      512
-#define IVR_CALL_DSP_BYTES    32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
-#define IVR_CALL_TONE_TX_BYTES 128 /* dsp/tone.h sender (ivr_tone_tx_size(): 112) */
-#define IVR_CALL_DTMF_ON_MS    100 /* per digit sent, in-band and RFC 4733 alike */
-#define IVR_CALL_DTMF_OFF_MS   60  /* gap after each digit sent */
+#define IVR_CALL_DSP_BYTES    32768	  /* room for the DSP chain (ivr_dspchain_size(): 31680) */
+#define IVR_CALL_TONE_BYTES   128	  /* dsp/tone.h sender (ivr_tone_tx_size(): 112) */
+#define IVR_CALL_DTMF_ON_MS   100	  /* per digit sent, in-band and RFC 4733 alike */
+#define IVR_CALL_DTMF_OFF_MS  60	  /* gap after each digit sent */
 #define IVR_CALL_RFC_TX_BYTES 704	  /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
 #define IVR_CALL_FLOOD_PKTS   25	  /* per tick; a normal call sends 1 */
 #define IVR_CALL_RTCP_TICKS   250	  /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
@@ -149,10 +149,11 @@ struct ivr_call {
 	uint32_t flow_utts;	       /* speech starts seen = the chain's last utterance id */
 	uint64_t flow_now_ms;	       /* time of the current tick, for inputs between ticks */
 	const char *flow_end_cause;    /* call_end cause once the flow handed the call on */
-	bool out_dtmf;	   /* c->out carries in-band DTMF we sent (echo guard) */
-	bool rfc_tx_ready; /* rfc_tx[] holds an initialised sender */
+	bool out_dtmf;		       /* c->out carries in-band DTMF we sent (echo guard) */
+	bool rfc_tx_ready;	       /* rfc_tx[] holds an initialised sender */
 	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
-	_Alignas(64) uint8_t tone_tx[IVR_CALL_TONE_TX_BYTES]; /* struct ivr_tone_tx */
+	/* struct ivr_tone_tx: the in-band DTMF sender */
+	_Alignas(64) uint8_t tone_tx[IVR_CALL_TONE_BYTES];
 	uint32_t rec_id; /* 0 = not recording */
 	bool rec_paused;
 	bool rec_end_pending; /* stop requested, end record not yet queued */

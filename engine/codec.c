@@ -119,8 +119,8 @@ int ivr_codec_state_init(const struct ivr_codec *c, void *mem, size_t size)
 	return ivr_opus_dec_init(opus_dec(mem), need - opus_enc_bytes(), &opus_cfg);
 }
 
-int ivr_codec_decode(const struct ivr_codec *c, void *state, const uint8_t *payload,
-		     size_t n_bytes, float *out, size_t max_samples)
+int ivr_codec_decode(const struct ivr_codec *c, void *state, const uint8_t *payload, size_t n_bytes,
+		     float *out, size_t max_samples)
 {
 	size_t n = IVR_MIN(n_bytes, max_samples);
 	switch (c->id) {

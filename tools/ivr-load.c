@@ -56,8 +56,8 @@
 #define DTMF_PT		101
 #define DTMF_START_TICK 50 /* digits start 1 s into the call */
 
-#define DTMF_ON_MS	100
-#define DTMF_OFF_MS	100
+#define DTMF_ON_MS  100
+#define DTMF_OFF_MS 100
 
 /*
  * Per-call DTMF senders (dsp/tone.h in-band, dsp/rfc4733.h events), one

@@ -145,8 +145,7 @@ static inline void phone_drain(struct phone *p, bool alaw)
  * into @h.  @return false (after a 5 ms nap when nothing was there) if no
  * valid packet was waiting.
  */
-static inline bool phone_recv_rtp(struct phone *p, uint8_t *buf, size_t cap,
-				  struct ivr_rtp_hdr *h)
+static inline bool phone_recv_rtp(struct phone *p, uint8_t *buf, size_t cap, struct ivr_rtp_hdr *h)
 {
 	ssize_t n = recv(p->fd, buf, cap, 0);
 	if (n <= 0) {

@@ -163,8 +163,7 @@ static int run_daemon(bool epoll)
 	p = strstr(buf, "\"call_id\":");
 	unsigned long long oid = p ? strtoull(p + 10, NULL, 10) : 0;
 	ivr_check(oid > 0);
-	snprintf(req, sizeof(req), "{\"id\":11,\"op\":\"destroy_call\",\"call_id\":%llu}\n",
-		 oid);
+	snprintf(req, sizeof(req), "{\"id\":11,\"op\":\"destroy_call\",\"call_id\":%llu}\n", oid);
 	ivr_check(request(fd, req, buf, sizeof(buf)) && strstr(buf, "\"ok\":true"));
 	ivr_check(request(fd, "{\"id\":9,\"op\":\"ping\"}\n", buf, sizeof(buf)) &&
 		  strstr(buf, "\"ok\":true"));

@@ -153,7 +153,8 @@ static double opus_run(const bool *lost, bool fec)
 		int n;
 		if (lost && lost[f])
 			n = ivr_codec_conceal(&c, dec_st, fec ? o_pay[f + 1] : NULL,
-					      fec ? (size_t)o_npay[f + 1] : 0, o_out + f * 160, 160);
+					      fec ? (size_t)o_npay[f + 1] : 0, o_out + f * 160,
+					      160);
 		else
 			n = ivr_codec_decode(&c, dec_st, o_pay[f], (size_t)o_npay[f],
 					     o_out + f * 160, 160);

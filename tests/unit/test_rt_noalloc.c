@@ -8,8 +8,8 @@
  * recorder's writer thread may allocate.
  * Armed: 1000 ticks of three calls' full per-call processing - RTP parse,
  * latching, RFC 3550 statistics, jitter buffer with reordering and loss,
- * G.711 and Opus decode (call 2 is an Opus call: FEC and PLC), PLC, the DSP chain (AEC, DTMF in-band and RFC 4733, fax
- * tones, VAD), conference N-1 mix, prompt playback, in-band and RFC 4733
+ * G.711 and Opus decode (call 2 is an Opus call: FEC and PLC), PLC, the DSP chain (AEC, DTMF
+ * in-band and RFC 4733, fax tones, VAD), conference N-1 mix, prompt playback, in-band and RFC 4733
  * DTMF sending, recording handoff, encode and packet build, RTCP reports in
  * and out.  The negative control proves
  * the interposer sees a deliberate malloc.
@@ -82,10 +82,10 @@ IVR_TEST(test_media_ticks)
 		calls[i] = c;
 		ivr_check_int_eq(ivr_call_init(c, (uint32_t)i, 1), 0);
 		ivr_check_int_eq(ivr_codec_init(&c->codec,
-						 i == 1	  ? IVR_CODEC_PCMA
-						 : i == 2 ? IVR_CODEC_OPUS
-							  : IVR_CODEC_PCMU,
-						 -1),
+						i == 1	 ? IVR_CODEC_PCMA
+						: i == 2 ? IVR_CODEC_OPUS
+							 : IVR_CODEC_PCMU,
+						-1),
 				 0);
 		c->ssrc = 1000u + (uint32_t)i;
 		c->dtmf_pt = 101;
@@ -154,7 +154,8 @@ IVR_TEST(test_media_ticks)
 				       sinf(2 * (float)M_PI * 300 * (float)(t * 160 + k) / 8000);
 			int np = c->codec.id == IVR_CODEC_OPUS
 					 ? ivr_opus_encode(penc, f, 160, pay, sizeof(pay))
-					 : ivr_codec_encode(&c->codec, NULL, f, 160, pay, sizeof(pay));
+					 : ivr_codec_encode(&c->codec, NULL, f, 160, pay,
+							    sizeof(pay));
 			ivr_check(np > 0);
 			struct ivr_rtp_hdr h = { .pt = c->codec.pt,
 						 .seq = (uint16_t)t,
