@@ -285,10 +285,14 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 			return NULL;
 		}
 	}
-	/* Touch the whole arena now: no page faults on the media path later. */
-	memset(e->arena, 0, e->stride * e->n_slots);
+	/*
+	 * Touch the slots now: no page faults on the media path later.  The codec
+	 * state at the end of each slot is left alone: only Opus calls use it, and
+	 * their create_call initialises (faults in) all of it on this thread.
+	 */
 	for (uint32_t i = 0; i < e->n_slots; i++) {
 		struct ivr_call *call = slot_call(e, i);
+		memset(call, 0, ivr_call_slot_hot_size());
 		if (ivr_call_init(call, i, 0) < 0) {
 			fail(-EINVAL, "call slot init failed");
 			ivr_engine_free(e);
@@ -663,8 +667,6 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		return fail(-ENOTSUP, "create_call: unknown codec '%s'", p->codec);
 	struct ivr_codec codec;
 	int r = ivr_codec_init(&codec, cid, p->pt);
-	if (r == -ENOTSUP)
-		return fail(r, "create_call: codec %s not available in this build yet", p->codec);
 	if (r < 0)
 		return fail(r, "create_call: bad payload type %d", p->pt);
 	if (p->dtmf_pt > 127 || (p->dtmf_pt >= 0 && p->dtmf_pt == codec.pt))
@@ -1179,6 +1181,7 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 	info->tx_errors = st.tx_errors;
 	info->frames_played = st.frames_played;
 	info->frames_concealed = st.frames_concealed;
+	info->frames_fec = st.frames_fec;
 	info->frames_silent = st.frames_silent;
 	info->frames_skipped = st.frames_skipped;
 	info->rec_dropped = st.rec_dropped;

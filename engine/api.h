@@ -86,7 +86,7 @@ enum ivr_call_aec { IVR_CALL_AEC_AUTO = 0, IVR_CALL_AEC_ON = 1, IVR_CALL_AEC_OFF
 struct ivr_call_params {
 	const char *remote; /* "ip:port" where to send; NULL = wait for media (latching) */
 	const char *codec;  /* "PCMU" (default), "PCMA", "opus" */
-	int pt;		    /* payload type; -1 = the codec's static one */
+	int pt;		    /* payload type; -1 = the codec's static one (opus: 111) */
 	int dtmf_pt;	    /* telephone-event payload type; -1 = none */
 	unsigned ptime_ms;  /* 0 or 20 (the engine ticks 20 ms frames) */
 	const char *ani, *dnis, *flow;
@@ -198,6 +198,7 @@ struct ivr_call_info {
 	uint64_t rx_pkts, rx_bad, rx_foreign, rx_flood_dropped, rx_dtmf_pkts;
 	uint64_t tx_pkts, tx_errors;
 	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped, rec_dropped;
+	uint64_t frames_fec; /* of frames_concealed: rebuilt from Opus in-band FEC */
 	uint64_t jb_late, jb_duplicates;
 	uint32_t jitter_ms_x100; /* RFC 3550 jitter, 1/100 ms */
 	uint32_t jb_target_frames, jb_depth_frames;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dsp/rfc4733.h"
+#include "dsp/tone.h"
 #include "engine/call.h"
 #include "engine/dspchain.h"
 #include "engine/events.h"
@@ -19,9 +20,64 @@
 #include "engine/prompt.h"
 #include "engine/recorder.h"
 
+static inline struct ivr_tone_tx *call_tone_tx(struct ivr_call *c)
+{
+	return (struct ivr_tone_tx *)c->tone_tx;
+}
+
+/* The in-band sender at the call's audio rate (Q.23 pairs, levels: call.h). */
+static int tone_tx_init(struct ivr_call *c)
+{
+	struct ivr_tone_tx_cfg tc = { .rate_hz = c->codec.rate_hz,
+				      .level_dbm0 = -8.0f,
+				      .twist_db = 2.0f,
+				      .on_ms = IVR_CALL_DTMF_ON_MS,
+				      .off_ms = IVR_CALL_DTMF_OFF_MS };
+	if (ivr_tone_tx_size(&tc) > sizeof(c->tone_tx))
+		return -ENOSPC;
+	return ivr_tone_tx_init(call_tone_tx(c), sizeof(c->tone_tx), &tc);
+}
+
+/* Offset of the codec state in c->jb[]: after the largest jitter buffer. */
+static size_t codec_state_off(void)
+{
+	return IVR_ROUND_UP(ivr_jb_size(NULL), IVR_ALIGN);
+}
+
 size_t ivr_call_slot_size(void)
 {
-	return IVR_ROUND_UP(sizeof(struct ivr_call) + ivr_jb_size(NULL), IVR_ALIGN);
+	return IVR_ROUND_UP(sizeof(struct ivr_call) + codec_state_off() + ivr_codec_state_max(),
+			    IVR_ALIGN);
+}
+
+size_t ivr_call_slot_hot_size(void)
+{
+	return sizeof(struct ivr_call) + codec_state_off();
+}
+
+void *ivr_call_codec_state(struct ivr_call *c)
+{
+	return c->jb + codec_state_off();
+}
+
+int ivr_call_codec_setup(struct ivr_call *c)
+{
+	c->frame_samples = c->codec.frame_samples;
+	if (c->frame_samples == 0 || c->frame_samples > IVR_CALL_FRAME_MAX)
+		return -EINVAL;
+	/* Same payload room as the slot was sized for, on the codec's RTP clock. */
+	struct ivr_jb_cfg jc = { .clock_hz = c->codec.clock_hz,
+				 .frame_units = c->codec.frame_units };
+	int r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), &jc);
+	if (r < 0)
+		return r;
+	r = ivr_plc_init(&c->plc, c->codec.rate_hz);
+	if (r < 0)
+		return r;
+	r = tone_tx_init(c);
+	if (r < 0)
+		return r;
+	return ivr_codec_state_init(&c->codec, ivr_call_codec_state(c), ivr_codec_state_max());
 }
 
 int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen)
@@ -40,7 +96,13 @@ int ivr_call_init(struct ivr_call *c, uint32_t slot, uint32_t gen)
 	c->st.rtt_us = -1;
 	c->frame_samples = 160;
 	atomic_init(&c->state, IVR_CALL_FREE);
-	int r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), NULL);
+	int r = ivr_codec_init(&c->codec, IVR_CODEC_PCMU, -1); /* a valid codec until set */
+	if (r < 0)
+		return r;
+	r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), NULL);
+	if (r < 0)
+		return r;
+	r = tone_tx_init(c);
 	if (r < 0)
 		return r;
 	return ivr_plc_init(&c->plc, 8000);
@@ -95,6 +157,9 @@ static inline struct ivr_dspchain *call_chain(struct ivr_call *c)
 
 int ivr_call_dsp_setup(struct ivr_call *c)
 {
+	int rc = ivr_call_codec_setup(c);
+	if (rc < 0)
+		return rc;
 	if (c->dtmf_pt >= 0) {
 		struct ivr_rfc4733_tx_cfg tc = { .rate_hz = c->codec.clock_hz };
 		if (ivr_rfc4733_tx_size(&tc) > sizeof(c->rfc_tx))
@@ -105,10 +170,13 @@ int ivr_call_dsp_setup(struct ivr_call *c)
 			return r;
 		c->rfc_tx_ready = true;
 	}
-	/* 16 kHz (Opus) calls run without the chain until it takes that rate. */
+	/* 16 kHz calls would run without the chain until it takes that rate. */
 	if (c->codec.rate_hz != 8000)
 		return 0;
-	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id, .no_aec = !c->aec_on };
+	/* Telephone-events use the audio's RTP clock: 48 kHz on Opus calls. */
+	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id,
+					.rfc_clock_hz = c->codec.clock_hz,
+					.no_aec = !c->aec_on };
 	if (ivr_dspchain_size(&cfg) > sizeof(c->dsp))
 		return -ENOSPC;
 	int r = ivr_dspchain_init(call_chain(c), sizeof(c->dsp), &cfg);
@@ -440,43 +508,24 @@ void ivr_call_dtmf_rx_event(struct ivr_call *c, const struct ivr_rtp_hdr *h)
 		publish(c, &o);
 }
 
-static const float dtmf_lo[4] = { 697, 770, 852, 941 };
-static const float dtmf_hi[4] = { 1209, 1336, 1477, 1633 };
-
-static int dtmf_index(char d, int *row, int *col)
+int ivr_call_dtmf_queue(struct ivr_call *c, const char *digits)
 {
-	static const char keys[] = "123A456B789C*0#D";
-	const char *p = strchr(keys, d);
-	if (!d || !p)
-		return -EINVAL;
-	*row = (int)(p - keys) / 4;
-	*col = (int)(p - keys) % 4;
-	return 0;
+	return ivr_tone_tx_queue(call_tone_tx(c), digits);
+}
+
+size_t ivr_call_dtmf_pending(const struct ivr_call *c)
+{
+	return ivr_tone_tx_pending((const struct ivr_tone_tx *)c->tone_tx);
 }
 
 void ivr_call_dtmf_tx(struct ivr_call *c, float *out, size_t n_samples)
 {
-	/*
-	 * In-band digits: 100 ms of tone, 60 ms of gap, each tone at -10 dBm0
-	 * (Q.23 levels).  The per-call sender of dsp/tone.h replaces this once
-	 * merged, and RFC 4733 sending (dsp/rfc4733.h) hooks in here too.
-	 */
-	const uint32_t rate = c->codec.rate_hz, on = rate / 10, period = rate * 16 / 100;
-	const float amp = 0.6914f * 0.3162f; /* 0 dBm0 peak (mu-law) x -10 dB */
-	for (size_t i = 0; i < n_samples && c->dtmf_i < c->dtmf_n; i++) {
-		int row, col;
-		if (dtmf_index(c->dtmf_q[c->dtmf_i], &row, &col) == 0 && c->dtmf_t < on) {
-			float t = (float)c->dtmf_t / (float)rate;
-			out[i] += amp * (sinf(2 * (float)M_PI * dtmf_lo[row] * t) +
-					 sinf(2 * (float)M_PI * dtmf_hi[col] * t));
-		}
-		if (++c->dtmf_t >= period) {
-			c->dtmf_t = 0;
-			c->dtmf_i++;
-		}
-	}
-	if (c->dtmf_i >= c->dtmf_n)
-		c->dtmf_i = c->dtmf_n = 0;
+	float tone[IVR_CALL_FRAME_MAX];
+	n_samples = IVR_MIN(n_samples, (size_t)IVR_CALL_FRAME_MAX);
+	if (!ivr_tone_tx_render(call_tone_tx(c), tone, n_samples))
+		return;
+	for (size_t i = 0; i < n_samples; i++)
+		out[i] += tone[i];
 }
 
 static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
@@ -572,6 +621,29 @@ void ivr_call_set_end_cause(struct ivr_call *c, const char *cause)
 	c->flow_end_cause = cause;
 }
 
+/*
+ * A frame of caller audio is missing (or unusable): Opus conceals it itself,
+ * from the FEC in @next when given, else by its PLC; G.711 by ivr_plc.
+ */
+static void conceal(struct ivr_call *c, const uint8_t *next, size_t n_next)
+{
+	const size_t n = c->frame_samples;
+	int r = -ENOTSUP;
+	if (c->codec.id == IVR_CODEC_OPUS) {
+		r = ivr_codec_conceal(&c->codec, ivr_call_codec_state(c), next, n_next, c->in, n);
+		if (r < 0 && next) /* malformed next packet: plain PLC */
+			r = ivr_codec_conceal(&c->codec, ivr_call_codec_state(c), NULL, 0, c->in,
+					      n);
+		else if (r >= 0 && next)
+			c->st.frames_fec++;
+		if (r < 0)
+			memset(c->in, 0, n * sizeof(float));
+	} else {
+		ivr_plc_conceal(&c->plc, c->in, n);
+	}
+	c->st.frames_concealed++;
+}
+
 int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 {
 	const size_t n = c->frame_samples;
@@ -590,7 +662,7 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		uint32_t sts;
 		for (uint64_t k = 0; k < IVR_MIN(skipped, (uint64_t)IVR_JB_SLOTS); k++)
 			(void)ivr_jb_get(ivr_call_jb(c), scratch, sizeof(scratch), &sb, &sts);
-		c->tx_ts += (uint32_t)(skipped * n);
+		c->tx_ts += (uint32_t)(skipped * c->codec.frame_units);
 		c->st.frames_skipped += skipped;
 	}
 
@@ -600,19 +672,32 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	uint32_t ts = 0;
 	switch (ivr_jb_get(ivr_call_jb(c), pay, sizeof(pay), &nb, &ts)) {
 	case IVR_JB_FRAME: {
-		int got = ivr_codec_decode(&c->codec, pay, nb, c->in, n);
+		int got = ivr_codec_decode(&c->codec, ivr_call_codec_state(c), pay, nb, c->in, n);
+		if (got < 0 && c->codec.id == IVR_CODEC_OPUS) {
+			/* a malformed Opus packet is a lost one to the decoder */
+			conceal(c, NULL, 0);
+			break;
+		}
 		if (got < 0)
 			got = 0;
 		if ((size_t)got < n)
 			memset(c->in + got, 0, (n - (size_t)got) * sizeof(float));
-		ivr_plc_good(&c->plc, c->in, n);
+		if (c->codec.id != IVR_CODEC_OPUS)
+			ivr_plc_good(&c->plc, c->in, n);
 		c->st.frames_played++;
 		break;
 	}
-	case IVR_JB_MISSING:
-		ivr_plc_conceal(&c->plc, c->in, n);
-		c->st.frames_concealed++;
+	case IVR_JB_MISSING: {
+		/* Opus: the next packet's in-band FEC rebuilds the lost frame (RFC 6716 4.2.5). */
+		uint8_t next[IVR_JB_MAX_PAYLOAD];
+		size_t nn = 0;
+		uint32_t nts = 0;
+		bool fec = c->codec.id == IVR_CODEC_OPUS &&
+			   ivr_jb_peek(ivr_call_jb(c), next, sizeof(next), &nn, &nts) &&
+			   nts == ts + c->codec.frame_units;
+		conceal(c, fec ? next : NULL, nn);
 		break;
+	}
 	default:
 		memset(c->in, 0, n * sizeof(float));
 		c->st.frames_silent++;
@@ -635,8 +720,8 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		queue_audio(c, tick, c->out, n);
 	if (c->mixer)
 		ivr_mixer_mix(c->mixer, c->slot, tick, c->out, n);
-	c->out_dtmf = c->dtmf_n != 0;
-	if (c->dtmf_n)
+	c->out_dtmf = ivr_call_dtmf_pending(c) != 0;
+	if (c->out_dtmf)
 		ivr_call_dtmf_tx(c, c->out, n);
 
 	if (c->rec_id && c->recorder) {
@@ -664,7 +749,8 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		memcpy(enc, ev.payload, ev.n_bytes);
 		ne = (int)ev.n_bytes;
 	} else {
-		ne = ivr_codec_encode(&c->codec, c->out, n, enc, sizeof(enc));
+		ne = ivr_codec_encode(&c->codec, ivr_call_codec_state(c), c->out, n, enc,
+				      sizeof(enc));
 	}
 	if (ne < 0)
 		return 0;
@@ -674,7 +760,7 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	h.seq = c->tx_seq++;
 	h.ts = event ? ev.timestamp : c->tx_ts;
 	h.ssrc = c->ssrc;
-	c->tx_ts += (uint32_t)n;
+	c->tx_ts += c->codec.frame_units;
 	c->tx_started = true;
 	unsigned i = c->pkt_i;
 	c->pkt_i ^= 1;

@@ -6,7 +6,10 @@
  * start-up (ivr_call_arena_new); a slot holds everything a call needs on the
  * media path: RTP in/out state, the jitter buffer, PLC, codec, the DSP-chain
  * state area, prompt playback position, DTMF sender queue, recording ids and
- * the conference port.  Nothing is allocated after the call is created.
+ * the conference port, and after the jitter buffer the codec state (Opus
+ * encoder + decoder, engine/codec.h; G.711 calls leave it untouched, so its
+ * pages are never faulted in).  Nothing is allocated after the call is
+ * created.
  *
  * Life cycle (docs/architecture.md): FREE -> (control: bind socket, init)
  * SETUP -> (worker: ADD command) ACTIVE -> (control: destroy) CLOSING ->
@@ -23,8 +26,11 @@
  *                         DTMF and speech events go to the event ring.
  *   ivr_call_dtmf_rx_event() - RFC 4733 payloads from the caller, into the
  *                         same chain and merge.
- *   ivr_call_dtmf_tx()  - renders queued digits into the outgoing audio
- *                         (in-band); digits sent as RFC 4733 go through
+ *   ivr_call_dtmf_tx()  - renders digits queued by ivr_call_dtmf_queue()
+ *                         into the outgoing audio (in-band) with the
+ *                         dsp/tone.h sender in tone_tx[] (Q.23 pairs, low
+ *                         group -8 dBm0, high group +2 dB, 100 ms on,
+ *                         60 ms off); digits sent as RFC 4733 go through
  *                         the dsp/rfc4733.h sender in rfc_tx[], whose
  *                         packets replace the audio packet of their tick.
  * Thread: RT for on_packet/tick (the owning worker); control for the rest.
@@ -46,8 +52,10 @@
 
 #define IVR_CALL_FRAME_MAX    320
 #define IVR_CALL_PKT_MAX      512
-#define IVR_CALL_DSP_BYTES    32768 /* room for the DSP chain (ivr_dspchain_size(): 31680) */
-#define IVR_CALL_DTMF_Q	      32
+#define IVR_CALL_DSP_BYTES    32768	  /* room for the DSP chain (ivr_dspchain_size(): 31680) */
+#define IVR_CALL_TONE_BYTES   128	  /* dsp/tone.h sender (ivr_tone_tx_size(): 112) */
+#define IVR_CALL_DTMF_ON_MS   100	  /* per digit sent, in-band and RFC 4733 alike */
+#define IVR_CALL_DTMF_OFF_MS  60	  /* gap after each digit sent */
 #define IVR_CALL_RFC_TX_BYTES 704	  /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
 #define IVR_CALL_FLOOD_PKTS   25	  /* per tick; a normal call sends 1 */
 #define IVR_CALL_RTCP_TICKS   250	  /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
@@ -80,6 +88,7 @@ struct ivr_call_stats {
 	uint64_t rx_dtmf_pkts;
 	uint64_t tx_pkts, tx_bytes, tx_errors;
 	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped;
+	uint64_t frames_fec; /* of frames_concealed: rebuilt from Opus in-band FEC */
 	uint64_t rec_dropped;
 	uint64_t dsp_events, events_dropped; /* media events / refused by the event ring */
 	uint64_t ticks;
@@ -148,12 +157,11 @@ struct ivr_call {
 	struct ivr_prompt *queue_moh;  /* reference on moh_src while waiting in queue */
 	struct ivr_prompt *queue_ann;  /* queue announcement playing (a reference), or NULL */
 	size_t queue_ann_pos;
-	char dtmf_q[IVR_CALL_DTMF_Q];
-	uint8_t dtmf_n, dtmf_i;
-	uint32_t dtmf_t;   /* samples into the current digit (tone + gap) */
 	bool out_dtmf;	   /* c->out carries in-band DTMF we sent (echo guard) */
 	bool rfc_tx_ready; /* rfc_tx[] holds an initialised sender */
 	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
+	/* struct ivr_tone_tx: the in-band DTMF sender */
+	_Alignas(64) uint8_t tone_tx[IVR_CALL_TONE_BYTES];
 	uint32_t rec_id; /* 0 = not recording */
 	bool rec_paused;
 	bool rec_end_pending; /* stop requested, end record not yet queued */
@@ -181,10 +189,13 @@ struct ivr_call {
 	struct iovec rtcp_iov;
 
 	struct ivr_mix_port mix;
-	_Alignas(64) uint8_t jb[]; /* struct ivr_jb, ivr_jb_size() bytes */
+	_Alignas(64) uint8_t jb[]; /* struct ivr_jb (ivr_jb_size() bytes), then codec state */
 };
 
-/** @return the slot stride: sizeof(struct ivr_call) + jitter buffer, 64-aligned. */
+/**
+ * @return the slot stride: sizeof(struct ivr_call) + jitter buffer + codec
+ * state (ivr_codec_state_max()), 64-aligned.
+ */
 size_t ivr_call_slot_size(void);
 
 /** @return the call's jitter buffer. */
@@ -192,6 +203,24 @@ static inline struct ivr_jb *ivr_call_jb(struct ivr_call *c)
 {
 	return (struct ivr_jb *)c->jb;
 }
+
+/**
+ * @return the bytes of a slot the media path uses for every call: all but
+ * the codec state, which ivr_call_codec_setup() initialises (faults in) in
+ * full on the control thread for the calls that have one.  Thread: any.
+ */
+size_t ivr_call_slot_hot_size(void);
+
+/** @return the call's codec state (ivr_codec_state_max() bytes, 64-aligned). */
+void *ivr_call_codec_state(struct ivr_call *c);
+
+/**
+ * Set the call up for c->codec (control thread, after ivr_call_init() and
+ * the codec): frame size, jitter buffer clock (48 kHz for Opus), PLC and the
+ * codec state.  ivr_call_dsp_setup() runs it first.
+ * @return 0 or a negative errno.
+ */
+IVR_NODISCARD int ivr_call_codec_setup(struct ivr_call *c);
 
 /**
  * Prepare a slot for a new call (control thread, slot FREE): resets media
@@ -250,7 +279,7 @@ IVR_RT void ivr_call_retire(struct ivr_call *c);
  * Set up the call's DSP chain in c->dsp for c->call_id (allocates speexdsp's
  * canceller) and, when c->dtmf_pt >= 0, the RFC 4733 sender in c->rfc_tx.
  * Needs codec, dtmf_pt and call_id set; call after ivr_call_init() and
- * before the worker's ADD.
+ * before the worker's ADD.  Runs ivr_call_codec_setup() first.
  * @return 0 or a negative errno.  Thread: control.
  */
 IVR_NODISCARD int ivr_call_dsp_setup(struct ivr_call *c);
@@ -279,7 +308,17 @@ IVR_RT void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples);
 /** RFC 4733 hook: a telephone-event payload from the caller. Thread: RT. */
 IVR_RT void ivr_call_dtmf_rx_event(struct ivr_call *c, const struct ivr_rtp_hdr *h);
 
-/** DTMF sending hook: mix queued digits into @out. Thread: RT. */
+/**
+ * Queue @digits (0-9 * # A-D) for in-band sending.  All or nothing.
+ * @return digits queued, -EINVAL (not a digit) or -ENOSPC (queue full).
+ * Thread: RT (the owning worker).
+ */
+IVR_RT int ivr_call_dtmf_queue(struct ivr_call *c, const char *digits);
+
+/** @return digits queued or being sent in-band. Thread: RT. */
+IVR_RT size_t ivr_call_dtmf_pending(const struct ivr_call *c);
+
+/** DTMF sending hook: add (+=) the queued digits' tones to @out. Thread: RT. */
 IVR_RT void ivr_call_dtmf_tx(struct ivr_call *c, float *out, size_t n_samples);
 
 #endif /* IVR_ENGINE_CALL_H */

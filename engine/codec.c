@@ -1,11 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* engine/codec.c - G.711 per-call codec; see codec.h. */
+/*
+ * engine/codec.c - per-call codec: G.711 (dsp/g711.h) and Opus
+ * (dsp/opus_codec.h); see codec.h.
+ *
+ * Opus state layout in the caller's memory: the encoder, then the decoder
+ * at the next 64-byte boundary; both are found by offset, so the block
+ * stays position-independent like the wrappers' own state.
+ */
 #include "config.h"
 
 #include <strings.h>
 
 #include "dsp/g711.h"
+#include "dsp/opus_codec.h"
 #include "engine/codec.h"
+
+/* The call's internal rate for Opus legs (see codec.h for why 8 kHz). */
+static const struct ivr_opus_cfg opus_cfg = { .rate_hz = 8000 };
 
 int ivr_codec_from_name(const char *name, enum ivr_codec_id *id)
 {
@@ -46,16 +57,70 @@ int ivr_codec_init(struct ivr_codec *c, enum ivr_codec_id id, int pt)
 		c->pt = (uint8_t)(pt < 0 ? (int)id : pt);
 		c->rate_hz = 8000;
 		c->clock_hz = 8000;
-		return 0;
+		break;
 	case IVR_CODEC_OPUS:
-		/* Waiting for dsp/opus_codec.h (another engineer's module). */
-		return -ENOTSUP;
+		c->id = id;
+		c->pt = (uint8_t)(pt < 0 ? (int)IVR_CODEC_OPUS : pt);
+		c->rate_hz = opus_cfg.rate_hz;
+		c->clock_hz = 48000; /* RFC 7587 4.1: always 48 kHz */
+		break;
+	default:
+		return -EINVAL;
 	}
-	return -EINVAL;
+	c->frame_samples = c->rate_hz / 50;
+	c->frame_units = c->clock_hz / 50;
+	return 0;
 }
 
-int ivr_codec_decode(const struct ivr_codec *c, const uint8_t *payload, size_t n_bytes, float *out,
-		     size_t max_samples)
+static size_t opus_enc_bytes(void)
+{
+	return IVR_ROUND_UP(ivr_opus_enc_size(&opus_cfg), IVR_ALIGN);
+}
+
+static struct ivr_opus_enc *opus_enc(void *state)
+{
+	return (struct ivr_opus_enc *)state;
+}
+
+static struct ivr_opus_dec *opus_dec(void *state)
+{
+	return (struct ivr_opus_dec *)(void *)((uint8_t *)state + opus_enc_bytes());
+}
+
+size_t ivr_codec_state_size(const struct ivr_codec *c)
+{
+	if (!c || c->id != IVR_CODEC_OPUS)
+		return 0;
+	return opus_enc_bytes() + IVR_ROUND_UP(ivr_opus_dec_size(&opus_cfg), IVR_ALIGN);
+}
+
+size_t ivr_codec_state_max(void)
+{
+	struct ivr_codec c;
+	if (ivr_codec_init(&c, IVR_CODEC_OPUS, -1) < 0)
+		return 0;
+	return ivr_codec_state_size(&c);
+}
+
+int ivr_codec_state_init(const struct ivr_codec *c, void *mem, size_t size)
+{
+	if (!c)
+		return -EINVAL;
+	size_t need = ivr_codec_state_size(c);
+	if (!need)
+		return 0;
+	if (!mem)
+		return -EINVAL;
+	if (size < need)
+		return -ENOSPC;
+	int r = ivr_opus_enc_init(opus_enc(mem), opus_enc_bytes(), &opus_cfg);
+	if (r < 0)
+		return r;
+	return ivr_opus_dec_init(opus_dec(mem), need - opus_enc_bytes(), &opus_cfg);
+}
+
+int ivr_codec_decode(const struct ivr_codec *c, void *state, const uint8_t *payload, size_t n_bytes,
+		     float *out, size_t max_samples)
 {
 	size_t n = IVR_MIN(n_bytes, max_samples);
 	switch (c->id) {
@@ -65,23 +130,43 @@ int ivr_codec_decode(const struct ivr_codec *c, const uint8_t *payload, size_t n
 	case IVR_CODEC_PCMA:
 		ivr_g711_alaw_decode_f32(out, payload, n);
 		return (int)n;
+	case IVR_CODEC_OPUS:
+		if (!state)
+			return -EINVAL;
+		return ivr_opus_decode(opus_dec(state), payload, n_bytes, out, max_samples);
 	default:
 		return -EBADMSG;
 	}
 }
 
-int ivr_codec_encode(const struct ivr_codec *c, const float *in, size_t n_samples, uint8_t *out,
-		     size_t cap)
+int ivr_codec_conceal(const struct ivr_codec *c, void *state, const uint8_t *next, size_t n_next,
+		      float *out, size_t n_samples)
 {
-	if (n_samples > cap)
-		return -ENOSPC;
+	if (c->id != IVR_CODEC_OPUS)
+		return -ENOTSUP;
+	if (!state)
+		return -EINVAL;
+	return ivr_opus_decode_lost(opus_dec(state), next, next ? n_next : 0, out, n_samples);
+}
+
+int ivr_codec_encode(const struct ivr_codec *c, void *state, const float *in, size_t n_samples,
+		     uint8_t *out, size_t cap)
+{
 	switch (c->id) {
 	case IVR_CODEC_PCMU:
+		if (n_samples > cap)
+			return -ENOSPC;
 		ivr_g711_ulaw_encode_f32(out, in, n_samples);
 		return (int)n_samples;
 	case IVR_CODEC_PCMA:
+		if (n_samples > cap)
+			return -ENOSPC;
 		ivr_g711_alaw_encode_f32(out, in, n_samples);
 		return (int)n_samples;
+	case IVR_CODEC_OPUS:
+		if (!state)
+			return -EINVAL;
+		return ivr_opus_encode(opus_enc(state), in, n_samples, out, cap);
 	default:
 		return -ENOSPC;
 	}

@@ -3,9 +3,23 @@
  * engine/codec.h - per-call audio codec: RTP payload <-> float32 frames.
  *
  * PCMU and PCMA (G.711, RFC 3551 payload types 0 and 8, 8 kHz) through
- * dsp/g711.h.  Opus is refused with -ENOTSUP until dsp/opus_codec.h is
- * merged (the lead wires it here: the state below has room for it).
- * Thread: RT for encode/decode, control for init.
+ * dsp/g711.h; Opus (RFC 7587, dynamic payload type) through
+ * dsp/opus_codec.h, with in-band FEC and PLC.
+ *
+ * Rates: Opus's RTP clock is 48 kHz whatever the audio bandwidth (RFC 7587
+ * section 4.1: a 20 ms packet advances the timestamp by 960), but the call
+ * runs internally at rate_hz = 8 kHz: the DSP chain (engine/dspchain.h),
+ * the prompt cache, the mixer and the recorder all work at 8 kHz today and
+ * libopus encodes and decodes at 8 kHz natively (narrowband SILK, no
+ * resampler of ours).  A 16 kHz Opus leg would have to bypass the chain
+ * (no DTMF/VAD/AEC) and needs 16 kHz prompts and conference mixing, so it
+ * is not offered yet; dsp/opus_codec.h already supports it.
+ *
+ * State: G.711 has none; Opus needs an encoder and a decoder (about 62 KB)
+ * that live in caller memory (the call slot): ivr_codec_state_size() and
+ * ivr_codec_state_init(), then pass the same memory to every
+ * encode/decode/conceal call.  The state holds no pointers.
+ * Thread: RT for encode/decode/conceal, control for init.
  */
 #ifndef IVR_ENGINE_CODEC_H
 #define IVR_ENGINE_CODEC_H
@@ -20,9 +34,11 @@ enum ivr_codec_id {
 
 struct ivr_codec {
 	enum ivr_codec_id id;
-	uint8_t pt;	   /* negotiated RTP payload type */
-	uint32_t rate_hz;  /* audio rate of the frames (8000 for G.711) */
-	uint32_t clock_hz; /* RTP timestamp clock */
+	uint8_t pt;		/* negotiated RTP payload type */
+	uint32_t rate_hz;	/* audio rate of the frames (8000 for all codecs today) */
+	uint32_t clock_hz;	/* RTP timestamp clock (8000 G.711, 48000 Opus) */
+	uint32_t frame_samples; /* samples per 20 ms frame at rate_hz */
+	uint32_t frame_units;	/* RTP timestamp units per 20 ms frame at clock_hz */
 };
 
 /**
@@ -35,24 +51,52 @@ IVR_NODISCARD int ivr_codec_from_name(const char *name, enum ivr_codec_id *id);
 const char *ivr_codec_name(enum ivr_codec_id id);
 
 /**
- * Set up @c for @id with payload type @pt (-1 = the static default).
- * @return 0, -EINVAL (pt > 127), -ENOTSUP (opus not built in yet).
- * Thread: control.
+ * Set up @c for @id with payload type @pt (-1 = the static default; Opus
+ * has none and defaults to 111, the usual dynamic choice).
+ * @return 0, -EINVAL (pt > 127, unknown id).  Thread: control.
  */
 IVR_NODISCARD int ivr_codec_init(struct ivr_codec *c, enum ivr_codec_id id, int pt);
 
-/**
- * Decode one payload to float samples.
- * @return samples written (<= @max_samples), or -EBADMSG.  Thread: RT.
- */
-IVR_RT int ivr_codec_decode(const struct ivr_codec *c, const uint8_t *payload, size_t n_bytes,
-			    float *out, size_t max_samples);
+/** @return bytes of per-call codec state @c needs (0 for G.711). Thread: any. */
+size_t ivr_codec_state_size(const struct ivr_codec *c);
+
+/** @return the largest ivr_codec_state_size() of any codec (slot sizing). Thread: any. */
+size_t ivr_codec_state_max(void);
 
 /**
- * Encode @n_samples float samples into @out.
- * @return bytes written, or -ENOSPC.  Thread: RT.
+ * Initialise @c's state in @mem (@size >= ivr_codec_state_size(), 64-byte
+ * aligned; may be NULL when the size is 0): a fresh encoder and decoder.
+ * @return 0, -ENOSPC (@size too small), -EINVAL or -EIO (libopus refused).
+ * Thread: control.
  */
-IVR_RT int ivr_codec_encode(const struct ivr_codec *c, const float *in, size_t n_samples,
-			    uint8_t *out, size_t cap);
+IVR_NODISCARD int ivr_codec_state_init(const struct ivr_codec *c, void *mem, size_t size);
+
+/**
+ * Decode one payload to float samples (@state from ivr_codec_state_init()).
+ * @return samples written (<= @max_samples), or -EBADMSG (malformed Opus
+ * packet, unknown codec), -ENOSPC (packet longer than @max_samples).
+ * Thread: RT.
+ */
+IVR_RT int ivr_codec_decode(const struct ivr_codec *c, void *state, const uint8_t *payload,
+			    size_t n_bytes, float *out, size_t max_samples);
+
+/**
+ * Conceal one lost frame of @n_samples: with @next (the payload of the
+ * packet after the lost one) Opus rebuilds it from the in-band FEC, with
+ * @next NULL by Opus PLC.  G.711 has no codec concealment: the caller runs
+ * its own (engine/jitter.h struct ivr_plc).
+ * @return @n_samples, -ENOTSUP (G.711), -EBADMSG (malformed @next), -EINVAL.
+ * Thread: RT.
+ */
+IVR_RT int ivr_codec_conceal(const struct ivr_codec *c, void *state, const uint8_t *next,
+			     size_t n_next, float *out, size_t n_samples);
+
+/**
+ * Encode @n_samples float samples (one 20 ms frame for Opus) into @out.
+ * @return bytes written, -ENOSPC (@cap too small), -EINVAL (Opus frame
+ * size) or -EIO.  Thread: RT.
+ */
+IVR_RT int ivr_codec_encode(const struct ivr_codec *c, void *state, const float *in,
+			    size_t n_samples, uint8_t *out, size_t cap);
 
 #endif /* IVR_ENGINE_CODEC_H */

@@ -93,10 +93,13 @@ static int fill_cfg(struct ivr_dspchain_cfg *c, const struct ivr_dspchain_cfg *c
 		d.vad_start_ms = 60;
 	if (!d.vad_end_ms)
 		d.vad_end_ms = 600;
+	if (!d.rfc_clock_hz)
+		d.rfc_clock_hz = d.rate_hz;
 	if (d.rate_hz != 8000)
 		return d.rate_hz == 16000 ? -ENOTSUP : -EINVAL;
 	if (d.no_aec > 1 || d.dtmf_on_aec_output > 1 || d.preroll_ms > MAX_PREROLL_MS ||
-	    d.dedup_ms > 10000 || d.echo_guard_ms > 10000)
+	    d.dedup_ms > 10000 || d.echo_guard_ms > 10000 || d.rfc_clock_hz % d.rate_hz ||
+	    d.rfc_clock_hz > 48000)
 		return -EINVAL;
 	*c = d;
 	return 0;
@@ -114,7 +117,7 @@ static void sub_cfgs(const struct ivr_dspchain_cfg *c, struct ivr_dtmf_cfg *dt,
 				    .tail_ms = c->aec_tail_ms,
 				    .bulk_delay_ms = c->aec_bulk_delay_ms };
 	*fx = (struct ivr_faxtone_cfg){ .rate_hz = c->rate_hz };
-	*rf = (struct ivr_rfc4733_rx_cfg){ .rate_hz = c->rate_hz };
+	*rf = (struct ivr_rfc4733_rx_cfg){ .rate_hz = c->rfc_clock_hz };
 }
 
 /* Sizes and offsets of the sub-states; 0 if a sub-configuration is invalid. */
@@ -322,7 +325,8 @@ static void merge_rfc(struct ivr_dspchain *ch, const struct ivr_dtmf_event *e,
 	} else if (e->type == IVR_DTMF_EV_END) {
 		if (!ch->rfc_dropped)
 			put_ev(out, IVR_MEDIA_EV_DTMF_END, IVR_MEDIA_SRC_RFC4733, e->digit, 0,
-			       ch->rfc_start_clock, e->duration_samples);
+			       ch->rfc_start_clock,
+			       e->duration_samples / (ch->cfg.rfc_clock_hz / ch->cfg.rate_hz));
 		ch->rfc_dropped = false;
 	}
 }
@@ -506,7 +510,7 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 
 	/* RFC 4733 events whose end packets were all lost end here. */
 	if (ch->rfc_have_ts) {
-		ch->rfc_now_ts += FRAME;
+		ch->rfc_now_ts += FRAME * (ch->cfg.rfc_clock_hz / ch->cfg.rate_hz);
 		struct ivr_dtmf_event ev[1];
 		int n = ivr_rfc4733_rx_tick(RFC(ch), ch->rfc_now_ts, ev, 1);
 		for (int i = 0; i < n; i++)

@@ -90,6 +90,7 @@ struct ivr_dspchain_cfg {
 	uint32_t preroll_ms;	    /* audio before VAD START sent to ASR [300], <= 400 */
 	uint32_t vad_start_ms;	    /* speech needed for START [60] */
 	uint32_t vad_end_ms;	    /* non-speech needed for END [600] */
+	uint32_t rfc_clock_hz;	    /* RTP clock of telephone-events [rate_hz]; 48000 on Opus */
 };
 
 /** Media event types. */

@@ -275,6 +275,20 @@ int ivr_jb_get(struct ivr_jb *jb, void *out, size_t cap, size_t *n_bytes, uint32
 	return res;
 }
 
+bool ivr_jb_peek(const struct ivr_jb *jb, void *out, size_t cap, size_t *n_bytes, uint32_t *ts)
+{
+	if (!jb->started || !jb->playing)
+		return false;
+	const struct jb_slot *s = &jb->slots[jb->play_idx];
+	if (!s->used || s->ts != jb->play_ts)
+		return false;
+	size_t n = IVR_MIN((size_t)s->n_bytes, cap);
+	memcpy(out, jb->data + (size_t)jb->play_idx * jb->cfg.max_payload, n);
+	*n_bytes = n;
+	*ts = s->ts;
+	return true;
+}
+
 void ivr_jb_get_stats(const struct ivr_jb *jb, struct ivr_jb_stats *st)
 {
 	*st = jb->st;

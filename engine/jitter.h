@@ -84,6 +84,16 @@ IVR_RT int ivr_jb_put(struct ivr_jb *jb, uint16_t seq, uint32_t ts, bool marker,
  */
 IVR_RT int ivr_jb_get(struct ivr_jb *jb, void *out, size_t cap, size_t *n_bytes, uint32_t *ts);
 
+/**
+ * Look at the frame the next ivr_jb_get() will return, without taking it:
+ * after IVR_JB_MISSING, the packet that follows the lost one (Opus FEC
+ * rebuilds the lost frame from it).  Copies up to @cap bytes into @out.
+ * @return true with *@n_bytes and *@ts (its RTP timestamp) set, false if
+ *         that frame has not arrived (or nothing is playing).  Thread: RT.
+ */
+IVR_RT bool ivr_jb_peek(const struct ivr_jb *jb, void *out, size_t cap, size_t *n_bytes,
+			uint32_t *ts);
+
 /** Copy the counters. Thread: RT (owner) only. */
 IVR_RT void ivr_jb_get_stats(const struct ivr_jb *jb, struct ivr_jb_stats *st);
 

@@ -179,15 +179,15 @@ static void apply(struct ivr_worker *w, const struct ivr_wcmd *cmd)
 		break;
 	case IVR_WCMD_DTMF:
 		if (cmd->rfc4733) {
-			/* 100 ms per digit and 60 ms apart, as the in-band sender. */
+			/* the same timing as the in-band sender */
 			if (c->rfc_tx_ready &&
 			    ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)c->rfc_tx, cmd->digits,
-						100, 60) < 0)
+						IVR_CALL_DTMF_ON_MS, IVR_CALL_DTMF_OFF_MS) < 0)
 				c->st.tx_errors++;
 			break;
 		}
-		for (const char *d = cmd->digits; *d && c->dtmf_n < IVR_CALL_DTMF_Q; d++)
-			c->dtmf_q[c->dtmf_n++] = *d;
+		if (ivr_call_dtmf_queue(c, cmd->digits) < 0)
+			c->st.tx_errors++;
 		break;
 	case IVR_WCMD_REC_START:
 		if (c->rec_id && c->recorder)

@@ -18,9 +18,12 @@
  * call to receiving it on the partner is the mouth-to-ear latency through
  * the engine (jitter buffer + one tick + send).
  * With --dtmf, every call also sends digits from t = 1 s, 100 ms on and
- * 100 ms off: RFC 4733 events (payload type 101: marker on the first packet,
- * one timestamp per event, growing duration, end packet sent 3 times) or
- * in-band tones at -10 dBm0 each replacing the audio.
+ * 100 ms off, through the engine's own senders so the load is what the
+ * engine itself sends: RFC 4733 events from dsp/rfc4733.h (payload type
+ * 101, volume 10; each event packet replaces that tick's audio packet, as
+ * RFC 4733 2.5.1 and the engine do) or in-band tones from dsp/tone.h (Q.23
+ * pairs, low group -8 dBm0, +2 dB twist) replacing the audio while digits
+ * are pending.
  * Exit 0 on success, 2 on bad usage, 1 when the engine refuses.
  */
 #include "config.h"
@@ -42,6 +45,8 @@
 #include <unistd.h>
 
 #include "dsp/g711.h"
+#include "dsp/rfc4733.h"
+#include "dsp/tone.h"
 #include "dsp/wav.h"
 #include "engine/rtp.h"
 
@@ -51,46 +56,42 @@
 #define DTMF_PT		101
 #define DTMF_START_TICK 50 /* digits start 1 s into the call */
 
-/* Which digit (index) is on at @tick, or -1; *@first / *@last: its first / last on-tick. */
-static int digit_at(size_t tick, size_t n_digits, bool *first, bool *last)
+#define DTMF_ON_MS  100
+#define DTMF_OFF_MS 100
+
+/*
+ * Per-call DTMF senders (dsp/tone.h in-band, dsp/rfc4733.h events), one
+ * fixed-size block per call in one array: only allocated with --dtmf.
+ */
+static uint8_t *dtmf_mem;
+static size_t dtmf_stride;
+
+static void *dtmf_sender(int call)
 {
-	if (tick < DTMF_START_TICK)
-		return -1;
-	size_t k = (tick - DTMF_START_TICK) / 10, ph = (tick - DTMF_START_TICK) % 10;
-	if (k >= n_digits || ph >= 5)
-		return -1;
-	*first = ph == 0;
-	*last = ph == 4;
-	return (int)k;
+	return dtmf_mem + (size_t)call * dtmf_stride;
 }
 
-/* In-band DTMF frame @f (0..4) of @d at -10 dBm0 per tone, encoded. */
-static void dtmf_frame(uint8_t *out, char d, int f, bool alaw)
+/* @return 0, or -1 (message printed) if the senders cannot be set up. */
+static int dtmf_setup(int n, bool rfc4733)
 {
-	static const char keys[] = "123A456B789C*0#D";
-	static const double lo[4] = { 697, 770, 852, 941 }, hi[4] = { 1209, 1336, 1477, 1633 };
-	int k = (int)(strchr(keys, d) - keys);
-	float pcm[160];
-	for (int i = 0; i < 160; i++) {
-		double t = (double)(f * 160 + i) / 8000;
-		pcm[i] = (float)(0.2186 *
-				 (sin(2 * M_PI * lo[k / 4] * t) + sin(2 * M_PI * hi[k % 4] * t)));
+	struct ivr_tone_tx_cfg tc = { .rate_hz = 8000, .on_ms = DTMF_ON_MS, .off_ms = DTMF_OFF_MS };
+	struct ivr_rfc4733_tx_cfg rc = { .rate_hz = 8000 };
+	size_t sz = rfc4733 ? ivr_rfc4733_tx_size(&rc) : ivr_tone_tx_size(&tc);
+	dtmf_stride = IVR_ROUND_UP(sz, IVR_ALIGN);
+	dtmf_mem = aligned_alloc(IVR_ALIGN, dtmf_stride * (size_t)n);
+	if (!dtmf_mem) {
+		fprintf(stderr, "ivr-load: no memory for %d DTMF senders\n", n);
+		return -1;
 	}
-	if (alaw)
-		ivr_g711_alaw_encode_f32(out, pcm, 160);
-	else
-		ivr_g711_ulaw_encode_f32(out, pcm, 160);
-}
-
-static int dtmf_event_code(char d)
-{
-	if (d >= '0' && d <= '9')
-		return d - '0';
-	if (d == '*')
-		return 10;
-	if (d == '#')
-		return 11;
-	return 12 + (d - 'A');
+	for (int i = 0; i < n; i++) {
+		int r = rfc4733 ? ivr_rfc4733_tx_init(dtmf_sender(i), dtmf_stride, &rc)
+				: ivr_tone_tx_init(dtmf_sender(i), dtmf_stride, &tc);
+		if (r < 0) {
+			fprintf(stderr, "ivr-load: DTMF sender: %s\n", strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct lcall {
@@ -111,7 +112,6 @@ struct lcall {
 	uint64_t late;
 	/* latency probes sent on this call: send time by probe number */
 	uint64_t probe_sent_ns[MAX_PROBES];
-	uint32_t ev_ts; /* RFC 4733: timestamp of the current event */
 };
 
 static struct lcall *calls;
@@ -413,6 +413,9 @@ int main(int argc, char **argv)
 	else
 		ivr_g711_ulaw_encode_f32(enc, au.samples, n_frames_audio * 160);
 
+	if (digits && dtmf_setup(n_calls, rfc4733) < 0)
+		return 1;
+
 	/* Enough descriptors for big runs. */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -513,40 +516,39 @@ int main(int argc, char **argv)
 						 .marker = tick == 0 };
 			c->ts += 160;
 			uint8_t pay[160];
+			size_t n_pay = 160;
 			memcpy(pay, frame, 160);
-			bool dfirst = false, dlast = false;
-			int dk = digit_at(tick, n_digits, &dfirst, &dlast);
-			if (dk >= 0 && !rfc4733)
-				dtmf_frame(pay, digits[dk], (int)((tick - DTMF_START_TICK) % 10),
-					   alaw);
-			if (dk >= 0 && rfc4733) {
-				/* RFC 4733: the event's timestamp is its start; duration grows; end
-				 * x3. */
-				if (dfirst)
-					c->ev_ts = h.ts;
-				uint8_t ev[4] = { (uint8_t)dtmf_event_code(digits[dk]),
-						  (uint8_t)((dlast ? 0x80 : 0) | 10), 0, 0 };
-				uint16_t dur =
-					(uint16_t)(((tick - DTMF_START_TICK) % 10 + 1) * 160);
-				ev[2] = (uint8_t)(dur >> 8);
-				ev[3] = (uint8_t)dur;
-				for (int rep = 0; rep < (dlast ? 3 : 1); rep++) {
-					struct ivr_rtp_hdr eh = { .pt = DTMF_PT,
-								  .seq = c->seq++,
-								  .ts = c->ev_ts,
-								  .ssrc = c->ssrc,
-								  .marker = dfirst };
-					uint8_t ep_pkt[64];
-					int en = ivr_rtp_build(ep_pkt, sizeof(ep_pkt), &eh, ev, 4);
-					struct sockaddr_in ed = { .sin_family = AF_INET,
-								  .sin_port = htons(c->port),
-								  .sin_addr = me.sin_addr };
-					if (sendto(sock_fd, ep_pkt, (size_t)en, 0,
-						   (struct sockaddr *)&ed, sizeof(ed)) > 0)
-						dtmf_pkts++;
-				}
+			if (digits && tick == DTMF_START_TICK) {
+				int q = rfc4733 ? ivr_rfc4733_tx_send(dtmf_sender(i), digits,
+								      DTMF_ON_MS, DTMF_OFF_MS)
+						: ivr_tone_tx_queue(dtmf_sender(i), digits);
+				if (q < 0)
+					fprintf(stderr, "ivr-load: call %d: DTMF refused: %s\n", i,
+						strerror(-q));
 			}
-			if (pairs && tick % SIG_EVERY == 0) {
+			bool event = false;
+			if (digits && rfc4733) {
+				/* an event packet due this tick replaces the audio packet */
+				struct ivr_rfc4733_tx_pkt ev;
+				if (ivr_rfc4733_tx_busy(dtmf_sender(i)) &&
+				    ivr_rfc4733_tx_tick(dtmf_sender(i), h.ts, &ev) == 1) {
+					event = true;
+					h.pt = DTMF_PT;
+					h.ts = ev.timestamp;
+					h.marker = ev.marker;
+					memcpy(pay, ev.payload, ev.n_bytes);
+					n_pay = ev.n_bytes;
+					dtmf_pkts++;
+				}
+			} else if (digits && ivr_tone_tx_pending(dtmf_sender(i))) {
+				float pcm[160];
+				(void)ivr_tone_tx_render(dtmf_sender(i), pcm, 160);
+				if (alaw)
+					ivr_g711_alaw_encode_f32(pay, pcm, 160);
+				else
+					ivr_g711_ulaw_encode_f32(pay, pcm, 160);
+			}
+			if (pairs && !event && tick % SIG_EVERY == 0) {
 				unsigned probe = (unsigned)(tick / SIG_EVERY) % MAX_PROBES;
 				pay[0] = 0x55, pay[1] = 0xaa, pay[2] = 0x55, pay[3] = 0xaa;
 				pay[4] = (uint8_t)probe;
@@ -554,7 +556,7 @@ int main(int argc, char **argv)
 				pay[7] = (uint8_t)i;
 				c->probe_sent_ns[probe] = now_ns();
 			}
-			int n = ivr_rtp_build(pkt[nb], sizeof(pkt[nb]), &h, pay, 160);
+			int n = ivr_rtp_build(pkt[nb], sizeof(pkt[nb]), &h, pay, n_pay);
 			dst[nb] = (struct sockaddr_in){ .sin_family = AF_INET,
 							.sin_port = htons(c->port),
 							.sin_addr = me.sin_addr };
@@ -653,6 +655,7 @@ int main(int argc, char **argv)
 			       cpu, us_per_call_s, us_per_call_s > 0 ? 1e6 / us_per_call_s : 0);
 	}
 	free(enc);
+	free(dtmf_mem);
 	ivr_audio_free(&au);
 	free(calls);
 	free(lat_us);

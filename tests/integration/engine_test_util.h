@@ -140,6 +140,21 @@ static inline void phone_drain(struct phone *p, bool alaw)
 	}
 }
 
+/*
+ * Take the next RTP packet the engine sent to @p into @buf and parse it
+ * into @h.  @return false (after a 5 ms nap when nothing was there) if no
+ * valid packet was waiting.
+ */
+static inline bool phone_recv_rtp(struct phone *p, uint8_t *buf, size_t cap, struct ivr_rtp_hdr *h)
+{
+	ssize_t n = recv(p->fd, buf, cap, 0);
+	if (n <= 0) {
+		sleep_until(now_ns() + 5000000ull);
+		return false;
+	}
+	return ivr_rtp_parse(h, buf, (size_t)n) == 0;
+}
+
 /* Run @n_frames ticks of real time: each phone sends its next frame (if src), all drain. */
 static inline void phones_run(struct phone **ph, const float *const *src, size_t n_phones,
 			      size_t n_frames)

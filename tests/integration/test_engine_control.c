@@ -154,6 +154,17 @@ static int run_daemon(bool epoll)
 	ivr_check_msg(ph.rx_pkts >= 20, "got %llu packets", (unsigned long long)ph.rx_pkts);
 	snprintf(req, sizeof(req), "{\"id\":8,\"op\":\"destroy_call\",\"call_id\":%llu}\n", id);
 	ivr_check(request(fd, req, buf, sizeof(buf)) && strstr(buf, "\"ok\":true"));
+	/* An Opus call (dynamic pt) over the protocol: created, reported, destroyed. */
+	snprintf(req, sizeof(req),
+		 "{\"id\":10,\"op\":\"create_call\",\"remote\":\"127.0.0.1:%u\","
+		 "\"codec\":\"opus\",\"pt\":111,\"dtmf_pt\":101}\n",
+		 ph.port);
+	ivr_check(request(fd, req, buf, sizeof(buf)) && strstr(buf, "\"ok\":true"));
+	p = strstr(buf, "\"call_id\":");
+	unsigned long long oid = p ? strtoull(p + 10, NULL, 10) : 0;
+	ivr_check(oid > 0);
+	snprintf(req, sizeof(req), "{\"id\":11,\"op\":\"destroy_call\",\"call_id\":%llu}\n", oid);
+	ivr_check(request(fd, req, buf, sizeof(buf)) && strstr(buf, "\"ok\":true"));
 	ivr_check(request(fd, "{\"id\":9,\"op\":\"ping\"}\n", buf, sizeof(buf)) &&
 		  strstr(buf, "\"ok\":true"));
 	close(fd);

@@ -229,13 +229,8 @@ IVR_TEST(test_send_dtmf_both_modes)
 		uint64_t end = now_ns() + 1500000000ull;
 		while (now_ns() < end) {
 			uint8_t buf[2048];
-			ssize_t n = recv(ph.fd, buf, sizeof(buf), 0);
-			if (n <= 0) {
-				sleep_until(now_ns() + 5000000ull);
-				continue;
-			}
 			struct ivr_rtp_hdr h;
-			if (ivr_rtp_parse(&h, buf, (size_t)n) < 0)
+			if (!phone_recv_rtp(&ph, buf, sizeof(buf), &h))
 				continue;
 			struct ivr_dtmf_event ev[8];
 			int k = 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dsp/g711.h"
+#include "dsp/tone.h"
 #include "dsp/wav.h"
 #include "engine/call.h"
 #include "engine/prompt.h"
@@ -169,22 +170,23 @@ IVR_TEST(test_prompt_and_dtmf)
 	ivr_check_near(c->out[159], 0, 1e-9);
 	ivr_check_int_eq(atomic_load(&p->refs), 1); /* only the cache's reference left */
 	/* DTMF '5' = 770 + 1336 Hz, 100 ms on, 60 ms off */
-	c->dtmf_q[0] = '5';
-	c->dtmf_q[1] = '#';
-	c->dtmf_n = 2;
+	ivr_check_int_eq(ivr_call_dtmf_queue(c, "5#"), 2);
+	ivr_check_int_eq(ivr_call_dtmf_queue(c, "5x"), -EINVAL);
 	static float seq[160 * 20];
 	for (int t = 0; t < 20; t++) {
 		(void)ivr_call_tick(c, (uint64_t)(3 + t), 4);
 		memcpy(seq + t * 160, c->out, 160 * sizeof(float));
 	}
-	ivr_check(goertzel(seq, 800, 770) > 0.01);
-	ivr_check(goertzel(seq, 800, 1336) > 0.01);
+	/* Q.23 pair at the sender's levels: low group -8 dBm0, high group 2 dB above */
+	double lo = ivr_tone_dbm0_to_amp(-8.0f), hi = ivr_tone_dbm0_to_amp(-6.0f);
+	ivr_check_near(10 * log10(goertzel(seq, 800, 770) / (lo * lo / 2)), 0, 0.5);
+	ivr_check_near(10 * log10(goertzel(seq, 800, 1336) / (hi * hi / 2)), 0, 0.5);
 	ivr_check(goertzel(seq, 800, 941) < 0.001);
 	/* the gap (100..160 ms) is silent, then '#' = 941 + 1477 Hz */
 	ivr_check(goertzel(seq + 800, 480, 770) < 1e-6);
 	ivr_check(goertzel(seq + 1280, 800, 941) > 0.01);
 	ivr_check(goertzel(seq + 1280, 800, 1477) > 0.01);
-	ivr_check_int_eq(c->dtmf_n, 0);
+	ivr_check_int_eq(ivr_call_dtmf_pending(c), 0);
 	ivr_prompt_cache_free(pc);
 	unlink(path);
 	free(c);

@@ -8,8 +8,8 @@
  * recorder's writer thread may allocate.
  * Armed: 1000 ticks of three calls' full per-call processing - RTP parse,
  * latching, RFC 3550 statistics, jitter buffer with reordering and loss,
- * G.711 decode, PLC, the DSP chain (AEC, DTMF in-band and RFC 4733, fax
- * tones, VAD), conference N-1 mix, prompt playback, in-band and RFC 4733
+ * G.711 and Opus decode (call 2 is an Opus call: FEC and PLC), PLC, the DSP chain (AEC, DTMF
+ * in-band and RFC 4733, fax tones, VAD), conference N-1 mix, prompt playback, in-band and RFC 4733
  * DTMF sending, recording handoff, encode and packet build, RTCP reports in
  * and out.  The negative control proves
  * the interposer sees a deliberate malloc.
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dsp/g711.h"
+#include "dsp/opus_codec.h"
 #include "dsp/rfc4733.h"
 #include "dsp/wav.h"
 #include "engine/call.h"
@@ -80,8 +81,12 @@ IVR_TEST(test_media_ticks)
 		struct ivr_call *c = (struct ivr_call *)(arena + stride * (size_t)i);
 		calls[i] = c;
 		ivr_check_int_eq(ivr_call_init(c, (uint32_t)i, 1), 0);
-		ivr_check_int_eq(
-			ivr_codec_init(&c->codec, i == 1 ? IVR_CODEC_PCMA : IVR_CODEC_PCMU, -1), 0);
+		ivr_check_int_eq(ivr_codec_init(&c->codec,
+						i == 1	 ? IVR_CODEC_PCMA
+						: i == 2 ? IVR_CODEC_OPUS
+							 : IVR_CODEC_PCMU,
+						-1),
+				 0);
 		c->ssrc = 1000u + (uint32_t)i;
 		c->dtmf_pt = 101;
 		c->call_id = 1u + (uint32_t)i;
@@ -109,8 +114,7 @@ IVR_TEST(test_media_ticks)
 	int sr_len = ivr_rtcp_build(sr, sizeof(sr), &rep, "peer");
 	ivr_check(sr_len > 0);
 	uint64_t rtcp_sent = 0;
-	memcpy(calls[0]->dtmf_q, "123#", 4);
-	calls[0]->dtmf_n = 4;
+	ivr_check_int_eq(ivr_call_dtmf_queue(calls[0], "123#"), 4);
 	ivr_check_int_eq(
 		ivr_rfc4733_tx_send((struct ivr_rfc4733_tx *)calls[2]->rfc_tx, "9#", 100, 60), 2);
 	/* Telephone-events from the caller of call 1: digit 5, three packets and the end. */
@@ -130,26 +134,35 @@ IVR_TEST(test_media_ticks)
 		ev_n[k] = ivr_rtp_build(ev_pkt[k], sizeof(ev_pkt[k]), &h, pl, 4);
 	}
 
+	/* The Opus caller's encoder (the call's own state is the engine's side). */
+	struct ivr_opus_enc *penc = ivr_opus_enc_new(NULL);
+	ivr_check(penc != NULL);
+
 	/* Media path, armed. */
 	atomic_store(&ivr_alloc_hits, 0);
 	ivr_alloc_armed = 1;
-	uint8_t pkt[N_CALLS][2][256];
+	uint8_t pkt[N_CALLS][2][512];
 	int held[N_CALLS] = { 0 }, garbage = 0;
 	for (int t = 0; t < 1000; t++) {
 		uint64_t now = 1000000000ull + (uint64_t)t * 20000000ull;
 		for (int i = 0; i < N_CALLS; i++) {
 			struct ivr_call *c = calls[i];
 			float f[160];
-			uint8_t pay[160];
+			uint8_t pay[320];
 			for (int k = 0; k < 160; k++)
 				f[k] = 0.2f *
 				       sinf(2 * (float)M_PI * 300 * (float)(t * 160 + k) / 8000);
-			ivr_codec_encode(&c->codec, f, 160, pay, sizeof(pay));
+			int np = c->codec.id == IVR_CODEC_OPUS
+					 ? ivr_opus_encode(penc, f, 160, pay, sizeof(pay))
+					 : ivr_codec_encode(&c->codec, NULL, f, 160, pay,
+							    sizeof(pay));
+			ivr_check(np > 0);
 			struct ivr_rtp_hdr h = { .pt = c->codec.pt,
 						 .seq = (uint16_t)t,
-						 .ts = (uint32_t)t * 160,
+						 .ts = (uint32_t)t * c->codec.frame_units,
 						 .ssrc = 77 };
-			int n = ivr_rtp_build(pkt[i][t & 1], sizeof(pkt[i][0]), &h, pay, 160);
+			int n = ivr_rtp_build(pkt[i][t & 1], sizeof(pkt[i][0]), &h, pay,
+					      (size_t)(np > 0 ? np : 0));
 			/* every 10th packet arrives a tick late (reorder), every 50th is lost */
 			if (t % 50 == 3)
 				continue;
@@ -190,6 +203,9 @@ IVR_TEST(test_media_ticks)
 		ivr_check(calls[i]->st.frames_concealed > 0);
 		ivr_check_int_eq(calls[i]->st.rx_bad, garbage);
 	}
+	/* Call 2's lost packets were rebuilt from the next packet's Opus FEC. */
+	ivr_check_msg(calls[2]->st.frames_fec > 0, "Opus FEC frames %llu",
+		      (unsigned long long)calls[2]->st.frames_fec);
 	/* The chain did run: call 1's telephone-event digit came out of it. */
 	ivr_check(calls[1]->st.dsp_events >= 2);
 	/* ... into the flow: "5" is no key of the bank's main menu, a no-match. */
@@ -204,6 +220,7 @@ IVR_TEST(test_media_ticks)
 		ivr_call_flow_release(calls[i]);
 		(void)ivr_mixer_leave(mix, (uint32_t)i);
 	}
+	ivr_opus_enc_free(penc);
 	ivr_flowsvc_free(fsvc);
 	ivr_recorder_free(rec);
 	ivr_mixer_free(mix);
