@@ -59,6 +59,14 @@ static const char *const PRE[] = {
 	"i need some",
 };
 
+bool ivr_grammar_is_carrier(const char *word)
+{
+	for (size_t i = 0; i < IVR_N_ELEMENTS(CARRIER); i++)
+		if (!strcmp(CARRIER[i], word))
+			return true;
+	return false;
+}
+
 struct buf {
 	char *s;
 	size_t len, cap;
@@ -147,9 +155,12 @@ int ivr_grammar_jsgf(const struct ivr_flow_node *node, const char *name, enum iv
 	 * (measured: "i lost my card" -> "to an on want need a my card").
 	 */
 	if (mode == IVR_GRAMMAR_LOOP)
-		put(&b, "public <utt> = /20/ ([<pre>] <phrase> [<post>]) | /1/ (<word>+);\n");
+		put(&b, "public <utt> = /20/ ([<pre>] [<det>] <phrase> [<post>]) | /1/ "
+			"(<word>+);\n");
 	else
-		put(&b, "public <utt> = [<pre>] <phrase> [<post>];\n");
+		put(&b, "public <utt> = [<pre>] [<det>] <phrase> [<post>];\n");
+	/* "my balance", "the operator": a phrase's words after a determiner */
+	put(&b, "<det> = my;\n");
 	put(&b, "<phrase> = ");
 	int first = 1;
 	char w[64][IVR_INTENT_WORD_MAX];

@@ -41,4 +41,11 @@ IVR_NODISCARD int ivr_grammar_jsgf(const struct ivr_flow_node *node, const char 
 int ivr_grammar_words(const struct ivr_flow_node *node, char (*words)[IVR_INTENT_WORD_MAX],
 		      size_t *n, size_t cap);
 
+/**
+ * Whether @word is one of the carrier words every grammar accepts around a
+ * request ("i", "would", "please", "tell", ...): the classifier gives them
+ * the weight of a function word.  @return true if it is. Thread: any.
+ */
+bool ivr_grammar_is_carrier(const char *word);
+
 #endif /* IVR_ASR_GRAMMAR_H */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asr/grammar.h"
 #include "asr/intent.h"
 
 #define MAX_TEXT_WORDS 64
@@ -205,7 +206,9 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 		int wi = find_word(m, words[k]);
 		idx[n_uniq++] = wi;
 		total += wi >= 0 ? m->words[wi].weight
-				 : (is_stop(words[k]) ? STOP_WEIGHT : UNKNOWN_WEIGHT);
+				 : (is_stop(words[k]) || ivr_grammar_is_carrier(words[k])
+					    ? STOP_WEIGHT
+					    : UNKNOWN_WEIGHT);
 	}
 	if (n_uniq == 0 || total <= 0)
 		return 0;

@@ -60,6 +60,8 @@ struct ivr_asr_result {
 	float confidence;	     /* intent confidence 0..1 (reported even below threshold) */
 	float acoustic_confidence;   /* phone-loop verification 0..1 (1 without verification) */
 	float score_gap;	     /* per-frame score gap grammar vs phone loop (>= 0 usually) */
+	float grammar_score;	     /* grammar pass acoustic score per frame (raw units) */
+	bool verified;		     /* the phone-loop pass ran for this utterance */
 	struct ivr_asr_hyp nbest[IVR_ASR_NBEST];
 	size_t n_nbest;
 	uint32_t speech_ms; /* audio decoded */
@@ -81,6 +83,8 @@ struct ivr_recognizer_cfg {
 	enum ivr_grammar_mode mode;
 	float verify_center; /* per-frame score gap giving confidence 0.5 (0 = built-in) */
 	float verify_scale;  /* gap units per logistic unit (0 = built-in) */
+	bool verify_always;  /* run the phone loop on every utterance with an intent,
+				even when the grammar pass alone is conclusive */
 };
 
 struct ivr_recognizer; /* opaque */

@@ -35,6 +35,7 @@ int main(void)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,17 +56,36 @@ static double cpu_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static long rss_kb(void)
+/* @key ("VmRSS:", "RssAnon:") of /proc/@pid/status in KB, or -1. */
+static long status_kb(const char *pid, const char *key)
 {
-	FILE *f = fopen("/proc/self/status", "r");
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	FILE *f = fopen(path, "r");
 	char line[256];
 	long kb = -1;
+	size_t n = strlen(key);
 	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kb = strtol(line + 6, NULL, 10);
+		if (!strncmp(line, key, n))
+			kb = strtol(line + n, NULL, 10);
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+static long rss_kb(void)
+{
+	return status_kb("self", "VmRSS:");
+}
+
+/*
+ * Private memory: VmRSS also counts the pages of the memory-mapped model
+ * files once per mapping, though every decoder (and every process) shares
+ * the same page-cache pages; RssAnon is what a decoder or process adds.
+ */
+static long anon_kb(void)
+{
+	return status_kb("self", "RssAnon:");
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -80,9 +100,12 @@ static double median(double *v, int n)
 	return v[n / 2];
 }
 
-/* Run pocketsphinx_continuous; @return child CPU seconds, *maxrss_kb, output in @out. */
+/*
+ * Run pocketsphinx_continuous; @return child CPU seconds, *maxrss_kb, the
+ * peak RssAnon (sampled every 2 ms while it runs) in *anon_kb, output in @out.
+ */
 static double run_ref(const char *wav, const char *gram, const char *dict, long *maxrss_kb,
-		      char *out, size_t out_len)
+		      long *anon_peak_kb, char *out, size_t out_len)
 {
 	int pipefd[2];
 	if (pipe(pipefd) < 0)
@@ -101,9 +124,21 @@ static double run_ref(const char *wav, const char *gram, const char *dict, long 
 	}
 	close(pipefd[1]);
 	size_t got = 0;
-	ssize_t r;
-	while ((r = read(pipefd[0], out + got, out_len - 1 - got)) > 0 && got < out_len - 1)
+	char pid_s[24];
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)pid);
+	*anon_peak_kb = 0;
+	for (;;) {
+		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+		long a = status_kb(pid_s, "RssAnon:");
+		if (a > *anon_peak_kb)
+			*anon_peak_kb = a;
+		if (poll(&pfd, 1, 2) == 0)
+			continue;
+		ssize_t r = read(pipefd[0], out + got, out_len - 1 - got);
+		if (r <= 0 || got + (size_t)r >= out_len - 1)
+			break;
 		got += (size_t)r;
+	}
 	out[got] = 0;
 	close(pipefd[0]);
 	int st;
@@ -256,7 +291,7 @@ int main(int argc, char **argv)
 
 	/* Memory per decoder: four more decoders, VmRSS growth / 4. */
 	struct ivr_recognizer *more[4] = { 0 };
-	long rss_a = rss_kb();
+	long rss_a = rss_kb(), anon_a = anon_kb();
 	int n_more = smoke ? 1 : 4;
 	for (int i = 0; i < n_more; i++)
 		more[i] = ivr_recognizer_new(fl, 1, &rcfg, err, sizeof(err));
@@ -266,10 +301,12 @@ int main(int argc, char **argv)
 			(void)ivr_recognizer_decode(more[i], g, utt[0].samples, utt[0].n_samples,
 						    8000, NULL, &r);
 	}
-	long rss_b = rss_kb();
+	long rss_b = rss_kb(), anon_b = anon_kb();
 	double per_dec_mb = (rss_b - rss_a) / 1024.0 / n_more;
-	printf("asr_memory ivr_recognizer first_decoder_mb %.1f per_extra_decoder_mb %.1f\n",
-	       (rss1 - rss0) / 1024.0, per_dec_mb);
+	double per_dec_anon_mb = (anon_b - anon_a) / 1024.0 / n_more;
+	printf("asr_memory ivr_recognizer first_decoder_mb %.1f per_extra_decoder_mb %.1f "
+	       "per_extra_decoder_private_mb %.1f\n",
+	       (rss1 - rss0) / 1024.0, per_dec_mb, per_dec_anon_mb);
 	for (int i = 0; i < n_more; i++)
 		ivr_recognizer_free(more[i]);
 
@@ -360,11 +397,15 @@ int main(int argc, char **argv)
 			return 1;
 		free(cs);
 		double ref_cpu[5];
-		long maxrss = 0;
+		long maxrss = 0, ref_anon = 0;
 		static char out[1 << 16];
 		int ok = 1;
 		for (int rep = 0; rep < repeats && ok; rep++) {
-			ref_cpu[rep] = run_ref(call, gram, dict, &maxrss, out, sizeof(out));
+			long rss_rep, anon_rep;
+			ref_cpu[rep] =
+				run_ref(call, gram, dict, &rss_rep, &anon_rep, out, sizeof(out));
+			maxrss = rss_rep > maxrss ? rss_rep : maxrss;
+			ref_anon = anon_rep > ref_anon ? anon_rep : ref_anon;
 			ok = ref_cpu[rep] > 0;
 		}
 		if (!ok) {
@@ -374,8 +415,9 @@ int main(int argc, char **argv)
 			printf("asr_call pocketsphinx_continuous cpu_s %.3f calls_per_core %.0f "
 			       "(process per call, whole call audio)\n",
 			       ref, call_s / ref);
-			printf("asr_memory pocketsphinx_continuous process_maxrss_mb %.1f\n",
-			       maxrss / 1024.0);
+			printf("asr_memory pocketsphinx_continuous process_maxrss_mb %.1f "
+			       "peak_private_mb %.1f\n",
+			       maxrss / 1024.0, ref_anon / 1024.0);
 			/* reference false accepts: any hypothesis for an out-of-domain utterance */
 			int rfa = 0, rn = 0;
 			for (size_t i = 0; i < n_utt; i++) {
@@ -390,9 +432,9 @@ int main(int argc, char **argv)
 				    ivr_wav_write(uw, up, n_up, 16000, IVR_WAV_PCM16) < 0)
 					return 1;
 				free(up);
-				long m;
+				long m, ma;
 				rn++;
-				if (run_ref(uw, gram, dict, &m, out, sizeof(out)) >= 0 &&
+				if (run_ref(uw, gram, dict, &m, &ma, out, sizeof(out)) >= 0 &&
 				    strspn(out, " \n\t") < strlen(out))
 					rfa++;
 				unlink(uw);
@@ -406,6 +448,11 @@ int main(int argc, char **argv)
 			printf("ratio memory_per_call ivr_decoder/pocketsphinx_process %.2f "
 			       "(target <= 0.25; a decoder per call)\n",
 			       per_dec_mb / (maxrss / 1024.0));
+			if (ref_anon > 0)
+				printf("ratio private_memory_per_call ivr_decoder/"
+				       "pocketsphinx_process %.2f (RssAnon; the mapped model "
+				       "pages are shared by all)\n",
+				       per_dec_anon_mb / (ref_anon / 1024.0));
 			/*
 			 * The pool shares decoders: a call holds a session (CMN + a
 			 * 10 s speech buffer), and one decoder per core serves the

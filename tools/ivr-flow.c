@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ivr-flow lint [--dict DICT] FLOW.yaml\n"
 		   "       ivr-flow test [--voices slt,rms] [--cache DIR] [-v] [--loop] "
 		   "[--no-verify]\n"
+		   "                     [--verify-always]\n"
 		   "                     FLOW.yaml CASES\n"
 		   "       ivr-flow prompts [--voice slt] FLOW.yaml DIR\n"
 		   "lint: unknown/unreachable nodes, dead ends, missing prompts, menus <= 3 deep\n"
@@ -170,7 +171,7 @@ static int cmd_test(int argc, char **argv)
 {
 	const char *paths[2] = { 0 }, *cache = NULL;
 	char voices_buf[256] = "slt,rms";
-	int verbose = 0, np = 0, loop = 0, verify = 1;
+	int verbose = 0, np = 0, loop = 0, verify = 1, verify_always = 0;
 	float snr_db = 0;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--voices") && i + 1 < argc)
@@ -183,6 +184,8 @@ static int cmd_test(int argc, char **argv)
 			loop = 1;
 		else if (!strcmp(argv[i], "--no-verify"))
 			verify = 0;
+		else if (!strcmp(argv[i], "--verify-always"))
+			verify_always = 1;
 		else if (!strcmp(argv[i], "--snr") && i + 1 < argc)
 			snr_db = strtof(argv[++i], NULL);
 		else if (argv[i][0] != '-' && np < 2)
@@ -221,7 +224,8 @@ static int cmd_test(int argc, char **argv)
 	}
 	const struct ivr_flow *fl[1] = { f };
 	struct ivr_recognizer_cfg rcfg = { .mode = loop ? IVR_GRAMMAR_LOOP : IVR_GRAMMAR_PHRASES,
-					   .phone_lm = verify ? NULL : "" };
+					   .phone_lm = verify ? NULL : "",
+					   .verify_always = verify_always };
 	struct ivr_recognizer *rec = ivr_recognizer_new(fl, 1, &rcfg, err, sizeof(err));
 	if (!rec) {
 		fprintf(stderr, "ivr-flow: %s\n", err);

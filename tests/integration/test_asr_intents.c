@@ -8,9 +8,12 @@
  *
  * Targets from issue 6: intent accuracy >= 95% on phrases and paraphrases,
  * out-of-domain rejected >= 90%.  Measured (see the report printed): example
- * phrases 100%, paraphrases ~84%, all in-domain ~90% (target NOT met),
- * out-of-domain rejection ~94% (met).  The accuracy assertion is therefore
- * the level this code achieves, with a little margin, not the target.
+ * phrases 100%, paraphrases 90.0%, all in-domain 93.6% (target NOT met:
+ * bank 97.0%, which the grammar and verification were tuned on, hotline
+ * 88.6%), out-of-domain rejection 91.2% (met).  The accuracy assertion is
+ * therefore the level this code achieves, with a little margin, not the
+ * target.  grammars/tests/NAME.heldout.cases are not replayed here (time):
+ * docs/asr.md gives their figures from ivr-flow test.
  * Exit 77 when the model or flite is missing.
  */
 #include "config.h"
@@ -126,7 +129,7 @@ IVR_TEST(demo_flow_intents)
 	       rej >= 0.90 ? "met" : "NOT met");
 	ivr_check(s->n_in >= 80 && s->n_ood >= 20);
 	ivr_check_msg(phr >= 0.95, "example phrases %.3f", phr);
-	ivr_check_msg(acc >= 0.85, "in-domain accuracy %.3f", acc);
+	ivr_check_msg(acc >= 0.92, "in-domain accuracy %.3f", acc);
 	ivr_check_msg(rej >= 0.90, "out-of-domain rejection %.3f", rej);
 	return IVR_TEST_RESULT();
 }

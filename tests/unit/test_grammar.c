@@ -43,6 +43,9 @@ IVR_TEST(jsgf_holds_every_phrase)
 		ivr_check(strstr(j, "( what is my balance )") != NULL);
 		ivr_check(strstr(j, "( agent )") != NULL);
 		ivr_check(strstr(j, "<pre> = ") != NULL);
+		/* "my" may come before any phrase ("i'd like my balance") */
+		ivr_check(strstr(j, "[<det>] <phrase>") != NULL);
+		ivr_check(strstr(j, "<det> = my;") != NULL);
 		ivr_check((strstr(j, "<word> = ") != NULL) == (mode == IVR_GRAMMAR_LOOP));
 #if IVR_HAVE_ASR
 		/* sphinxbase parses it */
@@ -91,10 +94,21 @@ IVR_TEST(vocabulary_once_each)
 	return IVR_TEST_RESULT();
 }
 
+IVR_TEST(carrier_words)
+{
+	ivr_check(ivr_grammar_is_carrier("please"));
+	ivr_check(ivr_grammar_is_carrier("tell"));
+	ivr_check(!ivr_grammar_is_carrier("balance"));
+	ivr_check(!ivr_grammar_is_carrier(""));
+	ivr_check(!ivr_grammar_is_carrier("Please")); /* words are lower case */
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	ivr_test_run(jsgf_holds_every_phrase);
 	ivr_test_run(vocabulary_once_each);
+	ivr_test_run(carrier_words);
 	return ivr_test_summary();
 }

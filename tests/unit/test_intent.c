@@ -96,6 +96,14 @@ IVR_TEST(paraphrases_and_off_topic)
 	ivr_intent_classify(m, "agent for my card", 1.0f, 0.0f, &amb);
 	ivr_check(amb.runner_up >= 0 && amb.runner_up != amb.best);
 	ivr_check(amb.runner_up_confidence <= amb.confidence + 1e-6f);
+	/* Carrier words the node does not know weigh like function words,
+	 * an unknown content word like a content word. */
+	struct ivr_intent_result carrier, content;
+	ivr_intent_classify(m, "hello tell me my balance", 1.0f, 0.0f, &carrier);
+	ivr_intent_classify(m, "zebra giraffe my balance", 1.0f, 0.0f, &content);
+	ivr_check(carrier.best == intent_of(n, "balance"));
+	ivr_check_msg(carrier.confidence > content.confidence + 0.1f, "%.2f vs %.2f",
+		      carrier.confidence, content.confidence);
 	ivr_intent_free(m);
 	return IVR_TEST_RESULT();
 }
