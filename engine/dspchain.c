@@ -34,6 +34,19 @@
 #define MAX_PREROLL_MS 400
 #define INBAND_HIST    8 /* in-band digits one dedup window can hold (60 ms per digit) */
 #define SILENT_ABS     (1.0f / 32768.0f) /* below one PCM16 step: digital silence */
+/*
+ * DTMF gate of the VAD: the VAD runs LOOKAHEAD frames behind the DTMF
+ * detector, which reports a digit about 30-45 ms after its onset and its
+ * END 25 ms after its last sample, so by the time a frame reaches the VAD
+ * the detector has said whether tone energy is in it.  Such frames (with
+ * TONE_MARGIN of ramp either side) are replaced by the last frame the VAD
+ * heard as non-speech: the tone neither starts speech nor teaches the VAD's
+ * active-level tracker the tone's level (which would gate quieter speech
+ * after it out), and the ASR hand-off gets background instead of the tone.
+ */
+#define LOOKAHEAD   3  /* frames (60 ms) */
+#define TONE_MARGIN 80 /* samples (10 ms) */
+#define TONE_HIST   4  /* tones one lookahead window can overlap (40 ms tone + 40 ms gap) */
 
 _Static_assert(sizeof(struct ivr_asr_frame) == 512, "ASR record must be 512 bytes");
 
@@ -59,6 +72,11 @@ struct ivr_dspchain {
 	uint32_t rfc_now_ts;  /* RTP clock of the telephone-event stream, advanced per frame */
 	bool rfc_have_ts;
 
+	/* DTMF gate of the VAD: [onset, end) of recent in-band tones, end UINT64_MAX while on */
+	uint64_t tone_on[TONE_HIST], tone_end[TONE_HIST];
+	uint8_t tone_pos;
+	bool tone_open; /* tone_*[tone_pos - 1] has no END yet */
+
 	/* AEC bypass */
 	uint32_t far_silent; /* samples of digital silence in a row on the far side */
 	uint32_t bypass_after;
@@ -69,6 +87,9 @@ struct ivr_dspchain {
 	uint32_t preroll;			       /* samples */
 	_Alignas(64) int16_t hist[HIST_FRAMES][FRAME]; /* canceller output, frame f at f % H */
 	_Alignas(64) float clean[FRAME];	       /* canceller output of this frame */
+	_Alignas(64) float dly[LOOKAHEAD][FRAME];      /* canceller output, frame f at f % L */
+	_Alignas(64) float vin[FRAME];		       /* the VAD's input this frame */
+	_Alignas(64) float noise[FRAME];	       /* last frame the VAD heard as non-speech */
 
 	struct ivr_dspchain_stats st;
 	_Alignas(64) unsigned char blob[];
@@ -172,6 +193,12 @@ static void clear_state(struct ivr_dspchain *ch)
 	ch->rfc_now_ts = 0;
 	ch->rfc_have_ts = false;
 	ch->far_silent = 0;
+	memset(ch->tone_on, 0, sizeof(ch->tone_on));
+	memset(ch->tone_end, 0, sizeof(ch->tone_end));
+	ch->tone_pos = 0;
+	ch->tone_open = false;
+	memset(ch->dly, 0, sizeof(ch->dly));
+	memset(ch->noise, 0, sizeof(ch->noise));
 	ch->utt_open = ch->abort_pending = false;
 	ch->utt_id = ch->frame_idx = ch->abort_utt = 0;
 	memset(ch->hist, 0, sizeof(ch->hist));
@@ -272,6 +299,17 @@ static void put_ev(struct ivr_dspchain_out *out, uint8_t type, uint8_t source, c
 static void merge_inband(struct ivr_dspchain *ch, const struct ivr_dtmf_event *e,
 			 struct ivr_dspchain_out *out)
 {
+	/* Every tone the detector hears gates the VAD, reported as a digit or not. */
+	if (e->type == IVR_DTMF_EV_START) {
+		ch->tone_on[ch->tone_pos] = e->onset_sample;
+		ch->tone_end[ch->tone_pos] = UINT64_MAX;
+		ch->tone_pos = (ch->tone_pos + 1) % TONE_HIST;
+		ch->tone_open = true;
+	} else if (e->type == IVR_DTMF_EV_END && ch->tone_open) {
+		unsigned last = (ch->tone_pos + TONE_HIST - 1) % TONE_HIST;
+		ch->tone_end[last] = e->onset_sample + e->duration_samples;
+		ch->tone_open = false;
+	}
 	if (e->type == IVR_DTMF_EV_START) {
 		if (ch->rfc_seen || e->onset_sample < ch->guard_until) {
 			ch->inband_muted = true;
@@ -429,9 +467,10 @@ static void utt_open(struct ivr_dspchain *ch, struct ivr_ring *asr, uint64_t s, 
 		utt_frame(ch, asr, f, f == first ? IVR_ASR_F_FIRST : 0);
 }
 
-static void handoff(struct ivr_dspchain *ch, struct ivr_ring *asr, const struct ivr_vad_result *vr)
+/* @cur: the frame the VAD just processed. */
+static void handoff(struct ivr_dspchain *ch, struct ivr_ring *asr, const struct ivr_vad_result *vr,
+		    uint64_t cur)
 {
-	const uint64_t cur = ch->clock / FRAME; /* frame just processed (clock not advanced yet) */
 	if (ch->abort_pending && push_rec(ch, asr, ch->abort_utt, 0,
 					  IVR_ASR_F_LAST | IVR_ASR_F_ABORTED, cur, false) == 0)
 		ch->abort_pending = false;
@@ -476,11 +515,26 @@ static bool silent(const float *x, size_t n)
 	return m < SILENT_ABS;
 }
 
+/* Does [a, b) overlap a tone the detector reported (TONE_MARGIN either side)? */
+static bool tone_in(const struct ivr_dspchain *ch, uint64_t a, uint64_t b)
+{
+	for (unsigned i = 0; i < TONE_HIST; i++) {
+		if (!ch->tone_end[i])
+			continue; /* empty entry */
+		uint64_t on = ch->tone_on[i] > TONE_MARGIN ? ch->tone_on[i] - TONE_MARGIN : 0;
+		uint64_t end = ch->tone_end[i] == UINT64_MAX ? UINT64_MAX
+							     : ch->tone_end[i] + TONE_MARGIN;
+		if (on < b && a < end)
+			return true;
+	}
+	return false;
+}
+
 static void run_dtmf(struct ivr_dspchain *ch, const float *pcm, struct ivr_dspchain_out *out)
 {
-	/* Rule 1: after telephone-events the detector is idle, except to end a started digit. */
-	if (ch->rfc_seen && !ch->inband_active)
-		return;
+	/* Rule 1 drops its digits after telephone-events (merge_inband), but the
+	 * detector keeps running: senders that also leave the tone in the audio
+	 * still need it kept away from the VAD. */
 	struct ivr_dtmf_event ev[4];
 	int n = ivr_dtmf_rx_process(DTMF(ch), pcm, FRAME, ev, IVR_N_ELEMENTS(ev));
 	for (int i = 0; i < n; i++)
@@ -541,22 +595,33 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 	if (ch->cfg.dtmf_on_aec_output)
 		run_dtmf(ch, clean, out);
 
-	struct ivr_vad_result vr;
-	(void)ivr_vad_process(VAD(ch), clean, FRAME, &vr);
-	for (unsigned i = 0; i < vr.n_events; i++)
-		put_ev(out,
-		       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
-							 : IVR_MEDIA_EV_SPEECH_END,
-		       0, 0, 0, vr.ev[i].sample, 0);
-	out->speech = vr.speech;
-	out->in_speech = vr.in_speech;
-
-	/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
-	int16_t *h = ch->hist[(ch->clock / FRAME) % HIST_FRAMES];
-	for (size_t i = 0; i < FRAME; i++)
-		h[i] = ivr_f32_to_s16(clean[i]);
-	if (asr)
-		handoff(ch, asr, &vr);
+	/* The VAD gets the frame LOOKAHEAD frames back, tone frames replaced. */
+	const uint64_t cf = ch->clock / FRAME;
+	float *slot = ch->dly[cf % LOOKAHEAD];
+	out->speech = out->in_speech = 0;
+	if (cf >= LOOKAHEAD) {
+		const uint64_t vf = cf - LOOKAHEAD;
+		const bool tone = tone_in(ch, vf * FRAME, vf * FRAME + FRAME);
+		memcpy(ch->vin, tone ? ch->noise : slot, sizeof(ch->vin));
+		struct ivr_vad_result vr;
+		(void)ivr_vad_process(VAD(ch), ch->vin, FRAME, &vr);
+		for (unsigned i = 0; i < vr.n_events; i++)
+			put_ev(out,
+			       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
+								 : IVR_MEDIA_EV_SPEECH_END,
+			       0, 0, 0, vr.ev[i].sample, 0);
+		out->speech = vr.speech;
+		out->in_speech = vr.in_speech;
+		if (!vr.speech && !tone)
+			memcpy(ch->noise, ch->vin, sizeof(ch->noise));
+		/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
+		int16_t *h = ch->hist[vf % HIST_FRAMES];
+		for (size_t i = 0; i < FRAME; i++)
+			h[i] = ivr_f32_to_s16(ch->vin[i]);
+		if (asr)
+			handoff(ch, asr, &vr, vf);
+	}
+	memcpy(slot, clean, sizeof(ch->clean));
 
 	ch->clock += FRAME;
 	return (int)out->n_events;

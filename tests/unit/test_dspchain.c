@@ -786,6 +786,130 @@ IVR_TEST(process_does_not_allocate)
 #endif
 }
 
+/* ------------------------------------------------- DTMF is not speech */
+
+/* Background noise at @dbfs (so the VAD has a floor to learn), added to @x. */
+static void add_noise(float *x, size_t n, double dbfs, uint64_t seed)
+{
+	const double a = pow(10.0, dbfs / 20.0);
+	for (size_t i = 0; i < n; i++)
+		x[i] += (float)(a * ivr_speech_gauss(&seed));
+}
+
+/* Speech events, ASR records and utterances of one run with an ASR ring. */
+struct vad_run {
+	int starts, ends;
+	uint64_t start_at[8];
+	uint64_t asr_frames;
+	int utts;
+};
+
+static struct vad_run run_with_asr(const float *near, size_t n, struct log *l)
+{
+	struct vad_run v = { 0 };
+	struct ivr_dspchain *ch = chain(NULL);
+	struct ivr_ring *ring = ring_new(512);
+	struct ivr_asr_reasm *ra = ivr_asr_reasm_new(2, MS(30000));
+	struct ivr_asr_utt u;
+	l->n = 0;
+	run(ch, near, NULL, n, NULL, 0, NULL, l, ring, 0);
+	while (ivr_asr_reasm_poll(ra, ring, &u) == 1)
+		v.utts++;
+	struct ivr_dspchain_stats st;
+	ivr_dspchain_get_stats(ch, &st);
+	v.asr_frames = st.asr_frames;
+	for (int i = 0; i < l->n; i++) {
+		if (l->ev[i].type == IVR_MEDIA_EV_SPEECH_START && v.starts < 8)
+			v.start_at[v.starts++] = l->ev[i].sample;
+		v.ends += l->ev[i].type == IVR_MEDIA_EV_SPEECH_END;
+	}
+	ivr_asr_reasm_free(ra);
+	free(ring);
+	ivr_dspchain_free(ch);
+	return v;
+}
+
+/* Keys alone, short and held, loud and weak: digits, never speech, nothing to the ASR. */
+IVR_TEST(dtmf_is_not_speech)
+{
+	static const struct {
+		uint32_t on_ms, off_ms;
+		float dbm0;
+	} cases[] = { { 70, 70, -8.0f }, { 150, 300, -4.0f }, { 1500, 500, -10.0f },
+		      { 45, 45, -20.0f } };
+	static struct log l;
+	for (size_t c = 0; c < IVR_N_ELEMENTS(cases); c++) {
+		size_t n;
+		float *x = make_digits(DIGITS, 700, cases[c].on_ms, cases[c].off_ms,
+				       cases[c].dbm0, &n, NULL);
+		add_noise(x, n, -65.0, 7 + c);
+		ivr_speech_ulaw(x, n);
+		struct vad_run v = run_with_asr(x, n, &l);
+		char got[64];
+		starts(&l, got, sizeof(got));
+		printf("  %u ms keys at %.0f dBm0: digits '%s', %d speech_start, %d speech_end, "
+		       "%llu ASR frames\n",
+		       cases[c].on_ms, (double)cases[c].dbm0, got, v.starts, v.ends,
+		       (unsigned long long)v.asr_frames);
+		ivr_check_msg(!strcmp(got, DIGITS), "digits once each");
+		ivr_check_int_eq(count(&l, IVR_MEDIA_EV_DTMF_END, -1), 16);
+		ivr_check_int_eq(v.starts, 0);
+		ivr_check_int_eq(v.ends, 0);
+		ivr_check_int_eq(v.asr_frames, 0);
+		ivr_check_int_eq(v.utts, 0);
+		free(x);
+	}
+	return IVR_TEST_RESULT();
+}
+
+/*
+ * Speech, a loud key 300 ms after it, speech 300 ms after the key (quieter
+ * than the tone by 20 dB): both utterances start and end, the digit comes
+ * once, and the ASR gets two utterances without the tone.
+ */
+IVR_TEST(speech_digit_speech)
+{
+	struct ivr_audio a = { 0 }, b = { 0 };
+	if (!load(&a, "numbers.raw", -26.0) || !load(&b, "goforward.raw", -26.0)) {
+		ivr_audio_free(&a);
+		return IVR_TEST_SKIP;
+	}
+	const size_t on_a = MS(800), dig = on_a + a.n_samples + MS(300);
+	const size_t on_b = dig + MS(150) + MS(300);
+	const size_t n = IVR_ROUND_UP(on_b + b.n_samples + MS(1200), FR);
+	float *x = calloc(n, sizeof(float));
+	memcpy(x + on_a, a.samples, a.n_samples * sizeof(float));
+	memcpy(x + on_b, b.samples, b.n_samples * sizeof(float));
+	struct ivr_tone_dtmf p = { .level_dbm0 = -6.0f, .twist_db = 2.0f, .ramp_ms = 2.0f };
+	ivr_check(ivr_tone_dtmf_add(x + dig, MS(150), RATE, '5', &p) == 0);
+	add_noise(x, n, -65.0, 99);
+	ivr_speech_ulaw(x, n);
+	static struct log l;
+	struct vad_run v = run_with_asr(x, n, &l);
+	char got[16];
+	starts(&l, got, sizeof(got));
+	printf("  speech %.0f-%.0f ms, key 5 at %.0f ms, speech %.0f-%.0f ms: digits '%s', "
+	       "speech_start at",
+	       on_a / 8.0, (on_a + a.n_samples) / 8.0, dig / 8.0, on_b / 8.0,
+	       (on_b + b.n_samples) / 8.0, got);
+	for (int i = 0; i < v.starts; i++)
+		printf(" %.0f", v.start_at[i] / 8.0);
+	printf(" ms, %d speech_end, %d ASR utterances\n", v.ends, v.utts);
+	ivr_check_msg(!strcmp(got, "5"), "the key once");
+	ivr_check_int_eq(count(&l, IVR_MEDIA_EV_DTMF_END, -1), 1);
+	ivr_check_int_eq(v.starts, 2);
+	ivr_check_int_eq(v.ends, 2);
+	ivr_check_int_eq(v.utts, 2);
+	if (v.starts == 2) {
+		ivr_check(llabs((long long)v.start_at[0] - (long long)on_a) < (long long)MS(200));
+		ivr_check(llabs((long long)v.start_at[1] - (long long)on_b) < (long long)MS(200));
+	}
+	free(x);
+	ivr_audio_free(&a);
+	ivr_audio_free(&b);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -795,6 +919,8 @@ int main(int argc, char **argv)
 	ivr_test_run(rfc4733_lost_packets);
 	ivr_test_run(own_dtmf_echo_guard);
 	ivr_test_run(fax_cng);
+	ivr_test_run(dtmf_is_not_speech);
+	ivr_test_run(speech_digit_speech);
 	ivr_test_run(echo_no_false_barge_in);
 	ivr_test_run(barge_in_and_asr_handoff);
 	ivr_test_run(dtmf_before_vs_after_aec);
