@@ -16,9 +16,13 @@
  * on top of the echo starts within 200 ms; the ASR records start <= 300 ms
  * before the speech start and end after its end; a full ASR ring drops,
  * counts and closes the utterance; the echo guard for the engine's own
- * in-band digits; fax CNG; and no allocation on the process path
+ * in-band digits; fax CNG; key presses alone give no speech event and no
+ * ASR frame, speech / key / speech gives two utterances and the key once;
+ * no digit from the engine's own flow prompts (flite slt and rms) echoed
+ * back 6-12 dB down; and no allocation on the process path
  * (malloc interposed by tests/harness/ivr_alloc_guard.h; skipped under ASan).
- * The speech cases skip when pocketsphinx-testdata is not installed.
+ * The speech cases skip when pocketsphinx-testdata is not installed, the
+ * prompt case when flite is (renders cached in /tmp/ivr-test-prompts-UID).
  */
 #include "config.h"
 
@@ -26,10 +30,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "asr/flow.h"
 #include "dsp/g711.h"
 #include "dsp/rfc4733.h"
+#include "dsp/wav.h"
 #include "dsp/tone.h"
 #include "engine/dspchain.h"
+#if IVR_HAVE_ASR
+#include "asr/testset.h"
+#endif
 #include "ivr_speech.h"
 #include "ivr_alloc_guard.h"
 #include "ivr_test.h"
@@ -910,6 +919,157 @@ IVR_TEST(speech_digit_speech)
 	return IVR_TEST_RESULT();
 }
 
+/* --------------------------------------------- talk-off on own prompts */
+
+#if IVR_HAVE_ASR
+/* The engine's own prompts, concatenated with 300 ms gaps (8 kHz, as the engine sends them). */
+struct prompts {
+	float *x;
+	size_t n;
+	int count;
+};
+
+static int add_prompt(struct prompts *p, const char *text, const char *voice, const char *cache)
+{
+	char wav[1024], err[256];
+	struct ivr_audio a;
+	/* The engine's own rendering (engine/flowsvc.c): flite, peak -6 dBFS, 8 kHz mu-law. */
+	if (ivr_testset_render(text, voice, cache, wav, sizeof(wav)) < 0 ||
+	    ivr_wav_read(&a, wav, RATE, err, sizeof(err)) < 0)
+		return -1;
+	float *nx = realloc(p->x, (p->n + a.n_samples + MS(300)) * sizeof(float));
+	if (!nx) {
+		ivr_audio_free(&a);
+		return -1;
+	}
+	p->x = nx;
+	memcpy(p->x + p->n, a.samples, a.n_samples * sizeof(float));
+	memset(p->x + p->n + a.n_samples, 0, MS(300) * sizeof(float));
+	p->n += a.n_samples + MS(300);
+	p->count++;
+	ivr_audio_free(&a);
+	return 0;
+}
+
+/* Every prompt_text/reprompt_text (and no_match/no_input text) of @flow_file in @voice. */
+static int load_prompts(struct prompts *p, const char *flow_file, const char *voice,
+			const char *cache)
+{
+	char path[512], err[256];
+	snprintf(path, sizeof(path), "%s/grammars/%s", IVR_SOURCE_DIR, flow_file);
+	struct ivr_flow *fl;
+	if (ivr_flow_load(&fl, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "  %s: %s\n", path, err);
+		return -1;
+	}
+	int r = 0;
+	for (size_t i = 0; i < fl->n_nodes && r == 0; i++) {
+		const struct ivr_flow_node *nd = &fl->nodes[i];
+		const char *t[] = { nd->prompt_text, nd->reprompt_text, nd->no_match_text,
+				    nd->no_input_text };
+		for (size_t k = 0; k < IVR_N_ELEMENTS(t) && r == 0; k++)
+			if (t[k])
+				r = add_prompt(p, t[k], voice, cache);
+	}
+	ivr_flow_free(fl);
+	return r;
+}
+#endif
+
+/*
+ * Issue 3 (DTMF): no digits from the engine's own prompts echoed back.
+ * Every prompt of grammars/bank.yaml and grammars/hotline.yaml, rendered as
+ * the engine renders it (flite slt and rms; cached in a temp folder, so
+ * only the first run renders), is sent to the caller; the caller's line
+ * echoes it (bulk delay, a [0.25 0.5 0.25] low-pass, 6-12 dB down) back
+ * through G.711 mu-law with -70 dBFS of noise, into the chain with the sent
+ * prompt as the canceller's reference: no digit.  A key pressed at the end
+ * (-10 dBm0, 80 ms) must still come once, so the path is live.
+ */
+IVR_TEST(own_prompts_echo_no_talkoff)
+{
+#if !IVR_HAVE_ASR
+	printf("  note: built without asr (flow prompts are not rendered), skipped\n");
+	return IVR_TEST_SKIP;
+#else
+	if (system("command -v flite >/dev/null 2>&1") != 0) {
+		printf("  note: flite not installed, skipped\n");
+		return IVR_TEST_SKIP;
+	}
+	char cache[64];
+	snprintf(cache, sizeof(cache), "/tmp/ivr-test-prompts-%u", (unsigned)getuid());
+	static const char *const voices[] = { "slt", "rms" };
+	static const struct {
+		uint32_t delay_ms;
+		float atten_db;
+	} paths[] = { { 20, 6.0f }, { 64, 9.0f }, { 150, 12.0f } };
+	int total = 0;
+	for (size_t v = 0; v < IVR_N_ELEMENTS(voices); v++) {
+		struct prompts p = { 0 };
+		int r = load_prompts(&p, "bank.yaml", voices[v], cache);
+		if (r == 0)
+			r = load_prompts(&p, "hotline.yaml", voices[v], cache);
+		ivr_check_msg(r == 0 && p.count >= 20, "%s: prompts rendered %d", voices[v],
+			      p.count);
+		if (r < 0) {
+			free(p.x);
+			continue;
+		}
+		/* room for the echo's delay, the control key and the detector's tail */
+		const size_t key_at = p.n + MS(200), n = IVR_ROUND_UP(key_at + MS(600), FR);
+		float *far = calloc(n, sizeof(float)), *near = calloc(n, sizeof(float));
+		memcpy(far, p.x, p.n * sizeof(float));
+		ivr_speech_ulaw(far, n);
+		for (size_t e = 0; e < IVR_N_ELEMENTS(paths); e++) {
+			const size_t d = MS(paths[e].delay_ms);
+			const float g = powf(10.0f, -paths[e].atten_db / 20.0f);
+			memset(near, 0, n * sizeof(float));
+			for (size_t i = d + 2; i < n; i++)
+				near[i] = g * (0.25f * far[i - d] + 0.5f * far[i - d - 1] +
+					       0.25f * far[i - d - 2]);
+			add_noise(near, n, -70.0, 31 + e);
+			struct ivr_tone_dtmf k = { .level_dbm0 = -10.0f, .twist_db = 2.0f };
+			ivr_check(ivr_tone_dtmf_add(near + key_at, MS(80), RATE, '5', &k) == 0);
+			ivr_speech_ulaw(near, n);
+			struct ivr_dspchain *ch = chain(NULL);
+			struct ivr_dspchain_out o;
+			int digits = 0, key = 0;
+			for (size_t t = 0; t * FR + FR <= n; t++) {
+				const float *f = t ? far + (t - 1) * FR : NULL;
+				ivr_check(ivr_dspchain_process(ch, near + t * FR, f, FR, 0, NULL,
+							       &o) >= 0);
+				for (uint32_t i = 0; i < o.n_events; i++) {
+					if (o.ev[i].type != IVR_MEDIA_EV_DTMF_START)
+						continue;
+					if (o.ev[i].sample + MS(20) >= key_at) {
+						key += o.ev[i].digit == '5';
+						continue;
+					}
+					digits++;
+					fprintf(stderr, "  talk-off: %s, echo %u ms -%.0f dB: '%c' at "
+							"%.0f ms\n",
+						voices[v], paths[e].delay_ms,
+						(double)paths[e].atten_db, o.ev[i].digit,
+						o.ev[i].sample / 8.0);
+				}
+			}
+			printf("  %s: %d prompts, %.1f s, echo %u ms -%.0f dB: %d digits from "
+			       "the prompts, control key %d\n",
+			       voices[v], p.count, p.n / 8000.0, paths[e].delay_ms,
+			       (double)paths[e].atten_db, digits, key);
+			ivr_check_int_eq(key, 1);
+			total += digits;
+			ivr_dspchain_free(ch);
+		}
+		free(far);
+		free(near);
+		free(p.x);
+	}
+	ivr_check_int_eq(total, 0);
+	return IVR_TEST_RESULT();
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -921,6 +1081,7 @@ int main(int argc, char **argv)
 	ivr_test_run(fax_cng);
 	ivr_test_run(dtmf_is_not_speech);
 	ivr_test_run(speech_digit_speech);
+	ivr_test_run(own_prompts_echo_no_talkoff);
 	ivr_test_run(echo_no_false_barge_in);
 	ivr_test_run(barge_in_and_asr_handoff);
 	ivr_test_run(dtmf_before_vs_after_aec);
