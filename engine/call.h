@@ -46,7 +46,7 @@
 
 #define IVR_CALL_FRAME_MAX    320
 #define IVR_CALL_PKT_MAX      512
-#define IVR_CALL_DSP_BYTES    36864 /* room for the DSP chain (ivr_dspchain_size(): 34944) */
+#define IVR_CALL_DSP_BYTES    36864 /* room for the DSP chain (ivr_dspchain_size(): 35648) */
 #define IVR_CALL_DTMF_Q	      32
 #define IVR_CALL_RFC_TX_BYTES 704	  /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
 #define IVR_CALL_FLOOD_PKTS   25	  /* per tick; a normal call sends 1 */

@@ -35,14 +35,15 @@
 #define INBAND_HIST    8 /* in-band digits one dedup window can hold (60 ms per digit) */
 #define SILENT_ABS     (1.0f / 32768.0f) /* below one PCM16 step: digital silence */
 /*
- * DTMF gate of the VAD: the VAD runs LOOKAHEAD frames behind the DTMF
- * detector, which reports a digit about 30-45 ms after its onset and its
- * END 25 ms after its last sample, so by the time a frame reaches the VAD
- * the detector has said whether tone energy is in it.  Such frames (with
- * TONE_MARGIN of ramp either side) are replaced by the last frame the VAD
- * heard as non-speech: the tone neither starts speech nor teaches the VAD's
- * active-level tracker the tone's level (which would gate quieter speech
- * after it out), and the ASR hand-off gets background instead of the tone.
+ * DTMF gate of the canceller and the VAD: both run LOOKAHEAD frames behind
+ * the DTMF detector, which reports a digit about 30-45 ms after its onset
+ * and its END 25 ms after its last sample, so by the time a frame reaches
+ * them the detector has said whether tone energy is in it.  Such frames
+ * (with TONE_MARGIN of ramp either side) are replaced by the last frame the
+ * VAD heard as non-speech: the tone neither starts speech, nor misadapts
+ * the canceller (whose residue of the prompt then sounds like speech), nor
+ * teaches the VAD's active-level tracker the tone's level (which would gate
+ * quieter speech after it out), and the ASR hand-off gets background.
  */
 #define LOOKAHEAD   3  /* frames (60 ms) */
 #define TONE_MARGIN 80 /* samples (10 ms) */
@@ -87,9 +88,12 @@ struct ivr_dspchain {
 	uint32_t preroll;			       /* samples */
 	_Alignas(64) int16_t hist[HIST_FRAMES][FRAME]; /* canceller output, frame f at f % H */
 	_Alignas(64) float clean[FRAME];	       /* canceller output of this frame */
-	_Alignas(64) float dly[LOOKAHEAD][FRAME];      /* canceller output, frame f at f % L */
-	_Alignas(64) float vin[FRAME];		       /* the VAD's input this frame */
-	_Alignas(64) float noise[FRAME];	       /* last frame the VAD heard as non-speech */
+	_Alignas(64) int16_t dly_near[LOOKAHEAD][FRAME]; /* caller audio, frame f at f % L */
+	_Alignas(64) int16_t dly_far[LOOKAHEAD][FRAME];	 /* its echo reference */
+	bool dly_far_silent[LOOKAHEAD];			 /* that reference was digital silence */
+	_Alignas(64) float vin[FRAME];			 /* canceller input this frame */
+	_Alignas(64) float vfar[FRAME];			 /* canceller reference this frame */
+	_Alignas(64) float noise[FRAME]; /* last frame the VAD heard as non-speech */
 
 	struct ivr_dspchain_stats st;
 	_Alignas(64) unsigned char blob[];
@@ -197,7 +201,9 @@ static void clear_state(struct ivr_dspchain *ch)
 	memset(ch->tone_end, 0, sizeof(ch->tone_end));
 	ch->tone_pos = 0;
 	ch->tone_open = false;
-	memset(ch->dly, 0, sizeof(ch->dly));
+	memset(ch->dly_near, 0, sizeof(ch->dly_near));
+	memset(ch->dly_far, 0, sizeof(ch->dly_far));
+	memset(ch->dly_far_silent, 0, sizeof(ch->dly_far_silent));
 	memset(ch->noise, 0, sizeof(ch->noise));
 	ch->utt_open = ch->abort_pending = false;
 	ch->utt_id = ch->frame_idx = ch->abort_utt = 0;
@@ -576,35 +582,50 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 			       fe[i].duration_samples);
 	}
 
-	/* Echo cancelling, bypassed while there has been no far signal for a whole echo. */
-	const float *clean = near;
-	if (ch->aec_live) {
-		if (silent(far, FRAME)) {
-			if (ch->far_silent < ch->bypass_after)
-				ch->far_silent += FRAME;
-		} else {
-			ch->far_silent = 0;
-		}
-		if (ch->far_silent < ch->bypass_after) {
-			static const float zero[FRAME];
-			(void)ivr_aec_process(AEC(ch), near, far ? far : zero, ch->clean, FRAME);
-			clean = ch->clean;
-			ch->st.aec_frames++;
-		}
-	}
-	if (ch->cfg.dtmf_on_aec_output)
-		run_dtmf(ch, clean, out);
-
-	/* The VAD gets the frame LOOKAHEAD frames back, tone frames replaced. */
+	/*
+	 * Canceller and VAD run LOOKAHEAD frames behind the detectors, on the
+	 * frame (and its echo reference) stored then; a frame with DTMF in it is
+	 * replaced by background, so the tone neither misadapts the canceller
+	 * (a loud near-end tone makes it diverge and leave prompt residue that
+	 * sounds like speech) nor reaches the VAD or the ASR.
+	 */
 	const uint64_t cf = ch->clock / FRAME;
-	float *slot = ch->dly[cf % LOOKAHEAD];
+	const unsigned slot = (unsigned)(cf % LOOKAHEAD);
 	out->speech = out->in_speech = 0;
 	if (cf >= LOOKAHEAD) {
 		const uint64_t vf = cf - LOOKAHEAD;
 		const bool tone = tone_in(ch, vf * FRAME, vf * FRAME + FRAME);
-		memcpy(ch->vin, tone ? ch->noise : slot, sizeof(ch->vin));
+		/* A detector on the canceller's output (tests) must hear the tone through it. */
+		if (tone && !ch->cfg.dtmf_on_aec_output) {
+			memcpy(ch->vin, ch->noise, sizeof(ch->vin));
+		} else {
+			for (size_t i = 0; i < FRAME; i++)
+				ch->vin[i] = (float)ch->dly_near[slot][i] * (1.0f / 32768.0f);
+		}
+		/* Echo cancelling, bypassed while there has been no far signal for a whole echo. */
+		const float *clean = ch->vin;
+		if (ch->aec_live) {
+			if (ch->dly_far_silent[slot]) {
+				if (ch->far_silent < ch->bypass_after)
+					ch->far_silent += FRAME;
+			} else {
+				ch->far_silent = 0;
+			}
+			if (ch->far_silent < ch->bypass_after) {
+				for (size_t i = 0; i < FRAME; i++)
+					ch->vfar[i] = (float)ch->dly_far[slot][i] * (1.0f / 32768.0f);
+				(void)ivr_aec_process(AEC(ch), ch->vin, ch->vfar, ch->clean, FRAME);
+				clean = ch->clean;
+				ch->st.aec_frames++;
+			}
+		}
+		if (ch->cfg.dtmf_on_aec_output)
+			run_dtmf(ch, clean, out);
+		if (tone)
+			clean = ch->noise;
+
 		struct ivr_vad_result vr;
-		(void)ivr_vad_process(VAD(ch), ch->vin, FRAME, &vr);
+		(void)ivr_vad_process(VAD(ch), clean, FRAME, &vr);
 		for (unsigned i = 0; i < vr.n_events; i++)
 			put_ev(out,
 			       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
@@ -613,15 +634,23 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		out->speech = vr.speech;
 		out->in_speech = vr.in_speech;
 		if (!vr.speech && !tone)
-			memcpy(ch->noise, ch->vin, sizeof(ch->noise));
+			memcpy(ch->noise, clean, sizeof(ch->noise));
 		/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
 		int16_t *h = ch->hist[vf % HIST_FRAMES];
 		for (size_t i = 0; i < FRAME; i++)
-			h[i] = ivr_f32_to_s16(ch->vin[i]);
+			h[i] = ivr_f32_to_s16(clean[i]);
 		if (asr)
 			handoff(ch, asr, &vr, vf);
 	}
-	memcpy(slot, clean, sizeof(ch->clean));
+	/* This frame and its echo reference wait LOOKAHEAD frames (PCM16: G.711's range). */
+	for (size_t i = 0; i < FRAME; i++)
+		ch->dly_near[slot][i] = ivr_f32_to_s16(near[i]);
+	ch->dly_far_silent[slot] = silent(far, FRAME);
+	if (far)
+		for (size_t i = 0; i < FRAME; i++)
+			ch->dly_far[slot][i] = ivr_f32_to_s16(far[i]);
+	else
+		memset(ch->dly_far[slot], 0, sizeof(ch->dly_far[slot]));
 
 	ch->clock += FRAME;
 	return (int)out->n_events;

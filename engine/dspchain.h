@@ -54,14 +54,16 @@
  * event is stamped with the chain's clock when its first packet arrived,
  * and its duration is the sender's.
  *
- * DTMF is not speech: the VAD runs 3 frames (60 ms) behind the DTMF
- * detector, and frames that hold a tone the detector heard (reported as a
- * digit or suppressed as own echo or under rule 1) reach the VAD and the
- * ASR hand-off as the last frame the VAD heard as non-speech.  So a key
- * press neither starts speech nor reaches the ASR, and the VAD's
+ * DTMF is not speech: the canceller and the VAD run 3 frames (60 ms) behind
+ * the DTMF detector, and frames that hold a tone the detector heard
+ * (reported as a digit or suppressed as own echo or under rule 1) reach
+ * them and the ASR hand-off as the last frame the VAD heard as non-speech.
+ * So a key press neither starts speech nor reaches the ASR, the VAD's
  * active-level tracker never learns the tone's level (it would gate out
- * quieter speech after a loud key).  Speech events are reported 60 ms later
- * for it; their sample positions are unchanged.
+ * quieter speech after a loud key), and the canceller does not misadapt on
+ * the tone (its residue of the prompt would sound like speech).  Speech
+ * events are reported 60 ms later for it; their sample positions are
+ * unchanged.
  *
  * Speech hand-off: records of struct ivr_asr_frame (512 bytes, power of two
  * as common/ring.h wants) on a per-worker SPSC ring; the producer never
