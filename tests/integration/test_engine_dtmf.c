@@ -409,11 +409,10 @@ IVR_TEST(test_fax_cng_to_event_ring)
 	struct ivr_shmring_rec rec;
 	char json[4096];
 	long off[4];
-	int n_fax = 0, n_cng = 0, n_speech = 0;
+	int n_fax = 0, n_cng = 0;
 	while (ivr_shmring_read(&rd, &rec, buf, sizeof(buf)) == 1) {
 		if (rec.call_id != id || ivr_event_to_json(&rec, buf, json, sizeof(json)) < 0)
 			continue;
-		n_speech += rec.type == IVR_EVENT_SPEECH_START;
 		if (rec.type != IVR_EVENT_FAX)
 			continue;
 		printf("  %s: %s\n", ivr_engine_io_backend(e), json);
