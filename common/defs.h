@@ -19,17 +19,17 @@
 #include <stdint.h>
 #include <string.h>
 
-#define IVR_RT /* media-thread safe: no alloc, lock or block */
-#define IVR_NODISCARD __attribute__((warn_unused_result))
-#define IVR_ALIGN 64
-#define IVR_ALIGNED __attribute__((aligned(IVR_ALIGN)))
-#define IVR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define IVR_RT		/* media-thread safe: no alloc, lock or block */
+#define IVR_NODISCARD	__attribute__((warn_unused_result))
+#define IVR_ALIGN	64
+#define IVR_ALIGNED	__attribute__((aligned(IVR_ALIGN)))
+#define IVR_LIKELY(x)	__builtin_expect(!!(x), 1)
 #define IVR_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define IVR_UNUSED __attribute__((unused))
+#define IVR_UNUSED	__attribute__((unused))
 
-#define IVR_N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
-#define IVR_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define IVR_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define IVR_N_ELEMENTS(a)    (sizeof(a) / sizeof((a)[0]))
+#define IVR_MIN(a, b)	     ((a) < (b) ? (a) : (b))
+#define IVR_MAX(a, b)	     ((a) > (b) ? (a) : (b))
 #define IVR_CLAMP(v, lo, hi) ((v) < (lo) ? (lo) : (v) > (hi) ? (hi) : (v))
 /** Round @n up to a multiple of @a (a power of two). */
 #define IVR_ROUND_UP(n, a) (((n) + (a)-1) & ~((size_t)(a)-1))
@@ -41,10 +41,10 @@
 #ifndef NDEBUG
 #include <assert.h>
 #define IVR_ALWAYS(x) ((x) ? 1 : (assert(0), 0))
-#define IVR_NEVER(x) ((x) ? (assert(0), 1) : 0)
+#define IVR_NEVER(x)  ((x) ? (assert(0), 1) : 0)
 #else
 #define IVR_ALWAYS(x) (x)
-#define IVR_NEVER(x) (x)
+#define IVR_NEVER(x)  (x)
 #endif
 
 /** Telephony frame: 20 ms. */

@@ -21,7 +21,7 @@
  */
 #define IVR_G711_ULAW_DBM0_RMS 16020.8f
 #define IVR_G711_ALAW_DBM0_RMS 16141.0f
-#define IVR_DBM0_RMS_S16 IVR_G711_ULAW_DBM0_RMS
+#define IVR_DBM0_RMS_S16       IVR_G711_ULAW_DBM0_RMS
 
 /** @return the mu-law code of one 16-bit sample. Thread: any. */
 IVR_RT uint8_t ivr_g711_ulaw_encode(int16_t x);

@@ -339,8 +339,16 @@ void ivr_rfc4733_rx_reset(struct ivr_rfc4733_rx *rx)
 }
 
 /* true if @seq was already seen (exact duplicate); records it otherwise */
-static bool seq_duplicate(struct ivr_rfc4733_rx *rx, uint16_t seq)
+/*
+ * Duplicate check on the RTP sequence number.  *@restart is set when the
+ * number jumps back further than the window: no reordering reaches that far,
+ * so the stream was restarted (a new SSRC epoch, a re-INVITE, spliced
+ * captures) and the timestamp logic must not take its events for stragglers
+ * of older ones (RFC 3550 A.1 treats such a jump as a restart as well).
+ */
+static bool seq_duplicate(struct ivr_rfc4733_rx *rx, uint16_t seq, bool *restart)
 {
+	*restart = false;
 	if (!rx->have_seq) {
 		rx->have_seq = true;
 		rx->max_seq = seq;
@@ -354,8 +362,12 @@ static bool seq_duplicate(struct ivr_rfc4733_rx *rx, uint16_t seq)
 		return false;
 	}
 	unsigned back = (unsigned)-d;
-	if (back >= SEQ_WINDOW)
-		return false; /* too old to know: let the timestamp logic decide */
+	if (back >= SEQ_WINDOW) {
+		*restart = true;
+		rx->max_seq = seq;
+		rx->seq_seen = 1;
+		return false;
+	}
 	uint64_t bit = (uint64_t)1 << back;
 	if (rx->seq_seen & bit)
 		return true;
@@ -408,7 +420,7 @@ static void end_active(struct ivr_rfc4733_rx *rx, struct ivr_dtmf_event *ev, siz
 }
 
 static void rx_block(struct ivr_rfc4733_rx *rx, const struct ivr_rfc4733_payload *p, uint32_t ts,
-		     struct ivr_dtmf_event *ev, size_t *n)
+		     bool restart, struct ivr_dtmf_event *ev, size_t *n)
 {
 	if (p->event > IVR_RFC4733_EV_FLASH)
 		return;
@@ -422,7 +434,7 @@ static void rx_block(struct ivr_rfc4733_rx *rx, const struct ivr_rfc4733_payload
 	}
 	if (in_history(rx, ts, p->event))
 		return; /* copy of an end packet, or a straggler of an ended event */
-	if (rx->have_ref && (int32_t)(ts - rx->ref_ts) < 0)
+	if (rx->have_ref && (int32_t)(ts - rx->ref_ts) < 0 && !restart)
 		return; /* older than the newest event: reordered from the past */
 	uint32_t step = ts - rx->seg_ts;
 	if (rx->active && p->event == rx->code && ts != rx->seg_ts &&
@@ -474,12 +486,13 @@ int ivr_rfc4733_rx_packet(struct ivr_rfc4733_rx *rx, const uint8_t *payload, siz
 	 * digit, so the marker is not needed to start one.
 	 */
 	(void)marker;
-	if (seq_duplicate(rx, seq))
+	bool restart;
+	if (seq_duplicate(rx, seq, &restart))
 		return 0;
 	size_t n = 0;
 	uint32_t ts = rtp_ts;
 	for (int i = 0; i < nb; i++) {
-		rx_block(rx, &blk[i], ts, ev, &n);
+		rx_block(rx, &blk[i], ts, restart, ev, &n);
 		/* Packed events follow each other without gaps (2.5.1.5). */
 		ts += blk[i].duration;
 	}

@@ -33,7 +33,7 @@ static uint32_t rd32(const uint8_t *p)
 
 /* Write a one-line reason into @err and return @code, so callers can `return fail(...)`. */
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t err_len, int code,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	if (err && err_len) {
 		va_list ap;
@@ -97,7 +97,8 @@ int ivr_wav_parse(struct ivr_audio *out, const void *data, size_t n_bytes, uint3
 			fmt = b + pos + 8;
 			fmt_len = len;
 		} else if (!memcmp(b + pos, "data", 4)) {
-			/* A data length past the end (streamed or cut files): keep what is there. */
+			/* A data length past the end (streamed or cut files): keep what is there.
+			 */
 			pcm = b + pos + 8;
 			pcm_len = len > avail ? avail : len;
 			if (len > avail)
@@ -130,18 +131,21 @@ int ivr_wav_parse(struct ivr_audio *out, const void *data, size_t n_bytes, uint3
 	switch (tag) {
 	case IVR_WAV_PCM16: /* PCM, any of 8/16/24/32 bits */
 		if (bits != 8 && bits != 16 && bits != 24 && bits != 32)
-			return fail(err, err_len, -ENOTSUP, "WAV PCM with %u bits is not supported", bits);
+			return fail(err, err_len, -ENOTSUP, "WAV PCM with %u bits is not supported",
+				    bits);
 		bytes_per_sample = bits / 8;
 		break;
 	case IVR_WAV_FLOAT32:
 		if (bits != 32)
-			return fail(err, err_len, -ENOTSUP, "WAV float with %u bits is not supported", bits);
+			return fail(err, err_len, -ENOTSUP,
+				    "WAV float with %u bits is not supported", bits);
 		bytes_per_sample = 4;
 		break;
 	case IVR_WAV_ULAW:
 	case IVR_WAV_ALAW:
 		if (bits != 8)
-			return fail(err, err_len, -EBADMSG, "WAV G.711 with %u bits per sample", bits);
+			return fail(err, err_len, -EBADMSG, "WAV G.711 with %u bits per sample",
+				    bits);
 		bytes_per_sample = 1;
 		break;
 	default:

@@ -25,7 +25,7 @@ enum ivr_wav_format {
 
 /** Mono audio in memory. */
 struct ivr_audio {
-	float *samples;    /* n_samples floats, full scale 1.0 */
+	float *samples; /* n_samples floats, full scale 1.0 */
 	size_t n_samples;
 	uint32_t rate_hz;
 };

@@ -624,6 +624,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	c->codec = codec;
 	c->dtmf_pt = p->dtmf_pt;
 	c->call_id = make_id(slot, gen);
+	c->aec_on = p->aec == IVR_CALL_AEC_ON || (p->aec == IVR_CALL_AEC_AUTO && fv);
 	r = ivr_call_dsp_setup(c);
 	if (r < 0) {
 		close(fd);

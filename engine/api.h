@@ -73,6 +73,14 @@ struct ivr_ring *ivr_engine_asr_ring(struct ivr_engine *e, unsigned worker);
 /** @return the configured ring name ("" when none). */
 const char *ivr_engine_ring_name(struct ivr_engine *e);
 
+/**
+ * Echo cancellation of a call.  The canceller (speexdsp MDF, about 34 us per
+ * frame and 76 KB per call) is what lets callers barge in over prompts, so
+ * AUTO runs it on calls that have a flow and leaves it off on plain media
+ * calls, where nobody listens for barge-in.
+ */
+enum ivr_call_aec { IVR_CALL_AEC_AUTO = 0, IVR_CALL_AEC_ON = 1, IVR_CALL_AEC_OFF = 2 };
+
 struct ivr_call_params {
 	const char *remote; /* "ip:port" where to send; NULL = wait for media (latching) */
 	const char *codec;  /* "PCMU" (default), "PCMA", "opus" */
@@ -81,6 +89,7 @@ struct ivr_call_params {
 	unsigned ptime_ms;  /* 0 or 20 (the engine ticks 20 ms frames) */
 	const char *ani, *dnis, *flow;
 	const char *vars_json; /* a JSON object as text, or NULL */
+	enum ivr_call_aec aec; /* AUTO (zero): on for calls with a flow */
 };
 
 /**

@@ -109,7 +109,7 @@ int ivr_call_dsp_setup(struct ivr_call *c)
 	/* 16 kHz (Opus) calls run without the chain until it takes that rate. */
 	if (c->codec.rate_hz != 8000)
 		return 0;
-	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id };
+	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id, .no_aec = !c->aec_on };
 	if (ivr_dspchain_size(&cfg) > sizeof(c->dsp))
 		return -ENOSPC;
 	int r = ivr_dspchain_init(call_chain(c), sizeof(c->dsp), &cfg);

@@ -112,6 +112,7 @@ struct ivr_call {
 	struct ivr_shmring *events;    /* event ring (sub-ring = worker), NULL = none */
 	struct ivr_ring *asr;	       /* worker's speech ring to ASR, NULL = none */
 	bool dsp_ready;		       /* dsp[] holds an initialised chain */
+	bool aec_on;		       /* the chain cancels echo (enum ivr_call_aec) */
 	uint64_t ssrc_seed;
 	struct ivr_flowsvc *flowsvc;	     /* engine-wide flow service, NULL = no flow */
 	struct ivr_flowsvc_flow *flowver;    /* flow version the call runs (a reference) */

@@ -188,6 +188,15 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 		const char *remote, *codec, *ani, *dnis, *flow;
 		int pt, dtmf_pt, ptime;
 		char *vars = NULL;
+		/* "aec": true / false; absent = on for calls with a flow. */
+		enum ivr_call_aec aec = IVR_CALL_AEC_AUTO;
+		json_t *aec_j = json_object_get(r->j, "aec");
+		if (aec_j && !json_is_boolean(aec_j)) {
+			snprintf(r->err, sizeof(r->err), "'aec' must be true or false");
+			return -EINVAL;
+		}
+		if (aec_j)
+			aec = json_is_true(aec_j) ? IVR_CALL_AEC_ON : IVR_CALL_AEC_OFF;
 		if (get_str(r, "remote", false, &remote) < 0 ||
 		    get_str(r, "codec", false, &codec) < 0 || get_str(r, "ani", false, &ani) < 0 ||
 		    get_str(r, "dnis", false, &dnis) < 0 || get_str(r, "flow", false, &flow) < 0 ||
@@ -204,7 +213,8 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 					     .ani = ani,
 					     .dnis = dnis,
 					     .flow = flow,
-					     .vars_json = vars };
+					     .vars_json = vars,
+					     .aec = aec };
 		uint16_t port = 0;
 		rc = ivr_call_create(e, &p, &id, &port);
 		free(vars);

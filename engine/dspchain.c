@@ -397,7 +397,15 @@ int ivr_dspchain_rfc4733(struct ivr_dspchain *ch, const uint8_t *payload, size_t
 	for (int i = 0; i < nb; i++)
 		dur = IVR_MAX(dur, blk[i].duration);
 	uint32_t now = rtp_ts + dur;
-	if (!ch->rfc_have_ts || (int32_t)(now - ch->rfc_now_ts) > 0)
+	/*
+	 * The clock only moves forward, except when the receiver starts a new
+	 * event from this packet: after a stream restart (timestamps jumping
+	 * back) the old clock would time the new event out at once.
+	 */
+	bool started = false;
+	for (int i = 0; i < n; i++)
+		started |= ev[i].type == IVR_DTMF_EV_START;
+	if (!ch->rfc_have_ts || started || (int32_t)(now - ch->rfc_now_ts) > 0)
 		ch->rfc_now_ts = now;
 	ch->rfc_have_ts = true;
 	for (int i = 0; i < n; i++)

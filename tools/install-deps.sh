@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(
 	# build
-	meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
+	meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev python3 git
 	# libraries (DESIGN.md section 1)
 	liburing-dev libspeexdsp-dev libopus-dev libsamplerate0-dev
 	libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx

@@ -39,11 +39,11 @@
 #include "engine/events.h"
 #include "engine/rtp.h"
 
-#define RATE_HZ 8000
-#define FRAME 160
-#define MAX_CALLS 64
+#define RATE_HZ		8000
+#define FRAME		160
+#define MAX_CALLS	64
 #define MAX_DTMF_EVENTS 32
-#define DTMF_PT 101
+#define DTMF_PT		101
 
 extern char **environ;
 
@@ -76,13 +76,12 @@ static const char *cache_dir;
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ivr-demo [--calls FILE] [--flows DIR] [--cache DIR]\n"
-		"Runs the demo IVR on recorded calls: starts the engine in-process with an\n"
-		"event ring, places the calls of FILE (default grammars/demo/calls.txt) as\n"
-		"real RTP at real pace and prints what the router receives, one JSON object\n"
-		"per line.  Speech is rendered with flite and cached in DIR (default\n"
-		"build/demo-cache).\n");
+	fprintf(f, "usage: ivr-demo [--calls FILE] [--flows DIR] [--cache DIR]\n"
+		   "Runs the demo IVR on recorded calls: starts the engine in-process with an\n"
+		   "event ring, places the calls of FILE (default grammars/demo/calls.txt) as\n"
+		   "real RTP at real pace and prints what the router receives, one JSON object\n"
+		   "per line.  Speech is rendered with flite and cached in DIR (default\n"
+		   "build/demo-cache).\n");
 }
 
 static int append(struct demo_call *c, const float *x, size_t n)
@@ -116,8 +115,8 @@ static int say(struct demo_call *c, const char *voice, const char *text)
 	snprintf(path, sizeof(path), "%s/%s-%016llx.wav", cache_dir, voice, (unsigned long long)h);
 	struct stat st;
 	if (stat(path, &st) != 0) {
-		char *argv[] = { "flite", "-voice", (char *)voice, "-t", (char *)text,
-				 "-o", path, NULL };
+		char *argv[] = { "flite",      "-voice", (char *)voice, "-t",
+				 (char *)text, "-o",	 path,		NULL };
 		pid_t pid;
 		int status;
 		if (posix_spawnp(&pid, "flite", NULL, NULL, argv, environ) != 0 ||
@@ -237,8 +236,9 @@ static int load_calls(const char *path)
 			}
 		}
 		if (n != 5 || n_calls == MAX_CALLS) {
-			fprintf(stderr, "ivr-demo: %s:%d: need FLOW | ANI | DNIS | VARS | SCRIPT%s\n",
-				path, lineno, n_calls == MAX_CALLS ? " (too many calls)" : "");
+			fprintf(stderr,
+				"ivr-demo: %s:%d: need FLOW | ANI | DNIS | VARS | SCRIPT%s\n", path,
+				lineno, n_calls == MAX_CALLS ? " (too many calls)" : "");
 			rc = -EINVAL;
 			break;
 		}
@@ -297,8 +297,7 @@ static void *reader_main(void *arg)
 static int open_socket(struct demo_call *c)
 {
 	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    getsockname(c->fd, (struct sockaddr *)&a, &len) < 0)
@@ -317,8 +316,9 @@ static int connect_to_engine(struct demo_call *c)
 static void send_rtp(struct demo_call *c, uint8_t pt, bool marker, uint32_t ts, const void *pl,
 		     size_t n)
 {
-	struct ivr_rtp_hdr h = { .version = 2, .marker = marker, .pt = pt, .seq = c->seq++,
-				 .ts = ts, .ssrc = c->ssrc };
+	struct ivr_rtp_hdr h = {
+		.version = 2, .marker = marker, .pt = pt, .seq = c->seq++, .ts = ts, .ssrc = c->ssrc
+	};
 	uint8_t pkt[256];
 	int len = ivr_rtp_build(pkt, sizeof(pkt), &h, pl, n);
 	if (len > 0 && send(c->fd, pkt, (size_t)len, 0) < 0 && errno != ECONNREFUSED)
@@ -436,8 +436,14 @@ int main(int argc, char **argv)
 		char remote[32];
 		snprintf(remote, sizeof(remote), "127.0.0.1:%d", port);
 		struct ivr_call_params p = {
-			.remote = remote, .codec = "PCMU", .pt = -1, .dtmf_pt = DTMF_PT,
-			.ptime_ms = 20, .ani = c->ani, .dnis = c->dnis, .flow = c->flow,
+			.remote = remote,
+			.codec = "PCMU",
+			.pt = -1,
+			.dtmf_pt = DTMF_PT,
+			.ptime_ms = 20,
+			.ani = c->ani,
+			.dnis = c->dnis,
+			.flow = c->flow,
 			.vars_json = c->vars,
 		};
 		struct ivr_rfc4733_tx_cfg tcfg = { .rate_hz = RATE_HZ, .interval_ms = 20 };

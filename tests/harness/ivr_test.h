@@ -25,42 +25,42 @@ static const char *ivr_test_filter_;
 #define IVR_TEST(name) static int name(void)
 
 /* A failed check marks the case failed and keeps going (more context per run). */
-#define ivr_check(cond)                                                                      \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
-			ivr_test_failed_ = 1;                                                \
-		}                                                                            \
+#define ivr_check(cond)                                                                            \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
+			ivr_test_failed_ = 1;                                                      \
+		}                                                                                  \
 	} while (0)
 
-#define ivr_check_msg(cond, ...)                                                             \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-			fprintf(stderr, __VA_ARGS__);                                        \
-			fputc('\n', stderr);                                                 \
-			ivr_test_failed_ = 1;                                                \
-		}                                                                            \
+#define ivr_check_msg(cond, ...)                                                                   \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);          \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			ivr_test_failed_ = 1;                                                      \
+		}                                                                                  \
 	} while (0)
 
-#define ivr_check_int_eq(a, b)                                                               \
-	do {                                                                                 \
-		long long a_ = (long long)(a), b_ = (long long)(b);                          \
-		if (a_ != b_) {                                                              \
-			fprintf(stderr, "  FAIL %s:%d: %s == %s (%lld != %lld)\n", __FILE__, \
-				__LINE__, #a, #b, a_, b_);                                   \
-			ivr_test_failed_ = 1;                                                \
-		}                                                                            \
+#define ivr_check_int_eq(a, b)                                                                     \
+	do {                                                                                       \
+		long long a_ = (long long)(a), b_ = (long long)(b);                                \
+		if (a_ != b_) {                                                                    \
+			fprintf(stderr, "  FAIL %s:%d: %s == %s (%lld != %lld)\n", __FILE__,       \
+				__LINE__, #a, #b, a_, b_);                                         \
+			ivr_test_failed_ = 1;                                                      \
+		}                                                                                  \
 	} while (0)
 
-#define ivr_check_near(a, b, tol)                                                            \
-	do {                                                                                 \
-		double a_ = (double)(a), b_ = (double)(b);                                   \
-		if (!(fabs(a_ - b_) <= (tol))) {                                             \
-			fprintf(stderr, "  FAIL %s:%d: %s ~= %s (%g vs %g, tol %g)\n",       \
-				__FILE__, __LINE__, #a, #b, a_, b_, (double)(tol));          \
-			ivr_test_failed_ = 1;                                                \
-		}                                                                            \
+#define ivr_check_near(a, b, tol)                                                                  \
+	do {                                                                                       \
+		double a_ = (double)(a), b_ = (double)(b);                                         \
+		if (!(fabs(a_ - b_) <= (tol))) {                                                   \
+			fprintf(stderr, "  FAIL %s:%d: %s ~= %s (%g vs %g, tol %g)\n", __FILE__,   \
+				__LINE__, #a, #b, a_, b_, (double)(tol));                          \
+			ivr_test_failed_ = 1;                                                      \
+		}                                                                                  \
 	} while (0)
 
 /* Run one case; a case returns IVR_TEST_PASS, IVR_TEST_FAIL or IVR_TEST_SKIP. */

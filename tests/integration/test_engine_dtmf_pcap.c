@@ -3,17 +3,18 @@
  * tests/integration/test_engine_dtmf_pcap.c - the RFC 4733 digit pcaps that
  * SIPp ships (/usr/share/sip-tester/dtmf_2833_N.pcap, Debian sip-tester) are
  * replayed at their recorded pace to a call over loopback, interleaved with
- * audio.  Checked now: the pcaps hold digit N (event code, marker, end bit
- * x3), and every event packet reaches the call's RFC 4733 hook (payload type
- * 101 routed, not mistaken for audio, audio unaffected).  When the
- * dsp/rfc4733.h receiver is wired into ivr_call_dtmf_rx_event(), this test
- * is where the decoded digits get compared to N.
+ * audio.  Checked: the pcaps hold digit N (event code, marker, end bit x3),
+ * every event packet reaches the call (payload type 101 routed, not mistaken
+ * for audio, audio unaffected), and the event ring carries exactly one dtmf
+ * event per pcap, digit N, source rfc4733, with the pcap's duration.
  * Exit 77 when the pcaps or the engine are not available.
  */
 #include "config.h"
 
 #include <stdio.h>
 
+#include "common/shmring.h"
+#include "engine/events.h"
 #include "engine_test_util.h"
 #include "ivr_test.h"
 
@@ -63,9 +64,29 @@ IVR_TEST(test_pcaps)
 		fprintf(stderr, "SKIP: %s missing (Debian package sip-tester)\n", path);
 		return IVR_TEST_SKIP;
 	}
-	struct ivr_engine *e = test_engine(false, 4, 39000);
-	if (!e)
+	char ring[64];
+	snprintf(ring, sizeof(ring), "/ivr_test_pcap_%d", (int)getpid());
+	uint16_t port_min = (uint16_t)(30000 + (getpid() % 200) * 50);
+	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
+				      .port_min = port_min,
+				      .port_max = (uint16_t)(port_min + 40),
+				      .n_workers = 2,
+				      .max_calls = 4,
+				      .ring_name = ring };
+	struct ivr_engine *e = ivr_engine_new(&cfg);
+	if (!e || ivr_engine_start(e) < 0) {
+		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
+		ivr_engine_free(e);
 		return IVR_TEST_SKIP;
+	}
+	struct ivr_shmring_reader rd;
+	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
+		fprintf(stderr, "SKIP: %s\n", rd.why);
+		ivr_engine_free(e);
+		return IVR_TEST_SKIP;
+	}
+	char want[16] = "";
+	size_t n_want = 0;
 	struct phone ph;
 	ivr_check_int_eq(phone_open(&ph), 0);
 	char remote[64];
@@ -94,6 +115,7 @@ IVR_TEST(test_pcaps)
 			ends += (h.payload[1] & 0x80) != 0;
 		}
 		ivr_check_int_eq(ends, 3);
+		want[n_want++] = (char)('0' + digit);
 		/* Replay at the recorded pace, with audio packets on the same stream. */
 		uint64_t t0 = now_ns();
 		for (int i = 0; i < n; i++) {
@@ -132,6 +154,28 @@ IVR_TEST(test_pcaps)
 		      (unsigned long long)in.frames_played, audio_sent);
 	printf("  %llu RFC 4733 packets from the pcaps reached the call's hook\n",
 	       (unsigned long long)events_sent);
+
+	/* What the router sees: one dtmf event per pcap, in order, from RFC 4733. */
+	static unsigned char buf[1 << 16];
+	char json[4096], got[32] = "";
+	size_t n_got = 0;
+	struct ivr_shmring_rec rec;
+	while (ivr_shmring_read(&rd, &rec, buf, sizeof(buf)) == 1) {
+		if (rec.type != IVR_EVENT_DTMF || rec.call_id != id ||
+		    ivr_event_to_json(&rec, buf, json, sizeof(json)) < 0)
+			continue;
+		const char *d = strstr(json, "\"digit\":\"");
+		ivr_check_msg(strstr(json, "\"source\":\"rfc4733\"") != NULL, "%s", json);
+		/* The pcaps hold 2240-sample events: 280 ms. */
+		const char *du = strstr(json, "\"duration_ms\":");
+		ivr_check_msg(du && abs(atoi(du + 14) - 280) <= 20, "%s", json);
+		if (d && n_got + 1 < sizeof(got))
+			got[n_got++] = d[9];
+	}
+	got[n_got] = 0;
+	printf("  ring: digits \"%s\" (pcaps: \"%s\")\n", got, want);
+	ivr_check_msg(strcmp(got, want) == 0, "ring digits \"%s\", pcaps \"%s\"", got, want);
+	ivr_shmring_reader_close(&rd);
 	phone_close(&ph);
 	ivr_engine_free(e);
 	return IVR_TEST_RESULT();

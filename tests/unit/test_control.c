@@ -108,6 +108,18 @@ IVR_TEST(test_call_ops)
 	j = rq("{\"id\":1,\"op\":\"create_call\",\"pt\":300}");
 	ivr_check(!ok(j) && strstr(error_of(j), "pt"));
 	json_decref(j);
+	j = rq("{\"id\":1,\"op\":\"create_call\",\"aec\":\"yes\"}");
+	ivr_check(!ok(j) && strstr(error_of(j), "aec"));
+	json_decref(j);
+	j = rq("{\"id\":1,\"op\":\"create_call\",\"remote\":\"127.0.0.1:9\",\"aec\":true}");
+	ivr_check(ok(j));
+	char destroy[128];
+	snprintf(destroy, sizeof(destroy), "{\"id\":1,\"op\":\"destroy_call\",\"call_id\":%lld}",
+		 (long long)json_integer_value(json_object_get(j, "call_id")));
+	json_decref(j);
+	j = rq(destroy);
+	ivr_check(ok(j));
+	json_decref(j);
 	j = rq("{\"id\":2,\"op\":\"create_call\",\"remote\":\"127.0.0.1:9\",\"codec\":\"PCMA\","
 	       "\"ani\":\"+15551234\",\"dnis\":\"800\",\"flow\":\"bank\",\"dtmf_pt\":101,"
 	       "\"vars\":{\"tier\":\"gold\"}}");

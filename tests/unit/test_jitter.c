@@ -101,7 +101,7 @@ static int run_net(int n, int jitter_ms, int loss_pct, int dup_pct, struct ivr_j
 IVR_TEST(test_clean_stream)
 {
 	struct ivr_jb_stats st;
-	int ooo;
+	int ooo = 0;
 	int played = run_net(500, 0, 0, 0, &st, &ooo);
 	/* the initial 2-frame depth shrinks to 1 by dropping one frame, once */
 	ivr_check_int_eq(played + (int)st.dropped_adapt, 500);
@@ -116,7 +116,7 @@ IVR_TEST(test_reorder_jitter)
 {
 	/* 60 ms of arrival jitter reorders packets heavily; nothing may be lost once adapted. */
 	struct ivr_jb_stats st;
-	int ooo;
+	int ooo = 0;
 	int played = run_net(1500, 60, 0, 0, &st, &ooo);
 	ivr_check_int_eq(ooo, 0);
 	ivr_check_msg(st.target_frames >= 3, "target %u", st.target_frames);
@@ -130,7 +130,7 @@ IVR_TEST(test_reorder_jitter)
 IVR_TEST(test_loss_and_dups)
 {
 	struct ivr_jb_stats st;
-	int ooo;
+	int ooo = 0;
 	int played = run_net(1000, 10, 5, 10, &st, &ooo);
 	ivr_check_int_eq(ooo, 0);
 	ivr_check(st.duplicates > 50);
