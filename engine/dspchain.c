@@ -85,9 +85,9 @@ struct ivr_dspchain {
 	/* ASR hand-off */
 	bool utt_open, abort_pending;
 	uint32_t utt_id, frame_idx, abort_utt;
-	uint32_t preroll;			       /* samples */
-	_Alignas(64) int16_t hist[HIST_FRAMES][FRAME]; /* canceller output, frame f at f % H */
-	_Alignas(64) float clean[FRAME];	       /* canceller output of this frame */
+	uint32_t preroll;				 /* samples */
+	_Alignas(64) int16_t hist[HIST_FRAMES][FRAME];	 /* canceller output, frame f at f % H */
+	_Alignas(64) float clean[FRAME];		 /* canceller output of this frame */
 	_Alignas(64) int16_t dly_near[LOOKAHEAD][FRAME]; /* caller audio, frame f at f % L */
 	_Alignas(64) int16_t dly_far[LOOKAHEAD][FRAME];	 /* its echo reference */
 	bool dly_far_silent[LOOKAHEAD];			 /* that reference was digital silence */
@@ -536,8 +536,8 @@ static bool tone_in(const struct ivr_dspchain *ch, uint64_t a, uint64_t b)
 		if (!ch->tone_end[i])
 			continue; /* empty entry */
 		uint64_t on = ch->tone_on[i] > TONE_MARGIN ? ch->tone_on[i] - TONE_MARGIN : 0;
-		uint64_t end = ch->tone_end[i] == UINT64_MAX ? UINT64_MAX
-							     : ch->tone_end[i] + TONE_MARGIN;
+		uint64_t end =
+			ch->tone_end[i] == UINT64_MAX ? UINT64_MAX : ch->tone_end[i] + TONE_MARGIN;
 		if (on < b && a < end)
 			return true;
 	}
@@ -621,7 +621,8 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 			}
 			if (ch->far_silent < ch->bypass_after) {
 				for (size_t i = 0; i < FRAME; i++)
-					ch->vfar[i] = (float)ch->dly_far[slot][i] * (1.0f / 32768.0f);
+					ch->vfar[i] =
+						(float)ch->dly_far[slot][i] * (1.0f / 32768.0f);
 				(void)ivr_aec_process(AEC(ch), ch->vin, ch->vfar, ch->clean, FRAME);
 				clean = ch->clean;
 				ch->st.aec_frames++;

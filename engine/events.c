@@ -78,7 +78,7 @@ static const struct {
 	[F_ZERO_OUTS] = { "zero_outs", K_U32 },
 	[F_IVR_MS] = { "ivr_ms", K_U32 },
 	[F_CAUSE] = { "cause", K_STR },
-	[F_MASKED] = { "masked", K_U32 },    /* rendered as a boolean */
+	[F_MASKED] = { "masked", K_U32 }, /* rendered as a boolean */
 	[F_TONE] = { "tone", K_STR },
 	[F_REVERSALS] = { "reversals", K_U32 }, /* rendered as a boolean */
 };

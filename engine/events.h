@@ -115,8 +115,8 @@ struct ivr_event {
 			uint32_t duration_ms;
 		} call_end;
 		struct {
-			uint8_t tone;	    /* enum ivr_event_fax_tone; JSON "cng" or "ans" */
-			bool reversals;	    /* ANS with phase reversals (V.25 echo-canceller disable) */
+			uint8_t tone;	/* enum ivr_event_fax_tone; JSON "cng" or "ans" */
+			bool reversals; /* ANS with phase reversals (V.25 echo-canceller disable) */
 			uint32_t offset_ms; /* tone onset, since call start */
 		} fax;
 	} u;

@@ -844,13 +844,14 @@ IVR_TEST(dtmf_is_not_speech)
 	static const struct {
 		uint32_t on_ms, off_ms;
 		float dbm0;
-	} cases[] = { { 70, 70, -8.0f }, { 150, 300, -4.0f }, { 1500, 500, -10.0f },
-		      { 45, 45, -20.0f } };
+	} cases[] = {
+		{ 70, 70, -8.0f }, { 150, 300, -4.0f }, { 1500, 500, -10.0f }, { 45, 45, -20.0f }
+	};
 	static struct log l;
 	for (size_t c = 0; c < IVR_N_ELEMENTS(cases); c++) {
 		size_t n;
-		float *x = make_digits(DIGITS, 700, cases[c].on_ms, cases[c].off_ms,
-				       cases[c].dbm0, &n, NULL);
+		float *x = make_digits(DIGITS, 700, cases[c].on_ms, cases[c].off_ms, cases[c].dbm0,
+				       &n, NULL);
 		add_noise(x, n, -65.0, 7 + c);
 		ivr_speech_ulaw(x, n);
 		struct vad_run v = run_with_asr(x, n, &l);
@@ -1046,8 +1047,9 @@ IVR_TEST(own_prompts_echo_no_talkoff)
 						continue;
 					}
 					digits++;
-					fprintf(stderr, "  talk-off: %s, echo %u ms -%.0f dB: '%c' at "
-							"%.0f ms\n",
+					fprintf(stderr,
+						"  talk-off: %s, echo %u ms -%.0f dB: '%c' at "
+						"%.0f ms\n",
 						voices[v], paths[e].delay_ms,
 						(double)paths[e].atten_db, o.ev[i].digit,
 						o.ev[i].sample / 8.0);

@@ -168,7 +168,8 @@ IVR_TEST(all_types_roundtrip)
 		bool rev;
 		uint32_t off;
 		const char *name;
-	} fx[] = { { IVR_EVENT_FAX_CNG, false, 3500, "cng" }, { IVR_EVENT_FAX_ANS, true, 0, "ans" },
+	} fx[] = { { IVR_EVENT_FAX_CNG, false, 3500, "cng" },
+		   { IVR_EVENT_FAX_ANS, true, 0, "ans" },
 		   { IVR_EVENT_FAX_ANS, false, 4000000000u, "ans" } };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(fx); i++) {
 		ev = (struct ivr_event){ .type = IVR_EVENT_FAX };
