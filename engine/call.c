@@ -9,6 +9,7 @@
 #include <math.h>
 #include <time.h>
 
+#include "dsp/faxtone.h"
 #include "dsp/rfc4733.h"
 #include "dsp/tone.h"
 #include "engine/call.h"
@@ -445,8 +446,8 @@ static void flow_prompt_check(struct ivr_call *c)
 /*
  * Media events -> router events (DESIGN.md section 3).  A digit is published
  * once, at its END, when its duration is known; speech START/END with the
- * offset in ms of the call's media clock.  Fax tones have no router event
- * type yet: they are counted in dsp_events only.
+ * offset in ms of the call's media clock.  Fax tones: one `fax` event per
+ * CNG burst and one per ANS (at detection, not at its end).
  */
 static void publish(struct ivr_call *c, const struct ivr_dspchain_out *o)
 {
@@ -472,6 +473,14 @@ static void publish(struct ivr_call *c, const struct ivr_dspchain_out *o)
 			ev.type = m->type == IVR_MEDIA_EV_SPEECH_START ? IVR_EVENT_SPEECH_START
 								       : IVR_EVENT_SPEECH_END;
 			ev.u.speech.offset_ms = (uint32_t)(m->sample / per_ms);
+			break;
+		case IVR_MEDIA_EV_FAX_CNG:
+		case IVR_MEDIA_EV_FAX_ANS:
+			ev.type = IVR_EVENT_FAX;
+			ev.u.fax.tone = m->type == IVR_MEDIA_EV_FAX_ANS ? IVR_EVENT_FAX_ANS
+									: IVR_EVENT_FAX_CNG;
+			ev.u.fax.reversals = (m->flags & IVR_FAXTONE_F_REVERSALS) != 0;
+			ev.u.fax.offset_ms = (uint32_t)(m->sample / per_ms);
 			break;
 		default:
 			continue;

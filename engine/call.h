@@ -52,7 +52,7 @@
 
 #define IVR_CALL_FRAME_MAX    320
 #define IVR_CALL_PKT_MAX      512
-#define IVR_CALL_DSP_BYTES    32768	  /* room for the DSP chain (ivr_dspchain_size(): 31680) */
+#define IVR_CALL_DSP_BYTES    36864	  /* room for the DSP chain (ivr_dspchain_size(): 35648) */
 #define IVR_CALL_TONE_BYTES   128	  /* dsp/tone.h sender (ivr_tone_tx_size(): 112) */
 #define IVR_CALL_DTMF_ON_MS   100	  /* per digit sent, in-band and RFC 4733 alike */
 #define IVR_CALL_DTMF_OFF_MS  60	  /* gap after each digit sent */

@@ -34,6 +34,20 @@
 #define MAX_PREROLL_MS 400
 #define INBAND_HIST    8 /* in-band digits one dedup window can hold (60 ms per digit) */
 #define SILENT_ABS     (1.0f / 32768.0f) /* below one PCM16 step: digital silence */
+/*
+ * DTMF gate of the canceller and the VAD: both run LOOKAHEAD frames behind
+ * the DTMF detector, which reports a digit about 30-45 ms after its onset
+ * and its END 25 ms after its last sample, so by the time a frame reaches
+ * them the detector has said whether tone energy is in it.  Such frames
+ * (with TONE_MARGIN of ramp either side) are replaced by the last frame the
+ * VAD heard as non-speech: the tone neither starts speech, nor misadapts
+ * the canceller (whose residue of the prompt then sounds like speech), nor
+ * teaches the VAD's active-level tracker the tone's level (which would gate
+ * quieter speech after it out), and the ASR hand-off gets background.
+ */
+#define LOOKAHEAD   3  /* frames (60 ms) */
+#define TONE_MARGIN 80 /* samples (10 ms) */
+#define TONE_HIST   4  /* tones one lookahead window can overlap (40 ms tone + 40 ms gap) */
 
 _Static_assert(sizeof(struct ivr_asr_frame) == 512, "ASR record must be 512 bytes");
 
@@ -59,6 +73,11 @@ struct ivr_dspchain {
 	uint32_t rfc_now_ts;  /* RTP clock of the telephone-event stream, advanced per frame */
 	bool rfc_have_ts;
 
+	/* DTMF gate of the VAD: [onset, end) of recent in-band tones, end UINT64_MAX while on */
+	uint64_t tone_on[TONE_HIST], tone_end[TONE_HIST];
+	uint8_t tone_pos;
+	bool tone_open; /* tone_*[tone_pos - 1] has no END yet */
+
 	/* AEC bypass */
 	uint32_t far_silent; /* samples of digital silence in a row on the far side */
 	uint32_t bypass_after;
@@ -66,9 +85,15 @@ struct ivr_dspchain {
 	/* ASR hand-off */
 	bool utt_open, abort_pending;
 	uint32_t utt_id, frame_idx, abort_utt;
-	uint32_t preroll;			       /* samples */
-	_Alignas(64) int16_t hist[HIST_FRAMES][FRAME]; /* canceller output, frame f at f % H */
-	_Alignas(64) float clean[FRAME];	       /* canceller output of this frame */
+	uint32_t preroll;				 /* samples */
+	_Alignas(64) int16_t hist[HIST_FRAMES][FRAME];	 /* canceller output, frame f at f % H */
+	_Alignas(64) float clean[FRAME];		 /* canceller output of this frame */
+	_Alignas(64) int16_t dly_near[LOOKAHEAD][FRAME]; /* caller audio, frame f at f % L */
+	_Alignas(64) int16_t dly_far[LOOKAHEAD][FRAME];	 /* its echo reference */
+	bool dly_far_silent[LOOKAHEAD];			 /* that reference was digital silence */
+	_Alignas(64) float vin[FRAME];			 /* canceller input this frame */
+	_Alignas(64) float vfar[FRAME];			 /* canceller reference this frame */
+	_Alignas(64) float noise[FRAME]; /* last frame the VAD heard as non-speech */
 
 	struct ivr_dspchain_stats st;
 	_Alignas(64) unsigned char blob[];
@@ -175,6 +200,14 @@ static void clear_state(struct ivr_dspchain *ch)
 	ch->rfc_now_ts = 0;
 	ch->rfc_have_ts = false;
 	ch->far_silent = 0;
+	memset(ch->tone_on, 0, sizeof(ch->tone_on));
+	memset(ch->tone_end, 0, sizeof(ch->tone_end));
+	ch->tone_pos = 0;
+	ch->tone_open = false;
+	memset(ch->dly_near, 0, sizeof(ch->dly_near));
+	memset(ch->dly_far, 0, sizeof(ch->dly_far));
+	memset(ch->dly_far_silent, 0, sizeof(ch->dly_far_silent));
+	memset(ch->noise, 0, sizeof(ch->noise));
 	ch->utt_open = ch->abort_pending = false;
 	ch->utt_id = ch->frame_idx = ch->abort_utt = 0;
 	memset(ch->hist, 0, sizeof(ch->hist));
@@ -275,6 +308,17 @@ static void put_ev(struct ivr_dspchain_out *out, uint8_t type, uint8_t source, c
 static void merge_inband(struct ivr_dspchain *ch, const struct ivr_dtmf_event *e,
 			 struct ivr_dspchain_out *out)
 {
+	/* Every tone the detector hears gates the VAD, reported as a digit or not. */
+	if (e->type == IVR_DTMF_EV_START) {
+		ch->tone_on[ch->tone_pos] = e->onset_sample;
+		ch->tone_end[ch->tone_pos] = UINT64_MAX;
+		ch->tone_pos = (ch->tone_pos + 1) % TONE_HIST;
+		ch->tone_open = true;
+	} else if (e->type == IVR_DTMF_EV_END && ch->tone_open) {
+		unsigned last = (ch->tone_pos + TONE_HIST - 1) % TONE_HIST;
+		ch->tone_end[last] = e->onset_sample + e->duration_samples;
+		ch->tone_open = false;
+	}
 	if (e->type == IVR_DTMF_EV_START) {
 		if (ch->rfc_seen || e->onset_sample < ch->guard_until) {
 			ch->inband_muted = true;
@@ -441,9 +485,10 @@ static void utt_open(struct ivr_dspchain *ch, struct ivr_ring *asr, uint64_t s, 
 		utt_frame(ch, asr, f, f == first ? IVR_ASR_F_FIRST : 0);
 }
 
-static void handoff(struct ivr_dspchain *ch, struct ivr_ring *asr, const struct ivr_vad_result *vr)
+/* @cur: the frame the VAD just processed. */
+static void handoff(struct ivr_dspchain *ch, struct ivr_ring *asr, const struct ivr_vad_result *vr,
+		    uint64_t cur)
 {
-	const uint64_t cur = ch->clock / FRAME; /* frame just processed (clock not advanced yet) */
 	if (ch->abort_pending && push_rec(ch, asr, ch->abort_utt, 0,
 					  IVR_ASR_F_LAST | IVR_ASR_F_ABORTED, cur, false) == 0)
 		ch->abort_pending = false;
@@ -488,11 +533,26 @@ static bool silent(const float *x, size_t n)
 	return m < SILENT_ABS;
 }
 
+/* Does [a, b) overlap a tone the detector reported (TONE_MARGIN either side)? */
+static bool tone_in(const struct ivr_dspchain *ch, uint64_t a, uint64_t b)
+{
+	for (unsigned i = 0; i < TONE_HIST; i++) {
+		if (!ch->tone_end[i])
+			continue; /* empty entry */
+		uint64_t on = ch->tone_on[i] > TONE_MARGIN ? ch->tone_on[i] - TONE_MARGIN : 0;
+		uint64_t end =
+			ch->tone_end[i] == UINT64_MAX ? UINT64_MAX : ch->tone_end[i] + TONE_MARGIN;
+		if (on < b && a < end)
+			return true;
+	}
+	return false;
+}
+
 static void run_dtmf(struct ivr_dspchain *ch, const float *pcm, struct ivr_dspchain_out *out)
 {
-	/* Rule 1: after telephone-events the detector is idle, except to end a started digit. */
-	if (ch->rfc_seen && !ch->inband_active)
-		return;
+	/* Rule 1 drops its digits after telephone-events (merge_inband), but the
+	 * detector keeps running: senders that also leave the tone in the audio
+	 * still need it kept away from the VAD. */
 	struct ivr_dtmf_event ev[4];
 	int n = ivr_dtmf_rx_process(DTMF(ch), pcm, FRAME, ev, IVR_N_ELEMENTS(ev));
 	for (int i = 0; i < n; i++)
@@ -534,41 +594,76 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 			       fe[i].duration_samples);
 	}
 
-	/* Echo cancelling, bypassed while there has been no far signal for a whole echo. */
-	const float *clean = near;
-	if (ch->aec_live) {
-		if (silent(far, FRAME)) {
-			if (ch->far_silent < ch->bypass_after)
-				ch->far_silent += FRAME;
+	/*
+	 * Canceller and VAD run LOOKAHEAD frames behind the detectors, on the
+	 * frame (and its echo reference) stored then; a frame with DTMF in it is
+	 * replaced by background, so the tone neither misadapts the canceller
+	 * (a loud near-end tone makes it diverge and leave prompt residue that
+	 * sounds like speech) nor reaches the VAD or the ASR.
+	 */
+	const uint64_t cf = ch->clock / FRAME;
+	const unsigned slot = (unsigned)(cf % LOOKAHEAD);
+	out->speech = out->in_speech = 0;
+	if (cf >= LOOKAHEAD) {
+		const uint64_t vf = cf - LOOKAHEAD;
+		const bool tone = tone_in(ch, vf * FRAME, vf * FRAME + FRAME);
+		/* A detector on the canceller's output (tests) must hear the tone through it. */
+		if (tone && !ch->cfg.dtmf_on_aec_output) {
+			memcpy(ch->vin, ch->noise, sizeof(ch->vin));
 		} else {
-			ch->far_silent = 0;
+			for (size_t i = 0; i < FRAME; i++)
+				ch->vin[i] = (float)ch->dly_near[slot][i] * (1.0f / 32768.0f);
 		}
-		if (ch->far_silent < ch->bypass_after) {
-			static const float zero[FRAME];
-			(void)ivr_aec_process(AEC(ch), near, far ? far : zero, ch->clean, FRAME);
-			clean = ch->clean;
-			ch->st.aec_frames++;
+		/* Echo cancelling, bypassed while there has been no far signal for a whole echo. */
+		const float *clean = ch->vin;
+		if (ch->aec_live) {
+			if (ch->dly_far_silent[slot]) {
+				if (ch->far_silent < ch->bypass_after)
+					ch->far_silent += FRAME;
+			} else {
+				ch->far_silent = 0;
+			}
+			if (ch->far_silent < ch->bypass_after) {
+				for (size_t i = 0; i < FRAME; i++)
+					ch->vfar[i] =
+						(float)ch->dly_far[slot][i] * (1.0f / 32768.0f);
+				(void)ivr_aec_process(AEC(ch), ch->vin, ch->vfar, ch->clean, FRAME);
+				clean = ch->clean;
+				ch->st.aec_frames++;
+			}
 		}
+		if (ch->cfg.dtmf_on_aec_output)
+			run_dtmf(ch, clean, out);
+		if (tone)
+			clean = ch->noise;
+
+		struct ivr_vad_result vr;
+		(void)ivr_vad_process(VAD(ch), clean, FRAME, &vr);
+		for (unsigned i = 0; i < vr.n_events; i++)
+			put_ev(out,
+			       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
+								 : IVR_MEDIA_EV_SPEECH_END,
+			       0, 0, 0, vr.ev[i].sample, 0);
+		out->speech = vr.speech;
+		out->in_speech = vr.in_speech;
+		if (!vr.speech && !tone)
+			memcpy(ch->noise, clean, sizeof(ch->noise));
+		/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
+		int16_t *h = ch->hist[vf % HIST_FRAMES];
+		for (size_t i = 0; i < FRAME; i++)
+			h[i] = ivr_f32_to_s16(clean[i]);
+		if (asr)
+			handoff(ch, asr, &vr, vf);
 	}
-	if (ch->cfg.dtmf_on_aec_output)
-		run_dtmf(ch, clean, out);
-
-	struct ivr_vad_result vr;
-	(void)ivr_vad_process(VAD(ch), clean, FRAME, &vr);
-	for (unsigned i = 0; i < vr.n_events; i++)
-		put_ev(out,
-		       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
-							 : IVR_MEDIA_EV_SPEECH_END,
-		       0, 0, 0, vr.ev[i].sample, 0);
-	out->speech = vr.speech;
-	out->in_speech = vr.in_speech;
-
-	/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
-	int16_t *h = ch->hist[(ch->clock / FRAME) % HIST_FRAMES];
+	/* This frame and its echo reference wait LOOKAHEAD frames (PCM16: G.711's range). */
 	for (size_t i = 0; i < FRAME; i++)
-		h[i] = ivr_f32_to_s16(clean[i]);
-	if (asr)
-		handoff(ch, asr, &vr);
+		ch->dly_near[slot][i] = ivr_f32_to_s16(near[i]);
+	ch->dly_far_silent[slot] = silent(far, FRAME);
+	if (far)
+		for (size_t i = 0; i < FRAME; i++)
+			ch->dly_far[slot][i] = ivr_f32_to_s16(far[i]);
+	else
+		memset(ch->dly_far[slot], 0, sizeof(ch->dly_far[slot]));
 
 	ch->clock += FRAME;
 	return (int)out->n_events;

@@ -38,8 +38,9 @@
  * DTMF merge without doubles (RFC 4733 section 2.6 says a receiver should
  * prefer telephone-events when both arrive):
  *   1. Once the call has delivered a valid telephone-event packet, in-band
- *      detection is suppressed for the rest of the call (the detector is
- *      not even run); an in-band digit already started still gets its END.
+ *      digits are suppressed for the rest of the call (the detector still
+ *      runs, to keep tones away from the VAD); an in-band digit already
+ *      started still gets its END.
  *   2. An RFC 4733 START for a digit that in-band reported (START) within
  *      dedup_ms (default 500) of media time before the packet is dropped,
  *      and so is the matching RFC 4733 END: the in-band pair stands.
@@ -52,6 +53,17 @@
  * init/reset (the chain's clock: one frame per process call); an RFC 4733
  * event is stamped with the chain's clock when its first packet arrived,
  * and its duration is the sender's.
+ *
+ * DTMF is not speech: the canceller and the VAD run 3 frames (60 ms) behind
+ * the DTMF detector, and frames that hold a tone the detector heard
+ * (reported as a digit or suppressed as own echo or under rule 1) reach
+ * them and the ASR hand-off as the last frame the VAD heard as non-speech.
+ * So a key press neither starts speech nor reaches the ASR, the VAD's
+ * active-level tracker never learns the tone's level (it would gate out
+ * quieter speech after a loud key), and the canceller does not misadapt on
+ * the tone (its residue of the prompt would sound like speech).  Speech
+ * events are reported 60 ms later for it; their sample positions are
+ * unchanged.
  *
  * Speech hand-off: records of struct ivr_asr_frame (512 bytes, power of two
  * as common/ring.h wants) on a per-worker SPSC ring; the producer never

@@ -44,6 +44,8 @@ enum key {
 	F_IVR_MS,
 	F_CAUSE,
 	F_MASKED,
+	F_TONE,
+	F_REVERSALS,
 	F_MAX
 };
 
@@ -77,6 +79,8 @@ static const struct {
 	[F_IVR_MS] = { "ivr_ms", K_U32 },
 	[F_CAUSE] = { "cause", K_STR },
 	[F_MASKED] = { "masked", K_U32 }, /* rendered as a boolean */
+	[F_TONE] = { "tone", K_STR },
+	[F_REVERSALS] = { "reversals", K_U32 }, /* rendered as a boolean */
 };
 
 static const char *const type_names[IVR_EVENT_TYPE_MAX] = {
@@ -85,7 +89,7 @@ static const char *const type_names[IVR_EVENT_TYPE_MAX] = {
 	[IVR_EVENT_RECOGNITION] = "recognition",   [IVR_EVENT_NODE_ENTER] = "node_enter",
 	[IVR_EVENT_NODE_EXIT] = "node_exit",	   [IVR_EVENT_NO_INPUT] = "no_input",
 	[IVR_EVENT_NO_MATCH] = "no_match",	   [IVR_EVENT_TRANSFER] = "transfer",
-	[IVR_EVENT_CALL_END] = "call_end",
+	[IVR_EVENT_CALL_END] = "call_end",	   [IVR_EVENT_FAX] = "fax",
 };
 
 const char *ivr_event_type_name(unsigned type)
@@ -254,6 +258,13 @@ IVR_RT int ivr_event_encode(void *buf, size_t cap, const struct ivr_event *ev)
 	case IVR_EVENT_CALL_END:
 		put_str(&e, F_CAUSE, ev->u.call_end.cause);
 		put_u32(&e, F_DURATION_MS, ev->u.call_end.duration_ms);
+		break;
+	case IVR_EVENT_FAX:
+		if (ev->u.fax.tone > IVR_EVENT_FAX_ANS)
+			return -EINVAL;
+		put_str(&e, F_TONE, ev->u.fax.tone == IVR_EVENT_FAX_ANS ? "ans" : "cng");
+		put_u32(&e, F_REVERSALS, ev->u.fax.reversals);
+		put_u32(&e, F_OFFSET_MS, ev->u.fax.offset_ms);
 		break;
 	default:
 		return -EINVAL;
@@ -469,7 +480,7 @@ int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, ch
 			if (vl != 4) {
 				jw_cstr(&j, "null");
 				malformed = 1;
-			} else if (key == F_MASKED) {
+			} else if (key == F_MASKED || key == F_REVERSALS) {
 				jw_cstr(&j, get_le32(v) ? "true" : "false");
 			} else {
 				jw_fmt_u64(&j, get_le32(v));

@@ -41,11 +41,15 @@ enum ivr_event_type {
 	IVR_EVENT_NO_MATCH = 9,
 	IVR_EVENT_TRANSFER = 10,
 	IVR_EVENT_CALL_END = 11,
+	IVR_EVENT_FAX = 12, /* DESIGN.md section 3 extension: a fax tone from the caller */
 	IVR_EVENT_TYPE_MAX
 };
 
 /** DTMF sources. */
 enum ivr_event_dtmf_source { IVR_EVENT_DTMF_INBAND = 0, IVR_EVENT_DTMF_RFC4733 = 1 };
+
+/** Fax tones (ITU-T T.30 CNG, V.25 ANS / V.8 ANSam). */
+enum ivr_event_fax_tone { IVR_EVENT_FAX_CNG = 0, IVR_EVENT_FAX_ANS = 1 };
 
 /** One platform variable (call_start vars: tier, language...). */
 struct ivr_event_kv {
@@ -110,6 +114,11 @@ struct ivr_event {
 			const char *cause;
 			uint32_t duration_ms;
 		} call_end;
+		struct {
+			uint8_t tone;	/* enum ivr_event_fax_tone; JSON "cng" or "ans" */
+			bool reversals; /* ANS with phase reversals (V.25 echo-canceller disable) */
+			uint32_t offset_ms; /* tone onset, since call start */
+		} fax;
 	} u;
 };
 

@@ -16,7 +16,9 @@
  * digit whatever the source, each lasting 100 ms +-20.  Also the sending
  * side: send_dtmf in-band and as RFC 4733, decoded by the phone.  And the
  * speech path: a caller talking gives speech_start/speech_end on the ring
- * and one utterance (pre-roll included) on the worker's ASR ring.
+ * and one utterance (pre-roll included) on the worker's ASR ring.  And fax:
+ * a caller's fax machine sending the T.30 CNG cadence (1100 Hz, 0.5 s on,
+ * 3 s off) gives one fax event per burst, tone "cng", at the burst onsets.
  * Run on io_uring and on the epoll fallback.
  * Exit 77 when the engine cannot start here (sockets, threads, shm refused).
  */
@@ -357,6 +359,81 @@ IVR_TEST(test_speech_to_asr_ring)
 	return IVR_TEST_RESULT();
 }
 
+IVR_TEST(test_fax_cng_to_event_ring)
+{
+	char ring[64];
+	snprintf(ring, sizeof(ring), "/ivr_test_fax_%d_%d", (int)getpid(), (int)use_epoll);
+	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
+				      .port_min = port_base,
+				      .port_max = (uint16_t)(port_base + 200),
+				      .n_workers = 2,
+				      .max_calls = 4,
+				      .force_epoll = use_epoll,
+				      .ring_name = ring };
+	port_base += 400;
+	struct ivr_engine *e = ivr_engine_new(&cfg);
+	if (!e || ivr_engine_start(e) < 0) {
+		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
+		ivr_engine_free(e);
+		return IVR_TEST_SKIP;
+	}
+	struct ivr_shmring_reader rd;
+	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
+		ivr_engine_free(e);
+		return IVR_TEST_SKIP;
+	}
+	/* Two CNG bursts at 0.5 s and 4.0 s (T.30: 0.5 s on, 3 s off), -15 dBm0. */
+	const size_t frames = 240, burst[2] = { 25, 200 };
+	float *audio = calloc(frames * FR, sizeof(float));
+	for (int b = 0; b < 2; b++)
+		ivr_check(ivr_tone_sine_add(audio + burst[b] * FR, 25 * FR, 8000, 1100.0f, -15.0f,
+					    NULL) == 0);
+	struct phone ph;
+	ivr_check_int_eq(phone_open(&ph), 0);
+	char remote[64];
+	phone_remote(&ph, remote, sizeof(remote));
+	struct ivr_call_params cp = { .remote = remote, .codec = "PCMU", .pt = -1, .dtmf_pt = -1 };
+	uint64_t id;
+	ivr_check_int_eq(ivr_call_create(e, &cp, &id, &ph.engine_port), 0);
+	struct phone *phs[1] = { &ph };
+	const float *src[1] = { audio };
+	phones_run(phs, src, 1, frames);
+	sleep_until(now_ns() + 200000000ull);
+
+	static unsigned char buf[1 << 16];
+	struct ivr_shmring_rec rec;
+	char json[4096];
+	long off[4];
+	int n_fax = 0, n_cng = 0;
+	while (ivr_shmring_read(&rd, &rec, buf, sizeof(buf)) == 1) {
+		if (rec.call_id != id || ivr_event_to_json(&rec, buf, json, sizeof(json)) < 0)
+			continue;
+		if (rec.type != IVR_EVENT_FAX)
+			continue;
+		printf("  %s: %s\n", ivr_engine_io_backend(e), json);
+		const char *o = strstr(json, "\"offset_ms\":");
+		if (n_fax < 4)
+			off[n_fax] = o ? atol(o + 12) : -1;
+		n_fax++;
+		n_cng += strstr(json, "\"tone\":\"cng\"") && strstr(json, "\"reversals\":false");
+	}
+	ivr_check_int_eq(n_fax, 2);
+	ivr_check_int_eq(n_cng, 2);
+	/* Media clock offsets: the burst onsets, within the jitter buffer's play-out shift. */
+	for (int b = 0; b < 2 && b < n_fax; b++)
+		ivr_check_msg(off[b] >= (long)burst[b] * 20 && off[b] <= (long)burst[b] * 20 + 200,
+			      "burst %d at %zu ms, fax offset_ms %ld", b, burst[b] * 20, off[b]);
+	/* the jitter buffer may shift play-out between the bursts (seen: 40 ms) */
+	if (n_fax == 2)
+		ivr_check_near((double)(off[1] - off[0]), 3500.0, 100.0);
+	ivr_check_int_eq(ivr_call_destroy(e, id), 0);
+	phone_close(&ph);
+	free(audio);
+	ivr_shmring_reader_close(&rd);
+	ivr_engine_free(e);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -364,9 +441,11 @@ int main(int argc, char **argv)
 	ivr_test_run(test_dtmf_to_event_ring);
 	ivr_test_run(test_send_dtmf_both_modes);
 	ivr_test_run(test_speech_to_asr_ring);
+	ivr_test_run(test_fax_cng_to_event_ring);
 	use_epoll = true;
 	ivr_test_run(test_dtmf_to_event_ring);
 	ivr_test_run(test_send_dtmf_both_modes);
 	ivr_test_run(test_speech_to_asr_ring);
+	ivr_test_run(test_fax_cng_to_event_ring);
 	return ivr_test_summary();
 }

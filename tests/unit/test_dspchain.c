@@ -16,9 +16,13 @@
  * on top of the echo starts within 200 ms; the ASR records start <= 300 ms
  * before the speech start and end after its end; a full ASR ring drops,
  * counts and closes the utterance; the echo guard for the engine's own
- * in-band digits; fax CNG; and no allocation on the process path
+ * in-band digits; fax CNG; key presses alone give no speech event and no
+ * ASR frame, speech / key / speech gives two utterances and the key once;
+ * no digit from the engine's own flow prompts (flite slt and rms) echoed
+ * back 6-12 dB down; and no allocation on the process path
  * (malloc interposed by tests/harness/ivr_alloc_guard.h; skipped under ASan).
- * The speech cases skip when pocketsphinx-testdata is not installed.
+ * The speech cases skip when pocketsphinx-testdata is not installed, the
+ * prompt case when flite is (renders cached in /tmp/ivr-test-prompts-UID).
  */
 #include "config.h"
 
@@ -26,10 +30,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "asr/flow.h"
 #include "dsp/g711.h"
 #include "dsp/rfc4733.h"
+#include "dsp/wav.h"
 #include "dsp/tone.h"
 #include "engine/dspchain.h"
+#if IVR_HAVE_ASR
+#include "asr/testset.h"
+#endif
 #include "ivr_speech.h"
 #include "ivr_alloc_guard.h"
 #include "ivr_test.h"
@@ -786,6 +795,283 @@ IVR_TEST(process_does_not_allocate)
 #endif
 }
 
+/* ------------------------------------------------- DTMF is not speech */
+
+/* Background noise at @dbfs (so the VAD has a floor to learn), added to @x. */
+static void add_noise(float *x, size_t n, double dbfs, uint64_t seed)
+{
+	const double a = pow(10.0, dbfs / 20.0);
+	for (size_t i = 0; i < n; i++)
+		x[i] += (float)(a * ivr_speech_gauss(&seed));
+}
+
+/* Speech events, ASR records and utterances of one run with an ASR ring. */
+struct vad_run {
+	int starts, ends;
+	uint64_t start_at[8];
+	uint64_t asr_frames;
+	int utts;
+};
+
+static struct vad_run run_with_asr(const float *near, size_t n, struct log *l)
+{
+	struct vad_run v = { 0 };
+	struct ivr_dspchain *ch = chain(NULL);
+	struct ivr_ring *ring = ring_new(512);
+	struct ivr_asr_reasm *ra = ivr_asr_reasm_new(2, MS(30000));
+	struct ivr_asr_utt u;
+	l->n = 0;
+	run(ch, near, NULL, n, NULL, 0, NULL, l, ring, 0);
+	while (ivr_asr_reasm_poll(ra, ring, &u) == 1)
+		v.utts++;
+	struct ivr_dspchain_stats st;
+	ivr_dspchain_get_stats(ch, &st);
+	v.asr_frames = st.asr_frames;
+	for (int i = 0; i < l->n; i++) {
+		if (l->ev[i].type == IVR_MEDIA_EV_SPEECH_START && v.starts < 8)
+			v.start_at[v.starts++] = l->ev[i].sample;
+		v.ends += l->ev[i].type == IVR_MEDIA_EV_SPEECH_END;
+	}
+	ivr_asr_reasm_free(ra);
+	free(ring);
+	ivr_dspchain_free(ch);
+	return v;
+}
+
+/* Keys alone, short and held, loud and weak: digits, never speech, nothing to the ASR. */
+IVR_TEST(dtmf_is_not_speech)
+{
+	static const struct {
+		uint32_t on_ms, off_ms;
+		float dbm0;
+	} cases[] = {
+		{ 70, 70, -8.0f }, { 150, 300, -4.0f }, { 1500, 500, -10.0f }, { 45, 45, -20.0f }
+	};
+	static struct log l;
+	for (size_t c = 0; c < IVR_N_ELEMENTS(cases); c++) {
+		size_t n;
+		float *x = make_digits(DIGITS, 700, cases[c].on_ms, cases[c].off_ms, cases[c].dbm0,
+				       &n, NULL);
+		add_noise(x, n, -65.0, 7 + c);
+		ivr_speech_ulaw(x, n);
+		struct vad_run v = run_with_asr(x, n, &l);
+		char got[64];
+		starts(&l, got, sizeof(got));
+		printf("  %u ms keys at %.0f dBm0: digits '%s', %d speech_start, %d speech_end, "
+		       "%llu ASR frames\n",
+		       cases[c].on_ms, (double)cases[c].dbm0, got, v.starts, v.ends,
+		       (unsigned long long)v.asr_frames);
+		ivr_check_msg(!strcmp(got, DIGITS), "digits once each");
+		ivr_check_int_eq(count(&l, IVR_MEDIA_EV_DTMF_END, -1), 16);
+		ivr_check_int_eq(v.starts, 0);
+		ivr_check_int_eq(v.ends, 0);
+		ivr_check_int_eq(v.asr_frames, 0);
+		ivr_check_int_eq(v.utts, 0);
+		free(x);
+	}
+	return IVR_TEST_RESULT();
+}
+
+/*
+ * Speech, a loud key 300 ms after it, speech 300 ms after the key (quieter
+ * than the tone by 20 dB): both utterances start and end, the digit comes
+ * once, and the ASR gets two utterances without the tone.
+ */
+IVR_TEST(speech_digit_speech)
+{
+	struct ivr_audio a = { 0 }, b = { 0 };
+	if (!load(&a, "numbers.raw", -26.0) || !load(&b, "goforward.raw", -26.0)) {
+		ivr_audio_free(&a);
+		return IVR_TEST_SKIP;
+	}
+	const size_t on_a = MS(800), dig = on_a + a.n_samples + MS(300);
+	const size_t on_b = dig + MS(150) + MS(300);
+	const size_t n = IVR_ROUND_UP(on_b + b.n_samples + MS(1200), FR);
+	float *x = calloc(n, sizeof(float));
+	memcpy(x + on_a, a.samples, a.n_samples * sizeof(float));
+	memcpy(x + on_b, b.samples, b.n_samples * sizeof(float));
+	struct ivr_tone_dtmf p = { .level_dbm0 = -6.0f, .twist_db = 2.0f, .ramp_ms = 2.0f };
+	ivr_check(ivr_tone_dtmf_add(x + dig, MS(150), RATE, '5', &p) == 0);
+	add_noise(x, n, -65.0, 99);
+	ivr_speech_ulaw(x, n);
+	static struct log l;
+	struct vad_run v = run_with_asr(x, n, &l);
+	char got[16];
+	starts(&l, got, sizeof(got));
+	printf("  speech %.0f-%.0f ms, key 5 at %.0f ms, speech %.0f-%.0f ms: digits '%s', "
+	       "speech_start at",
+	       on_a / 8.0, (on_a + a.n_samples) / 8.0, dig / 8.0, on_b / 8.0,
+	       (on_b + b.n_samples) / 8.0, got);
+	for (int i = 0; i < v.starts; i++)
+		printf(" %.0f", v.start_at[i] / 8.0);
+	printf(" ms, %d speech_end, %d ASR utterances\n", v.ends, v.utts);
+	ivr_check_msg(!strcmp(got, "5"), "the key once");
+	ivr_check_int_eq(count(&l, IVR_MEDIA_EV_DTMF_END, -1), 1);
+	ivr_check_int_eq(v.starts, 2);
+	ivr_check_int_eq(v.ends, 2);
+	ivr_check_int_eq(v.utts, 2);
+	if (v.starts == 2) {
+		ivr_check(llabs((long long)v.start_at[0] - (long long)on_a) < (long long)MS(200));
+		ivr_check(llabs((long long)v.start_at[1] - (long long)on_b) < (long long)MS(200));
+	}
+	free(x);
+	ivr_audio_free(&a);
+	ivr_audio_free(&b);
+	return IVR_TEST_RESULT();
+}
+
+/* --------------------------------------------- talk-off on own prompts */
+
+#if IVR_HAVE_ASR
+/* The engine's own prompts, concatenated with 300 ms gaps (8 kHz, as the engine sends them). */
+struct prompts {
+	float *x;
+	size_t n;
+	int count;
+};
+
+static int add_prompt(struct prompts *p, const char *text, const char *voice, const char *cache)
+{
+	char wav[1024], err[256];
+	struct ivr_audio a;
+	/* The engine's own rendering (engine/flowsvc.c): flite, peak -6 dBFS, 8 kHz mu-law. */
+	if (ivr_testset_render(text, voice, cache, wav, sizeof(wav)) < 0 ||
+	    ivr_wav_read(&a, wav, RATE, err, sizeof(err)) < 0)
+		return -1;
+	float *nx = realloc(p->x, (p->n + a.n_samples + MS(300)) * sizeof(float));
+	if (!nx) {
+		ivr_audio_free(&a);
+		return -1;
+	}
+	p->x = nx;
+	memcpy(p->x + p->n, a.samples, a.n_samples * sizeof(float));
+	memset(p->x + p->n + a.n_samples, 0, MS(300) * sizeof(float));
+	p->n += a.n_samples + MS(300);
+	p->count++;
+	ivr_audio_free(&a);
+	return 0;
+}
+
+/* Every prompt_text/reprompt_text (and no_match/no_input text) of @flow_file in @voice. */
+static int load_prompts(struct prompts *p, const char *flow_file, const char *voice,
+			const char *cache)
+{
+	char path[512], err[256];
+	snprintf(path, sizeof(path), "%s/grammars/%s", IVR_SOURCE_DIR, flow_file);
+	struct ivr_flow *fl;
+	if (ivr_flow_load(&fl, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "  %s: %s\n", path, err);
+		return -1;
+	}
+	int r = 0;
+	for (size_t i = 0; i < fl->n_nodes && r == 0; i++) {
+		const struct ivr_flow_node *nd = &fl->nodes[i];
+		const char *t[] = { nd->prompt_text, nd->reprompt_text, nd->no_match_text,
+				    nd->no_input_text };
+		for (size_t k = 0; k < IVR_N_ELEMENTS(t) && r == 0; k++)
+			if (t[k])
+				r = add_prompt(p, t[k], voice, cache);
+	}
+	ivr_flow_free(fl);
+	return r;
+}
+#endif
+
+/*
+ * Issue 3 (DTMF): no digits from the engine's own prompts echoed back.
+ * Every prompt of grammars/bank.yaml and grammars/hotline.yaml, rendered as
+ * the engine renders it (flite slt and rms; cached in a temp folder, so
+ * only the first run renders), is sent to the caller; the caller's line
+ * echoes it (bulk delay, a [0.25 0.5 0.25] low-pass, 6-12 dB down) back
+ * through G.711 mu-law with -70 dBFS of noise, into the chain with the sent
+ * prompt as the canceller's reference: no digit.  A key pressed at the end
+ * (-10 dBm0, 80 ms) must still come once, so the path is live.
+ */
+IVR_TEST(own_prompts_echo_no_talkoff)
+{
+#if !IVR_HAVE_ASR
+	printf("  note: built without asr (flow prompts are not rendered), skipped\n");
+	return IVR_TEST_SKIP;
+#else
+	if (system("command -v flite >/dev/null 2>&1") != 0) {
+		printf("  note: flite not installed, skipped\n");
+		return IVR_TEST_SKIP;
+	}
+	char cache[64];
+	snprintf(cache, sizeof(cache), "/tmp/ivr-test-prompts-%u", (unsigned)getuid());
+	static const char *const voices[] = { "slt", "rms" };
+	static const struct {
+		uint32_t delay_ms;
+		float atten_db;
+	} paths[] = { { 20, 6.0f }, { 64, 9.0f }, { 150, 12.0f } };
+	int total = 0;
+	for (size_t v = 0; v < IVR_N_ELEMENTS(voices); v++) {
+		struct prompts p = { 0 };
+		int r = load_prompts(&p, "bank.yaml", voices[v], cache);
+		if (r == 0)
+			r = load_prompts(&p, "hotline.yaml", voices[v], cache);
+		ivr_check_msg(r == 0 && p.count >= 20, "%s: prompts rendered %d", voices[v],
+			      p.count);
+		if (r < 0) {
+			free(p.x);
+			continue;
+		}
+		/* room for the echo's delay, the control key and the detector's tail */
+		const size_t key_at = p.n + MS(200), n = IVR_ROUND_UP(key_at + MS(600), FR);
+		float *far = calloc(n, sizeof(float)), *near = calloc(n, sizeof(float));
+		memcpy(far, p.x, p.n * sizeof(float));
+		ivr_speech_ulaw(far, n);
+		for (size_t e = 0; e < IVR_N_ELEMENTS(paths); e++) {
+			const size_t d = MS(paths[e].delay_ms);
+			const float g = powf(10.0f, -paths[e].atten_db / 20.0f);
+			memset(near, 0, n * sizeof(float));
+			for (size_t i = d + 2; i < n; i++)
+				near[i] = g * (0.25f * far[i - d] + 0.5f * far[i - d - 1] +
+					       0.25f * far[i - d - 2]);
+			add_noise(near, n, -70.0, 31 + e);
+			struct ivr_tone_dtmf k = { .level_dbm0 = -10.0f, .twist_db = 2.0f };
+			ivr_check(ivr_tone_dtmf_add(near + key_at, MS(80), RATE, '5', &k) == 0);
+			ivr_speech_ulaw(near, n);
+			struct ivr_dspchain *ch = chain(NULL);
+			struct ivr_dspchain_out o;
+			int digits = 0, key = 0;
+			for (size_t t = 0; t * FR + FR <= n; t++) {
+				const float *f = t ? far + (t - 1) * FR : NULL;
+				ivr_check(ivr_dspchain_process(ch, near + t * FR, f, FR, 0, NULL,
+							       &o) >= 0);
+				for (uint32_t i = 0; i < o.n_events; i++) {
+					if (o.ev[i].type != IVR_MEDIA_EV_DTMF_START)
+						continue;
+					if (o.ev[i].sample + MS(20) >= key_at) {
+						key += o.ev[i].digit == '5';
+						continue;
+					}
+					digits++;
+					fprintf(stderr,
+						"  talk-off: %s, echo %u ms -%.0f dB: '%c' at "
+						"%.0f ms\n",
+						voices[v], paths[e].delay_ms,
+						(double)paths[e].atten_db, o.ev[i].digit,
+						o.ev[i].sample / 8.0);
+				}
+			}
+			printf("  %s: %d prompts, %.1f s, echo %u ms -%.0f dB: %d digits from "
+			       "the prompts, control key %d\n",
+			       voices[v], p.count, p.n / 8000.0, paths[e].delay_ms,
+			       (double)paths[e].atten_db, digits, key);
+			ivr_check_int_eq(key, 1);
+			total += digits;
+			ivr_dspchain_free(ch);
+		}
+		free(far);
+		free(near);
+		free(p.x);
+	}
+	ivr_check_int_eq(total, 0);
+	return IVR_TEST_RESULT();
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -795,6 +1081,9 @@ int main(int argc, char **argv)
 	ivr_test_run(rfc4733_lost_packets);
 	ivr_test_run(own_dtmf_echo_guard);
 	ivr_test_run(fax_cng);
+	ivr_test_run(dtmf_is_not_speech);
+	ivr_test_run(speech_digit_speech);
+	ivr_test_run(own_prompts_echo_no_talkoff);
 	ivr_test_run(echo_no_false_barge_in);
 	ivr_test_run(barge_in_and_asr_handoff);
 	ivr_test_run(dtmf_before_vs_after_aec);

@@ -161,6 +161,30 @@ IVR_TEST(all_types_roundtrip)
 	ivr_check(j && strcmp(jstr(j, "cause"), "caller_hangup") == 0 &&
 		  jint(j, "duration_ms") == 61000);
 	json_decref(j);
+
+	/* fax: tone name, reversals as a JSON boolean, onset. */
+	const struct {
+		uint8_t tone;
+		bool rev;
+		uint32_t off;
+		const char *name;
+	} fx[] = { { IVR_EVENT_FAX_CNG, false, 3500, "cng" },
+		   { IVR_EVENT_FAX_ANS, true, 0, "ans" },
+		   { IVR_EVENT_FAX_ANS, false, 4000000000u, "ans" } };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(fx); i++) {
+		ev = (struct ivr_event){ .type = IVR_EVENT_FAX };
+		ev.u.fax.tone = fx[i].tone;
+		ev.u.fax.reversals = fx[i].rev;
+		ev.u.fax.offset_ms = fx[i].off;
+		j = roundtrip(&ev, 43);
+		ivr_check(j && strcmp(jstr(j, "type"), "fax") == 0);
+		ivr_check(j && strcmp(jstr(j, "tone"), fx[i].name) == 0);
+		ivr_check(j && json_is_boolean(json_object_get(j, "reversals")) &&
+			  json_is_true(json_object_get(j, "reversals")) == fx[i].rev);
+		ivr_check(j && jint(j, "offset_ms") == (long long)fx[i].off);
+		ivr_check(j && jint(j, "call_id") == 43);
+		json_decref(j);
+	}
 	return IVR_TEST_RESULT();
 }
 
@@ -267,6 +291,12 @@ IVR_TEST(bad_input)
 	ev.u.call_end.cause = "x";
 	ivr_check_int_eq(ivr_event_encode(NULL, 0, &ev), -EMSGSIZE);
 	ivr_check(ivr_event_type_name(0) == NULL && ivr_event_type_name(200) == NULL);
+	/* A fax tone other than CNG or ANS. */
+	ev = (struct ivr_event){ .type = IVR_EVENT_FAX };
+	ev.u.fax.tone = 2;
+	ivr_check_int_eq(ivr_event_encode(b, sizeof(b), &ev), -EINVAL);
+	ev.u.fax.tone = IVR_EVENT_FAX_CNG;
+	ivr_check_int_eq(ivr_event_encode(b, 8, &ev), -EMSGSIZE);
 
 	/* Malformed payloads still give valid JSON, flagged. */
 	struct ivr_shmring_rec rec = { .seq = 1, .type = IVR_EVENT_CALL_START };
