@@ -125,6 +125,7 @@ static json_t *info_json(const struct ivr_call_info *in)
 		json_object_set_new(j, "frames_skipped",
 				    json_integer((json_int_t)in->frames_skipped));
 		json_object_set_new(j, "rtcp_tx", json_integer((json_int_t)in->rtcp_tx));
+		json_object_set_new(j, "frames_fec", json_integer((json_int_t)in->frames_fec));
 		json_object_set_new(j, "rtt_ms",
 				    in->rtt_us >= 0 ? json_real(in->rtt_us / 1000.0) : json_null());
 		json_object_set_new(j, "remote_fraction_lost",

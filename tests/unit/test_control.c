@@ -188,6 +188,7 @@ IVR_TEST(test_call_ops)
 	ivr_check(!strcmp(json_string_value(json_object_get(vars, "transfer_target")), "billing"));
 	ivr_check(!strcmp(json_string_value(json_object_get(json_object_get(j, "call"), "codec")),
 			  "PCMA"));
+	ivr_check(json_is_integer(json_object_get(json_object_get(j, "call"), "frames_fec")));
 	json_decref(j);
 	snprintf(buf, sizeof(buf),
 		 "{\"id\":6,\"op\":\"play\",\"call_id\":%lld,\"file\":\"/nonexistent.wav\"}",
