@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -218,6 +219,19 @@ static inline double aligned_snr(const float *ref, const float *got, size_t n, s
 	return 10 * log10(s / (e + 1e-20));
 }
 
+/* Start an in-process engine configured by @cfg; NULL means "environment refused" (exit 77),
+ * with the reason on stderr. */
+static inline struct ivr_engine *test_engine_start(const struct ivr_engine_cfg *cfg)
+{
+	struct ivr_engine *e = ivr_engine_new(cfg);
+	if (!e || ivr_engine_start(e) < 0) {
+		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
+		ivr_engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
 /* Start an in-process engine; NULL means "environment refused" (exit 77). */
 static inline struct ivr_engine *test_engine(bool force_epoll, uint32_t max_calls,
 					     uint16_t port_min)
@@ -228,13 +242,7 @@ static inline struct ivr_engine *test_engine(bool force_epoll, uint32_t max_call
 				      .n_workers = 2,
 				      .max_calls = max_calls,
 				      .force_epoll = force_epoll };
-	struct ivr_engine *e = ivr_engine_new(&cfg);
-	if (!e || ivr_engine_start(e) < 0) {
-		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
-		ivr_engine_free(e);
-		return NULL;
-	}
-	return e;
+	return test_engine_start(&cfg);
 }
 
 /* A voiced, speech-like test signal: harmonics of a gliding pitch under a syllable envelope. */

@@ -105,30 +105,43 @@ static void read_ring(struct ivr_shmring_reader *r, const uint64_t *ids, struct 
 	}
 }
 
-IVR_TEST(test_dtmf_to_event_ring)
+/*
+ * An engine on the next free port range (2 workers, @max_calls slots, this run's I/O backend)
+ * publishing to its own event ring "/ivr_test_<tag>_<pid>_<epoll>", and @rd reading that ring
+ * from its oldest record.  @asr_ring_records: 0 = no ASR ring.  NULL means "environment
+ * refused" (exit 77), with the reason on stderr.
+ */
+static struct ivr_engine *engine_with_ring(const char *tag, uint32_t max_calls,
+					   uint32_t asr_ring_records, struct ivr_shmring_reader *rd)
 {
 	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_dtmf_%d_%d", (int)getpid(), (int)use_epoll);
+	snprintf(ring, sizeof(ring), "/ivr_test_%s_%d_%d", tag, (int)getpid(), (int)use_epoll);
 	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
 				      .port_min = port_base,
 				      .port_max = (uint16_t)(port_base + 200),
 				      .n_workers = 2,
-				      .max_calls = 8,
+				      .max_calls = max_calls,
 				      .force_epoll = use_epoll,
-				      .ring_name = ring };
+				      .ring_name = ring,
+				      .asr_ring_records = asr_ring_records };
 	port_base += 400;
-	struct ivr_engine *e = ivr_engine_new(&cfg);
-	if (!e || ivr_engine_start(e) < 0) {
-		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
+	struct ivr_engine *e = test_engine_start(&cfg);
+	if (!e)
+		return NULL;
+	if (ivr_shmring_reader_open(rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
+		fprintf(stderr, "SKIP: %s\n", rd->why);
 		ivr_engine_free(e);
-		return IVR_TEST_SKIP;
+		return NULL;
 	}
+	return e;
+}
+
+IVR_TEST(test_dtmf_to_event_ring)
+{
 	struct ivr_shmring_reader rd;
-	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
-		fprintf(stderr, "SKIP: %s\n", rd.why);
-		ivr_engine_free(e);
+	struct ivr_engine *e = engine_with_ring("dtmf", 8, 0, &rd);
+	if (!e)
 		return IVR_TEST_SKIP;
-	}
 	const size_t frames = 150; /* 3 s */
 	const size_t lead = 25;	   /* digits start after 500 ms (jitter buffer filled) */
 	static struct stream st[3];
@@ -278,28 +291,10 @@ IVR_TEST(test_send_dtmf_both_modes)
 
 IVR_TEST(test_speech_to_asr_ring)
 {
-	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_speech_%d_%d", (int)getpid(), (int)use_epoll);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = port_base,
-				      .port_max = (uint16_t)(port_base + 200),
-				      .n_workers = 2,
-				      .max_calls = 4,
-				      .force_epoll = use_epoll,
-				      .ring_name = ring,
-				      .asr_ring_records = 256 };
-	port_base += 400;
-	struct ivr_engine *e = ivr_engine_new(&cfg);
-	if (!e || ivr_engine_start(e) < 0) {
-		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
-		ivr_engine_free(e);
-		return IVR_TEST_SKIP;
-	}
 	struct ivr_shmring_reader rd;
-	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
-		ivr_engine_free(e);
+	struct ivr_engine *e = engine_with_ring("speech", 4, 256, &rd);
+	if (!e)
 		return IVR_TEST_SKIP;
-	}
 	/* 1 s of silence, 1.5 s of speech-like voice, 1.5 s of silence. */
 	const size_t frames = 200, on = 50, off = 125;
 	float *audio = calloc(frames * FR, sizeof(float));
@@ -361,27 +356,10 @@ IVR_TEST(test_speech_to_asr_ring)
 
 IVR_TEST(test_fax_cng_to_event_ring)
 {
-	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_fax_%d_%d", (int)getpid(), (int)use_epoll);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = port_base,
-				      .port_max = (uint16_t)(port_base + 200),
-				      .n_workers = 2,
-				      .max_calls = 4,
-				      .force_epoll = use_epoll,
-				      .ring_name = ring };
-	port_base += 400;
-	struct ivr_engine *e = ivr_engine_new(&cfg);
-	if (!e || ivr_engine_start(e) < 0) {
-		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
-		ivr_engine_free(e);
-		return IVR_TEST_SKIP;
-	}
 	struct ivr_shmring_reader rd;
-	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
-		ivr_engine_free(e);
+	struct ivr_engine *e = engine_with_ring("fax", 4, 0, &rd);
+	if (!e)
 		return IVR_TEST_SKIP;
-	}
 	/* Two CNG bursts at 0.5 s and 4.0 s (T.30: 0.5 s on, 3 s off), -15 dBm0. */
 	const size_t frames = 240, burst[2] = { 25, 200 };
 	float *audio = calloc(frames * FR, sizeof(float));

@@ -73,12 +73,9 @@ IVR_TEST(test_pcaps)
 				      .n_workers = 2,
 				      .max_calls = 4,
 				      .ring_name = ring };
-	struct ivr_engine *e = ivr_engine_new(&cfg);
-	if (!e || ivr_engine_start(e) < 0) {
-		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
-		ivr_engine_free(e);
+	struct ivr_engine *e = test_engine_start(&cfg);
+	if (!e)
 		return IVR_TEST_SKIP;
-	}
 	struct ivr_shmring_reader rd;
 	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
 		fprintf(stderr, "SKIP: %s\n", rd.why);

@@ -109,10 +109,8 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 				      .max_calls = 8,
 				      .ring_name = ring,
 				      .flows_dir = IVR_SOURCE_DIR "/grammars" };
-	struct ivr_engine *e = ivr_engine_new(&cfg);
-	if (!e || ivr_engine_start(e) < 0) {
-		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
-		ivr_engine_free(e);
+	struct ivr_engine *e = test_engine_start(&cfg);
+	if (!e) {
 		ivr_audio_free(&said);
 		return IVR_TEST_SKIP;
 	}

@@ -45,6 +45,17 @@ static int read_multi(const char *path, int *n_ch, float **ch, size_t *n_frames)
 	return 0;
 }
 
+/* Read back a recording the test has stopped: wait for the workers (sync), give the writer
+ * 60 ms, flush the recordings to disk, then read_multi() @path. */
+static int read_recording(struct ivr_engine *e, const char *path, int *n_ch, float **ch,
+			  size_t *n_frames)
+{
+	ivr_engine_sync(e);
+	sleep_until(now_ns() + 60000000ull);
+	ivr_engine_flush_recordings(e);
+	return read_multi(path, n_ch, ch, n_frames);
+}
+
 /* Like aligned_snr() but picks the lag by least error: periodic signals fool correlation. */
 static double exact_snr(const float *ref, const float *got, size_t n, size_t max_lag, size_t *lag)
 {
@@ -94,13 +105,10 @@ IVR_TEST(test_record_channels)
 	const float *src[1] = { voice };
 	phones_run(phs, src, 1, 150);
 	ivr_check_int_eq(ivr_call_record_stop(e, id), 0);
-	ivr_engine_sync(e);
-	sleep_until(now_ns() + 60000000ull);
-	ivr_engine_flush_recordings(e);
 	int nch = 0;
 	float *ch[3] = { 0 };
 	size_t nf = 0;
-	ivr_check_int_eq(read_multi(rpath, &nch, ch, &nf), 0);
+	ivr_check_int_eq(read_recording(e, rpath, &nch, ch, &nf), 0);
 	ivr_check_int_eq(nch, 3);
 	ivr_check_msg(nf >= N, "recorded %zu samples", nf);
 	if (nch == 3 && nf >= N) {
@@ -173,13 +181,10 @@ IVR_TEST(test_record_pause)
 	src[0] = tone + 80 * 160;
 	phones_run(phs, src, 1, 40);
 	ivr_check_int_eq(ivr_call_destroy(e, id), 0); /* destroy ends the recording too */
-	ivr_engine_sync(e);
-	sleep_until(now_ns() + 60000000ull);
-	ivr_engine_flush_recordings(e);
 	int nch = 0;
 	float *ch[3] = { 0 };
 	size_t nf = 0;
-	ivr_check_int_eq(read_multi(rpath, &nch, ch, &nf), 0);
+	ivr_check_int_eq(read_recording(e, rpath, &nch, ch, &nf), 0);
 	ivr_check_int_eq(nch, 1);
 	if (nch == 1 && nf > 8000 * 2) {
 		/* Energy per 100 ms block: loud, then a silent stretch, then loud again. */

@@ -208,12 +208,9 @@ IVR_TEST(test_queue_moh_announce_in_process)
 				      .max_calls = 4,
 				      .ring_name = ring,
 				      .flows_dir = IVR_SOURCE_DIR "/grammars" };
-	struct ivr_engine *e = ivr_engine_new(&cfg);
-	if (!e || ivr_engine_start(e) < 0) {
-		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());
-		ivr_engine_free(e);
+	struct ivr_engine *e = test_engine_start(&cfg);
+	if (!e)
 		return IVR_TEST_SKIP;
-	}
 	struct ivr_shmring_reader rd;
 	ivr_check_int_eq(ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST), 0);
 	static struct phone ph;

@@ -22,38 +22,10 @@
 
 #include "common/shmring.h"
 #include "engine/events.h"
+#include "ivr_pattern.h"
 #include "ivr_test.h"
 
 static char tmpdir[256];
-
-static uint64_t mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static size_t pattern_len(uint64_t seq, size_t max)
-{
-	return (size_t)(mix(seq * 3 + 1) % (max + 1));
-}
-
-static void pattern_fill(unsigned char *b, size_t n, uint64_t seq)
-{
-	uint64_t m = mix(seq);
-	for (size_t i = 0; i < n; i++)
-		b[i] = (unsigned char)((m >> ((i & 7) * 8)) ^ i);
-}
-
-static int pattern_ok(const unsigned char *b, size_t n, uint64_t seq)
-{
-	uint64_t m = mix(seq);
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != (unsigned char)((m >> ((i & 7) * 8)) ^ i))
-			return 0;
-	return 1;
-}
 
 static const char *path_in_tmp(char *buf, size_t n, const char *name)
 {
@@ -67,8 +39,8 @@ static size_t g_maxlen = 2000;
 static int publish(struct ivr_shmring *s, uint64_t seq, size_t maxlen)
 {
 	unsigned char b[4096];
-	size_t len = pattern_len(seq, maxlen);
-	pattern_fill(b, len, seq);
+	size_t len = ivr_pattern_len(seq, maxlen);
+	ivr_pattern_fill(b, len, seq);
 	return ivr_shmring_push(s, 0, 1, seq, ivr_shmring_now_ns(), 0, b, len);
 }
 
@@ -98,8 +70,8 @@ static void reader_child(const char *path, int fd, uint64_t until, int stall_eve
 		int rc = ivr_shmring_read(&r, &rec, buf, sizeof(buf));
 		if (rc == 1) {
 			if ((next != UINT64_MAX && rec.seq != next + rec.lost_before) ||
-			    rec.len != pattern_len(rec.seq, g_maxlen) ||
-			    !pattern_ok(buf, rec.len, rec.seq) || rec.call_id != rec.seq)
+			    rec.len != ivr_pattern_len(rec.seq, g_maxlen) ||
+			    !ivr_pattern_ok(buf, rec.len, rec.seq) || rec.call_id != rec.seq)
 				rep.bad++;
 			if (rep.first == UINT64_MAX)
 				rep.first = rec.seq;
@@ -511,7 +483,7 @@ IVR_TEST(ivr_events_tool)
 	ivr_check_int_eq(r.status, 2);
 	ivr_check_msg(strstr(r.err, "truncated") != NULL, "%s", r.err);
 	for (size_t i = 0; i < n; i++)
-		img[i] = (unsigned char)mix(i);
+		img[i] = (unsigned char)ivr_pattern_mix(i);
 	write_bytes(q, img, n);
 	run_tool(bad, &r);
 	ivr_check_int_eq(r.status, 2);

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +41,34 @@ static const char *error_of(json_t *j)
 	return json_is_string(e) ? json_string_value(e) : "";
 }
 
+/* Send the request formatted from @fmt; true when the reply says ok. */
+__attribute__((format(printf, 1, 2))) static bool accepted(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	json_t *j = rq(line);
+	bool r = ok(j);
+	json_decref(j);
+	return r;
+}
+
+/* Send the request formatted from @fmt; true when it is refused with an error containing @why. */
+__attribute__((format(printf, 2, 3))) static bool refused(const char *why, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	json_t *j = rq(line);
+	bool r = j && !ok(j) && strstr(error_of(j), why);
+	json_decref(j);
+	return r;
+}
+
 static int start_engine(void)
 {
 	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
@@ -62,24 +91,14 @@ IVR_TEST(test_bad_requests)
 	ivr_check(j && !ok(j) && strstr(error_of(j), "not JSON"));
 	ivr_check(j && json_is_null(json_object_get(j, "id")));
 	json_decref(j);
-	j = rq("[1,2]");
-	ivr_check(j && !ok(j) && strstr(error_of(j), "object"));
-	json_decref(j);
+	ivr_check(refused("object", "[1,2]"));
 	j = rq("{\"id\":7,\"op\":5}");
 	ivr_check(j && !ok(j) && json_integer_value(json_object_get(j, "id")) == 7);
 	json_decref(j);
-	j = rq("{\"id\":8,\"op\":\"fly\"}");
-	ivr_check(j && !ok(j) && strstr(error_of(j), "unknown op"));
-	json_decref(j);
-	j = rq("{\"id\":9,\"op\":\"play\",\"call_id\":\"x\"}");
-	ivr_check(j && !ok(j) && strstr(error_of(j), "call_id"));
-	json_decref(j);
-	j = rq("{\"id\":10,\"op\":\"play\",\"call_id\":123456}");
-	ivr_check(j && !ok(j) && strstr(error_of(j), "'file' is required"));
-	json_decref(j);
-	j = rq("{\"id\":11,\"op\":\"stop_play\",\"call_id\":123456}");
-	ivr_check(j && !ok(j) && strstr(error_of(j), "no call"));
-	json_decref(j);
+	ivr_check(refused("unknown op", "{\"id\":8,\"op\":\"fly\"}"));
+	ivr_check(refused("call_id", "{\"id\":9,\"op\":\"play\",\"call_id\":\"x\"}"));
+	ivr_check(refused("'file' is required", "{\"id\":10,\"op\":\"play\",\"call_id\":123456}"));
+	ivr_check(refused("no call", "{\"id\":11,\"op\":\"stop_play\",\"call_id\":123456}"));
 	j = rq("{\"id\":12,\"op\":\"ping\",\"id\":13}");
 	ivr_check(j && !ok(j)); /* duplicate keys refused */
 	json_decref(j);
@@ -93,24 +112,14 @@ IVR_TEST(test_bad_requests)
 IVR_TEST(test_call_ops)
 {
 	json_t *j;
-	j = rq("{\"id\":1,\"op\":\"create_call\",\"remote\":\"127.0.0.1:9\",\"codec\":\"G729\"}");
-	ivr_check(!ok(j) && strstr(error_of(j), "codec"));
-	json_decref(j);
-	j = rq("{\"id\":1,\"op\":\"create_call\",\"remote\":\"localhost\"}");
-	ivr_check(!ok(j) && strstr(error_of(j), "remote"));
-	json_decref(j);
-	j = rq("{\"id\":1,\"op\":\"create_call\",\"ptime_ms\":30}");
-	ivr_check(!ok(j) && strstr(error_of(j), "ptime"));
-	json_decref(j);
-	j = rq("{\"id\":1,\"op\":\"create_call\",\"vars\":[1]}");
-	ivr_check(!ok(j) && strstr(error_of(j), "vars"));
-	json_decref(j);
-	j = rq("{\"id\":1,\"op\":\"create_call\",\"pt\":300}");
-	ivr_check(!ok(j) && strstr(error_of(j), "pt"));
-	json_decref(j);
-	j = rq("{\"id\":1,\"op\":\"create_call\",\"aec\":\"yes\"}");
-	ivr_check(!ok(j) && strstr(error_of(j), "aec"));
-	json_decref(j);
+	ivr_check(refused(
+		"codec",
+		"{\"id\":1,\"op\":\"create_call\",\"remote\":\"127.0.0.1:9\",\"codec\":\"G729\"}"));
+	ivr_check(refused("remote", "{\"id\":1,\"op\":\"create_call\",\"remote\":\"localhost\"}"));
+	ivr_check(refused("ptime", "{\"id\":1,\"op\":\"create_call\",\"ptime_ms\":30}"));
+	ivr_check(refused("vars", "{\"id\":1,\"op\":\"create_call\",\"vars\":[1]}"));
+	ivr_check(refused("pt", "{\"id\":1,\"op\":\"create_call\",\"pt\":300}"));
+	ivr_check(refused("aec", "{\"id\":1,\"op\":\"create_call\",\"aec\":\"yes\"}"));
 	j = rq("{\"id\":1,\"op\":\"create_call\",\"remote\":\"127.0.0.1:9\",\"aec\":true}");
 	ivr_check(ok(j));
 	char destroy[128];
@@ -129,39 +138,23 @@ IVR_TEST(test_call_ops)
 	ivr_check(port >= 32000 && port <= 32100 && port % 2 == 0);
 	json_decref(j);
 	char buf[512];
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":3,\"op\":\"set_vars\",\"call_id\":%lld,\"vars\":{\"lang\":\"fr\"}}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(ok(j));
-	json_decref(j);
+	ivr_check(accepted(
+		"{\"id\":3,\"op\":\"set_vars\",\"call_id\":%lld,\"vars\":{\"lang\":\"fr\"}}",
+		(long long)id));
 	/* Router commands: an announcement needs the call to wait in queue first. */
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld,\"position\":3,\"wait_s\":"
-		 "90}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "not waiting in a queue"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "position"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":4,\"op\":\"transfer\",\"call_id\":%lld}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "target"));
-	json_decref(j);
-	j = rq("{\"id\":4,\"op\":\"transfer\",\"call_id\":999999,\"target\":\"x\"}");
-	ivr_check(!ok(j) && strstr(error_of(j), "no call"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":4,\"op\":\"transfer\",\"call_id\":%lld,\"target\":\"billing\"}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(ok(j));
-	json_decref(j);
+	ivr_check(refused(
+		"not waiting in a queue",
+		"{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld,\"position\":3,\"wait_s\":"
+		"90}",
+		(long long)id));
+	ivr_check(refused("position", "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld}",
+			  (long long)id));
+	ivr_check(refused("target", "{\"id\":4,\"op\":\"transfer\",\"call_id\":%lld}",
+			  (long long)id));
+	ivr_check(refused("no call",
+			  "{\"id\":4,\"op\":\"transfer\",\"call_id\":999999,\"target\":\"x\"}"));
+	ivr_check(accepted("{\"id\":4,\"op\":\"transfer\",\"call_id\":%lld,\"target\":\"billing\"}",
+			   (long long)id));
 	ivr_check(ivr_engine_sync(eng) == 0); /* the worker has put the call in queue */
 	snprintf(buf, sizeof(buf),
 		 "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld,\"position\":3,\"wait_s\":"
@@ -190,70 +183,40 @@ IVR_TEST(test_call_ops)
 			  "PCMA"));
 	ivr_check(json_is_integer(json_object_get(json_object_get(j, "call"), "frames_fec")));
 	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":6,\"op\":\"play\",\"call_id\":%lld,\"file\":\"/nonexistent.wav\"}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "nonexistent"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":7,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"12x\"}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "digits"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":8,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"123#\"}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(ok(j));
-	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":9,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/nonexistent-dir/"
-		 "x.wav\"}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "cannot open"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":10,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/tmp/"
-		 "x.wav\",\"channels\":[\"caller\",\"bogus\"]}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "channels"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":11,\"op\":\"conf_flags\",\"call_id\":%lld,\"listen\":true,\"speak\":"
-		 "false}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "not in a conference"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":12,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\",\"listen\":"
-		 "true,\"speak\":\"yes\"}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "speak"));
-	json_decref(j);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":13,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\"}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(ok(j));
-	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":14,\"op\":\"conf_leave\",\"call_id\":%lld}",
-		 (long long)id);
-	j = rq(buf);
-	ivr_check(ok(j));
-	json_decref(j);
-	snprintf(buf, sizeof(buf), "{\"id\":15,\"op\":\"hangup\",\"call_id\":%lld}", (long long)id);
-	j = rq(buf);
-	ivr_check(ok(j));
-	json_decref(j);
-	j = rq(buf);
-	ivr_check(!ok(j) && strstr(error_of(j), "no call"));
-	json_decref(j);
+	ivr_check(
+		refused("nonexistent",
+			"{\"id\":6,\"op\":\"play\",\"call_id\":%lld,\"file\":\"/nonexistent.wav\"}",
+			(long long)id));
+	ivr_check(refused("digits",
+			  "{\"id\":7,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"12x\"}",
+			  (long long)id));
+	ivr_check(accepted("{\"id\":8,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"123#\"}",
+			   (long long)id));
+	ivr_check(refused(
+		"cannot open",
+		"{\"id\":9,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/nonexistent-dir/"
+		"x.wav\"}",
+		(long long)id));
+	ivr_check(refused("channels",
+			  "{\"id\":10,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/tmp/"
+			  "x.wav\",\"channels\":[\"caller\",\"bogus\"]}",
+			  (long long)id));
+	ivr_check(refused(
+		"not in a conference",
+		"{\"id\":11,\"op\":\"conf_flags\",\"call_id\":%lld,\"listen\":true,\"speak\":"
+		"false}",
+		(long long)id));
+	ivr_check(refused(
+		"speak",
+		"{\"id\":12,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\",\"listen\":"
+		"true,\"speak\":\"yes\"}",
+		(long long)id));
+	ivr_check(accepted("{\"id\":13,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\"}",
+			   (long long)id));
+	ivr_check(accepted("{\"id\":14,\"op\":\"conf_leave\",\"call_id\":%lld}", (long long)id));
+	ivr_check(accepted("{\"id\":15,\"op\":\"hangup\",\"call_id\":%lld}", (long long)id));
+	ivr_check(refused("no call", "{\"id\":15,\"op\":\"hangup\",\"call_id\":%lld}",
+			  (long long)id));
 	return IVR_TEST_RESULT();
 }
 
@@ -270,12 +233,8 @@ IVR_TEST(test_max_calls)
 	j = rq("{\"id\":2,\"op\":\"create_call\"}");
 	ivr_check_msg(!ok(j) && strstr(error_of(j), "max calls (4) reached"), "%s", error_of(j));
 	json_decref(j);
-	char buf[128];
-	snprintf(buf, sizeof(buf), "{\"id\":3,\"op\":\"destroy_call\",\"call_id\":%lld}",
-		 (long long)ids[0]);
-	j = rq(buf);
-	ivr_check(ok(j));
-	json_decref(j);
+	ivr_check(
+		accepted("{\"id\":3,\"op\":\"destroy_call\",\"call_id\":%lld}", (long long)ids[0]));
 	/* The freed slot is reused; the old id stays invalid. */
 	j = rq("{\"id\":4,\"op\":\"create_call\"}");
 	ivr_check(ok(j));

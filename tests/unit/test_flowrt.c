@@ -144,6 +144,14 @@ static int node_idx(const struct ivr_flow *f, const char *name)
 	return ivr_flow_find_node(f, name);
 }
 
+/* A runtime for @f (default cfg), started at @now_ms; its first actions are in @o. */
+static struct ivr_flowrt *started(struct ivr_flow *f, uint64_t now_ms, struct ivr_flowrt_out *o)
+{
+	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
+	(void)ivr_flowrt_start(rt, now_ms, o);
+	return rt;
+}
+
 /* ---- cases ---- */
 
 IVR_TEST(test_start_plays_and_arms_recognition)
@@ -175,9 +183,8 @@ IVR_TEST(test_digit_barges_in_and_routes)
 	struct ivr_flow *f = load_bank();
 	if (!f)
 		return IVR_TEST_SKIP;
-	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
 	struct ivr_flowrt_out o;
-	(void)ivr_flowrt_start(rt, 0, &o);
+	struct ivr_flowrt *rt = started(f, 0, &o);
 	/* "1" mid-prompt: dtmf published, prompt stopped, recognition off, main -> balance */
 	ivr_check(ivr_flowrt_digit(rt, '1', IVR_EVENT_DTMF_INBAND, 80, 1500, &o) > 0);
 	const struct ivr_event *d = find_ev(&o, IVR_EVENT_DTMF, 0);
@@ -214,9 +221,8 @@ IVR_TEST(test_speech_barge_in_and_intent)
 	struct ivr_flow *f = load_bank();
 	if (!f)
 		return IVR_TEST_SKIP;
-	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
 	struct ivr_flowrt_out o;
-	(void)ivr_flowrt_start(rt, 0, &o);
+	struct ivr_flowrt *rt = started(f, 0, &o);
 	uint32_t turn = reco_turn(&o);
 	ivr_check(ivr_flowrt_speech_start(rt, 2000, &o) > 0);
 	ivr_check_int_eq(count_type(&o, IVR_FLOWRT_STOP_PROMPT), 1);
@@ -257,9 +263,8 @@ IVR_TEST(test_same_turn_first_input_wins)
 	struct ivr_flow *f = load_bank();
 	if (!f)
 		return IVR_TEST_SKIP;
-	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
 	struct ivr_flowrt_out o;
-	(void)ivr_flowrt_start(rt, 0, &o);
+	struct ivr_flowrt *rt = started(f, 0, &o);
 	uint32_t turn = reco_turn(&o);
 	(void)ivr_flowrt_speech_start(rt, 1000, &o);
 	/* the digit decides the turn before the recogniser answers */
@@ -297,9 +302,8 @@ IVR_TEST(test_no_input_reprompt_then_escalate)
 	uint32_t ni = main_n->no_input_ms;
 	ivr_check_int_eq(ni, 5000);
 	ivr_check_int_eq(main_n->max_retries, 2);
-	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
 	struct ivr_flowrt_out o;
-	(void)ivr_flowrt_start(rt, 0, &o);
+	struct ivr_flowrt *rt = started(f, 0, &o);
 	uint32_t id = last_play_id(&o);
 	uint64_t t = 8000;
 	/* no clock runs while the prompt plays */
@@ -384,8 +388,7 @@ IVR_TEST(test_no_match_reprompt_then_escalate)
 	ivr_flowrt_free(rt);
 
 	/* an unmapped digit is a no-match too; a ring-full result (no text) as well */
-	rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
-	(void)ivr_flowrt_start(rt, 0, &o);
+	rt = started(f, 0, &o);
 	turn = reco_turn(&o);
 	ivr_check(ivr_flowrt_digit(rt, '7', 0, 80, 100, &o) > 0);
 	ivr_check(find_ev(&o, IVR_EVENT_NO_MATCH, 0) != NULL);
@@ -443,9 +446,8 @@ IVR_TEST(test_star_repeats_prompt)
 	struct ivr_flow *f = load_bank();
 	if (!f)
 		return IVR_TEST_SKIP;
-	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
 	struct ivr_flowrt_out o;
-	(void)ivr_flowrt_start(rt, 0, &o);
+	struct ivr_flowrt *rt = started(f, 0, &o);
 	uint32_t id1 = last_play_id(&o);
 	/* mid-prompt: stop, play from the start, new id; the old id is stale */
 	ivr_check(ivr_flowrt_digit(rt, '*', 0, 80, 1000, &o) > 0);
@@ -476,9 +478,8 @@ IVR_TEST(test_sensitive_node_masks_digits)
 	struct ivr_flow *f = load_bank();
 	if (!f)
 		return IVR_TEST_SKIP;
-	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
 	struct ivr_flowrt_out o;
-	(void)ivr_flowrt_start(rt, 0, &o);
+	struct ivr_flowrt *rt = started(f, 0, &o);
 	(void)ivr_flowrt_digit(rt, '2', 0, 80, 500, &o); /* payments: sensitive */
 	ivr_check(entered(&o) && !strcmp(entered(&o), "payments"));
 	(void)ivr_flowrt_digit(rt, '7', 0, 80, 900, &o); /* unmapped: no-match */
@@ -515,9 +516,8 @@ IVR_TEST(test_handoff_record)
 	struct ivr_flow *f = load_bank();
 	if (!f)
 		return IVR_TEST_SKIP;
-	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
 	struct ivr_flowrt_out o;
-	(void)ivr_flowrt_start(rt, 100000, &o);
+	struct ivr_flowrt *rt = started(f, 100000, &o);
 	uint32_t turn = reco_turn(&o);
 	(void)ivr_flowrt_speech_start(rt, 102000, &o);
 	int cards = ivr_flow_find_intent(&f->nodes[node_idx(f, "main")], "cards");
@@ -570,9 +570,8 @@ IVR_TEST(test_complaint_and_self_service_end)
 	ivr_check(f != NULL);
 	if (!f)
 		return IVR_TEST_FAIL;
-	struct ivr_flowrt *rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
 	struct ivr_flowrt_out o;
-	(void)ivr_flowrt_start(rt, 0, &o);
+	struct ivr_flowrt *rt = started(f, 0, &o);
 	struct ivr_flowrt_result res = { .turn = reco_turn(&o),
 					 .text = "i want to complain",
 					 .intent = 1,
@@ -584,8 +583,7 @@ IVR_TEST(test_complaint_and_self_service_end)
 	ivr_flowrt_free(rt);
 
 	/* answer without goto: play it, then hang up (self-service end) */
-	rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
-	(void)ivr_flowrt_start(rt, 0, &o);
+	rt = started(f, 0, &o);
 	(void)ivr_flowrt_digit(rt, '1', 0, 80, 300, &o);
 	ivr_check(entered(&o) && !strcmp(entered(&o), "info"));
 	uint32_t id = last_play_id(&o);
@@ -608,8 +606,7 @@ IVR_TEST(test_complaint_and_self_service_end)
 	f = load_bank();
 	if (!f)
 		return IVR_TEST_PASS;
-	rt = ivr_flowrt_new(&(struct ivr_flowrt_cfg){ .flow = f });
-	(void)ivr_flowrt_start(rt, 0, &o);
+	rt = started(f, 0, &o);
 	(void)ivr_flowrt_digit(rt, '1', 0, 80, 300, &o);
 	(void)ivr_flowrt_prompt_done(rt, last_play_id(&o), 5000, &o);
 	(void)ivr_flowrt_digit(rt, '2', 0, 80, 6000, &o);

@@ -13,40 +13,10 @@
 #include <sys/stat.h>
 
 #include "common/shmring.h"
+#include "ivr_pattern.h"
 #include "ivr_test.h"
 
 static char tmpdir[256];
-
-static uint64_t mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-/* Deterministic payload of record @seq: length and bytes derive from the sequence, so a
- * reader can check every byte without shared state. */
-static size_t pattern_len(uint64_t seq, size_t max)
-{
-	return (size_t)(mix(seq * 3 + 1) % (max + 1));
-}
-
-static void pattern_fill(unsigned char *b, size_t n, uint64_t seq)
-{
-	uint64_t m = mix(seq);
-	for (size_t i = 0; i < n; i++)
-		b[i] = (unsigned char)((m >> ((i & 7) * 8)) ^ i);
-}
-
-static int pattern_ok(const unsigned char *b, size_t n, uint64_t seq)
-{
-	uint64_t m = mix(seq);
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != (unsigned char)((m >> ((i & 7) * 8)) ^ i))
-			return 0;
-	return 1;
-}
 
 static const char *ring_path(char *buf, size_t n, const char *name)
 {
@@ -57,7 +27,7 @@ static const char *ring_path(char *buf, size_t n, const char *name)
 static int publish(struct ivr_shmring *s, uint32_t w, uint64_t seq, size_t len)
 {
 	unsigned char b[16384];
-	pattern_fill(b, len, seq);
+	ivr_pattern_fill(b, len, seq);
 	return ivr_shmring_push(s, w, (uint8_t)(seq % 11 + 1), seq * 10 + w, 1000 + seq, 2000 + seq,
 				b, len);
 }
@@ -92,7 +62,7 @@ IVR_TEST(roundtrip_single_and_multislot)
 		ivr_check_int_eq(rec.wall_ms, 2000 + i);
 		ivr_check_int_eq(rec.type, i % 11 + 1);
 		ivr_check_int_eq(rec.lost_before, 0);
-		ivr_check(pattern_ok(buf, rec.len, i));
+		ivr_check(ivr_pattern_ok(buf, rec.len, i));
 	}
 	ivr_check_int_eq(ivr_shmring_read(&r, &rec, buf, sizeof(buf)), 0);
 	/* Too big for the ring: refused and counted, never truncated. */
@@ -105,7 +75,7 @@ IVR_TEST(roundtrip_single_and_multislot)
 	ivr_check_int_eq(ivr_shmring_read(&r, &rec, buf, 100), -EMSGSIZE);
 	ivr_check_int_eq(ivr_shmring_read(&r, &rec, buf, sizeof(buf)), 1);
 	ivr_check_int_eq(rec.seq, n);
-	ivr_check(pattern_ok(buf, 200, n));
+	ivr_check(ivr_pattern_ok(buf, 200, n));
 	ivr_check_int_eq(ivr_shmring_reader_lost(&r), 0);
 	ivr_shmring_reader_close(&r);
 	ivr_shmring_destroy(&s, 1);
@@ -134,7 +104,7 @@ IVR_TEST(shm_object_name)
 	unsigned char buf[256];
 	struct ivr_shmring_rec rec;
 	ivr_check_int_eq(ivr_shmring_read(&r, &rec, buf, sizeof(buf)), 1);
-	ivr_check(pattern_ok(buf, 10, 0));
+	ivr_check(ivr_pattern_ok(buf, 10, 0));
 	ivr_shmring_reader_close(&r);
 	ivr_shmring_destroy(&s, 1);
 	ivr_check(stat(dev, &st) != 0);
@@ -157,17 +127,17 @@ static void lap_run(uint32_t slot, uint32_t cap, size_t maxlen, int burst_pub, i
 	struct ivr_shmring_rec rec;
 	uint64_t pub = 0, got = 0, lost = 0, next = 0, bad = 0;
 	for (int round = 0; round < 300; round++) {
-		int np = (int)(mix((uint64_t)round) % (uint64_t)burst_pub);
+		int np = (int)(ivr_pattern_mix((uint64_t)round) % (uint64_t)burst_pub);
 		for (int i = 0; i < np; i++, pub++)
-			ivr_check(publish(&s, 0, pub, pattern_len(pub, maxlen)) >= 1);
-		int nr = (int)(mix((uint64_t)round + 99) % (uint64_t)burst_read);
+			ivr_check(publish(&s, 0, pub, ivr_pattern_len(pub, maxlen)) >= 1);
+		int nr = (int)(ivr_pattern_mix((uint64_t)round + 99) % (uint64_t)burst_read);
 		for (int i = 0; i < nr; i++) {
 			int rc = ivr_shmring_read(&r, &rec, buf, sizeof(buf));
 			if (rc != 1)
 				break;
 			if (rec.seq != next + rec.lost_before ||
-			    rec.len != pattern_len(rec.seq, maxlen) ||
-			    !pattern_ok(buf, rec.len, rec.seq))
+			    rec.len != ivr_pattern_len(rec.seq, maxlen) ||
+			    !ivr_pattern_ok(buf, rec.len, rec.seq))
 				bad++;
 			lost += rec.lost_before;
 			next = rec.seq + 1;
@@ -175,7 +145,7 @@ static void lap_run(uint32_t slot, uint32_t cap, size_t maxlen, int burst_pub, i
 		}
 	}
 	while (ivr_shmring_read(&r, &rec, buf, sizeof(buf)) == 1) {
-		if (rec.seq != next + rec.lost_before || !pattern_ok(buf, rec.len, rec.seq))
+		if (rec.seq != next + rec.lost_before || !ivr_pattern_ok(buf, rec.len, rec.seq))
 			bad++;
 		lost += rec.lost_before;
 		next = rec.seq + 1;
@@ -257,7 +227,7 @@ IVR_TEST(start_oldest_and_newest)
 	ivr_check_int_eq(ivr_shmring_read(&old, &rec, buf, sizeof(buf)), 1);
 	ivr_check_int_eq(rec.seq, 90);
 	ivr_check_int_eq(rec.lost_before, 0);
-	ivr_check(pattern_ok(buf, 90, 90));
+	ivr_check(ivr_pattern_ok(buf, 90, 90));
 	int more = 0;
 	while (ivr_shmring_read(&old, &rec, buf, sizeof(buf)) == 1)
 		more++;
@@ -314,7 +284,7 @@ IVR_TEST(head_store_not_yet_visible)
 		/* Bounded: a reader that re-delivers would loop here forever. */
 		for (int k = 0; k < 40 && ivr_shmring_read(&r, &rec, buf, sizeof(buf)) == 1; k++) {
 			ivr_check_int_eq(rec.seq, next + rec.lost_before);
-			ivr_check(pattern_ok(buf, rec.len, rec.seq));
+			ivr_check(ivr_pattern_ok(buf, rec.len, rec.seq));
 			next = rec.seq + 1;
 			got++;
 			lost += rec.lost_before;
@@ -350,8 +320,8 @@ IVR_TEST(several_workers)
 	ivr_check_int_eq(ivr_shmring_reader_open(&r, p, IVR_SHMRING_FROM_OLDEST), 0);
 	uint64_t pubs[3] = { 0, 0, 0 };
 	for (int i = 0; i < 90; i++) {
-		uint32_t w = (uint32_t)(mix((uint64_t)i) % 3);
-		ivr_check(publish(&s, w, pubs[w], pattern_len(pubs[w], 300)) >= 1);
+		uint32_t w = (uint32_t)(ivr_pattern_mix((uint64_t)i) % 3);
+		ivr_check(publish(&s, w, pubs[w], ivr_pattern_len(pubs[w], 300)) >= 1);
 		pubs[w]++;
 	}
 	uint64_t next[3] = { 0, 0, 0 };
@@ -362,7 +332,7 @@ IVR_TEST(several_workers)
 		ivr_check(rec.worker < 3);
 		ivr_check_int_eq(rec.seq, next[rec.worker]);
 		ivr_check_int_eq(rec.call_id, rec.seq * 10 + rec.worker);
-		ivr_check(pattern_ok(buf, rec.len, rec.seq));
+		ivr_check(ivr_pattern_ok(buf, rec.len, rec.seq));
 		next[rec.worker]++;
 		n++;
 	}
@@ -438,7 +408,7 @@ IVR_TEST(refuse_bad_rings)
 	/* Garbage of the right size, and a foreign magic. */
 	static unsigned char junk[IVR_SHMRING_DATA_OFF + 16 * 64];
 	for (size_t i = 0; i < sizeof(junk); i++)
-		junk[i] = (unsigned char)mix(i);
+		junk[i] = (unsigned char)ivr_pattern_mix(i);
 	ivr_check_int_eq(write_file(q, junk, sizeof(junk)), 0);
 	ivr_check_int_eq(ivr_shmring_reader_open(&r, q, IVR_SHMRING_FROM_OLDEST), -EBADMSG);
 	ivr_check(strstr(r.why, "not an IVR event ring") != NULL);
@@ -525,7 +495,7 @@ static void *thr_producer(void *arg)
 {
 	struct thr *t = arg;
 	for (uint64_t i = 0; i < THR_RECORDS; i++) {
-		publish(t->s, 0, i, pattern_len(i, thr_maxlen));
+		publish(t->s, 0, i, ivr_pattern_len(i, thr_maxlen));
 		/* A "tick" every 64 records: wake sleepers, as the engine does per 20 ms. */
 		if ((i & 63) == 63)
 			t->wakes += (uint64_t)ivr_shmring_wake(t->s, 0);
@@ -552,8 +522,8 @@ static void *thr_reader(void *arg)
 		int rc = ivr_shmring_read(&r, &rec, buf, sizeof(buf));
 		if (rc == 1) {
 			if (rec.seq != next + rec.lost_before ||
-			    rec.len != pattern_len(rec.seq, thr_maxlen) ||
-			    !pattern_ok(buf, rec.len, rec.seq) || rec.call_id != rec.seq * 10)
+			    rec.len != ivr_pattern_len(rec.seq, thr_maxlen) ||
+			    !ivr_pattern_ok(buf, rec.len, rec.seq) || rec.call_id != rec.seq * 10)
 				t->bad++;
 			t->got++;
 			t->lost += rec.lost_before;
