@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/cli.h"
 #include "common/shmring.h"
 #include "engine/events.h"
 
@@ -49,7 +50,6 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	int c;
-	char *end;
 	while ((c = getopt_long(argc, argv, "r:f:n:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -67,8 +67,8 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 		case 't': {
-			long long v = strtoll(optarg, &end, 10);
-			if (*optarg == 0 || *end || v < 0) {
+			long long v;
+			if (ivr_cli_parse_count(optarg, &v) < 0) {
 				fprintf(stderr, "ivr-events: --%s needs a number >= 0\n",
 					c == 'n' ? "count" : "timeout-ms");
 				return 2;
