@@ -538,15 +538,26 @@ int ivr_flowrt_digit(struct ivr_flowrt *rt, char digit, uint8_t source, uint32_t
 	return (int)out->n;
 }
 
-int ivr_flowrt_speech_start(struct ivr_flowrt *rt, uint64_t now_ms, struct ivr_flowrt_out *out)
+/* The head both speech hooks share: publish the event with its offset into the call.
+ * @return 1 when the call is live (go on), 0 when it is not, -EINVAL on bad arguments. */
+static int speech_event(struct ivr_flowrt *rt, uint8_t ev_type, uint64_t now_ms,
+			struct ivr_flowrt_out *out)
 {
 	if (begin(rt, out) < 0)
 		return -EINVAL;
 	if (!live(rt))
 		return 0;
-	struct ivr_event *ev = publish(out, IVR_EVENT_SPEECH_START);
+	struct ivr_event *ev = publish(out, ev_type);
 	if (ev)
 		ev->u.speech.offset_ms = rel_ms(rt, now_ms);
+	return 1;
+}
+
+int ivr_flowrt_speech_start(struct ivr_flowrt *rt, uint64_t now_ms, struct ivr_flowrt_out *out)
+{
+	int r = speech_event(rt, IVR_EVENT_SPEECH_START, now_ms, out);
+	if (r <= 0)
+		return r;
 	/* Only a node that listens is barged in on; an answer keeps playing. */
 	if (!rt->reco_on)
 		return (int)out->n;
@@ -561,13 +572,9 @@ int ivr_flowrt_speech_start(struct ivr_flowrt *rt, uint64_t now_ms, struct ivr_f
 
 int ivr_flowrt_speech_end(struct ivr_flowrt *rt, uint64_t now_ms, struct ivr_flowrt_out *out)
 {
-	if (begin(rt, out) < 0)
-		return -EINVAL;
-	if (!live(rt))
-		return 0;
-	struct ivr_event *ev = publish(out, IVR_EVENT_SPEECH_END);
-	if (ev)
-		ev->u.speech.offset_ms = rel_ms(rt, now_ms);
+	int r = speech_event(rt, IVR_EVENT_SPEECH_END, now_ms, out);
+	if (r <= 0)
+		return r;
 	/* The recogniser starts its work now: give it the whole no-match window. */
 	if (rt->phase == PH_HEAR)
 		rt->deadline_ms = now_ms + rt->no_match_ms;
