@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * common/cli.h - number parsing for the command-line tools (ivr-engine, ivr-events,
- * ivr-router).
+ * common/cli.h - number parsing and stop-signal set-up for the command-line tools
+ * (ivr-engine, ivr-events, ivr-router).
  *
  * Header-only, like the rest of common/.  Each tool used to carry its own strtoul/strtoll
  * check; they live here once so every tool rejects the same inputs.  The callers keep
@@ -13,6 +13,7 @@
 #define IVR_COMMON_CLI_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 
 /**
@@ -43,6 +44,19 @@ static inline int ivr_cli_parse_count(const char *s, long long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/**
+ * Route SIGINT and SIGTERM to @handler (which should only set a volatile sig_atomic_t).
+ * No SA_RESTART: the signal interrupts a blocking wait (futex, poll, sleep) so the tool
+ * notices the flag and exits promptly.
+ * @return nothing. Thread: main, before any other thread starts.
+ */
+static inline void ivr_cli_on_stop_signals(void (*handler)(int))
+{
+	struct sigaction sa = { .sa_handler = handler };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 #endif /* IVR_COMMON_CLI_H */

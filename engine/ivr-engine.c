@@ -175,9 +175,7 @@ int main(int argc, char **argv)
 		ivr_engine_free(e);
 		return 1;
 	}
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ivr_cli_on_stop_signals(on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	struct ivr_engine_stats st;
 	ivr_engine_get_stats(e, &st);

@@ -98,10 +98,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivr-events: %s\n", r.why);
 		return 2;
 	}
-	/* No SA_RESTART: a signal interrupts the futex wait so we exit promptly. */
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* The signal interrupts the futex wait (no SA_RESTART), so we exit promptly. */
+	ivr_cli_on_stop_signals(on_signal);
 
 	size_t cap = ivr_shmring_reader_max_record(&r);
 	unsigned char *buf = malloc(cap);

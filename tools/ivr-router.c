@@ -586,9 +586,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivr-router: %s\n", r.why);
 		return 2;
 	}
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ivr_cli_on_stop_signals(on_signal);
 
 	size_t cap = ivr_shmring_reader_max_record(&r), jcap = cap * 6 + 4096;
 	unsigned char *buf = malloc(cap);
