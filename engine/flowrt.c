@@ -324,6 +324,16 @@ static void transfer(struct ivr_flowrt *rt, struct ivr_flowrt_out *out, uint64_t
 static void go(struct ivr_flowrt *rt, int target, const char *reason, uint64_t now_ms,
 	       struct ivr_flowrt_out *out);
 
+/* An answer node has said its piece: follow its goto, or end the call. */
+static void answer_done(struct ivr_flowrt *rt, const struct ivr_flow_node *n, uint64_t now_ms,
+			struct ivr_flowrt_out *out)
+{
+	if (n->goto_node >= 0)
+		go(rt, n->goto_node, "done", now_ms, out);
+	else
+		hangup(rt, out, now_ms, "done");
+}
+
 /* Enter node @idx (the previous one has been left). */
 static void enter(struct ivr_flowrt *rt, int idx, const char *reason, uint64_t now_ms,
 		  struct ivr_flowrt_out *out)
@@ -359,12 +369,8 @@ static void enter(struct ivr_flowrt *rt, int idx, const char *reason, uint64_t n
 		break;
 	case IVR_FLOW_ANSWER:
 		rt->phase = PH_PROMPT;
-		if (!played) {
-			if (n->goto_node >= 0)
-				go(rt, n->goto_node, "done", now_ms, out);
-			else
-				hangup(rt, out, now_ms, "done");
-		}
+		if (!played)
+			answer_done(rt, n, now_ms, out);
 		break;
 	case IVR_FLOW_HANGUP:
 		rt->phase = PH_PROMPT;
@@ -631,10 +637,7 @@ int ivr_flowrt_prompt_done(struct ivr_flowrt *rt, uint32_t play_id, uint64_t now
 			wait_input(rt, now_ms);
 		break;
 	case IVR_FLOW_ANSWER:
-		if (n->goto_node >= 0)
-			go(rt, n->goto_node, "done", now_ms, out);
-		else
-			hangup(rt, out, now_ms, "done");
+		answer_done(rt, n, now_ms, out);
 		break;
 	case IVR_FLOW_HANGUP:
 		hangup(rt, out, now_ms, "hangup");
