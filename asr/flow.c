@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "asr/flow.h"
+#include "common/readall.h"
 
 #define DEFAULT_THRESHOLD   0.5f
 #define DEFAULT_MAX_RETRIES 2
@@ -652,34 +653,18 @@ int ivr_flow_load(struct ivr_flow **out, const char *path, char *err, size_t err
 			snprintf(err, err_len, "%s: cannot open: %s", path, strerror(e));
 		return e == ENOENT ? -ENOENT : -EIO;
 	}
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		len += fread(buf + len, 1, cap - len, fp);
-		if (len < cap)
-			break;
-		if (cap >= (16u << 20)) {
-			free(buf);
-			fclose(fp);
-			if (err && err_len)
-				snprintf(err, err_len, "%s: larger than 16 MB", path);
-			return -EBADMSG;
-		}
-		char *nb = realloc(buf, cap * 2);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = nb;
-		cap *= 2;
-	}
-	int rd_err = ferror(fp);
+	void *buf;
+	size_t len;
+	int rc = ivr_read_all(fp, 16u << 20, &buf, &len);
 	fclose(fp);
-	if (!buf)
+	if (rc == -EFBIG) {
+		if (err && err_len)
+			snprintf(err, err_len, "%s: larger than 16 MB", path);
+		return -EBADMSG;
+	}
+	if (rc == -ENOMEM)
 		return -ENOMEM;
-	if (rd_err) {
-		free(buf);
+	if (rc < 0) {
 		if (err && err_len)
 			snprintf(err, err_len, "%s: read error", path);
 		return -EIO;

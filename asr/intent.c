@@ -257,3 +257,14 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 	out->intent = out->confidence >= threshold ? best_i : -1;
 	return 0;
 }
+
+void ivr_intent_dict_key(const char *line, char key[IVR_INTENT_WORD_MAX])
+{
+	size_t k = 0;
+	while (line[k] && line[k] != ' ' && line[k] != '\t' && line[k] != '(' &&
+	       k < IVR_INTENT_WORD_MAX - 1) {
+		key[k] = line[k];
+		k++;
+	}
+	key[k] = 0;
+}

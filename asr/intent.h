@@ -29,6 +29,15 @@
  */
 size_t ivr_intent_words(const char *text, char (*words)[IVR_INTENT_WORD_MAX], size_t max);
 
+/**
+ * The headword of one pocketsphinx dictionary line ("word  W ER D", "word(2) ..."): the
+ * text up to the first space, tab or '(' (alternate pronunciations), truncated to
+ * IVR_INTENT_WORD_MAX - 1 bytes, into @key (NUL-terminated).  Shared by the lint's
+ * dictionary check and the recogniser's dictionary filter so both read a line alike.
+ * @return nothing. Thread: any.
+ */
+void ivr_intent_dict_key(const char *line, char key[IVR_INTENT_WORD_MAX]);
+
 struct ivr_intent_model; /* opaque */
 
 /** Classification of one text. */

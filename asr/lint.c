@@ -338,13 +338,7 @@ static void check_words(struct lint *l, const char *dict, int explicit_dict)
 	char line[512];
 	while (found_sorted && fgets(line, sizeof(line), fp)) {
 		char key[IVR_INTENT_WORD_MAX];
-		size_t k = 0;
-		while (line[k] && line[k] != ' ' && line[k] != '\t' && line[k] != '(' &&
-		       k < sizeof(key) - 1) {
-			key[k] = line[k];
-			k++;
-		}
-		key[k] = 0;
+		ivr_intent_dict_key(line, key);
 		char(*hit)[IVR_INTENT_WORD_MAX] =
 			bsearch(key, sorted, s.n, sizeof(*sorted), cmp_str);
 		if (hit)

@@ -141,13 +141,7 @@ static int small_dict(const char *dict, char (*words)[IVR_INTENT_WORD_MAX], size
 	char line[512];
 	while (fgets(line, sizeof(line), in)) {
 		char key[IVR_INTENT_WORD_MAX];
-		size_t k = 0;
-		while (line[k] && line[k] != ' ' && line[k] != '\t' && line[k] != '(' &&
-		       k < sizeof(key) - 1) {
-			key[k] = line[k];
-			k++;
-		}
-		key[k] = 0;
+		ivr_intent_dict_key(line, key);
 		char(*hit)[IVR_INTENT_WORD_MAX] = bsearch(key, words, n, sizeof(*words), cmp_word);
 		if (hit) {
 			found[hit - words] = 1;

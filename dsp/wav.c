@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/readall.h"
 #include "dsp/g711.h"
 #include "dsp/resample.h"
 #include "dsp/wav.h"
@@ -188,29 +189,14 @@ int ivr_wav_read(struct ivr_audio *out, const char *path, uint32_t target_rate_h
 		int e = errno;
 		return fail(err, err_len, -e, "%s: %s", path, strerror(e));
 	}
-	size_t cap = 1 << 16, len = 0;
-	uint8_t *buf = malloc(cap);
-	while (buf) {
-		len += fread(buf + len, 1, cap - len, f);
-		if (len < cap)
-			break;
-		uint8_t *nb = cap > (SIZE_MAX >> 2) ? NULL : realloc(buf, cap * 2);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = nb;
-		cap *= 2;
-	}
-	int io_err = ferror(f);
+	void *buf;
+	size_t len;
+	int rc = ivr_read_all(f, SIZE_MAX, &buf, &len);
 	fclose(f);
-	if (!buf)
+	if (rc == -ENOMEM)
 		return fail(err, err_len, -ENOMEM, "%s: out of memory", path);
-	if (io_err) {
-		free(buf);
+	if (rc < 0)
 		return fail(err, err_len, -EIO, "%s: read error", path);
-	}
 	char why[200] = "";
 	int e = ivr_wav_parse(out, buf, len, target_rate_hz, why, sizeof(why));
 	free(buf);

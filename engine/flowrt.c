@@ -324,6 +324,16 @@ static void transfer(struct ivr_flowrt *rt, struct ivr_flowrt_out *out, uint64_t
 static void go(struct ivr_flowrt *rt, int target, const char *reason, uint64_t now_ms,
 	       struct ivr_flowrt_out *out);
 
+/* An answer node has said its piece: follow its goto, or end the call. */
+static void answer_done(struct ivr_flowrt *rt, const struct ivr_flow_node *n, uint64_t now_ms,
+			struct ivr_flowrt_out *out)
+{
+	if (n->goto_node >= 0)
+		go(rt, n->goto_node, "done", now_ms, out);
+	else
+		hangup(rt, out, now_ms, "done");
+}
+
 /* Enter node @idx (the previous one has been left). */
 static void enter(struct ivr_flowrt *rt, int idx, const char *reason, uint64_t now_ms,
 		  struct ivr_flowrt_out *out)
@@ -359,12 +369,8 @@ static void enter(struct ivr_flowrt *rt, int idx, const char *reason, uint64_t n
 		break;
 	case IVR_FLOW_ANSWER:
 		rt->phase = PH_PROMPT;
-		if (!played) {
-			if (n->goto_node >= 0)
-				go(rt, n->goto_node, "done", now_ms, out);
-			else
-				hangup(rt, out, now_ms, "done");
-		}
+		if (!played)
+			answer_done(rt, n, now_ms, out);
 		break;
 	case IVR_FLOW_HANGUP:
 		rt->phase = PH_PROMPT;
@@ -538,15 +544,26 @@ int ivr_flowrt_digit(struct ivr_flowrt *rt, char digit, uint8_t source, uint32_t
 	return (int)out->n;
 }
 
-int ivr_flowrt_speech_start(struct ivr_flowrt *rt, uint64_t now_ms, struct ivr_flowrt_out *out)
+/* The head both speech hooks share: publish the event with its offset into the call.
+ * @return 1 when the call is live (go on), 0 when it is not, -EINVAL on bad arguments. */
+static int speech_event(struct ivr_flowrt *rt, uint8_t ev_type, uint64_t now_ms,
+			struct ivr_flowrt_out *out)
 {
 	if (begin(rt, out) < 0)
 		return -EINVAL;
 	if (!live(rt))
 		return 0;
-	struct ivr_event *ev = publish(out, IVR_EVENT_SPEECH_START);
+	struct ivr_event *ev = publish(out, ev_type);
 	if (ev)
 		ev->u.speech.offset_ms = rel_ms(rt, now_ms);
+	return 1;
+}
+
+int ivr_flowrt_speech_start(struct ivr_flowrt *rt, uint64_t now_ms, struct ivr_flowrt_out *out)
+{
+	int r = speech_event(rt, IVR_EVENT_SPEECH_START, now_ms, out);
+	if (r <= 0)
+		return r;
 	/* Only a node that listens is barged in on; an answer keeps playing. */
 	if (!rt->reco_on)
 		return (int)out->n;
@@ -561,13 +578,9 @@ int ivr_flowrt_speech_start(struct ivr_flowrt *rt, uint64_t now_ms, struct ivr_f
 
 int ivr_flowrt_speech_end(struct ivr_flowrt *rt, uint64_t now_ms, struct ivr_flowrt_out *out)
 {
-	if (begin(rt, out) < 0)
-		return -EINVAL;
-	if (!live(rt))
-		return 0;
-	struct ivr_event *ev = publish(out, IVR_EVENT_SPEECH_END);
-	if (ev)
-		ev->u.speech.offset_ms = rel_ms(rt, now_ms);
+	int r = speech_event(rt, IVR_EVENT_SPEECH_END, now_ms, out);
+	if (r <= 0)
+		return r;
 	/* The recogniser starts its work now: give it the whole no-match window. */
 	if (rt->phase == PH_HEAR)
 		rt->deadline_ms = now_ms + rt->no_match_ms;
@@ -624,10 +637,7 @@ int ivr_flowrt_prompt_done(struct ivr_flowrt *rt, uint32_t play_id, uint64_t now
 			wait_input(rt, now_ms);
 		break;
 	case IVR_FLOW_ANSWER:
-		if (n->goto_node >= 0)
-			go(rt, n->goto_node, "done", now_ms, out);
-		else
-			hangup(rt, out, now_ms, "done");
+		answer_done(rt, n, now_ms, out);
 		break;
 	case IVR_FLOW_HANGUP:
 		hangup(rt, out, now_ms, "hangup");

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "engine/api.h"
 #include "engine/control.h"
 
@@ -44,17 +45,6 @@ static void usage(FILE *f)
 		"                    \"\" = none)\n"
 		"  --help            this text\n",
 		IVR_MAX_CALLS);
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > max || s[0] == '-')
-		return -1;
-	*out = v;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -94,8 +84,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			*dash = 0;
-			if (parse_uint(buf, 65535, &a) < 0 || parse_uint(dash + 1, 65535, &b) < 0 ||
-			    a < 1024 || a > b) {
+			if (ivr_cli_parse_uint(buf, 65535, &a) < 0 ||
+			    ivr_cli_parse_uint(dash + 1, 65535, &b) < 0 || a < 1024 || a > b) {
 				fprintf(stderr,
 					"ivr-engine: bad --ports '%s' (1024 <= A <= B <= 65535)\n",
 					optarg);
@@ -109,7 +99,7 @@ int main(int argc, char **argv)
 			cfg.bind_addr = optarg;
 			break;
 		case 'w':
-			if (parse_uint(optarg, 256, &v) < 0 || v == 0) {
+			if (ivr_cli_parse_uint(optarg, 256, &v) < 0 || v == 0) {
 				fprintf(stderr, "ivr-engine: bad --workers '%s' (1..256)\n",
 					optarg);
 				return 2;
@@ -117,7 +107,7 @@ int main(int argc, char **argv)
 			cfg.n_workers = (unsigned)v;
 			break;
 		case 'm':
-			if (parse_uint(optarg, (1ul << 24) - 1, &v) < 0 || v == 0) {
+			if (ivr_cli_parse_uint(optarg, (1ul << 24) - 1, &v) < 0 || v == 0) {
 				fprintf(stderr, "ivr-engine: bad --max-calls '%s'\n", optarg);
 				return 2;
 			}
@@ -133,7 +123,7 @@ int main(int argc, char **argv)
 			cfg.flows_dir = optarg;
 			break;
 		case 'a':
-			if (parse_uint(optarg, 64, &v) < 0 || v == 0) {
+			if (ivr_cli_parse_uint(optarg, 64, &v) < 0 || v == 0) {
 				fprintf(stderr, "ivr-engine: bad --asr-threads '%s' (1..64)\n",
 					optarg);
 				return 2;
@@ -185,9 +175,7 @@ int main(int argc, char **argv)
 		ivr_engine_free(e);
 		return 1;
 	}
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ivr_cli_on_stop_signals(on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	struct ivr_engine_stats st;
 	ivr_engine_get_stats(e, &st);

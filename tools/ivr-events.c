@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/cli.h"
 #include "common/shmring.h"
 #include "engine/events.h"
 
@@ -49,7 +50,6 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	int c;
-	char *end;
 	while ((c = getopt_long(argc, argv, "r:f:n:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -67,8 +67,8 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 		case 't': {
-			long long v = strtoll(optarg, &end, 10);
-			if (*optarg == 0 || *end || v < 0) {
+			long long v;
+			if (ivr_cli_parse_count(optarg, &v) < 0) {
 				fprintf(stderr, "ivr-events: --%s needs a number >= 0\n",
 					c == 'n' ? "count" : "timeout-ms");
 				return 2;
@@ -98,10 +98,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivr-events: %s\n", r.why);
 		return 2;
 	}
-	/* No SA_RESTART: a signal interrupts the futex wait so we exit promptly. */
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* The signal interrupts the futex wait (no SA_RESTART), so we exit promptly. */
+	ivr_cli_on_stop_signals(on_signal);
 
 	size_t cap = ivr_shmring_reader_max_record(&r);
 	unsigned char *buf = malloc(cap);

@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "common/cli.h"
 #include "common/shmring.h"
 #include "engine/events.h"
 
@@ -517,7 +518,6 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	int o;
-	char *end;
 	while ((o = getopt_long(argc, argv, "r:c:C:dpf:n:t:a:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'r':
@@ -546,8 +546,8 @@ int main(int argc, char **argv)
 		case 'n':
 		case 't':
 		case 'a': {
-			long long v = strtoll(optarg, &end, 10);
-			if (*optarg == 0 || *end || v < 0) {
+			long long v;
+			if (ivr_cli_parse_count(optarg, &v) < 0) {
 				fprintf(stderr, "ivr-router: -%c needs a number >= 0\n", o);
 				return 2;
 			}
@@ -586,9 +586,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivr-router: %s\n", r.why);
 		return 2;
 	}
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	ivr_cli_on_stop_signals(on_signal);
 
 	size_t cap = ivr_shmring_reader_max_record(&r), jcap = cap * 6 + 4096;
 	unsigned char *buf = malloc(cap);
