@@ -550,3 +550,18 @@ int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, ch
 	jw_raw(&j, "}", 1);
 	return j.full ? -ENOSPC : (int)j.len;
 }
+
+int ivr_event_print(FILE *f, const struct ivr_shmring_rec *rec, const void *payload, char *json,
+		    size_t json_cap)
+{
+	int r = 0;
+	if (rec->lost_before)
+		r |= fprintf(f, "{\"type\":\"lost\",\"count\":%llu,\"worker\":%u}\n",
+			     (unsigned long long)rec->lost_before, rec->worker) < 0;
+	if (ivr_event_to_json(rec, payload, json, json_cap) >= 0)
+		r |= fprintf(f, "%s\n", json) < 0;
+	else
+		r |= fprintf(f, "{\"seq\":%llu,\"type\":\"oversized\"}\n",
+			     (unsigned long long)rec->seq) < 0;
+	return r ? -EIO : 0;
+}

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "common/defs.h"
 #include "common/shmring.h"
 
@@ -154,5 +156,15 @@ IVR_RT int ivr_event_publish(struct ivr_shmring *ring, uint32_t worker, uint64_t
  */
 int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, char *out,
 		      size_t cap);
+
+/**
+ * Print a record as a router sees it (ivr-events, ivr-demo): a line
+ * {"type":"lost","count":N,"worker":W} first when records were lost before it,
+ * then the record's JSON line (ivr_event_to_json() into @json, @json_cap
+ * bytes), or {"seq":N,"type":"oversized"} when it does not fit.
+ * @return 0, or -EIO when writing to @f failed.  Thread: any (not RT).
+ */
+int ivr_event_print(FILE *f, const struct ivr_shmring_rec *rec, const void *payload, char *json,
+		    size_t json_cap);
 
 #endif /* IVR_ENGINE_EVENTS_H */

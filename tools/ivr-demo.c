@@ -317,11 +317,7 @@ static void *reader_main(void *arg)
 	while (buf && js) {
 		int rc = ivr_shmring_read(r, &rec, buf, cap);
 		if (rc == 1) {
-			if (rec.lost_before)
-				printf("{\"type\":\"lost\",\"count\":%llu}\n",
-				       (unsigned long long)rec.lost_before);
-			if (ivr_event_to_json(&rec, buf, js, jcap) >= 0)
-				printf("%s\n", js);
+			(void)ivr_event_print(stdout, &rec, buf, js, jcap);
 			continue;
 		}
 		router_lines(false);

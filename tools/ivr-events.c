@@ -115,14 +115,7 @@ int main(int argc, char **argv)
 	while (!stop && (count < 0 || printed < count)) {
 		rc = ivr_shmring_read(&r, &rec, buf, cap);
 		if (rc == 1) {
-			if (rec.lost_before)
-				printf("{\"type\":\"lost\",\"count\":%llu,\"worker\":%u}\n",
-				       (unsigned long long)rec.lost_before, rec.worker);
-			if (ivr_event_to_json(&rec, buf, js, jcap) >= 0)
-				printf("%s\n", js);
-			else
-				printf("{\"seq\":%llu,\"type\":\"oversized\"}\n",
-				       (unsigned long long)rec.seq);
+			(void)ivr_event_print(stdout, &rec, buf, js, jcap);
 			printed++;
 			continue;
 		}
