@@ -84,6 +84,21 @@ enum ivr_shmring_from {
 	IVR_SHMRING_FROM_OLDEST = 1, /* the oldest record still held */
 };
 
+/**
+ * Parse a reader's start position as the tools spell it ("oldest" or "newest").
+ * @return 0 and *@from, or -EINVAL for any other text.  Thread: any.
+ */
+static inline int ivr_shmring_from_parse(const char *name, enum ivr_shmring_from *from)
+{
+	if (name && !strcmp(name, "oldest"))
+		*from = IVR_SHMRING_FROM_OLDEST;
+	else if (name && !strcmp(name, "newest"))
+		*from = IVR_SHMRING_FROM_NEWEST;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 /** Page 0 of the ring object.  Written once by the producer at create. */
 struct ivr_shmring_header {
 	uint64_t magic; /* IVR_SHMRING_MAGIC, stored last at create (release) */

@@ -56,11 +56,7 @@ int main(int argc, char **argv)
 			ring = optarg;
 			break;
 		case 'f':
-			if (strcmp(optarg, "oldest") == 0)
-				from = IVR_SHMRING_FROM_OLDEST;
-			else if (strcmp(optarg, "newest") == 0)
-				from = IVR_SHMRING_FROM_NEWEST;
-			else {
+			if (ivr_shmring_from_parse(optarg, &from) < 0) {
 				fprintf(stderr, "ivr-events: --from must be oldest or newest\n");
 				return 2;
 			}

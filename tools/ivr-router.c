@@ -536,9 +536,7 @@ int main(int argc, char **argv)
 			print_cmds = 1;
 			break;
 		case 'f':
-			if (strcmp(optarg, "oldest") == 0)
-				from = IVR_SHMRING_FROM_OLDEST;
-			else if (strcmp(optarg, "newest") != 0) {
+			if (ivr_shmring_from_parse(optarg, &from) < 0) {
 				fprintf(stderr, "ivr-router: --from must be oldest or newest\n");
 				return 2;
 			}

@@ -84,6 +84,20 @@ IVR_TEST(roundtrip_single_and_multislot)
 	return IVR_TEST_RESULT();
 }
 
+IVR_TEST(from_names)
+{
+	enum ivr_shmring_from f = IVR_SHMRING_FROM_NEWEST;
+	ivr_check_int_eq(ivr_shmring_from_parse("oldest", &f), 0);
+	ivr_check_int_eq(f, IVR_SHMRING_FROM_OLDEST);
+	ivr_check_int_eq(ivr_shmring_from_parse("newest", &f), 0);
+	ivr_check_int_eq(f, IVR_SHMRING_FROM_NEWEST);
+	ivr_check_int_eq(ivr_shmring_from_parse("Oldest", &f), -EINVAL);
+	ivr_check_int_eq(ivr_shmring_from_parse("", &f), -EINVAL);
+	ivr_check_int_eq(ivr_shmring_from_parse(NULL, &f), -EINVAL);
+	ivr_check_int_eq(f, IVR_SHMRING_FROM_NEWEST);
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(shm_object_name)
 {
 	char name[64], dev[128];
@@ -598,6 +612,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ivr_test_run(roundtrip_single_and_multislot);
+	ivr_test_run(from_names);
 	ivr_test_run(shm_object_name);
 	ivr_test_run(lapped_exact_loss_single_slot);
 	ivr_test_run(lapped_exact_loss_multislot);
