@@ -669,6 +669,11 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	int r = ivr_codec_init(&codec, cid, p->pt);
 	if (r < 0)
 		return fail(r, "create_call: bad payload type %d", p->pt);
+	r = ivr_codec_set_rate(&codec, p->rate_hz);
+	if (r < 0)
+		return fail(r, "create_call: rate_hz %u not supported for %s (%s)", p->rate_hz,
+			    ivr_codec_name(cid),
+			    cid == IVR_CODEC_OPUS ? "8000, 16000 or 48000" : "8000 only");
 	if (p->dtmf_pt > 127 || (p->dtmf_pt >= 0 && p->dtmf_pt == codec.pt))
 		return fail(-EINVAL, "create_call: bad dtmf_pt %d", p->dtmf_pt);
 	if (p->ptime_ms && p->ptime_ms != IVR_FRAME_MS)

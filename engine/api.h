@@ -87,8 +87,15 @@ struct ivr_call_params {
 	const char *remote; /* "ip:port" where to send; NULL = wait for media (latching) */
 	const char *codec;  /* "PCMU" (default), "PCMA", "opus" */
 	int pt;		    /* payload type; -1 = the codec's static one (opus: 111) */
-	int dtmf_pt;	    /* telephone-event payload type; -1 = none */
-	unsigned ptime_ms;  /* 0 or 20 (the engine ticks 20 ms frames) */
+	/*
+	 * Audio rate negotiated for the codec (Opus maxplaybackrate, RFC 7587;
+	 * its RTP clock stays 48 kHz): 0 = 8000; Opus 8000, 16000 or 48000.
+	 * The call runs at 8 kHz inside for 8000, at 16 kHz for 16000 and
+	 * 48000 (engine/codec.h says why); G.711 takes only 8000.
+	 */
+	uint32_t rate_hz;
+	int dtmf_pt;	   /* telephone-event payload type; -1 = none */
+	unsigned ptime_ms; /* 0 or 20 (the engine ticks 20 ms frames) */
 	const char *ani, *dnis, *flow;
 	const char *vars_json; /* a JSON object as text, or NULL */
 	enum ivr_call_aec aec; /* AUTO (zero): on for calls with a flow */
@@ -98,7 +105,8 @@ struct ivr_call_params {
  * Create a call: takes a slot, binds an RTP port from the range, hands the
  * call to the least loaded worker.
  * @return 0 and *@call_id, *@local_port; -ENOSPC (max calls reached or no
- *         free port), -EINVAL (bad parameters), -ENOTSUP (codec), -EIO.
+ *         free port), -EINVAL (bad parameters), -ENOTSUP (codec, or a
+ *         rate_hz the engine does not run for it), -EIO.
  */
 IVR_NODISCARD int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p,
 				  uint64_t *call_id, uint16_t *local_port);

@@ -45,10 +45,27 @@ static size_t codec_state_off(void)
 	return IVR_ROUND_UP(ivr_jb_size(NULL), IVR_ALIGN);
 }
 
+/* Bytes of a 16 kHz DSP chain (any configuration: the canceller's size does not change it). */
+static size_t wb_chain_size(void)
+{
+	return IVR_ROUND_UP(ivr_dspchain_size(&(struct ivr_dspchain_cfg){ .rate_hz = 16000 }),
+			    IVR_ALIGN);
+}
+
+/*
+ * Offset of a wideband call's DSP chain in c->jb[]: after the codec state,
+ * in the cold part of the slot that only Opus calls touch, so the 16 kHz
+ * chain (about 12 KB of frame buffers more than the 8 kHz one in c->dsp)
+ * costs G.711 calls nothing.
+ */
+static size_t wb_chain_off(void)
+{
+	return codec_state_off() + IVR_ROUND_UP(ivr_codec_state_max(), IVR_ALIGN);
+}
+
 size_t ivr_call_slot_size(void)
 {
-	return IVR_ROUND_UP(sizeof(struct ivr_call) + codec_state_off() + ivr_codec_state_max(),
-			    IVR_ALIGN);
+	return IVR_ROUND_UP(sizeof(struct ivr_call) + wb_chain_off() + wb_chain_size(), IVR_ALIGN);
 }
 
 size_t ivr_call_slot_hot_size(void)
@@ -151,9 +168,12 @@ void ivr_call_on_packet(struct ivr_call *c, const uint8_t *data, size_t n_bytes,
 			 arrival);
 }
 
+/* The chain: c->dsp at 8 kHz, the slot's cold part for 16 kHz calls (wb_chain_off()). */
 static inline struct ivr_dspchain *call_chain(struct ivr_call *c)
 {
-	return (struct ivr_dspchain *)c->dsp;
+	if (c->codec.rate_hz == 8000)
+		return (struct ivr_dspchain *)c->dsp;
+	return (struct ivr_dspchain *)(void *)(c->jb + wb_chain_off());
 }
 
 int ivr_call_dsp_setup(struct ivr_call *c)
@@ -171,16 +191,15 @@ int ivr_call_dsp_setup(struct ivr_call *c)
 			return r;
 		c->rfc_tx_ready = true;
 	}
-	/* 16 kHz calls would run without the chain until it takes that rate. */
-	if (c->codec.rate_hz != 8000)
-		return 0;
 	/* Telephone-events use the audio's RTP clock: 48 kHz on Opus calls. */
-	struct ivr_dspchain_cfg cfg = { .call_id = c->call_id,
+	struct ivr_dspchain_cfg cfg = { .rate_hz = c->codec.rate_hz,
+					.call_id = c->call_id,
 					.rfc_clock_hz = c->codec.clock_hz,
 					.no_aec = !c->aec_on };
-	if (ivr_dspchain_size(&cfg) > sizeof(c->dsp))
+	const size_t room = c->codec.rate_hz == 8000 ? sizeof(c->dsp) : wb_chain_size();
+	if (ivr_dspchain_size(&cfg) > room)
 		return -ENOSPC;
-	int r = ivr_dspchain_init(call_chain(c), sizeof(c->dsp), &cfg);
+	int r = ivr_dspchain_init(call_chain(c), room, &cfg);
 	if (r < 0)
 		return r;
 	c->dsp_ready = true;

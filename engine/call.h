@@ -7,8 +7,9 @@
  * media path: RTP in/out state, the jitter buffer, PLC, codec, the DSP-chain
  * state area, prompt playback position, DTMF sender queue, recording ids and
  * the conference port, and after the jitter buffer the codec state (Opus
- * encoder + decoder, engine/codec.h; G.711 calls leave it untouched, so its
- * pages are never faulted in).  Nothing is allocated after the call is
+ * encoder + decoder, engine/codec.h) and the 16 kHz DSP chain of wideband
+ * Opus calls (G.711 calls leave both untouched, so their pages are never
+ * faulted in; 8 kHz calls keep their chain in dsp[]).  Nothing is allocated after the call is
  * created.
  *
  * Life cycle (docs/architecture.md): FREE -> (control: bind socket, init)
@@ -113,7 +114,7 @@ struct ivr_call {
 	uint16_t local_port;
 	struct ivr_codec codec;
 	int dtmf_pt;		/* -1: none */
-	uint32_t frame_samples; /* 160 at 8 kHz */
+	uint32_t frame_samples; /* 160 at 8 kHz, 320 at 16 kHz (codec.rate_hz) */
 	uint32_t ssrc;
 	uint64_t created_ns;
 	char ani[64], dnis[64], flow[64];
@@ -189,12 +190,13 @@ struct ivr_call {
 	struct iovec rtcp_iov;
 
 	struct ivr_mix_port mix;
-	_Alignas(64) uint8_t jb[]; /* struct ivr_jb (ivr_jb_size() bytes), then codec state */
+	/* struct ivr_jb (ivr_jb_size() bytes), then codec state, then a 16 kHz chain */
+	_Alignas(64) uint8_t jb[];
 };
 
 /**
  * @return the slot stride: sizeof(struct ivr_call) + jitter buffer + codec
- * state (ivr_codec_state_max()), 64-aligned.
+ * state (ivr_codec_state_max()) + a 16 kHz DSP chain, 64-aligned.
  */
 size_t ivr_call_slot_size(void);
 
@@ -206,8 +208,9 @@ static inline struct ivr_jb *ivr_call_jb(struct ivr_call *c)
 
 /**
  * @return the bytes of a slot the media path uses for every call: all but
- * the codec state, which ivr_call_codec_setup() initialises (faults in) in
- * full on the control thread for the calls that have one.  Thread: any.
+ * the codec state and the 16 kHz chain, which ivr_call_dsp_setup()
+ * initialises (faults in) on the control thread for the calls that have
+ * them.  Thread: any.
  */
 size_t ivr_call_slot_hot_size(void);
 
@@ -276,7 +279,8 @@ IVR_RT void ivr_call_set_end_cause(struct ivr_call *c, const char *cause);
 IVR_RT void ivr_call_retire(struct ivr_call *c);
 
 /**
- * Set up the call's DSP chain in c->dsp for c->call_id (allocates speexdsp's
+ * Set up the call's DSP chain at the call's rate (8 kHz in c->dsp, 16 kHz in
+ * the slot's cold part) for c->call_id (allocates speexdsp's
  * canceller) and, when c->dtmf_pt >= 0, the RFC 4733 sender in c->rfc_tx.
  * Needs codec, dtmf_pt and call_id set; call after ivr_call_init() and
  * before the worker's ADD.  Runs ivr_call_codec_setup() first.

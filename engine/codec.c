@@ -15,8 +15,11 @@
 #include "dsp/opus_codec.h"
 #include "engine/codec.h"
 
-/* The call's internal rate for Opus legs (see codec.h for why 8 kHz). */
-static const struct ivr_opus_cfg opus_cfg = { .rate_hz = 8000 };
+/* The Opus wrapper's configuration for the call's internal rate (codec.h). */
+static struct ivr_opus_cfg opus_cfg(const struct ivr_codec *c)
+{
+	return (struct ivr_opus_cfg){ .rate_hz = c->rate_hz };
+}
 
 int ivr_codec_from_name(const char *name, enum ivr_codec_id *id)
 {
@@ -61,20 +64,38 @@ int ivr_codec_init(struct ivr_codec *c, enum ivr_codec_id id, int pt)
 	case IVR_CODEC_OPUS:
 		c->id = id;
 		c->pt = (uint8_t)(pt < 0 ? (int)IVR_CODEC_OPUS : pt);
-		c->rate_hz = opus_cfg.rate_hz;
+		c->rate_hz = 8000;   /* until ivr_codec_set_rate() */
 		c->clock_hz = 48000; /* RFC 7587 4.1: always 48 kHz */
 		break;
 	default:
 		return -EINVAL;
 	}
+	c->codec_rate_hz = 8000;
 	c->frame_samples = c->rate_hz / 50;
 	c->frame_units = c->clock_hz / 50;
 	return 0;
 }
 
-static size_t opus_enc_bytes(void)
+int ivr_codec_set_rate(struct ivr_codec *c, uint32_t codec_rate_hz)
 {
-	return IVR_ROUND_UP(ivr_opus_enc_size(&opus_cfg), IVR_ALIGN);
+	if (!c)
+		return -EINVAL;
+	if (!codec_rate_hz)
+		codec_rate_hz = 8000;
+	if (c->id != IVR_CODEC_OPUS)
+		return codec_rate_hz == 8000 ? 0 : -ENOTSUP;
+	if (codec_rate_hz != 8000 && codec_rate_hz != 16000 && codec_rate_hz != 48000)
+		return -ENOTSUP;
+	c->codec_rate_hz = codec_rate_hz;
+	c->rate_hz = codec_rate_hz == 8000 ? 8000 : 16000;
+	c->frame_samples = c->rate_hz / 50;
+	return 0;
+}
+
+static size_t opus_enc_bytes(const struct ivr_codec *c)
+{
+	struct ivr_opus_cfg oc = opus_cfg(c);
+	return IVR_ROUND_UP(ivr_opus_enc_size(&oc), IVR_ALIGN);
 }
 
 static struct ivr_opus_enc *opus_enc(void *state)
@@ -82,24 +103,31 @@ static struct ivr_opus_enc *opus_enc(void *state)
 	return (struct ivr_opus_enc *)state;
 }
 
-static struct ivr_opus_dec *opus_dec(void *state)
+static struct ivr_opus_dec *opus_dec(const struct ivr_codec *c, void *state)
 {
-	return (struct ivr_opus_dec *)(void *)((uint8_t *)state + opus_enc_bytes());
+	return (struct ivr_opus_dec *)(void *)((uint8_t *)state + opus_enc_bytes(c));
 }
 
 size_t ivr_codec_state_size(const struct ivr_codec *c)
 {
 	if (!c || c->id != IVR_CODEC_OPUS)
 		return 0;
-	return opus_enc_bytes() + IVR_ROUND_UP(ivr_opus_dec_size(&opus_cfg), IVR_ALIGN);
+	struct ivr_opus_cfg oc = opus_cfg(c);
+	return opus_enc_bytes(c) + IVR_ROUND_UP(ivr_opus_dec_size(&oc), IVR_ALIGN);
 }
 
 size_t ivr_codec_state_max(void)
 {
-	struct ivr_codec c;
-	if (ivr_codec_init(&c, IVR_CODEC_OPUS, -1) < 0)
-		return 0;
-	return ivr_codec_state_size(&c);
+	size_t m = 0;
+	static const uint32_t rates[] = { 8000, 16000 };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(rates); i++) {
+		struct ivr_codec c;
+		if (ivr_codec_init(&c, IVR_CODEC_OPUS, -1) < 0 ||
+		    ivr_codec_set_rate(&c, rates[i]) < 0)
+			return 0;
+		m = IVR_MAX(m, ivr_codec_state_size(&c));
+	}
+	return m;
 }
 
 int ivr_codec_state_init(const struct ivr_codec *c, void *mem, size_t size)
@@ -113,10 +141,11 @@ int ivr_codec_state_init(const struct ivr_codec *c, void *mem, size_t size)
 		return -EINVAL;
 	if (size < need)
 		return -ENOSPC;
-	int r = ivr_opus_enc_init(opus_enc(mem), opus_enc_bytes(), &opus_cfg);
+	struct ivr_opus_cfg oc = opus_cfg(c);
+	int r = ivr_opus_enc_init(opus_enc(mem), opus_enc_bytes(c), &oc);
 	if (r < 0)
 		return r;
-	return ivr_opus_dec_init(opus_dec(mem), need - opus_enc_bytes(), &opus_cfg);
+	return ivr_opus_dec_init(opus_dec(c, mem), need - opus_enc_bytes(c), &oc);
 }
 
 int ivr_codec_decode(const struct ivr_codec *c, void *state, const uint8_t *payload, size_t n_bytes,
@@ -133,7 +162,7 @@ int ivr_codec_decode(const struct ivr_codec *c, void *state, const uint8_t *payl
 	case IVR_CODEC_OPUS:
 		if (!state)
 			return -EINVAL;
-		return ivr_opus_decode(opus_dec(state), payload, n_bytes, out, max_samples);
+		return ivr_opus_decode(opus_dec(c, state), payload, n_bytes, out, max_samples);
 	default:
 		return -EBADMSG;
 	}
@@ -146,7 +175,7 @@ int ivr_codec_conceal(const struct ivr_codec *c, void *state, const uint8_t *nex
 		return -ENOTSUP;
 	if (!state)
 		return -EINVAL;
-	return ivr_opus_decode_lost(opus_dec(state), next, next ? n_next : 0, out, n_samples);
+	return ivr_opus_decode_lost(opus_dec(c, state), next, next ? n_next : 0, out, n_samples);
 }
 
 int ivr_codec_encode(const struct ivr_codec *c, void *state, const float *in, size_t n_samples,

@@ -7,13 +7,17 @@
  * dsp/opus_codec.h, with in-band FEC and PLC.
  *
  * Rates: Opus's RTP clock is 48 kHz whatever the audio bandwidth (RFC 7587
- * section 4.1: a 20 ms packet advances the timestamp by 960), but the call
- * runs internally at rate_hz = 8 kHz: the DSP chain (engine/dspchain.h),
- * the prompt cache, the mixer and the recorder all work at 8 kHz today and
- * libopus encodes and decodes at 8 kHz natively (narrowband SILK, no
- * resampler of ours).  A 16 kHz Opus leg would have to bypass the chain
- * (no DTMF/VAD/AEC) and needs 16 kHz prompts and conference mixing, so it
- * is not offered yet; dsp/opus_codec.h already supports it.
+ * section 4.1: a 20 ms packet advances the timestamp by 960).  The audio
+ * rate the platform negotiated (maxplaybackrate / sprop-maxcapturerate:
+ * 8000, 16000 or 48000; ivr_codec_set_rate()) picks the call's internal
+ * rate_hz: 8 kHz for narrowband Opus and G.711, 16 kHz for 16 and 48 kHz
+ * Opus.  libopus encodes and decodes at 8/16 kHz natively (SILK NB/WB, no
+ * resampler of ours).  48 kHz legs run at 16 kHz inside because nothing the
+ * engine does uses audio above 8 kHz: the DSP chain's detectors, the 16 kHz
+ * recogniser, telephony prompts and recordings; the canceller, the mixer
+ * and the prompt/recording memory would cost 3x for it.  The far end gets
+ * wideband Opus, which a 48 kHz decoder plays as it is (RFC 7587 3.1.1:
+ * maxplaybackrate is an upper bound, not a demand).
  *
  * State: G.711 has none; Opus needs an encoder and a decoder (about 62 KB)
  * that live in caller memory (the call slot): ivr_codec_state_size() and
@@ -35,7 +39,8 @@ enum ivr_codec_id {
 struct ivr_codec {
 	enum ivr_codec_id id;
 	uint8_t pt;		/* negotiated RTP payload type */
-	uint32_t rate_hz;	/* audio rate of the frames (8000 for all codecs today) */
+	uint32_t rate_hz;	/* audio rate of the frames inside: 8000 or 16000 */
+	uint32_t codec_rate_hz; /* negotiated audio rate: 8000 (G.711), Opus 8000/16000/48000 */
 	uint32_t clock_hz;	/* RTP timestamp clock (8000 G.711, 48000 Opus) */
 	uint32_t frame_samples; /* samples per 20 ms frame at rate_hz */
 	uint32_t frame_units;	/* RTP timestamp units per 20 ms frame at clock_hz */
@@ -56,6 +61,14 @@ const char *ivr_codec_name(enum ivr_codec_id id);
  * @return 0, -EINVAL (pt > 127, unknown id).  Thread: control.
  */
 IVR_NODISCARD int ivr_codec_init(struct ivr_codec *c, enum ivr_codec_id id, int pt);
+
+/**
+ * Set the negotiated audio rate of an initialised @c (0 = the default: 8000
+ * for G.711, 8000 for Opus).  Opus takes 8000 (internal 8 kHz), 16000 and
+ * 48000 (internal 16 kHz, see above); G.711 only 8000.
+ * @return 0, -ENOTSUP (a rate the engine does not run), -EINVAL.  Thread: control.
+ */
+IVR_NODISCARD int ivr_codec_set_rate(struct ivr_codec *c, uint32_t codec_rate_hz);
 
 /** @return bytes of per-call codec state @c needs (0 for G.711). Thread: any. */
 size_t ivr_codec_state_size(const struct ivr_codec *c);

@@ -187,7 +187,7 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 	}
 	if (!strcmp(op, "create_call")) {
 		const char *remote, *codec, *ani, *dnis, *flow;
-		int pt, dtmf_pt, ptime;
+		int pt, dtmf_pt, ptime, rate;
 		char *vars = NULL;
 		/* "aec": true / false; absent = on for calls with a flow. */
 		enum ivr_call_aec aec = IVR_CALL_AEC_AUTO;
@@ -204,6 +204,7 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 		    get_int(r, "pt", -1, -1, 127, &pt) < 0 ||
 		    get_int(r, "dtmf_pt", -1, -1, 127, &dtmf_pt) < 0 ||
 		    get_int(r, "ptime_ms", 20, 0, 1000, &ptime) < 0 ||
+		    get_int(r, "rate_hz", 0, 0, 192000, &rate) < 0 ||
 		    get_vars(r, "vars", &vars) < 0)
 			return -EINVAL;
 		struct ivr_call_params p = { .remote = remote,
@@ -211,6 +212,7 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 					     .pt = pt,
 					     .dtmf_pt = dtmf_pt,
 					     .ptime_ms = (unsigned)ptime,
+					     .rate_hz = (uint32_t)rate,
 					     .ani = ani,
 					     .dnis = dnis,
 					     .flow = flow,

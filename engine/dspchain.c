@@ -29,8 +29,8 @@
 #include "dsp/vad.h"
 #include "engine/dspchain.h"
 
-#define FRAME	       160 /* 20 ms at 8 kHz */
-#define HIST_FRAMES    24  /* 480 ms: pre-roll (<= 400 ms) + VAD START latency (~80 ms) */
+#define FRAME_MS       20
+#define HIST_FRAMES    24 /* 480 ms: pre-roll (<= 400 ms) + VAD START latency (~80 ms) */
 #define MAX_PREROLL_MS 400
 #define INBAND_HIST    8 /* in-band digits one dedup window can hold (60 ms per digit) */
 #define SILENT_ABS     (1.0f / 32768.0f) /* below one PCM16 step: digital silence */
@@ -39,15 +39,15 @@
  * the DTMF detector, which reports a digit about 30-45 ms after its onset
  * and its END 25 ms after its last sample, so by the time a frame reaches
  * them the detector has said whether tone energy is in it.  Such frames
- * (with TONE_MARGIN of ramp either side) are replaced by the last frame the
+ * (with TONE_MARGIN_MS of ramp either side) are replaced by the last frame the
  * VAD heard as non-speech: the tone neither starts speech, nor misadapts
  * the canceller (whose residue of the prompt then sounds like speech), nor
  * teaches the VAD's active-level tracker the tone's level (which would gate
  * quieter speech after it out), and the ASR hand-off gets background.
  */
-#define LOOKAHEAD   3  /* frames (60 ms) */
-#define TONE_MARGIN 80 /* samples (10 ms) */
-#define TONE_HIST   4  /* tones one lookahead window can overlap (40 ms tone + 40 ms gap) */
+#define LOOKAHEAD      3 /* frames (60 ms) */
+#define TONE_MARGIN_MS 10
+#define TONE_HIST      4 /* tones one lookahead window can overlap (40 ms tone + 40 ms gap) */
 
 _Static_assert(sizeof(struct ivr_asr_frame) == 512, "ASR record must be 512 bytes");
 
@@ -85,15 +85,20 @@ struct ivr_dspchain {
 	/* ASR hand-off */
 	bool utt_open, abort_pending;
 	uint32_t utt_id, frame_idx, abort_utt;
-	uint32_t preroll;				 /* samples */
-	_Alignas(64) int16_t hist[HIST_FRAMES][FRAME];	 /* canceller output, frame f at f % H */
-	_Alignas(64) float clean[FRAME];		 /* canceller output of this frame */
-	_Alignas(64) int16_t dly_near[LOOKAHEAD][FRAME]; /* caller audio, frame f at f % L */
-	_Alignas(64) int16_t dly_far[LOOKAHEAD][FRAME];	 /* its echo reference */
-	bool dly_far_silent[LOOKAHEAD];			 /* that reference was digital silence */
-	_Alignas(64) float vin[FRAME];			 /* canceller input this frame */
-	_Alignas(64) float vfar[FRAME];			 /* canceller reference this frame */
-	_Alignas(64) float noise[FRAME]; /* last frame the VAD heard as non-speech */
+	uint32_t preroll;     /* samples */
+	uint32_t frame;	      /* samples per 20 ms frame at rate_hz: 160 or 320 */
+	uint32_t tone_margin; /* samples (TONE_MARGIN_MS) */
+	/*
+	 * Frame buffers after the sub-states, sized for the rate (offsets: the
+	 * 8 kHz chain keeps its size, a 16 kHz one doubles only these):
+	 * hist[HIST_FRAMES] canceller output, frame f at f % H (PCM16);
+	 * dly_near/dly_far[LOOKAHEAD] caller audio and its echo reference, frame
+	 * f at f % L (PCM16); clean, vin, vfar, noise: one float frame each
+	 * (canceller output/input/reference of this frame, last frame the VAD
+	 * heard as non-speech).
+	 */
+	uint32_t off_hist, off_dly_near, off_dly_far, off_clean, off_vin, off_vfar, off_noise;
+	bool dly_far_silent[LOOKAHEAD]; /* that reference was digital silence */
 
 	struct ivr_dspchain_stats st;
 	_Alignas(64) unsigned char blob[];
@@ -120,8 +125,8 @@ static int fill_cfg(struct ivr_dspchain_cfg *c, const struct ivr_dspchain_cfg *c
 		d.vad_end_ms = 600;
 	if (!d.rfc_clock_hz)
 		d.rfc_clock_hz = d.rate_hz;
-	if (d.rate_hz != 8000)
-		return d.rate_hz == 16000 ? -ENOTSUP : -EINVAL;
+	if (d.rate_hz != 8000 && d.rate_hz != 16000)
+		return -ENOTSUP;
 	if (d.no_aec > 1 || d.dtmf_on_aec_output > 1 || d.preroll_ms > MAX_PREROLL_MS ||
 	    d.dedup_ms > 10000 || d.echo_guard_ms > 10000 || d.rfc_clock_hz % d.rate_hz ||
 	    d.rfc_clock_hz > 48000)
@@ -146,7 +151,8 @@ static void sub_cfgs(const struct ivr_dspchain_cfg *c, struct ivr_dtmf_cfg *dt,
 }
 
 /* Sizes and offsets of the sub-states; 0 if a sub-configuration is invalid. */
-static size_t layout(const struct ivr_dspchain_cfg *c, uint32_t off[5], uint32_t sz[5])
+static size_t layout(const struct ivr_dspchain_cfg *c, uint32_t off[5], uint32_t sz[5],
+		     uint32_t boff[7])
 {
 	struct ivr_dtmf_cfg dt;
 	struct ivr_vad_cfg va;
@@ -164,27 +170,44 @@ static size_t layout(const struct ivr_dspchain_cfg *c, uint32_t off[5], uint32_t
 		sz[i] = (uint32_t)s[i];
 		pos += IVR_ROUND_UP(s[i], IVR_ALIGN);
 	}
+	const size_t fr = c->rate_hz / 1000 * FRAME_MS;
+	const size_t b[7] = { HIST_FRAMES * fr * sizeof(int16_t),
+			      LOOKAHEAD * fr * sizeof(int16_t),
+			      LOOKAHEAD * fr * sizeof(int16_t),
+			      fr * sizeof(float),
+			      fr * sizeof(float),
+			      fr * sizeof(float),
+			      fr * sizeof(float) };
+	for (int i = 0; i < 7; i++) {
+		boff[i] = (uint32_t)pos;
+		pos += IVR_ROUND_UP(b[i], IVR_ALIGN);
+	}
 	return pos;
 }
 
 size_t ivr_dspchain_size(const struct ivr_dspchain_cfg *cfg)
 {
 	struct ivr_dspchain_cfg c;
-	uint32_t off[5], sz[5];
+	uint32_t off[5], sz[5], boff[7];
 	if (fill_cfg(&c, cfg) < 0)
 		return 0;
-	return layout(&c, off, sz);
+	return layout(&c, off, sz, boff);
 }
 
 static inline void *sub(struct ivr_dspchain *ch, uint32_t off)
 {
 	return (unsigned char *)ch + off;
 }
-#define DTMF(ch) ((struct ivr_dtmf_rx *)sub(ch, (ch)->off_dtmf))
-#define VAD(ch)	 ((struct ivr_vad *)sub(ch, (ch)->off_vad))
-#define AEC(ch)	 ((struct ivr_aec *)sub(ch, (ch)->off_aec))
-#define FAX(ch)	 ((struct ivr_faxtone *)sub(ch, (ch)->off_fax))
-#define RFC(ch)	 ((struct ivr_rfc4733_rx *)sub(ch, (ch)->off_rfc))
+#define DTMF(ch)	     ((struct ivr_dtmf_rx *)sub(ch, (ch)->off_dtmf))
+#define VAD(ch)		     ((struct ivr_vad *)sub(ch, (ch)->off_vad))
+#define AEC(ch)		     ((struct ivr_aec *)sub(ch, (ch)->off_aec))
+#define FAX(ch)		     ((struct ivr_faxtone *)sub(ch, (ch)->off_fax))
+#define RFC(ch)		     ((struct ivr_rfc4733_rx *)sub(ch, (ch)->off_rfc))
+#define BUF16(ch, off, n, f) ((int16_t *)sub(ch, (ch)->off) + (size_t)((f) % (n)) * (ch)->frame)
+#define HIST(ch, f)	     BUF16(ch, off_hist, HIST_FRAMES, f)
+#define DLY_NEAR(ch, f)	     BUF16(ch, off_dly_near, LOOKAHEAD, f)
+#define DLY_FAR(ch, f)	     BUF16(ch, off_dly_far, LOOKAHEAD, f)
+#define FBUF(ch, off)	     ((float *)sub(ch, (ch)->off))
 
 /* Everything but the detectors' own state and the configuration. */
 static void clear_state(struct ivr_dspchain *ch)
@@ -204,13 +227,13 @@ static void clear_state(struct ivr_dspchain *ch)
 	memset(ch->tone_end, 0, sizeof(ch->tone_end));
 	ch->tone_pos = 0;
 	ch->tone_open = false;
-	memset(ch->dly_near, 0, sizeof(ch->dly_near));
-	memset(ch->dly_far, 0, sizeof(ch->dly_far));
+	memset(DLY_NEAR(ch, 0), 0, LOOKAHEAD * ch->frame * sizeof(int16_t));
+	memset(DLY_FAR(ch, 0), 0, LOOKAHEAD * ch->frame * sizeof(int16_t));
 	memset(ch->dly_far_silent, 0, sizeof(ch->dly_far_silent));
-	memset(ch->noise, 0, sizeof(ch->noise));
+	memset(FBUF(ch, off_noise), 0, ch->frame * sizeof(float));
 	ch->utt_open = ch->abort_pending = false;
 	ch->utt_id = ch->frame_idx = ch->abort_utt = 0;
-	memset(ch->hist, 0, sizeof(ch->hist));
+	memset(HIST(ch, 0), 0, HIST_FRAMES * ch->frame * sizeof(int16_t));
 	memset(&ch->st, 0, sizeof(ch->st));
 }
 
@@ -220,8 +243,8 @@ int ivr_dspchain_init(struct ivr_dspchain *ch, size_t size, const struct ivr_dsp
 	int r = fill_cfg(&c, cfg);
 	if (r < 0)
 		return r;
-	uint32_t off[5], sz[5];
-	size_t need = layout(&c, off, sz);
+	uint32_t off[5], sz[5], boff[7];
+	size_t need = layout(&c, off, sz, boff);
 	if (!ch || !need || size < need || ((uintptr_t)ch & (IVR_ALIGN - 1)))
 		return -EINVAL;
 	memset(ch, 0, sizeof(*ch));
@@ -231,9 +254,14 @@ int ivr_dspchain_init(struct ivr_dspchain *ch, size_t size, const struct ivr_dsp
 	ch->off_aec = off[2], ch->sz_aec = sz[2];
 	ch->off_fax = off[3], ch->sz_fax = sz[3];
 	ch->off_rfc = off[4], ch->sz_rfc = sz[4];
+	ch->off_hist = boff[0], ch->off_dly_near = boff[1], ch->off_dly_far = boff[2];
+	ch->off_clean = boff[3], ch->off_vin = boff[4], ch->off_vfar = boff[5];
+	ch->off_noise = boff[6];
+	ch->frame = c.rate_hz / 1000 * FRAME_MS;
+	ch->tone_margin = c.rate_hz / 1000 * TONE_MARGIN_MS;
 	ch->preroll = c.preroll_ms * c.rate_hz / 1000;
 	/* Echo can last bulk delay + tail; one frame more for the FIFO's own step. */
-	ch->bypass_after = (c.aec_bulk_delay_ms + c.aec_tail_ms) * c.rate_hz / 1000 + FRAME;
+	ch->bypass_after = (c.aec_bulk_delay_ms + c.aec_tail_ms) * c.rate_hz / 1000 + ch->frame;
 	clear_state(ch);
 
 	struct ivr_dtmf_cfg dt;
@@ -422,25 +450,33 @@ int ivr_dspchain_rfc4733(struct ivr_dspchain *ch, const uint8_t *payload, size_t
 static int push_rec(struct ivr_dspchain *ch, struct ivr_ring *asr, uint32_t utt, uint32_t idx,
 		    uint16_t flags, uint64_t frame_no, bool with_pcm)
 {
-	struct ivr_asr_frame rec;
-	rec.call_id = ch->cfg.call_id;
-	rec.utt_id = utt;
-	rec.frame_idx = idx;
-	rec.start_sample = frame_no * FRAME;
-	rec.flags = flags;
-	rec.n_samples = with_pcm ? FRAME : 0;
-	rec.reserved = 0;
-	if (with_pcm)
-		memcpy(rec.pcm, ch->hist[frame_no % HIST_FRAMES], sizeof(rec.pcm));
-	else
-		memset(rec.pcm, 0, sizeof(rec.pcm));
-	memset(rec.pad, 0, sizeof(rec.pad));
-	int r = ivr_ring_push(asr, &rec);
-	if (r < 0)
-		ch->st.asr_drops++;
-	else
+	/* A 16 kHz frame goes as two 10 ms records (IVR_ASR_F_WB): FIRST on the first, LAST on the
+	 * second. */
+	const uint32_t parts = with_pcm ? ch->frame / IVR_ASR_FRAME_SAMPLES : 1;
+	const uint16_t wb = ch->frame > IVR_ASR_FRAME_SAMPLES ? IVR_ASR_F_WB : 0;
+	for (uint32_t k = 0; k < parts; k++) {
+		struct ivr_asr_frame rec;
+		rec.call_id = ch->cfg.call_id;
+		rec.utt_id = utt;
+		rec.frame_idx = idx + k;
+		rec.start_sample = frame_no * ch->frame + k * IVR_ASR_FRAME_SAMPLES;
+		rec.flags = (uint16_t)(wb | (flags & ~(k ? IVR_ASR_F_FIRST : 0) &
+					     ~(k + 1 < parts ? IVR_ASR_F_LAST : 0)));
+		rec.n_samples = with_pcm ? IVR_ASR_FRAME_SAMPLES : 0;
+		rec.reserved = 0;
+		if (with_pcm)
+			memcpy(rec.pcm, HIST(ch, frame_no) + k * IVR_ASR_FRAME_SAMPLES,
+			       sizeof(rec.pcm));
+		else
+			memset(rec.pcm, 0, sizeof(rec.pcm));
+		memset(rec.pad, 0, sizeof(rec.pad));
+		if (ivr_ring_push(asr, &rec) < 0) {
+			ch->st.asr_drops++;
+			return -ENOSPC;
+		}
 		ch->st.asr_frames++;
-	return r;
+	}
+	return 0;
 }
 
 /* A push of the open utterance failed: stop it and owe the consumer a marker. */
@@ -465,7 +501,7 @@ static void utt_frame(struct ivr_dspchain *ch, struct ivr_ring *asr, uint64_t fr
 		}
 		return;
 	}
-	ch->frame_idx++;
+	ch->frame_idx += ch->frame / IVR_ASR_FRAME_SAMPLES;
 }
 
 /* Open an utterance at speech START @s; the frame just processed is @cur. */
@@ -478,7 +514,7 @@ static void utt_open(struct ivr_dspchain *ch, struct ivr_ring *asr, uint64_t s, 
 	ch->abort_pending = false;
 	ch->st.utterances++;
 	/* Rounded up: the pre-roll never reaches further back than preroll_ms. */
-	uint64_t first = s > ch->preroll ? (s - ch->preroll + FRAME - 1) / FRAME : 0;
+	uint64_t first = s > ch->preroll ? (s - ch->preroll + ch->frame - 1) / ch->frame : 0;
 	if (cur + 1 > HIST_FRAMES && first < cur + 1 - HIST_FRAMES)
 		first = cur + 1 - HIST_FRAMES;
 	for (uint64_t f = first; f <= cur && ch->utt_open; f++)
@@ -533,15 +569,15 @@ static bool silent(const float *x, size_t n)
 	return m < SILENT_ABS;
 }
 
-/* Does [a, b) overlap a tone the detector reported (TONE_MARGIN either side)? */
+/* Does [a, b) overlap a tone the detector reported (TONE_MARGIN_MS either side)? */
 static bool tone_in(const struct ivr_dspchain *ch, uint64_t a, uint64_t b)
 {
 	for (unsigned i = 0; i < TONE_HIST; i++) {
 		if (!ch->tone_end[i])
 			continue; /* empty entry */
-		uint64_t on = ch->tone_on[i] > TONE_MARGIN ? ch->tone_on[i] - TONE_MARGIN : 0;
-		uint64_t end =
-			ch->tone_end[i] == UINT64_MAX ? UINT64_MAX : ch->tone_end[i] + TONE_MARGIN;
+		const uint32_t m = ch->tone_margin;
+		uint64_t on = ch->tone_on[i] > m ? ch->tone_on[i] - m : 0;
+		uint64_t end = ch->tone_end[i] == UINT64_MAX ? UINT64_MAX : ch->tone_end[i] + m;
 		if (on < b && a < end)
 			return true;
 	}
@@ -554,7 +590,7 @@ static void run_dtmf(struct ivr_dspchain *ch, const float *pcm, struct ivr_dspch
 	 * detector keeps running: senders that also leave the tone in the audio
 	 * still need it kept away from the VAD. */
 	struct ivr_dtmf_event ev[4];
-	int n = ivr_dtmf_rx_process(DTMF(ch), pcm, FRAME, ev, IVR_N_ELEMENTS(ev));
+	int n = ivr_dtmf_rx_process(DTMF(ch), pcm, ch->frame, ev, IVR_N_ELEMENTS(ev));
 	for (int i = 0; i < n; i++)
 		merge_inband(ch, &ev[i], out);
 }
@@ -563,28 +599,28 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 			 size_t n_samples, unsigned flags, struct ivr_ring *asr,
 			 struct ivr_dspchain_out *out)
 {
-	if (!ch || !near || !out || n_samples != FRAME)
+	if (!ch || !near || !out || n_samples != ch->frame)
 		return -EINVAL;
 	out->n_events = 0;
 	ch->st.frames++;
 
 	/* RFC 4733 events whose end packets were all lost end here. */
 	if (ch->rfc_have_ts) {
-		ch->rfc_now_ts += FRAME * (ch->cfg.rfc_clock_hz / ch->cfg.rate_hz);
+		ch->rfc_now_ts += ch->frame * (ch->cfg.rfc_clock_hz / ch->cfg.rate_hz);
 		struct ivr_dtmf_event ev[1];
 		int n = ivr_rfc4733_rx_tick(RFC(ch), ch->rfc_now_ts, ev, 1);
 		for (int i = 0; i < n; i++)
 			merge_rfc(ch, &ev[i], out);
 	}
 	if (flags & IVR_DSPCHAIN_F_FAR_DTMF)
-		ch->guard_until = ch->clock + FRAME +
+		ch->guard_until = ch->clock + ch->frame +
 				  (uint64_t)(ch->cfg.aec_bulk_delay_ms + ch->cfg.echo_guard_ms) *
 					  ch->cfg.rate_hz / 1000;
 
 	if (!ch->cfg.dtmf_on_aec_output)
 		run_dtmf(ch, near, out);
 	struct ivr_faxtone_event fe[2];
-	int nf = ivr_faxtone_process(FAX(ch), near, FRAME, fe, IVR_N_ELEMENTS(fe));
+	int nf = ivr_faxtone_process(FAX(ch), near, ch->frame, fe, IVR_N_ELEMENTS(fe));
 	for (int i = 0; i < nf; i++) {
 		static const uint8_t map[] = { [IVR_FAXTONE_CNG] = IVR_MEDIA_EV_FAX_CNG,
 					       [IVR_FAXTONE_ANS] = IVR_MEDIA_EV_FAX_ANS,
@@ -601,44 +637,48 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 	 * (a loud near-end tone makes it diverge and leave prompt residue that
 	 * sounds like speech) nor reaches the VAD or the ASR.
 	 */
-	const uint64_t cf = ch->clock / FRAME;
+	const size_t fr = ch->frame;
+	float *const vin = FBUF(ch, off_vin), *const vfar = FBUF(ch, off_vfar);
+	float *const cln = FBUF(ch, off_clean), *const noise = FBUF(ch, off_noise);
+	const uint64_t cf = ch->clock / fr;
 	const unsigned slot = (unsigned)(cf % LOOKAHEAD);
 	out->speech = out->in_speech = 0;
 	if (cf >= LOOKAHEAD) {
 		const uint64_t vf = cf - LOOKAHEAD;
-		const bool tone = tone_in(ch, vf * FRAME, vf * FRAME + FRAME);
+		const bool tone = tone_in(ch, vf * fr, vf * fr + fr);
 		/* A detector on the canceller's output (tests) must hear the tone through it. */
 		if (tone && !ch->cfg.dtmf_on_aec_output) {
-			memcpy(ch->vin, ch->noise, sizeof(ch->vin));
+			memcpy(vin, noise, fr * sizeof(float));
 		} else {
-			for (size_t i = 0; i < FRAME; i++)
-				ch->vin[i] = (float)ch->dly_near[slot][i] * (1.0f / 32768.0f);
+			const int16_t *d = DLY_NEAR(ch, slot);
+			for (size_t i = 0; i < fr; i++)
+				vin[i] = (float)d[i] * (1.0f / 32768.0f);
 		}
 		/* Echo cancelling, bypassed while there has been no far signal for a whole echo. */
-		const float *clean = ch->vin;
+		const float *clean = vin;
 		if (ch->aec_live) {
 			if (ch->dly_far_silent[slot]) {
 				if (ch->far_silent < ch->bypass_after)
-					ch->far_silent += FRAME;
+					ch->far_silent += (uint32_t)fr;
 			} else {
 				ch->far_silent = 0;
 			}
 			if (ch->far_silent < ch->bypass_after) {
-				for (size_t i = 0; i < FRAME; i++)
-					ch->vfar[i] =
-						(float)ch->dly_far[slot][i] * (1.0f / 32768.0f);
-				(void)ivr_aec_process(AEC(ch), ch->vin, ch->vfar, ch->clean, FRAME);
-				clean = ch->clean;
+				const int16_t *d = DLY_FAR(ch, slot);
+				for (size_t i = 0; i < fr; i++)
+					vfar[i] = (float)d[i] * (1.0f / 32768.0f);
+				(void)ivr_aec_process(AEC(ch), vin, vfar, cln, fr);
+				clean = cln;
 				ch->st.aec_frames++;
 			}
 		}
 		if (ch->cfg.dtmf_on_aec_output)
 			run_dtmf(ch, clean, out);
 		if (tone)
-			clean = ch->noise;
+			clean = noise;
 
 		struct ivr_vad_result vr;
-		(void)ivr_vad_process(VAD(ch), clean, FRAME, &vr);
+		(void)ivr_vad_process(VAD(ch), clean, fr, &vr);
 		for (unsigned i = 0; i < vr.n_events; i++)
 			put_ev(out,
 			       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
@@ -647,25 +687,26 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		out->speech = vr.speech;
 		out->in_speech = vr.in_speech;
 		if (!vr.speech && !tone)
-			memcpy(ch->noise, clean, sizeof(ch->noise));
+			memcpy(noise, clean, fr * sizeof(float));
 		/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
-		int16_t *h = ch->hist[vf % HIST_FRAMES];
-		for (size_t i = 0; i < FRAME; i++)
+		int16_t *h = HIST(ch, vf);
+		for (size_t i = 0; i < fr; i++)
 			h[i] = ivr_f32_to_s16(clean[i]);
 		if (asr)
 			handoff(ch, asr, &vr, vf);
 	}
 	/* This frame and its echo reference wait LOOKAHEAD frames (PCM16: G.711's range). */
-	for (size_t i = 0; i < FRAME; i++)
-		ch->dly_near[slot][i] = ivr_f32_to_s16(near[i]);
-	ch->dly_far_silent[slot] = silent(far, FRAME);
+	int16_t *dn = DLY_NEAR(ch, slot), *df = DLY_FAR(ch, slot);
+	for (size_t i = 0; i < fr; i++)
+		dn[i] = ivr_f32_to_s16(near[i]);
+	ch->dly_far_silent[slot] = silent(far, fr);
 	if (far)
-		for (size_t i = 0; i < FRAME; i++)
-			ch->dly_far[slot][i] = ivr_f32_to_s16(far[i]);
+		for (size_t i = 0; i < fr; i++)
+			df[i] = ivr_f32_to_s16(far[i]);
 	else
-		memset(ch->dly_far[slot], 0, sizeof(ch->dly_far[slot]));
+		memset(df, 0, fr * sizeof(int16_t));
 
-	ch->clock += FRAME;
+	ch->clock += fr;
 	return (int)out->n_events;
 }
 
@@ -710,6 +751,7 @@ struct reasm_slot {
 	uint64_t call_id;
 	uint32_t utt_id, next_idx;
 	uint16_t flags;
+	uint32_t rate_hz; /* 16000 when the records carry IVR_ASR_F_WB */
 	uint64_t start_sample;
 	size_t n;
 	int16_t *pcm; /* max_samples */
@@ -783,6 +825,7 @@ static void finish(struct ivr_asr_reasm *r, struct reasm_slot *s, struct ivr_asr
 		.utt_id = s->utt_id,
 		.flags = s->flags,
 		.start_sample = s->start_sample,
+		.rate_hz = s->rate_hz,
 		.pcm = r->done,
 		.n_samples = s->n,
 	};
@@ -814,6 +857,7 @@ int ivr_asr_reasm_feed(struct ivr_asr_reasm *r, const struct ivr_asr_frame *rec,
 		s->utt_id = rec->utt_id;
 		s->next_idx = 0;
 		s->flags = 0;
+		s->rate_hz = rec->flags & IVR_ASR_F_WB ? 16000 : 8000;
 		s->start_sample = rec->start_sample;
 		s->n = 0;
 	}

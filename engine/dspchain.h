@@ -74,8 +74,11 @@
  * Memory: the state is flat except speexdsp's AEC state, which speexdsp
  * allocates at _init (call setup) and _fini releases; hence _init and
  * _fini are control-thread work and the state is not memcpy-clonable.
- * Rates: 8000 Hz only (G.711); 16 kHz calls need a decimator in front of
- * the ASR hand-off and are refused with -ENOTSUP until Opus is wired.
+ * Rates: 8000 Hz (G.711, narrowband Opus) and 16000 Hz (wideband Opus):
+ * every stage runs at the call's rate (DTMF, fax tones, AEC and VAD take
+ * it), the frame buffers after the sub-states are sized for it, and a
+ * 16 kHz frame goes to the ASR as two 10 ms records flagged IVR_ASR_F_WB,
+ * so the 16 kHz recogniser gets the call's own audio, not an upsampled copy.
  * Thread: process/rfc4733/tick on the call's media worker (IVR_RT);
  * size/init/reset/fini on the control thread.
  */
@@ -91,7 +94,7 @@ struct ivr_dspchain; /* opaque */
 
 /** Configuration; zero fields take the defaults in brackets. */
 struct ivr_dspchain_cfg {
-	uint32_t rate_hz;	    /* 8000 [8000] */
+	uint32_t rate_hz;	    /* 8000 or 16000 (wideband Opus calls) [8000] */
 	uint64_t call_id;	    /* copied into the ASR records */
 	uint32_t aec_tail_ms;	    /* echo path length the filter covers [128] */
 	uint32_t aec_bulk_delay_ms; /* round trip taken up by a FIFO [0] */
@@ -159,8 +162,9 @@ struct ivr_dspchain_stats {
 #define IVR_ASR_F_FIRST	  0x01 /* first frame of an utterance (pre-roll included) */
 #define IVR_ASR_F_LAST	  0x02 /* last frame; n_samples may be 0 for a pure marker */
 #define IVR_ASR_F_ABORTED 0x04 /* with LAST: frames of this utterance were dropped */
+#define IVR_ASR_F_WB	  0x08 /* pcm is 16 kHz (a wideband call: 10 ms per record) */
 
-/** Samples per ASR record (20 ms at 8 kHz). */
+/** Samples per ASR record (20 ms at 8 kHz, 10 ms at 16 kHz: two records per frame). */
 #define IVR_ASR_FRAME_SAMPLES 160
 
 /** One ring record toward the ASR threads (512 bytes). */
@@ -172,7 +176,7 @@ struct ivr_asr_frame {
 	uint16_t flags;	       /* IVR_ASR_F_* */
 	uint16_t n_samples;    /* 160, or 0 for a LAST marker */
 	uint32_t reserved;
-	int16_t pcm[IVR_ASR_FRAME_SAMPLES]; /* 8 kHz PCM16 */
+	int16_t pcm[IVR_ASR_FRAME_SAMPLES]; /* PCM16 at 8 kHz, or 16 kHz with IVR_ASR_F_WB */
 	uint8_t pad[512 - 32 - 2 * IVR_ASR_FRAME_SAMPLES];
 };
 
@@ -188,7 +192,7 @@ size_t ivr_dspchain_size(const struct ivr_dspchain_cfg *cfg);
  * Initialise a chain in @mem (@size >= ivr_dspchain_size(), 64-byte aligned).
  * Allocates speexdsp's echo canceller state (call setup).
  * @return 0, -EINVAL (bad cfg, size or alignment), -ENOTSUP (rate other than
- *         8000) or -ENOMEM.  Thread: control.
+ *         8000 or 16000) or -ENOMEM.  Thread: control.
  */
 IVR_NODISCARD int ivr_dspchain_init(struct ivr_dspchain *ch, size_t size,
 				    const struct ivr_dspchain_cfg *cfg);
@@ -204,7 +208,7 @@ int ivr_dspchain_reset(struct ivr_dspchain *ch, uint64_t call_id);
 void ivr_dspchain_fini(struct ivr_dspchain *ch);
 
 /**
- * Run one frame: @near is the caller's decoded audio (@n_samples = 160),
+ * Run one frame: @near is the caller's decoded audio (@n_samples = 20 ms: 160 or 320),
  * @far the frame the engine sent this call in the previous tick (the echo
  * reference; NULL = silence).  @flags: IVR_DSPCHAIN_F_*.  Speech frames go
  * to @asr (NULL = no hand-off).  @out receives the events (n_events reset).
@@ -247,7 +251,8 @@ struct ivr_asr_utt {
 	uint32_t utt_id;
 	uint16_t flags;	       /* IVR_ASR_F_ABORTED if frames were lost or it overflowed */
 	uint64_t start_sample; /* chain clock of pcm[0] */
-	const int16_t *pcm;    /* 8 kHz PCM16 */
+	uint32_t rate_hz;      /* 8000, or 16000 for a wideband call's utterance */
+	const int16_t *pcm;    /* PCM16 at rate_hz */
 	size_t n_samples;
 };
 

@@ -196,11 +196,85 @@ IVR_TEST(test_opus_call_codec)
 	return IVR_TEST_RESULT();
 }
 
+/* Energy of the @f Hz component of @x (Goertzel power per sample). */
+static double tone_power(const float *x, size_t n, double f, double rate)
+{
+	double w = 2 * M_PI * f / rate, c = 2 * cos(w), s1 = 0, s2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		double s0 = x[i] + c * s1 - s2;
+		s2 = s1;
+		s1 = s0;
+	}
+	return (s1 * s1 + s2 * s2 - c * s1 * s2) / ((double)n * n);
+}
+
+/*
+ * Negotiated rates: Opus 16000 and 48000 run at 16 kHz inside (320-sample
+ * frames, the RTP clock stays 48 kHz), 8000 at 8 kHz; other rates and
+ * wideband G.711 are refused.  A 16 kHz Opus call keeps a 6 kHz tone that
+ * an 8 kHz call cannot carry.
+ */
+IVR_TEST(test_opus_rates)
+{
+	struct ivr_codec c;
+	static const struct {
+		uint32_t rate, inside;
+	} ok[] = { { 0, 8000 }, { 8000, 8000 }, { 16000, 16000 }, { 48000, 16000 } };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(ok); i++) {
+		ivr_check(ivr_codec_init(&c, IVR_CODEC_OPUS, 111) == 0);
+		ivr_check(ivr_codec_set_rate(&c, ok[i].rate) == 0);
+		ivr_check_int_eq(c.rate_hz, ok[i].inside);
+		ivr_check_int_eq(c.frame_samples, ok[i].inside / 50);
+		ivr_check_int_eq(c.clock_hz, 48000);
+		ivr_check_int_eq(c.frame_units, 960);
+		ivr_check(ivr_codec_state_size(&c) <= ivr_codec_state_max());
+	}
+	static const uint32_t bad[] = { 11025, 12000, 24000, 32000, 44100, 96000 };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(bad); i++)
+		ivr_check(ivr_codec_set_rate(&c, bad[i]) == -ENOTSUP);
+	ivr_check(ivr_codec_init(&c, IVR_CODEC_PCMU, -1) == 0);
+	ivr_check(ivr_codec_set_rate(&c, 8000) == 0 && c.rate_hz == 8000);
+	ivr_check(ivr_codec_set_rate(&c, 16000) == -ENOTSUP);
+	ivr_check(ivr_codec_set_rate(NULL, 8000) == -EINVAL);
+
+	/* 6 kHz + 1 kHz through a 16 kHz Opus leg */
+	ivr_check(ivr_codec_init(&c, IVR_CODEC_OPUS, 111) == 0 &&
+		  ivr_codec_set_rate(&c, 48000) == 0);
+	size_t sz = ivr_codec_state_size(&c);
+	void *enc = aligned_alloc(64, IVR_ROUND_UP(sz, 64));
+	void *dec = aligned_alloc(64, IVR_ROUND_UP(sz, 64));
+	ivr_check(ivr_codec_state_init(&c, enc, sz) == 0 && ivr_codec_state_init(&c, dec, sz) == 0);
+	enum { F = 50 };
+	static float in[F * 320], out[F * 320];
+	for (size_t i = 0; i < F * 320; i++)
+		in[i] = (float)(0.1 * sin(2 * M_PI * 1000 * i / 16000.0) +
+				0.1 * sin(2 * M_PI * 6000 * i / 16000.0));
+	for (int f = 0; f < F; f++) {
+		uint8_t pay[400];
+		int nb = ivr_codec_encode(&c, enc, in + f * 320, 320, pay, sizeof(pay));
+		ivr_check(nb > 0);
+		if (nb <= 0)
+			break;
+		ivr_check_int_eq(ivr_codec_decode(&c, dec, pay, (size_t)nb, out + f * 320, 320),
+				 320);
+	}
+	/* the second half: past the encoder's start-up */
+	double p6 = tone_power(out + F * 160, F * 160, 6000, 16000);
+	double p1 = tone_power(out + F * 160, F * 160, 1000, 16000);
+	printf("  opus 16 kHz inside: 6 kHz tone at %.1f dB relative to the 1 kHz one\n",
+	       10 * log10(p6 / p1));
+	ivr_check_msg(p6 > p1 * 0.25, "6 kHz %.2g vs 1 kHz %.2g", p6, p1);
+	free(enc);
+	free(dec);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	ivr_test_run(test_g711_roundtrip);
 	ivr_test_run(test_opus_call_codec);
 	ivr_test_run(test_names_and_errors);
+	ivr_test_run(test_opus_rates);
 	return ivr_test_summary();
 }

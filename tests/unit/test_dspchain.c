@@ -32,6 +32,7 @@
 
 #include "asr/flow.h"
 #include "dsp/g711.h"
+#include "dsp/resample.h"
 #include "dsp/rfc4733.h"
 #include "dsp/wav.h"
 #include "dsp/tone.h"
@@ -693,7 +694,7 @@ IVR_TEST(reasm_gaps_and_bad_input)
 IVR_TEST(bad_input_and_reset)
 {
 	ivr_check_int_eq(ivr_dspchain_size(&(struct ivr_dspchain_cfg){ .rate_hz = 44100 }), 0);
-	ivr_check(ivr_dspchain_new(&(struct ivr_dspchain_cfg){ .rate_hz = 16000 }) == NULL &&
+	ivr_check(ivr_dspchain_new(&(struct ivr_dspchain_cfg){ .rate_hz = 48000 }) == NULL &&
 		  errno == ENOTSUP);
 	ivr_check(ivr_dspchain_new(&(struct ivr_dspchain_cfg){ .preroll_ms = 2000 }) == NULL &&
 		  errno == EINVAL);
@@ -1072,6 +1073,172 @@ IVR_TEST(own_prompts_echo_no_talkoff)
 #endif
 }
 
+/* ---------------------------------------------------- 16 kHz (wideband Opus calls) */
+
+/* Energy of @x above 4 kHz relative to all of it (a one-pole high-pass is enough to tell). */
+static double hf_share(const int16_t *x, size_t n)
+{
+	double all = 0, hi = 0;
+	for (size_t i = 2; i < n; i++) {
+		/* second difference: +12 dB/octave, about 0 dB at 4 kHz of a 16 kHz signal */
+		double d = ((double)x[i] - 2.0 * x[i - 1] + x[i - 2]) / 4.0;
+		all += (double)x[i] * x[i];
+		hi += d * d;
+	}
+	return all > 0 ? hi / all : 0;
+}
+
+/*
+ * The whole chain at 16 kHz: in-band digits (onsets, durations), fax CNG,
+ * echo of a prompt cancelled (no false speech), the caller's speech started
+ * and handed to the ASR as 16 kHz records (IVR_ASR_F_WB, two per frame)
+ * that keep the speech's energy above 4 kHz.
+ */
+IVR_TEST(wideband_16k)
+{
+	const uint32_t wr = 16000, wf = 320;
+#define WMS(x) ((size_t)(x)*16)
+	struct ivr_dspchain *ch = chain(&(struct ivr_dspchain_cfg){ .rate_hz = wr, .call_id = 16 });
+	ivr_check(ch != NULL);
+	if (!ch)
+		return IVR_TEST_RESULT();
+	/* digits and a fax CNG burst */
+	size_t n = WMS(16 * 130 + 3000);
+	n = IVR_ROUND_UP(n, wf);
+	float *x = calloc(n, sizeof(float));
+	struct ivr_tone_dtmf p = { .level_dbm0 = -12.0f, .twist_db = 2.0f, .ramp_ms = 2.0f };
+	for (size_t i = 0; i < 16; i++)
+		ivr_check(ivr_tone_dtmf_add(x + WMS(300 + i * 130), WMS(70), wr, DIGITS[i], &p) ==
+			  0);
+	size_t fax_at = WMS(300 + 16 * 130 + 300);
+	ivr_check(ivr_tone_sine_add(x + fax_at, WMS(500), wr, 1100.0f, -15.0f, NULL) == 0);
+	static struct log l;
+	l.n = 0;
+	struct ivr_dspchain_out o;
+	for (size_t t = 0; t * wf + wf <= n; t++) {
+		ivr_check(ivr_dspchain_process(ch, x + t * wf, NULL, wf, 0, NULL, &o) >= 0);
+		log_add(&l, &o, ivr_dspchain_samples(ch));
+	}
+	/* a 8 kHz frame length is refused at 16 kHz */
+	ivr_check(ivr_dspchain_process(ch, x, NULL, 160, 0, NULL, &o) == -EINVAL);
+	char got[32];
+	starts(&l, got, sizeof(got));
+	ivr_check_msg(!strcmp(got, DIGITS), "got %s", got);
+	int e = 0;
+	for (int i = 0; i < l.n; i++) {
+		if (l.ev[i].type == IVR_MEDIA_EV_DTMF_END && e < 16) {
+			ivr_check_near((double)l.ev[i].sample, (double)WMS(300 + e * 130), WMS(5));
+			ivr_check_near((double)l.ev[i].duration_samples, (double)WMS(70), WMS(5));
+			e++;
+		}
+	}
+	ivr_check_int_eq(e, 16);
+	ivr_check_int_eq(count(&l, IVR_MEDIA_EV_FAX_CNG, -1), 1);
+	for (int i = 0; i < l.n; i++)
+		if (l.ev[i].type == IVR_MEDIA_EV_FAX_CNG)
+			ivr_check_near((double)l.ev[i].duration_samples, (double)WMS(500), WMS(30));
+	free(x);
+	ivr_dspchain_free(ch);
+
+	/* speech over the echo of a prompt, at 16 kHz (no G.711: a wideband leg) */
+	char path[256];
+	struct ivr_audio pr = { 0 }, ca = { 0 };
+	snprintf(path, sizeof(path), "%s/goforward.raw", IVR_SPEECH_PS_DIR);
+	bool ok = ivr_speech_read_raw16k(&pr, path, wr) == 0;
+	snprintf(path, sizeof(path), "%s/numbers.raw", IVR_SPEECH_PS_DIR);
+	ok = ivr_speech_read_raw16k(&ca, path, wr) == 0 && ok;
+	if (!ok) {
+		ivr_audio_free(&pr);
+		ivr_audio_free(&ca);
+		return IVR_TEST_SKIP;
+	}
+	ivr_speech_dc_block(pr.samples, pr.n_samples, wr);
+	ivr_speech_dc_block(ca.samples, ca.n_samples, wr);
+	ivr_speech_trim(&ca, 0);
+	ivr_speech_set_level(pr.samples, pr.n_samples, wr, -20.0);
+	ivr_speech_set_level(ca.samples, ca.n_samples, wr, -26.0);
+	const size_t at = WMS(6000);
+	n = IVR_ROUND_UP(at + ca.n_samples + WMS(1500), wf);
+	float *far = calloc(n, sizeof(float)), *near = calloc(n, sizeof(float));
+	for (size_t i = 0, q = 0; i < n; i++) {
+		far[i] = q < pr.n_samples ? pr.samples[q] : 0.0f;
+		if (++q >= pr.n_samples + WMS(300))
+			q = 0;
+	}
+	const size_t d = WMS(60);
+	uint64_t seed = 99;
+	for (size_t i = d + 2; i < n; i++)
+		near[i] = 0.25f * (0.25f * far[i - d] + 0.5f * far[i - d - 1] +
+				   0.25f * far[i - d - 2]) +
+			  (float)(pow(10.0, -70.0 / 20.0) * ivr_speech_gauss(&seed));
+	for (size_t i = 0; i < ca.n_samples && at + i < n; i++)
+		near[at + i] += ca.samples[i];
+	ch = chain(&(struct ivr_dspchain_cfg){ .rate_hz = wr, .call_id = 16 });
+	struct ivr_ring *ring = ring_new(2048);
+	l.n = 0;
+	for (size_t t = 0; t * wf + wf <= n; t++) {
+		ivr_check(ivr_dspchain_process(ch, near + t * wf, t ? far + (t - 1) * wf : NULL, wf,
+					       0, ring, &o) >= 0);
+		log_add(&l, &o, ivr_dspchain_samples(ch));
+	}
+	int si = -1;
+	for (int i = 0; i < l.n; i++)
+		if (l.ev[i].type == IVR_MEDIA_EV_SPEECH_START && l.ev[i].sample >= WMS(3000)) {
+			ivr_check_msg(si >= 0 || l.ev[i].sample + WMS(100) >= at,
+				      "false start at %.0f ms", l.ev[i].sample / 16.0);
+			if (si < 0)
+				si = i;
+		}
+	ivr_check(si >= 0);
+	struct ivr_asr_reasm *ra = ivr_asr_reasm_new(4, WMS(30000));
+	struct ivr_asr_utt u;
+	int utts = 0;
+	double hf_last = 0;
+	while (ivr_asr_reasm_poll(ra, ring, &u) == 1) {
+		if (u.start_sample + u.n_samples <= WMS(3000))
+			continue;
+		utts++;
+		ivr_check_int_eq(u.rate_hz, 16000);
+		ivr_check(!(u.flags & IVR_ASR_F_ABORTED));
+		ivr_check(u.start_sample + WMS(400) >= at && u.start_sample <= at + WMS(150));
+		ivr_check(u.n_samples >= ca.n_samples / 2);
+		double hf = hf_share(u.pcm, u.n_samples);
+		printf("  16 kHz: caller onset %zu ms, speech_start %.0f ms, ASR utterance %zu ms "
+		       "from %.0f ms, high-band energy share %.3f\n",
+		       at / 16, si >= 0 ? l.ev[si].sample / 16.0 : -1.0, u.n_samples / 16,
+		       u.start_sample / 16.0, hf);
+		hf_last = hf;
+	}
+	ivr_check(utts >= 1);
+	/* the reference: the caller's speech band-limited to 4 kHz (16 -> 8 -> 16 kHz) */
+	float *nb = NULL, *wb = NULL;
+	size_t n_nb = 0, n_wb = 0;
+	ivr_check(ivr_resample_buffer(ca.samples, ca.n_samples, wr, &nb, &n_nb, 8000) == 0);
+	ivr_check(ivr_resample_buffer(nb, n_nb, 8000, &wb, &n_wb, wr) == 0);
+	int16_t *w16 = calloc(n_wb + 1, sizeof(int16_t));
+	for (size_t i = 0; i < n_wb; i++)
+		w16[i] = ivr_f32_to_s16(wb[i]);
+	double hf_nb = hf_share(w16, n_wb);
+	printf("  same speech band-limited to 4 kHz: high-band energy share %.3f\n", hf_nb);
+	ivr_check_msg(hf_last > 1.5 * hf_nb, "ASR %.4f vs band-limited %.4f", hf_last, hf_nb);
+	free(nb);
+	free(wb);
+	free(w16);
+	struct ivr_dspchain_stats st;
+	ivr_dspchain_get_stats(ch, &st);
+	ivr_check_int_eq(st.asr_drops, 0);
+	ivr_check(st.aec_frames > 0);
+	ivr_asr_reasm_free(ra);
+	free(ring);
+	ivr_dspchain_free(ch);
+	free(far);
+	free(near);
+	ivr_audio_free(&pr);
+	ivr_audio_free(&ca);
+#undef WMS
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -1091,5 +1258,6 @@ int main(int argc, char **argv)
 	ivr_test_run(reasm_gaps_and_bad_input);
 	ivr_test_run(bad_input_and_reset);
 	ivr_test_run(process_does_not_allocate);
+	ivr_test_run(wideband_16k);
 	return ivr_test_summary();
 }
