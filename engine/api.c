@@ -62,7 +62,8 @@ struct ivr_engine {
 	struct ivr_ring **asr_rings; /* per worker, when cfg.asr_ring_records */
 	struct ivr_flowsvc *flowsvc; /* when cfg.flows_dir */
 	char flows_dir[1024], prompt_cache_dir[1024];
-	struct ivr_prompt *moh; /* queue music on hold (our reference), NULL = none */
+	struct ivr_prompt *moh;	   /* queue music on hold (our reference), NULL = none */
+	struct ivr_prompt *moh_wb; /* its 16 kHz copy, loaded at the first wideband call */
 	char moh_path[1100];
 	bool have_events;
 	bool started;
@@ -195,6 +196,24 @@ static int load_moh(struct ivr_engine *e, const char *file)
 		return r;
 	}
 	return 0;
+}
+
+/*
+ * The MOH at a wideband call's rate: converted once, at the first such call
+ * (engine lock held; a failure leaves the call's queue silent).
+ */
+static struct ivr_prompt *moh_at(struct ivr_engine *e, uint32_t rate_hz)
+{
+	if (!e->moh)
+		return NULL;
+	if (!e->moh_wb) {
+		char err[256] = "";
+		e->moh_wb = ivr_prompt_get_at(e->prompts, e->moh_path, rate_hz, err, sizeof(err));
+		if (!e->moh_wb)
+			fprintf(stderr, "ivr-engine: no %u Hz music on hold: %s\n", rate_hz,
+				err[0] ? err : e->moh_path);
+	}
+	return e->moh_wb;
 }
 
 struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
@@ -484,6 +503,7 @@ void ivr_engine_free(struct ivr_engine *e)
 	/* before the rings its threads read, after the calls that held versions */
 	ivr_flowsvc_free(e->flowsvc);
 	ivr_prompt_unref(e->moh);
+	ivr_prompt_unref(e->moh_wb);
 	ivr_prompt_cache_free(e->prompts);
 	ivr_mixer_free(e->mixer);
 	if (e->asr_rings)
@@ -690,6 +710,13 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		int fr = ivr_flowsvc_acquire(e->flowsvc, p->flow, &fv, err, sizeof(err));
 		if (fr < 0)
 			return fail(fr, "create_call: flow %s: %s", p->flow, err);
+		/* a wideband call plays the flow's prompts at 16 kHz */
+		fr = ivr_flowsvc_flow_use_rate(fv, codec.rate_hz);
+		if (fr < 0) {
+			ivr_flowsvc_release(fv);
+			return fail(fr, "create_call: flow %s: prompts at %u Hz", p->flow,
+				    codec.rate_hz);
+		}
 	}
 
 	pthread_mutex_lock(&e->lock);
@@ -776,7 +803,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	c->frame_samples = codec.rate_hz / 50;
 	c->recorder = e->rec;
 	c->mixer = e->mixer;
-	c->moh_src = e->moh;
+	c->moh_src = codec.rate_hz == 8000 ? e->moh : moh_at(e, codec.rate_hz);
 	c->events = e->have_events ? &e->events : NULL;
 	c->created_ns = ivr_now_ns();
 	if (getrandom(&c->ssrc, sizeof(c->ssrc), GRND_NONBLOCK) != sizeof(c->ssrc))
@@ -872,7 +899,9 @@ int ivr_call_play(struct ivr_engine *e, uint64_t call_id, const char *file, bool
 	if (!c)
 		return no_call("play", call_id);
 	char err[200] = "";
-	struct ivr_prompt *p = ivr_prompt_get(e->prompts, file, err, sizeof(err));
+	/* at the call's rate: the cache converts each file once per rate in use */
+	struct ivr_prompt *p =
+		ivr_prompt_get_at(e->prompts, file, c->codec.rate_hz, err, sizeof(err));
 	if (!p)
 		return fail(-errno, "play: %s", err[0] ? err : strerror(errno));
 	struct ivr_wcmd cmd = { .op = IVR_WCMD_PLAY, .prompt = p, .loop = loop, .moh = moh };
@@ -1064,7 +1093,8 @@ int ivr_call_queue_announce(struct ivr_engine *e, uint64_t call_id, unsigned pos
 		return fail(r, "queue_announce: cannot render the announcement with flite (%s)",
 			    ivr_strerror(r));
 	char err[200] = "";
-	struct ivr_prompt *pr = ivr_prompt_get(e->prompts, p, err, sizeof(err));
+	struct ivr_prompt *pr =
+		ivr_prompt_get_at(e->prompts, p, c->codec.rate_hz, err, sizeof(err));
 	if (!pr)
 		return fail(errno ? -errno : -EIO, "queue_announce: %s", err[0] ? err : p);
 	struct ivr_wcmd cmd = { .op = IVR_WCMD_QUEUE_ANNOUNCE, .prompt = pr };

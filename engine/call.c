@@ -318,8 +318,8 @@ static void flow_exec(struct ivr_call *c, const struct ivr_flowrt_out *o)
 		const struct ivr_flowrt_action *a = &o->a[i];
 		switch (a->type) {
 		case IVR_FLOWRT_PLAY: {
-			struct ivr_prompt *p =
-				ivr_flowsvc_flow_prompt(c->flowver, a->node, a->prompt);
+			struct ivr_prompt *p = ivr_flowsvc_flow_prompt_at(
+				c->flowver, a->node, a->prompt, c->codec.rate_hz);
 			ivr_prompt_unref(c->prompt);
 			c->prompt = NULL;
 			if (p) {

@@ -46,11 +46,12 @@ struct ivr_flowsvc_flow {
 	char name[IVR_FLOWSVC_NAME_MAX];
 	uint32_t version;
 	atomic_int refs;
-	uint64_t free_epoch;	     /* 0 until refs was seen at 0 after retirement */
-	struct ivr_recognizer **rec; /* one per ASR thread, NULL without ASR */
-	int *grammar;		     /* [thread][node], -1 = no grammar */
-	struct ivr_prompt **prompt;  /* [node][kind] */
-	char **prompt_path;	     /* [node][kind] */
+	uint64_t free_epoch;	       /* 0 until refs was seen at 0 after retirement */
+	struct ivr_recognizer **rec;   /* one per ASR thread, NULL without ASR */
+	int *grammar;		       /* [thread][node], -1 = no grammar */
+	struct ivr_prompt **prompt;    /* [node][kind] */
+	struct ivr_prompt **prompt_wb; /* [node][kind] at 16 kHz, from the first wideband call */
+	char **prompt_path;	       /* [node][kind] */
 	struct ivr_flowsvc_flow *next;
 };
 
@@ -108,10 +109,13 @@ static void version_free(struct ivr_flowsvc_flow *v)
 	for (size_t i = 0; i < n; i++) {
 		if (v->prompt)
 			ivr_prompt_unref(v->prompt[i]);
+		if (v->prompt_wb)
+			ivr_prompt_unref(v->prompt_wb[i]);
 		if (v->prompt_path)
 			free(v->prompt_path[i]);
 	}
 	free(v->prompt);
+	free(v->prompt_wb);
 	free(v->prompt_path);
 #if IVR_HAVE_ASR
 	if (v->rec)
@@ -426,6 +430,47 @@ struct ivr_prompt *ivr_flowsvc_flow_prompt(const struct ivr_flowsvc_flow *v, int
 {
 	size_t i;
 	return prompt_idx(v, node, kind, &i) ? v->prompt[i] : NULL;
+}
+
+int ivr_flowsvc_flow_use_rate(struct ivr_flowsvc_flow *v, uint32_t rate_hz)
+{
+	if (!v || (rate_hz != 8000 && rate_hz != 16000))
+		return -EINVAL;
+	struct ivr_flowsvc *svc = v->svc;
+	if (rate_hz == 8000 || !svc->cfg.prompts)
+		return 0;
+	size_t n = v->flow->n_nodes * IVR_FLOWRT_N_PROMPTS;
+	int r = 0;
+	pthread_mutex_lock(&svc->lock);
+	if (!v->prompt_wb) {
+		struct ivr_prompt **wb = calloc(n ? n : 1, sizeof(*wb));
+		if (!wb) {
+			r = -ENOMEM;
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				char err[256];
+				if (v->prompt_path[i] &&
+				    !(wb[i] = ivr_prompt_get_at(svc->cfg.prompts, v->prompt_path[i],
+								rate_hz, err, sizeof(err))))
+					fprintf(stderr, "flowsvc: %s: prompt %s: %s\n", v->name,
+						v->prompt_path[i], err);
+			}
+			v->prompt_wb = wb;
+		}
+	}
+	pthread_mutex_unlock(&svc->lock);
+	return r;
+}
+
+struct ivr_prompt *ivr_flowsvc_flow_prompt_at(const struct ivr_flowsvc_flow *v, int node,
+					      unsigned kind, uint32_t rate_hz)
+{
+	size_t i;
+	if (!prompt_idx(v, node, kind, &i))
+		return NULL;
+	if (rate_hz == 16000)
+		return v->prompt_wb ? v->prompt_wb[i] : NULL;
+	return v->prompt[i];
 }
 
 const char *ivr_flowsvc_flow_prompt_path(const struct ivr_flowsvc_flow *v, int node, unsigned kind)

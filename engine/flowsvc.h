@@ -167,6 +167,21 @@ int ivr_flowsvc_flow_refs(const struct ivr_flowsvc_flow *v);
 struct ivr_prompt *ivr_flowsvc_flow_prompt(const struct ivr_flowsvc_flow *v, int node,
 					   unsigned kind);
 
+/**
+ * Make version @v's prompts available at @rate_hz (16000: a wideband call;
+ * the prompt cache converts each file once, at the first such call of the
+ * version).  Call before the call is handed to its worker.
+ * @return 0, -EINVAL (rate other than 8000/16000), -ENOMEM.  Thread: control.
+ */
+int ivr_flowsvc_flow_use_rate(struct ivr_flowsvc_flow *v, uint32_t rate_hz);
+
+/**
+ * ivr_flowsvc_flow_prompt() at @rate_hz (8000 or 16000; 16000 after
+ * ivr_flowsvc_flow_use_rate()).  @return the prompt or NULL.  Thread: any.
+ */
+struct ivr_prompt *ivr_flowsvc_flow_prompt_at(const struct ivr_flowsvc_flow *v, int node,
+					      unsigned kind, uint32_t rate_hz);
+
 /** @return the path the prompt was (or would be) loaded from, or NULL. Thread: any. */
 const char *ivr_flowsvc_flow_prompt_path(const struct ivr_flowsvc_flow *v, int node, unsigned kind);
 

@@ -93,21 +93,29 @@ static int push(struct ivr_prompt ***arr, size_t *n, size_t *cap, struct ivr_pro
 struct ivr_prompt *ivr_prompt_get(struct ivr_prompt_cache *pc, const char *path, char *err,
 				  size_t err_len)
 {
+	return ivr_prompt_get_at(pc, path, 0, err, err_len);
+}
+
+struct ivr_prompt *ivr_prompt_get_at(struct ivr_prompt_cache *pc, const char *path,
+				     uint32_t rate_hz, char *err, size_t err_len)
+{
 	if (!pc || !path || !*path) {
 		if (err)
 			snprintf(err, err_len, "no prompt file given");
 		errno = EINVAL;
 		return NULL;
 	}
+	if (!rate_hz)
+		rate_hz = pc->rate_hz;
 	pthread_mutex_lock(&pc->lock);
 	struct ivr_prompt *p = NULL;
 	for (size_t i = 0; i < pc->n_cur; i++)
-		if (!strcmp(pc->cur[i]->path, path)) {
+		if (pc->cur[i]->rate_hz == rate_hz && !strcmp(pc->cur[i]->path, path)) {
 			p = pc->cur[i];
 			break;
 		}
 	if (!p) {
-		p = load(path, pc->rate_hz, err, err_len);
+		p = load(path, rate_hz, err, err_len);
 		if (p && push(&pc->cur, &pc->n_cur, &pc->cap_cur, p) < 0) {
 			prompt_free(p);
 			p = NULL;
@@ -125,7 +133,7 @@ int ivr_prompt_cache_reload(struct ivr_prompt_cache *pc)
 	int n = 0;
 	pthread_mutex_lock(&pc->lock);
 	for (size_t i = 0; i < pc->n_cur; i++) {
-		struct ivr_prompt *np = load(pc->cur[i]->path, pc->rate_hz, NULL, 0);
+		struct ivr_prompt *np = load(pc->cur[i]->path, pc->cur[i]->rate_hz, NULL, 0);
 		if (!np)
 			continue;
 		if (push(&pc->retired, &pc->n_retired, &pc->cap_retired, pc->cur[i]) < 0) {

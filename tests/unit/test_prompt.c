@@ -2,6 +2,7 @@
 /*
  * tests/unit/test_prompt.c - prompt cache: load once and share, rate
  * conversion at load (16 kHz file -> 8 kHz calls keeps a 1 kHz tone),
+ * one copy per (file, rate) in use (a 6 kHz tone kept at 16 kHz only),
  * clear errors for missing/stereo files, reload replaces content while a
  * playing reference keeps the old version alive until released.
  */
@@ -103,11 +104,72 @@ IVR_TEST(test_reload_keeps_playing_version)
 	return IVR_TEST_RESULT();
 }
 
+/* Goertzel power of @f Hz in @x at @rate (per sample squared). */
+static double tone_pow(const float *x, size_t n, double f, double rate)
+{
+	double c = 2 * cos(2 * M_PI * f / rate), s1 = 0, s2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		double s0 = x[i] + c * s1 - s2;
+		s2 = s1;
+		s1 = s0;
+	}
+	return (s1 * s1 + s2 * s2 - c * s1 * s2) / ((double)n * n);
+}
+
+/*
+ * One copy per (file, rate) in use: a 16 kHz file with 1 kHz + 6 kHz tones
+ * played by 8 kHz and 16 kHz calls: two copies, each shared by the calls at
+ * its rate; the 16 kHz copy keeps the 6 kHz tone, the 8 kHz one cannot; a
+ * reload refreshes both at their rates.
+ */
+IVR_TEST(test_one_copy_per_rate)
+{
+	char path[64];
+	tmpname(path, sizeof(path), "wb");
+	static float x[16000];
+	for (int i = 0; i < 16000; i++)
+		x[i] = 0.3f * sinf(2 * (float)M_PI * 1000 * (float)i / 16000) +
+		       0.3f * sinf(2 * (float)M_PI * 6000 * (float)i / 16000);
+	ivr_check_int_eq(ivr_wav_write(path, x, 16000, 16000, IVR_WAV_PCM16), 0);
+	struct ivr_prompt_cache *pc = ivr_prompt_cache_new(8000);
+	char err[200];
+	struct ivr_prompt *nb1 = ivr_prompt_get(pc, path, err, sizeof(err));
+	struct ivr_prompt *wb1 = ivr_prompt_get_at(pc, path, 16000, err, sizeof(err));
+	struct ivr_prompt *nb2 = ivr_prompt_get_at(pc, path, 8000, err, sizeof(err));
+	struct ivr_prompt *wb2 = ivr_prompt_get_at(pc, path, 16000, err, sizeof(err));
+	ivr_check(nb1 && wb1 && nb1 == nb2 && wb1 == wb2 && nb1 != wb1);
+	ivr_check_int_eq(ivr_prompt_cache_count(pc), 2);
+	if (nb1 && wb1) {
+		ivr_check_int_eq(nb1->rate_hz, 8000);
+		ivr_check_int_eq(wb1->rate_hz, 16000);
+		ivr_check_near((double)wb1->n_samples, 16000, 2);
+		double w6 = tone_pow(wb1->samples + 2000, 12000, 6000, 16000);
+		double w1 = tone_pow(wb1->samples + 2000, 12000, 1000, 16000);
+		double n1 = tone_pow(nb1->samples + 1000, 6000, 1000, 8000);
+		/* both tones at 0.3: (0.3/2)^2 each at 16 kHz; 1 kHz alone survives at 8 kHz */
+		ivr_check_near(w6 / w1, 1.0, 0.1);
+		ivr_check_near(n1 / w1, 1.0, 0.1);
+	}
+	ivr_check_int_eq(ivr_prompt_cache_reload(pc), 2);
+	struct ivr_prompt *wb3 = ivr_prompt_get_at(pc, path, 16000, err, sizeof(err));
+	ivr_check(wb3 && wb3 != wb1 && wb3->rate_hz == 16000);
+	ivr_prompt_unref(nb1);
+	ivr_prompt_unref(nb2);
+	ivr_prompt_unref(wb1);
+	ivr_prompt_unref(wb2);
+	ivr_prompt_unref(wb3);
+	ivr_prompt_cache_sweep(pc);
+	ivr_prompt_cache_free(pc);
+	unlink(path);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	ivr_test_run(test_load_share_convert);
 	ivr_test_run(test_errors);
 	ivr_test_run(test_reload_keeps_playing_version);
+	ivr_test_run(test_one_copy_per_rate);
 	return ivr_test_summary();
 }
