@@ -590,7 +590,9 @@ static void decode(struct asr_thread *t, struct call_ctx *c, struct ivr_flowsvc_
 		res->flags |= IVR_FLOWSVC_R_ERROR;
 		return;
 	}
-	size_t n = IVR_MIN(utt->n_samples, (size_t)svc->cfg.max_speech_ms * 8);
+	/* wideband calls' utterances are 16 kHz: decoded as they are, not upsampled */
+	const uint32_t rate = utt->rate_hz == 16000 ? 16000 : 8000;
+	size_t n = IVR_MIN(utt->n_samples, (size_t)svc->cfg.max_speech_ms * (rate / 1000));
 	for (size_t i = 0; i < n; i++)
 		t->pcm[i] = (float)utt->pcm[i] * (1.0f / 32768.0f);
 	if (c->cmn_owner != utt->call_id) {
@@ -600,7 +602,7 @@ static void decode(struct asr_thread *t, struct call_ctx *c, struct ivr_flowsvc_
 	}
 	static _Thread_local struct ivr_asr_result ar;
 #if IVR_HAVE_ASR
-	if (ivr_recognizer_decode(v->rec[t->index], g, t->pcm, n, 8000, &c->cmn, &ar) < 0) {
+	if (ivr_recognizer_decode(v->rec[t->index], g, t->pcm, n, rate, &c->cmn, &ar) < 0) {
 		res->flags |= IVR_FLOWSVC_R_ERROR;
 		return;
 	}
@@ -774,7 +776,8 @@ int ivr_flowsvc_start(struct ivr_flowsvc *svc, struct ivr_ring *const *rings, ui
 	memcpy(svc->speech, rings, n_rings * sizeof(*rings));
 	svc->n_speech = n_rings;
 	atomic_store(&svc->running, true);
-	size_t max_samples = (size_t)svc->cfg.max_speech_ms * 8;
+	/* room for max_speech_ms of a wideband (16 kHz) call's utterance */
+	size_t max_samples = (size_t)svc->cfg.max_speech_ms * 16;
 	for (uint32_t i = 0; i < nt; i++) {
 		struct asr_thread *t = &svc->threads[i];
 		t->svc = svc;
