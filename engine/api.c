@@ -421,6 +421,7 @@ static void close_slot(struct ivr_engine *e, uint32_t slot)
 		c->local_port = 0;
 	}
 	ivr_call_dsp_release(c);
+	ivr_call_mix_release(c);
 	if (c->flowver) {
 		ivr_call_flow_release(c);
 		/* a version retired by a reload goes when its last call does */
@@ -1016,7 +1017,13 @@ int ivr_call_conf_join(struct ivr_engine *e, uint64_t call_id, const char *conf,
 	int64_t ws = whisper_slot(e, speak_to);
 	if (ws == -2)
 		return no_call("conf_join: speak_to", speak_to);
-	int r = ivr_mixer_join(e->mixer, conf, c->slot, listen, speak, ws);
+	/* the rate converter for conferences that mix 8 and 16 kHz members (mixer.h) */
+	pthread_mutex_lock(&e->lock);
+	int r = ivr_call_mix_setup(c);
+	pthread_mutex_unlock(&e->lock);
+	if (r < 0)
+		return fail(r, "conf_join: rate converter (%s)", ivr_strerror(r));
+	r = ivr_mixer_join(e->mixer, conf, c->slot, listen, speak, ws);
 	if (r == -ENOSPC)
 		return fail(r, "conf_join: conference table or conference '%s' full", conf);
 	if (r < 0)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dsp/faxtone.h"
+#include "dsp/resample.h"
 #include "dsp/rfc4733.h"
 #include "dsp/tone.h"
 #include "engine/call.h"
@@ -63,9 +64,46 @@ static size_t wb_chain_off(void)
 	return codec_state_off() + IVR_ROUND_UP(ivr_codec_state_max(), IVR_ALIGN);
 }
 
+/* The conference rate converter (mixer.h, mixed rates) after it: members only touch it. */
+static size_t mix_rs_off(void)
+{
+	return wb_chain_off() + wb_chain_size();
+}
+
+static size_t mix_rs_bytes(void)
+{
+	return IVR_ROUND_UP(ivr_resampler_size(NULL), IVR_ALIGN);
+}
+
 size_t ivr_call_slot_size(void)
 {
-	return IVR_ROUND_UP(sizeof(struct ivr_call) + wb_chain_off() + wb_chain_size(), IVR_ALIGN);
+	return IVR_ROUND_UP(sizeof(struct ivr_call) + mix_rs_off() + mix_rs_bytes() +
+				    IVR_MIX_ALT_BYTES,
+			    IVR_ALIGN);
+}
+
+int ivr_call_mix_setup(struct ivr_call *c)
+{
+	if (c->mix_alt_ready)
+		return 0;
+	struct ivr_resampler *rs = (struct ivr_resampler *)(void *)(c->jb + mix_rs_off());
+	struct ivr_resampler_cfg rc = { .in_rate_hz = c->codec.rate_hz,
+					.out_rate_hz = c->codec.rate_hz == 8000 ? 16000 : 8000 };
+	int r = ivr_resampler_init(rs, mix_rs_bytes(), &rc);
+	if (r < 0)
+		return r;
+	ivr_mix_port_set_alt(&c->mix, rs, c->jb + mix_rs_off() + mix_rs_bytes());
+	c->mix_alt_ready = true;
+	return 0;
+}
+
+void ivr_call_mix_release(struct ivr_call *c)
+{
+	if (!c->mix_alt_ready)
+		return;
+	ivr_resampler_fini(c->mix.alt_rs);
+	ivr_mix_port_set_alt(&c->mix, NULL, NULL);
+	c->mix_alt_ready = false;
 }
 
 size_t ivr_call_slot_hot_size(void)
@@ -89,6 +127,7 @@ int ivr_call_codec_setup(struct ivr_call *c)
 	int r = ivr_jb_init(ivr_call_jb(c), ivr_jb_size(NULL), &jc);
 	if (r < 0)
 		return r;
+	c->mix.rate_hz = c->codec.rate_hz;
 	r = ivr_plc_init(&c->plc, c->codec.rate_hz);
 	if (r < 0)
 		return r;

@@ -123,6 +123,7 @@ struct ivr_call {
 	struct ivr_shmring *events;    /* event ring (sub-ring = worker), NULL = none */
 	struct ivr_ring *asr;	       /* worker's speech ring to ASR, NULL = none */
 	bool dsp_ready;		       /* dsp[] holds an initialised chain */
+	bool mix_alt_ready;	       /* mix.alt_rs is initialised (ivr_call_mix_setup) */
 	bool aec_on;		       /* the chain cancels echo (enum ivr_call_aec) */
 	uint64_t ssrc_seed;
 	struct ivr_flowsvc *flowsvc;	     /* engine-wide flow service, NULL = no flow */
@@ -287,6 +288,17 @@ IVR_RT void ivr_call_retire(struct ivr_call *c);
  * @return 0 or a negative errno.  Thread: control.
  */
 IVR_NODISCARD int ivr_call_dsp_setup(struct ivr_call *c);
+
+/**
+ * Give the call's conference port its rate converter (mixer.h, mixed rates)
+ * in the slot's cold part, before its first conf_join; kept until
+ * ivr_call_mix_release().  Allocates speexdsp's resampler state.
+ * @return 0 or a negative errno.  Thread: control.
+ */
+IVR_NODISCARD int ivr_call_mix_setup(struct ivr_call *c);
+
+/** Free what ivr_call_mix_setup() took (slot going back to FREE); idempotent. Thread: control. */
+void ivr_call_mix_release(struct ivr_call *c);
 
 /** Release the chain's speexdsp state (slot going back to FREE); idempotent. Thread: control. */
 void ivr_call_dsp_release(struct ivr_call *c);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "dsp/resample.h"
 #include "engine/mixer.h"
 
 struct conf {
@@ -65,6 +66,38 @@ static void set_flags(struct ivr_mix_port *p, bool listen, bool speak, int64_t s
 			      memory_order_relaxed);
 }
 
+void ivr_mix_port_set_alt(struct ivr_mix_port *p, struct ivr_resampler *rs, void *alt)
+{
+	p->alt_rs = rs;
+	p->alt = alt;
+	p->alt_n = 0;
+	atomic_store(&p->alt_seq, 0);
+}
+
+/*
+ * Members of @c publish a copy at the other rate while the conference holds
+ * both rates.  Lock held.
+ */
+static void update_rates(struct ivr_mixer *m, struct conf *c)
+{
+	bool nb = false, wb = false;
+	for (int i = 0; i < IVR_CONF_MAX_MEMBERS; i++) {
+		unsigned s1 = atomic_load(&c->members[i]);
+		if (!s1)
+			continue;
+		if (port(m, s1 - 1)->rate_hz == 16000)
+			wb = true;
+		else
+			nb = true;
+	}
+	for (int i = 0; i < IVR_CONF_MAX_MEMBERS; i++) {
+		unsigned s1 = atomic_load(&c->members[i]);
+		if (s1)
+			atomic_store_explicit(&port(m, s1 - 1)->want_alt, nb && wb,
+					      memory_order_relaxed);
+	}
+}
+
 static int leave_locked(struct ivr_mixer *m, uint32_t slot)
 {
 	struct ivr_mix_port *p = port(m, slot);
@@ -78,6 +111,8 @@ static int leave_locked(struct ivr_mixer *m, uint32_t slot)
 			c->n--;
 		}
 	atomic_store(&p->conf, 0);
+	atomic_store(&p->want_alt, false);
+	update_rates(m, c);
 	if (c->n <= 0) {
 		c->n = 0;
 		c->name[0] = 0;
@@ -127,6 +162,7 @@ int ivr_mixer_join(struct ivr_mixer *m, const char *name, uint32_t slot, bool li
 	/* seq_cst store: flags above are visible before other members can see us */
 	atomic_store(&c->members[at], slot + 1);
 	c->n++;
+	update_rates(m, c);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
@@ -172,6 +208,18 @@ void ivr_mix_port_publish(struct ivr_mix_port *p, uint64_t tick, const float *fr
 	p->n_samples = (uint32_t)n_samples;
 	/* release: the frame is written before readers can see its tick */
 	atomic_store_explicit(&p->seq, tick + 1, memory_order_release);
+	if (!atomic_load_explicit(&p->want_alt, memory_order_relaxed) || !p->alt_rs)
+		return;
+	float *a = p->alt[tick % IVR_MIX_RING];
+	int k = ivr_resampler_process(p->alt_rs, frame, n_samples, a, IVR_MIX_ALT_FRAME);
+	if (k <= 0)
+		return;
+	/* speexdsp may return a sample less or more than 2:1 in a frame: pad/cut to 20 ms */
+	const size_t want = p->rate_hz == 16000 ? n_samples / 2 : n_samples * 2;
+	for (size_t i = (size_t)k; i < want && i < IVR_MIX_FRAME_MAX; i++)
+		a[i] = a[k - 1];
+	p->alt_n = (uint32_t)IVR_MIN(want, (size_t)IVR_MIX_FRAME_MAX);
+	atomic_store_explicit(&p->alt_seq, tick + 1, memory_order_release);
 }
 
 int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float *acc,
@@ -193,12 +241,18 @@ int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float
 		unsigned to = atomic_load_explicit(&o->speak_to, memory_order_relaxed);
 		if (to != 0 && to != slot + 1)
 			continue; /* whispering to someone else */
+		/* a member at the other rate: its converted copy (mixer.h, mixed rates) */
+		const bool same = o->n_samples == n_samples;
+		if (!same && (!o->alt || o->alt_n != n_samples))
+			continue;
 		/* acquire: pairs with publish's release, the frame is complete */
-		uint64_t seq = atomic_load_explicit(&o->seq, memory_order_acquire);
+		uint64_t seq =
+			atomic_load_explicit(same ? &o->seq : &o->alt_seq, memory_order_acquire);
 		if (seq == 0 || seq + 2 < tick + 1)
 			continue; /* nothing recent: that member's worker is not running it */
-		const float *f = o->frames[(seq - 1) % IVR_MIX_RING];
-		size_t n = IVR_MIN(n_samples, (size_t)o->n_samples);
+		const float *f = same ? o->frames[(seq - 1) % IVR_MIX_RING]
+				      : o->alt[(seq - 1) % IVR_MIX_RING];
+		size_t n = IVR_MIN(n_samples, (size_t)(same ? o->n_samples : o->alt_n));
 		for (size_t k = 0; k < n; k++)
 			acc[k] += f[k];
 		mixed++;

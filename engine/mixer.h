@@ -14,7 +14,21 @@
  * whisper target (speaks to one member only): a supervisor monitors with
  * listen=1 speak=0, whispers with speak_to=agent, barges with speak=1.
  * Membership is changed by the control thread with atomic stores; the media
- * thread reads it.  Thread: mix/publish RT; join/leave control.
+ * thread reads it.
+ *
+ * Mixed rates (8 kHz G.711/narrowband Opus members with 16 kHz wideband
+ * Opus members): each member still publishes at its own rate, and while its
+ * conference has members at the other rate (want_alt, kept by join/leave)
+ * it also publishes a copy converted to that rate (speexdsp resampler whose
+ * state the call set up at join, ivr_mix_port_set_alt(); nothing is
+ * allocated on the media path).  A listener sums each member's frame at its
+ * own rate.  So a frame is converted once per speaker per tick, however
+ * many listeners hear it; an all-narrowband (or all-wideband) conference
+ * converts nothing; no listener's sum is resampled, so the N-1 rule and
+ * whisper targets stay per listener as before; a wideband pair hears each
+ * other at 16 kHz in a mixed conference, and a narrowband member hears the
+ * wideband ones band-limited to 4 kHz, which is all its line carries.
+ * Thread: mix/publish RT; join/leave control.
  */
 #ifndef IVR_ENGINE_MIXER_H
 #define IVR_ENGINE_MIXER_H
@@ -27,6 +41,8 @@
 #define IVR_MIX_FRAME_MAX    320
 #define IVR_MIX_RING	     4
 #define IVR_CONF_MAX_MEMBERS 32
+/* a frame converted to the other rate: 20 ms at 16 kHz plus the resampler's slack */
+#define IVR_MIX_ALT_FRAME (IVR_MIX_FRAME_MAX + 16)
 
 /** Per-call publication point (lives in the call slot). */
 struct ivr_mix_port {
@@ -36,8 +52,25 @@ struct ivr_mix_port {
 	atomic_bool speak;
 	atomic_uint speak_to; /* slot + 1 of the only member who hears us; 0 = all */
 	uint32_t n_samples;
+	uint32_t rate_hz;		 /* the member's rate (set with the call, 8000 or 16000) */
+	atomic_bool want_alt;		 /* members at the other rate: publish alt too */
+	struct ivr_resampler *alt_rs;	 /* rate_hz -> the other rate, NULL = none yet */
+	float (*alt)[IVR_MIX_ALT_FRAME]; /* IVR_MIX_RING frames at the other rate */
+	atomic_uint_fast64_t alt_seq;	 /* as seq, for alt */
+	uint32_t alt_n;
 	_Alignas(64) float frames[IVR_MIX_RING][IVR_MIX_FRAME_MAX];
 };
+
+/** Bytes ivr_mix_port_set_alt() needs for the alt ring. */
+#define IVR_MIX_ALT_BYTES (sizeof(float) * IVR_MIX_RING * IVR_MIX_ALT_FRAME)
+
+/**
+ * Give port @p (rate @p->rate_hz) its converter to the other rate: @rs an
+ * initialised resampler (rate_hz -> 16000/8000) and @alt IVR_MIX_ALT_BYTES
+ * of memory, both owned by the call and kept until its slot is freed.
+ * Call before the port joins a conference.  Thread: control.
+ */
+void ivr_mix_port_set_alt(struct ivr_mix_port *p, struct ivr_resampler *rs, void *alt);
 
 struct ivr_mixer; /* opaque */
 

@@ -2,12 +2,16 @@
 /*
  * tests/unit/test_mixer.c - conference mixing on the ports directly: N-1
  * sums, listen/speak/whisper flags, stale frames ignored, limits and bad
- * arguments.
+ * arguments, conferences of 8 and 16 kHz members (tones at their levels,
+ * no 6 kHz alias for the narrowband member).
  */
 #include "config.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "dsp/resample.h"
 #include "engine/mixer.h"
 #include "ivr_test.h"
 
@@ -102,10 +106,109 @@ IVR_TEST(test_limits)
 	return IVR_TEST_RESULT();
 }
 
+/* Amplitude of the @f Hz component of @x at @rate (Goertzel). */
+static double amp(const float *x, size_t n, double f, double rate)
+{
+	double c = 2 * cos(2 * M_PI * f / rate), s1 = 0, s2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		double s0 = x[i] + c * s1 - s2;
+		s2 = s1;
+		s1 = s0;
+	}
+	return 2 * sqrt(fmax(s1 * s1 + s2 * s2 - c * s1 * s2, 0)) / (double)n;
+}
+
+/*
+ * A conference of one 8 kHz member (500 Hz tone) and two 16 kHz members
+ * (1 kHz + 6 kHz; 1.5 kHz): each hears the others at its own rate with the
+ * right levels, the 8 kHz member without the 6 kHz tone (nor its alias at
+ * 2 kHz), a 16 kHz member with it; converting stops once the conference
+ * holds one rate only.
+ */
+IVR_TEST(test_mixed_rates)
+{
+	struct ivr_mixer *m = setup();
+	static const uint32_t rate[3] = { 8000, 16000, 16000 };
+	struct ivr_resampler *rs[3];
+	float *alt[3];
+	for (int s = 0; s < 3; s++) {
+		ports[s].rate_hz = rate[s];
+		struct ivr_resampler_cfg rc = { .in_rate_hz = rate[s],
+						.out_rate_hz = rate[s] == 8000 ? 16000 : 8000 };
+		rs[s] = ivr_resampler_new(&rc);
+		alt[s] = aligned_alloc(64, IVR_MIX_ALT_BYTES);
+		ivr_check(rs[s] && alt[s]);
+		ivr_mix_port_set_alt(&ports[s], rs[s], alt[s]);
+		ivr_check_int_eq(ivr_mixer_join(m, "mixed", (uint32_t)s, true, true, -1), 0);
+	}
+	enum { TICKS = 50 };
+	static float got[3][TICKS * 320];
+	double ph[3][2] = { { 0 } };
+	for (uint64_t t = 0; t < TICKS; t++) {
+		for (int s = 0; s < 3; s++) {
+			float f[320];
+			size_t n = rate[s] / 50;
+			for (size_t i = 0; i < n; i++) {
+				double v = 0;
+				if (s == 0)
+					v = 0.2 * sin(ph[s][0] += 2 * M_PI * 500 / 8000);
+				else if (s == 1)
+					v = 0.2 * sin(ph[s][0] += 2 * M_PI * 1000 / 16000) +
+					    0.2 * sin(ph[s][1] += 2 * M_PI * 6000 / 16000);
+				else
+					v = 0.2 * sin(ph[s][0] += 2 * M_PI * 1500 / 16000);
+				f[i] = (float)v;
+			}
+			ivr_mix_port_publish(&ports[s], t, f, n);
+		}
+		for (int s = 0; s < 3; s++) {
+			size_t n = rate[s] / 50;
+			int k = ivr_mixer_mix(m, (uint32_t)s, t, got[s] + t * n, n);
+			ivr_check_int_eq(k, 2);
+		}
+	}
+	/* the second half: past the converters' start-up */
+	const float *g0 = got[0] + TICKS * 80, *g1 = got[1] + TICKS * 160,
+		    *g2 = got[2] + TICKS * 160;
+	const size_t n0 = TICKS * 80, n1 = TICKS * 160;
+	printf("  8 kHz member hears 1 kHz %.3f, 1.5 kHz %.3f, 2 kHz (6 kHz alias) %.4f, own "
+	       "500 Hz %.4f\n",
+	       amp(g0, n0, 1000, 8000), amp(g0, n0, 1500, 8000), amp(g0, n0, 2000, 8000),
+	       amp(g0, n0, 500, 8000));
+	printf("  16 kHz members hear 500 Hz %.3f / %.3f, 6 kHz %.3f (of 0.2)\n",
+	       amp(g1, n1, 500, 16000), amp(g2, n1, 500, 16000), amp(g2, n1, 6000, 16000));
+	ivr_check_near(amp(g0, n0, 1000, 8000), 0.2, 0.01);
+	ivr_check_near(amp(g0, n0, 1500, 8000), 0.2, 0.01);
+	ivr_check(amp(g0, n0, 2000, 8000) < 0.002);
+	ivr_check(amp(g0, n0, 500, 8000) < 0.002);
+	ivr_check_near(amp(g1, n1, 500, 16000), 0.2, 0.01);
+	ivr_check_near(amp(g1, n1, 1500, 16000), 0.2, 0.01);
+	ivr_check(amp(g1, n1, 1000, 16000) < 0.002 && amp(g1, n1, 6000, 16000) < 0.002);
+	ivr_check_near(amp(g2, n1, 500, 16000), 0.2, 0.01);
+	ivr_check_near(amp(g2, n1, 1000, 16000), 0.2, 0.01);
+	ivr_check_near(amp(g2, n1, 6000, 16000), 0.2, 0.01);
+	/* the 8 kHz member leaves: nobody converts any more */
+	ivr_check(atomic_load(&ports[1].want_alt));
+	ivr_check_int_eq(ivr_mixer_leave(m, 0), 0);
+	ivr_check(!atomic_load(&ports[1].want_alt) && !atomic_load(&ports[2].want_alt));
+	uint64_t seq = atomic_load(&ports[1].alt_seq);
+	float f[320] = { 0 };
+	ivr_mix_port_publish(&ports[1], TICKS, f, 320);
+	ivr_check(atomic_load(&ports[1].alt_seq) == seq);
+	for (int s = 0; s < 3; s++) {
+		ivr_resampler_free(rs[s]);
+		free(alt[s]);
+	}
+	ivr_mixer_free(m);
+	free(ports);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	ivr_test_run(test_n_minus_one_and_flags);
 	ivr_test_run(test_limits);
+	ivr_test_run(test_mixed_rates);
 	return ivr_test_summary();
 }
