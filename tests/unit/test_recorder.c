@@ -114,10 +114,46 @@ IVR_TEST(test_overflow_and_errors)
 	return IVR_TEST_RESULT();
 }
 
+/* A wideband call's recording: 16 kHz WAV, 320-sample frames, a 6 kHz tone kept. */
+IVR_TEST(test_wideband_16k)
+{
+	struct ivr_recorder *r = ivr_recorder_new(1, 256, 1);
+	ivr_check(r != NULL);
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/ivr_recorder_wb_%d.wav", (int)getpid());
+	uint32_t id;
+	ivr_check_int_eq(ivr_recorder_open(r, 0, path, IVR_REC_CALLER, 16000, &id, NULL, 0), 0);
+	float a[320], b[320];
+	for (int t = 0; t < 50; t++) {
+		for (int i = 0; i < 320; i++) {
+			a[i] = (float)(0.2 * sin(2 * M_PI * 6000 * (double)(t * 320 + i) / 16000));
+			b[i] = 0.1f * sinf(2 * (float)M_PI * 300 * (float)(t * 320 + i) / 16000);
+		}
+		while (ivr_recorder_push(r, 0, 0, id, a, b, 320, t == 49) < 0)
+			usleep(1000);
+	}
+	ivr_recorder_flush(r);
+	struct ivr_audio au;
+	ivr_check_int_eq(ivr_wav_read(&au, path, 0, NULL, 0), 0);
+	ivr_check_int_eq(au.rate_hz, 16000);
+	ivr_check_int_eq(au.n_samples, 50 * 320);
+	double err = 0;
+	for (size_t i = 0; i < au.n_samples; i++) {
+		double want = 0.2 * sin(2 * M_PI * 6000 * (double)i / 16000);
+		err += (au.samples[i] - want) * (au.samples[i] - want);
+	}
+	ivr_check_msg(err / 16000 < 1e-8, "mse %g", err / 16000);
+	ivr_audio_free(&au);
+	ivr_recorder_free(r);
+	unlink(path);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	ivr_test_run(test_channels_and_pause);
 	ivr_test_run(test_overflow_and_errors);
+	ivr_test_run(test_wideband_16k);
 	return ivr_test_summary();
 }

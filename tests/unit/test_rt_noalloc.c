@@ -8,7 +8,10 @@
  * recorder's writer thread may allocate.
  * Armed: 1000 ticks of three calls' full per-call processing - RTP parse,
  * latching, RFC 3550 statistics, jitter buffer with reordering and loss,
- * G.711 and Opus decode (call 2 is an Opus call: FEC and PLC), PLC, the DSP chain (AEC, DTMF
+ * G.711 and Opus decode (call 2 is an Opus call: FEC and PLC; call 3 a
+ * wideband Opus call running at 16 kHz with its canceller on, a 16 kHz
+ * prompt and recording, in the conference with the 8 kHz calls so the
+ * mixer's rate converters run), PLC, the DSP chain (AEC, DTMF
  * in-band and RFC 4733, fax tones, VAD), conference N-1 mix, prompt playback, in-band and RFC 4733
  * DTMF sending, recording handoff, encode and packet build, RTCP reports in
  * and out.  The negative control proves
@@ -46,7 +49,7 @@ IVR_TEST(test_negative_control)
 	return IVR_TEST_RESULT();
 }
 
-#define N_CALLS 3
+#define N_CALLS 4 /* PCMU, PCMA + flow, Opus 8 kHz, Opus 16 kHz */
 
 IVR_TEST(test_media_ticks)
 {
@@ -83,10 +86,12 @@ IVR_TEST(test_media_ticks)
 		ivr_check_int_eq(ivr_call_init(c, (uint32_t)i, 1), 0);
 		ivr_check_int_eq(ivr_codec_init(&c->codec,
 						i == 1	 ? IVR_CODEC_PCMA
-						: i == 2 ? IVR_CODEC_OPUS
+						: i >= 2 ? IVR_CODEC_OPUS
 							 : IVR_CODEC_PCMU,
 						-1),
 				 0);
+		ivr_check_int_eq(ivr_codec_set_rate(&c->codec, i == 3 ? 48000 : 8000), 0);
+		c->aec_on = i == 3;
 		c->ssrc = 1000u + (uint32_t)i;
 		c->dtmf_pt = 101;
 		c->call_id = 1u + (uint32_t)i;
@@ -96,12 +101,13 @@ IVR_TEST(test_media_ticks)
 		ivr_rtp_latch_init(&c->latch, (struct sockaddr *)&peer, sizeof(peer));
 		snprintf(rec_path[i], sizeof(rec_path[i]), "/tmp/ivr_noalloc_rec%d_%d.wav", i,
 			 (int)getpid());
-		ivr_check_int_eq(ivr_recorder_open(rec, (uint32_t)i, rec_path[i], 0, 8000,
-						   &c->rec_id, NULL, 0),
+		ivr_check_int_eq(ivr_recorder_open(rec, (uint32_t)i, rec_path[i], 0,
+						   c->codec.rate_hz, &c->rec_id, NULL, 0),
 				 0);
-		c->prompt = ivr_prompt_get(pc, prompt_path, NULL, 0);
+		c->prompt = ivr_prompt_get_at(pc, prompt_path, c->codec.rate_hz, NULL, 0);
 		ivr_check(c->prompt != NULL);
-		c->play_loop = i == 2;
+		c->play_loop = i >= 2;
+		ivr_check_int_eq(ivr_call_mix_setup(c), 0);
 		ivr_check_int_eq(ivr_mixer_join(mix, "room", (uint32_t)i, true, true, -1), 0);
 		c->rtcp_fd = 1000 + i; /* never used for I/O here: lets RTCP reports be built */
 		if (i == 1 && fv)
@@ -136,7 +142,8 @@ IVR_TEST(test_media_ticks)
 
 	/* The Opus caller's encoder (the call's own state is the engine's side). */
 	struct ivr_opus_enc *penc = ivr_opus_enc_new(NULL);
-	ivr_check(penc != NULL);
+	struct ivr_opus_enc *penc_wb = ivr_opus_enc_new(&(struct ivr_opus_cfg){ .rate_hz = 16000 });
+	ivr_check(penc != NULL && penc_wb != NULL);
 
 	/* Media path, armed. */
 	atomic_store(&ivr_alloc_hits, 0);
@@ -147,13 +154,15 @@ IVR_TEST(test_media_ticks)
 		uint64_t now = 1000000000ull + (uint64_t)t * 20000000ull;
 		for (int i = 0; i < N_CALLS; i++) {
 			struct ivr_call *c = calls[i];
-			float f[160];
+			float f[320];
 			uint8_t pay[320];
-			for (int k = 0; k < 160; k++)
-				f[k] = 0.2f *
-				       sinf(2 * (float)M_PI * 300 * (float)(t * 160 + k) / 8000);
+			const int fn = (int)c->frame_samples;
+			for (int k = 0; k < fn; k++)
+				f[k] = 0.2f * sinf(2 * (float)M_PI * 300 * (float)(t * fn + k) /
+						   (float)c->codec.rate_hz);
 			int np = c->codec.id == IVR_CODEC_OPUS
-					 ? ivr_opus_encode(penc, f, 160, pay, sizeof(pay))
+					 ? ivr_opus_encode(fn == 320 ? penc_wb : penc, f,
+							   (size_t)fn, pay, sizeof(pay))
 					 : ivr_codec_encode(&c->codec, NULL, f, 160, pay,
 							    sizeof(pay));
 			ivr_check(np > 0);
@@ -203,9 +212,14 @@ IVR_TEST(test_media_ticks)
 		ivr_check(calls[i]->st.frames_concealed > 0);
 		ivr_check_int_eq(calls[i]->st.rx_bad, garbage);
 	}
-	/* Call 2's lost packets were rebuilt from the next packet's Opus FEC. */
-	ivr_check_msg(calls[2]->st.frames_fec > 0, "Opus FEC frames %llu",
-		      (unsigned long long)calls[2]->st.frames_fec);
+	/* Calls 2 and 3 rebuilt lost packets from the next packet's Opus FEC. */
+	for (int i = 2; i < N_CALLS; i++)
+		ivr_check_msg(calls[i]->st.frames_fec > 0, "Opus FEC frames %llu",
+			      (unsigned long long)calls[i]->st.frames_fec);
+	/* The mixed-rate conference converted every member's frames. */
+	for (int i = 0; i < N_CALLS; i++)
+		ivr_check(atomic_load(&calls[i]->mix.alt_seq) > 0);
+	ivr_check_int_eq(calls[3]->frame_samples, 320);
 	/* The chain did run: call 1's telephone-event digit came out of it. */
 	ivr_check(calls[1]->st.dsp_events >= 2);
 	/* ... into the flow: "5" is no key of the bank's main menu, a no-match. */
@@ -216,11 +230,13 @@ IVR_TEST(test_media_ticks)
 	/* Tear down on the control side. */
 	for (int i = 0; i < N_CALLS; i++) {
 		ivr_call_retire(calls[i]);
-		ivr_call_dsp_release(calls[i]);
-		ivr_call_flow_release(calls[i]);
 		(void)ivr_mixer_leave(mix, (uint32_t)i);
+		ivr_call_dsp_release(calls[i]);
+		ivr_call_mix_release(calls[i]);
+		ivr_call_flow_release(calls[i]);
 	}
 	ivr_opus_enc_free(penc);
+	ivr_opus_enc_free(penc_wb);
 	ivr_flowsvc_free(fsvc);
 	ivr_recorder_free(rec);
 	ivr_mixer_free(mix);
