@@ -1208,6 +1208,8 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 	info->local_port = c->local_port;
 	info->worker = c->worker;
 	snprintf(info->codec, sizeof(info->codec), "%s", ivr_codec_name(c->codec.id));
+	info->rate_hz = c->codec.rate_hz;
+	info->codec_rate_hz = c->codec.codec_rate_hz;
 	if (c->latch.addr_len && ((struct sockaddr *)&c->latch.addr)->sa_family == AF_INET) {
 		const struct sockaddr_in *a = (const void *)&c->latch.addr;
 		char ip[INET_ADDRSTRLEN];

@@ -202,7 +202,9 @@ struct ivr_call_info {
 	uint16_t local_port;
 	unsigned worker;
 	char codec[8];
-	char remote[64]; /* current destination (latched or signalled) */
+	uint32_t rate_hz;	/* audio rate inside the call: 8000, or 16000 (wideband Opus) */
+	uint32_t codec_rate_hz; /* negotiated (create_call rate_hz; 8000 by default) */
+	char remote[64];	/* current destination (latched or signalled) */
 	uint64_t rx_pkts, rx_bad, rx_foreign, rx_flood_dropped, rx_dtmf_pkts;
 	uint64_t tx_pkts, tx_errors;
 	uint64_t frames_played, frames_concealed, frames_silent, frames_skipped, rec_dropped;

@@ -122,6 +122,8 @@ static json_t *info_json(const struct ivr_call_info *in)
 		"recording", in->recording, "first_prompt_ms", (json_int_t)in->first_prompt_ms);
 	if (j) {
 		json_object_set_new(j, "rtcp_rx", json_integer((json_int_t)in->rtcp_rx));
+		json_object_set_new(j, "rate_hz", json_integer(in->rate_hz));
+		json_object_set_new(j, "codec_rate_hz", json_integer(in->codec_rate_hz));
 		json_object_set_new(j, "frames_skipped",
 				    json_integer((json_int_t)in->frames_skipped));
 		json_object_set_new(j, "rtcp_tx", json_integer((json_int_t)in->rtcp_tx));
