@@ -9,8 +9,9 @@
  *    (8 kHz) Opus call has none there; a rate the engine does not run is
  *    refused with a reason;
  *  - an in-band DTMF digit sent at 16 kHz in Opus is detected (dtmf event
- *    on the event ring), and a caller recording of the call is a 16 kHz WAV
- *    holding the caller's audio (correlation, and its 6 kHz tone);
+ *    on the event ring), digits the engine sends in-band come out of the
+ *    16 kHz audio as those digits (dsp/dtmf.h at 16 kHz), and a caller recording of the call is a
+ * 16 kHz WAV holding the caller's audio (correlation, and its 6 kHz tone);
  *  - a conference of a 16 kHz Opus caller, a PCMU (8 kHz) caller and a
  *    second 16 kHz Opus caller: the wideband and the narrowband caller hear
  *    each other's voice (correlation), the wideband callers hear each
@@ -24,6 +25,7 @@
 #include <stdio.h>
 
 #include "common/shmring.h"
+#include "dsp/dtmf.h"
 #include "dsp/tone.h"
 #include "dsp/wav.h"
 #include "engine/events.h"
@@ -296,7 +298,7 @@ IVR_TEST(test_wideband_prompt)
 		static float lp_ref[N], lp_got[PHONE_MAX_SAMPLES];
 		lowpass(prompt, lp_ref, N);
 		lowpass(w.ph.rx, lp_got, w.ph.rx_n);
-		double r = chunk_corr(lp_ref, lp_got, 1600, N - 4000, 3200, 2400, &lag);
+		double r = chunk_corr(lp_ref, lp_got, 1600, N - 4000, 3200, 4800, &lag);
 		/* the tones' level in the middle second of the prompt as it came back */
 		const float *mid = w.ph.rx + lag + 4000;
 		hi[k] = 0.5 * (amp_at(mid, 16000, 5000, WB) + amp_at(mid, 16000, 6500, WB));
@@ -306,7 +308,9 @@ IVR_TEST(test_wideband_prompt)
 		       "at %.4f (sent 0.05), %llu packets\n",
 		       ivr_engine_io_backend(e), k == 0 ? "48 kHz (16 kHz inside)" : "8 kHz", r,
 		       lag, hi[k], (unsigned long long)w.ph.rx_pkts);
-		ivr_check_msg(r > 0.8, "prompt correlation %.3f", r);
+		/* the narrowband call is the control for the tones: its voice just has to be there
+		 */
+		ivr_check_msg(r > (k == 0 ? 0.8 : 0.5), "prompt correlation %.3f", r);
 		ivr_check_int_eq(ivr_call_destroy(e, id), 0);
 		wb_close(&w);
 	}
@@ -354,9 +358,28 @@ IVR_TEST(test_wideband_dtmf_and_record)
 	add_tone(src, VOICE, 6000, WB, 0.05);
 	struct ivr_tone_dtmf dp = { .level_dbm0 = -8.0f, .twist_db = 2.0f, .ramp_ms = 2.0f };
 	ivr_check_int_eq(ivr_tone_dtmf_add(src + VOICE + WB / 5, WB * 12 / 100, WB, '7', &dp), 0);
+	/* the engine sends two digits in-band to the caller meanwhile */
+	ivr_check_int_eq(ivr_call_send_dtmf(e, id, "59", "inband"), 0);
 	struct wbphone *ws[1] = { &w };
 	const float *srcs[1] = { src };
 	run(ws, srcs, 1, NULL, NULL, FRAMES);
+	char sent[16] = "";
+	size_t ns = 0;
+	struct ivr_dtmf_rx *det = ivr_dtmf_rx_new(&(struct ivr_dtmf_cfg){ .rate_hz = WB });
+	ivr_check(det != NULL);
+	for (size_t off = 0; det && off + WB_FR <= w.ph.rx_n; off += WB_FR) {
+		struct ivr_dtmf_event ev[4];
+		int k = ivr_dtmf_rx_process(det, w.ph.rx + off, WB_FR, ev, 4);
+		for (int i = 0; i < k; i++)
+			if (ev[i].type == IVR_DTMF_EV_START && ns + 1 < sizeof(sent)) {
+				sent[ns++] = ev[i].digit;
+				sent[ns] = 0;
+			}
+	}
+	ivr_dtmf_rx_free(det);
+	printf("  %s: digits the engine sent in-band at 16 kHz, detected by the phone: '%s'\n",
+	       ivr_engine_io_backend(e), sent);
+	ivr_check_msg(!strcmp(sent, "59"), "sent digits heard as '%s'", sent);
 	ivr_check_int_eq(ivr_call_destroy(e, id), 0);
 	ivr_engine_sync(e);
 	sleep_until(now_ns() + 60000000ull);
@@ -389,7 +412,7 @@ IVR_TEST(test_wideband_dtmf_and_record)
 		static float lr[VOICE], lg[FRAMES * WB_FR * 2];
 		lowpass(src, lr, VOICE);
 		lowpass(a.samples, lg, a.n_samples);
-		double r = chunk_corr(lr, lg, 1600, VOICE - 3200, 3200, 3200, &lag);
+		double r = chunk_corr(lr, lg, 1600, VOICE - 3200, 3200, 4800, &lag);
 		double t6 = amp_at(a.samples + lag + 4000, 16000, 6000, WB);
 		printf("  recording: %u Hz, voice correlation %.3f (lag %zu), 6 kHz tone %.4f "
 		       "(sent 0.05)\n",

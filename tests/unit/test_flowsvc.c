@@ -228,6 +228,23 @@ IVR_TEST(test_prompts_rendered_and_cached)
 			e += (double)p->samples[k] * p->samples[k];
 		ivr_check(sqrt(e / (double)p->n_samples) > 0.01);
 	}
+	/* a wideband call's prompts: 16 kHz copies, made at the version's first such call */
+	ivr_check(ivr_flowsvc_flow_prompt_at(v, 0, IVR_FLOWRT_PROMPT_MAIN, 16000) == NULL);
+	size_t n8 = ivr_prompt_cache_count(pc);
+	ivr_check_int_eq(ivr_flowsvc_flow_use_rate(v, 44100), -EINVAL);
+	ivr_check_int_eq(ivr_flowsvc_flow_use_rate(v, 16000), 0);
+	ivr_check_int_eq(ivr_flowsvc_flow_use_rate(v, 16000), 0); /* once */
+	ivr_check_int_eq(ivr_prompt_cache_count(pc), 2 * n8);
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		struct ivr_prompt *p8 = ivr_flowsvc_flow_prompt(v, (int)i, IVR_FLOWRT_PROMPT_MAIN);
+		struct ivr_prompt *p16 =
+			ivr_flowsvc_flow_prompt_at(v, (int)i, IVR_FLOWRT_PROMPT_MAIN, 16000);
+		ivr_check(
+			p8 && p16 && p16->rate_hz == 16000 &&
+			p8 == ivr_flowsvc_flow_prompt_at(v, (int)i, IVR_FLOWRT_PROMPT_MAIN, 8000));
+		if (p8 && p16)
+			ivr_check_near((double)p16->n_samples, 2.0 * (double)p8->n_samples, 4);
+	}
 	/* texts that do not exist give no prompt; the rendering is reused by a reload */
 	ivr_check(ivr_flowsvc_flow_prompt(v, 0, IVR_FLOWRT_PROMPT_NO_MATCH) == NULL);
 	const char *p1 = ivr_flowsvc_flow_prompt_path(v, 0, IVR_FLOWRT_PROMPT_MAIN);
