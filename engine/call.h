@@ -53,13 +53,13 @@
 
 #define IVR_CALL_FRAME_MAX    320
 #define IVR_CALL_PKT_MAX      512
-#define IVR_CALL_DSP_BYTES    36864	  /* room for the DSP chain (ivr_dspchain_size(): 35648) */
-#define IVR_CALL_TONE_BYTES   128	  /* dsp/tone.h sender (ivr_tone_tx_size(): 112) */
-#define IVR_CALL_DTMF_ON_MS   100	  /* per digit sent, in-band and RFC 4733 alike */
-#define IVR_CALL_DTMF_OFF_MS  60	  /* gap after each digit sent */
-#define IVR_CALL_RFC_TX_BYTES 704	  /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
-#define IVR_CALL_FLOOD_PKTS   25	  /* per tick; a normal call sends 1 */
-#define IVR_CALL_RTCP_TICKS   250	  /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
+#define IVR_CALL_DSP_BYTES    36864 /* room for the 8 kHz DSP chain (ivr_dspchain_size(): 35584) */
+#define IVR_CALL_TONE_BYTES   128   /* dsp/tone.h sender (ivr_tone_tx_size(): 112) */
+#define IVR_CALL_DTMF_ON_MS   100   /* per digit sent, in-band and RFC 4733 alike */
+#define IVR_CALL_DTMF_OFF_MS  60    /* gap after each digit sent */
+#define IVR_CALL_RFC_TX_BYTES 704   /* dsp/rfc4733.h sender (ivr_rfc4733_tx_size(): 644) */
+#define IVR_CALL_FLOOD_PKTS   25    /* per tick; a normal call sends 1 */
+#define IVR_CALL_RTCP_TICKS   250   /* an RTCP report every 5 s (RFC 3550 6.2 minimum) */
 #define IVR_CALL_TAG_RTCP     0x80000000u /* in the low word of an I/O tag: the RTCP socket */
 #define IVR_CALL_FLOWRT_BYTES 4096	  /* flow runtime (ivr_flowrt_size()) */
 #define IVR_CALL_VARS_BYTES   512	  /* call_start vars kept in the slot */

@@ -120,6 +120,26 @@ IVR_TEST(test_call_ops)
 	ivr_check(refused("vars", "{\"id\":1,\"op\":\"create_call\",\"vars\":[1]}"));
 	ivr_check(refused("pt", "{\"id\":1,\"op\":\"create_call\",\"pt\":300}"));
 	ivr_check(refused("aec", "{\"id\":1,\"op\":\"create_call\",\"aec\":\"yes\"}"));
+	/* the negotiated rate: one the engine does not run, or wideband G.711 */
+	ivr_check(
+		refused("rate_hz 22050 not supported for opus",
+			"{\"id\":1,\"op\":\"create_call\",\"codec\":\"opus\",\"rate_hz\":22050}"));
+	ivr_check(refused("rate_hz 16000 not supported for PCMU",
+			  "{\"id\":1,\"op\":\"create_call\",\"rate_hz\":16000}"));
+	ivr_check(refused("rate_hz", "{\"id\":1,\"op\":\"create_call\",\"rate_hz\":\"wide\"}"));
+	j = rq("{\"id\":1,\"op\":\"create_call\",\"remote\":\"127.0.0.1:9\",\"codec\":\"opus\","
+	       "\"rate_hz\":48000}");
+	ivr_check(ok(j));
+	long long wid = (long long)json_integer_value(json_object_get(j, "call_id"));
+	json_decref(j);
+	char wb[160];
+	snprintf(wb, sizeof(wb), "{\"id\":1,\"op\":\"stats\",\"call_id\":%lld}", wid);
+	j = rq(wb);
+	json_t *cs = j ? json_object_get(j, "call") : NULL;
+	ivr_check(ok(j) && json_integer_value(json_object_get(cs, "rate_hz")) == 16000 &&
+		  json_integer_value(json_object_get(cs, "codec_rate_hz")) == 48000);
+	json_decref(j);
+	ivr_check(accepted("{\"id\":1,\"op\":\"destroy_call\",\"call_id\":%lld}", wid));
 	j = rq("{\"id\":1,\"op\":\"create_call\",\"remote\":\"127.0.0.1:9\",\"aec\":true}");
 	ivr_check(ok(j));
 	char destroy[128];
