@@ -262,8 +262,8 @@ IVR_TEST(test_prompts_rendered_and_cached)
 }
 
 /* Push @n samples as one utterance of speech records (as engine/dspchain.c does). */
-static int push_utt(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id, const float *pcm,
-		    size_t n, bool aborted)
+static int push_utt_at(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id, const float *pcm,
+		       size_t n, bool aborted, bool wb)
 {
 	struct ivr_asr_frame f;
 	uint32_t idx = 0;
@@ -279,13 +279,21 @@ static int push_utt(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id, co
 			f.pcm[i] = ivr_f32_to_s16(pcm[off + i]);
 		f.flags = (idx == 0 ? IVR_ASR_F_FIRST : 0) |
 			  (off + IVR_ASR_FRAME_SAMPLES >= n ? IVR_ASR_F_LAST : 0) |
-			  (aborted && off + IVR_ASR_FRAME_SAMPLES >= n ? IVR_ASR_F_ABORTED : 0);
+			  (aborted && off + IVR_ASR_FRAME_SAMPLES >= n ? IVR_ASR_F_ABORTED : 0) |
+			  (wb ? IVR_ASR_F_WB : 0);
 		while (ivr_ring_push(ring, &f) < 0)
 			sleep_ms(1);
 		if (f.flags & IVR_ASR_F_LAST)
 			break;
 	}
 	return 0;
+}
+
+/* 8 kHz speech records, as a narrowband call's chain pushes them */
+static int push_utt(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id, const float *pcm,
+		    size_t n, bool aborted)
+{
+	return push_utt_at(ring, call_id, utt_id, pcm, n, aborted, false);
 }
 
 static struct ivr_ring *ring_new(uint32_t n)
@@ -381,8 +389,8 @@ IVR_TEST(test_asr_thread_bookkeeping)
 	return IVR_TEST_PASS;
 }
 
-/* flite speech, telephone quality (8 kHz mu-law), as float at full scale 1.0 */
-static float *speech(const char *text, const char *voice, size_t *n)
+/* flite speech at @rate (8 kHz: telephone quality; 16 kHz: a wideband call), full scale 1.0 */
+static float *speech(const char *text, const char *voice, uint32_t rate, size_t *n)
 {
 	char dir[512], wav[1024], err[256];
 	make_tmpdir();
@@ -395,7 +403,7 @@ static float *speech(const char *text, const char *voice, size_t *n)
 	return NULL; /* the renderer is built with ASR only */
 #endif
 	struct ivr_audio a;
-	if (ivr_wav_read(&a, wav, 8000, err, sizeof(err)) < 0)
+	if (ivr_wav_read(&a, wav, rate, err, sizeof(err)) < 0)
 		return NULL;
 	*n = a.n_samples;
 	return a.samples; /* the caller frees */
@@ -425,21 +433,27 @@ IVR_TEST(test_asr_decodes_intents)
 	const char *says[][2] = { { "I want to check my balance", "balance" },
 				  { "I lost my card", "cards" },
 				  { "I would like to speak to an agent", "agent" } };
-	for (size_t i = 0; i < IVR_N_ELEMENTS(says); i++) {
-		size_t n = 0;
-		float *pcm = speech(says[i][0], "slt", &n);
+	/* each sentence from a narrowband call (8 kHz records) and a wideband one (16 kHz records,
+	 * decoded at 16 kHz as they are) */
+	for (size_t i = 0; i < 2 * IVR_N_ELEMENTS(says); i++) {
+		const bool wb = i >= IVR_N_ELEMENTS(says);
+		size_t n = 0, si = i % IVR_N_ELEMENTS(says);
+		float *pcm = speech(says[si][0], "slt", wb ? 16000 : 8000, &n);
 		ivr_check(pcm != NULL);
 		if (!pcm)
 			break;
 		ivr_flowsvc_arm(svc, id, main_n, 10 + (uint32_t)i, 1 + (uint32_t)i);
-		push_utt(ring, id, 1 + (uint32_t)i, pcm, n, false);
+		push_utt_at(ring, id, 1 + (uint32_t)i, pcm, n, false, wb);
 		free(pcm);
 		struct ivr_flowsvc_result res;
 		ivr_check_int_eq(wait_result(svc, &res, 20000), 1);
 		ivr_check_int_eq(res.turn, 10 + i);
-		int want = ivr_flow_find_intent(&m->nodes[main_n], says[i][1]);
-		ivr_check_msg(res.intent == want, "\"%s\" -> \"%s\" intent %d (%.2f), want %s",
-			      says[i][0], res.text, res.intent, res.confidence, says[i][1]);
+		int want = ivr_flow_find_intent(&m->nodes[main_n], says[si][1]);
+		ivr_check_msg(res.intent == want, "%s \"%s\" -> \"%s\" intent %d (%.2f), want %s",
+			      wb ? "16k" : "8k", says[si][0], res.text, res.intent, res.confidence,
+			      says[si][1]);
+		/* the speech duration counts 16 kHz samples as 16 kHz */
+		ivr_check_near((double)res.speech_ms, n * 1000.0 / (wb ? 16000 : 8000), 100);
 		ivr_check(res.n_nbest >= 1 && res.speech_ms > 500);
 		/* the flow runtime accepts it as its input */
 		struct ivr_event_nbest nb[IVR_FLOWSVC_NBEST];
@@ -449,7 +463,7 @@ IVR_TEST(test_asr_decodes_intents)
 	}
 	struct ivr_flowsvc_stats st;
 	ivr_flowsvc_get_stats(svc, &st);
-	ivr_check_int_eq(st.decoded, IVR_N_ELEMENTS(says));
+	ivr_check_int_eq(st.decoded, 2 * IVR_N_ELEMENTS(says));
 	printf("  decode: %.1f ms per s of speech\n",
 	       st.speech_ms_total ? (double)st.decode_us_total / (double)st.speech_ms_total : 0.0);
 	ivr_flowsvc_call_close(svc, id);
