@@ -31,6 +31,13 @@
 #define DEF_PHONE_LM IVR_PS_MODELDIR "/en-us/en-us-phone.lm.bin"
 #define PHONE_SEARCH "_phone"
 #define MAX_VOCAB    8192
+/*
+ * pocketsphinx gets the audio in 100 ms blocks, live or whole: the blocks
+ * decide when live CMN shifts its window, so equal blocks give a streamed
+ * utterance exactly the result of a whole one.  At most one block (~2 ms of
+ * decoding) is left for the end of speech.
+ */
+#define STREAM_BLOCK 1600
 
 /*
  * Telephone-speech CMN prior: the warm per-call estimate after 42 utterances
@@ -96,6 +103,13 @@ struct ivr_recognizer {
 	mfcc_t cmn_prior[IVR_ASR_CMN_DIM];	/* telephone (8 kHz input) */
 	mfcc_t cmn_prior_wide[IVR_ASR_CMN_DIM]; /* the model's own, for 16 kHz input */
 	bool wide;				/* current utterance is 16 kHz */
+	/* streaming utterance (ivr_recognizer_stream_*) */
+	bool streaming, s_has_cmn;
+	int s_grammar;
+	uint32_t s_rate;
+	struct ivr_asr_cmn s_cmn0; /* the call's CMN at the start (verification reloads it) */
+	size_t n16, fed;	   /* 16 kHz samples kept in pcm / given to pocketsphinx */
+	uint64_t s_busy_us;	   /* decoder time spent on the utterance so far */
 };
 
 static void seterr(char *err, size_t len, const char *fmt, const char *a, const char *b)
@@ -425,15 +439,23 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* One pass of @search over the prepared PCM.  @return 0 or -EIO. */
+/* Convert float samples to int16 for pocketsphinx, clamped. */
+static void to_s16(const float *x, size_t n, int16_t *y)
+{
+	for (size_t k = 0; k < n; k++) {
+		float v = x[k] * 32768.0f;
+		y[k] = (int16_t)(v > 32767.f ? 32767 : v < -32768.f ? -32768 : lrintf(v));
+	}
+}
+
+/* One pass of @search over the kept 16 kHz PCM (the verification pass).  @return 0 or -EIO. */
 static int run_pass(struct ivr_recognizer *r, const char *search, size_t n, const char **hyp,
 		    int32_t *score, int *frames)
 {
 	if (ps_set_search(r->ps, search) < 0 || ps_start_utt(r->ps) < 0)
 		return -EIO;
-	/* 100 ms blocks: the way audio arrives live, and CMN live updates the same way. */
-	for (size_t off = 0; off < n; off += 1600) {
-		size_t len = IVR_MIN((size_t)1600, n - off);
+	for (size_t off = 0; off < n; off += STREAM_BLOCK) {
+		size_t len = IVR_MIN((size_t)STREAM_BLOCK, n - off);
 		if (ps_process_raw(r->ps, r->pcm + off, len, FALSE, FALSE) < 0) {
 			ps_end_utt(r->ps);
 			return -EIO;
@@ -492,64 +514,140 @@ static int classify(const struct grammar *g, const char *text, float ac, struct 
 	return best;
 }
 
-int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
-			  uint32_t rate_hz, struct ivr_asr_cmn *cmn, struct ivr_asr_result *out)
+/* ------------------------------------------------------------- streaming */
+
+/* Make room for @n more 16 kHz samples in the kept PCM.  @return 0 or -ENOMEM. */
+static int pcm_room(struct ivr_recognizer *r, size_t n)
 {
-	memset(out, 0, sizeof(*out));
-	out->intent = out->best_intent = -1;
+	if (r->n16 + n <= r->pcm_cap)
+		return 0;
+	size_t cap = IVR_MAX(r->pcm_cap * 2, r->n16 + n + STREAM_BLOCK);
+	int16_t *np = realloc(r->pcm, cap * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	r->pcm = np;
+	r->pcm_cap = cap;
+	return 0;
+}
+
+/* Give pocketsphinx the kept PCM in whole STREAM_BLOCKs (all of it when @flush). */
+static int stream_process(struct ivr_recognizer *r, bool flush)
+{
+	while (r->n16 - r->fed >= STREAM_BLOCK || (flush && r->n16 > r->fed)) {
+		size_t len = IVR_MIN((size_t)STREAM_BLOCK, r->n16 - r->fed);
+		if (ps_process_raw(r->ps, r->pcm + r->fed, len, FALSE, FALSE) < 0)
+			return -EIO;
+		r->fed += len;
+	}
+	return 0;
+}
+
+int ivr_recognizer_stream_begin(struct ivr_recognizer *r, int grammar, uint32_t rate_hz,
+				const struct ivr_asr_cmn *cmn)
+{
 	if (!r || grammar < 0 || (size_t)grammar >= r->n_g || (rate_hz != 8000 && rate_hz != 16000))
 		return -EINVAL;
-	const struct grammar *g = &r->g[grammar];
+	if (r->streaming)
+		ivr_recognizer_stream_abort(r);
+	r->s_grammar = grammar;
+	r->s_rate = rate_hz;
+	r->wide = rate_hz == 16000;
+	r->s_has_cmn = cmn != NULL;
+	if (cmn)
+		r->s_cmn0 = *cmn;
+	r->n16 = r->fed = 0;
+	r->s_busy_us = 0;
 	uint64_t t0 = now_us();
-	size_t n16 = rate_hz == 8000 ? n_samples * 2 : n_samples;
-	if (n16 + 64 > r->pcm_cap) {
-		int16_t *np = realloc(r->pcm, (n16 + 64) * sizeof(*np));
-		if (!np)
+	speex_resampler_reset_mem(r->up);
+	speex_resampler_skip_zeros(r->up);
+	cmn_load(r, cmn);
+	if (ps_set_search(r->ps, r->g[grammar].search) < 0 || ps_start_utt(r->ps) < 0)
+		return -EIO;
+	r->streaming = true;
+	r->s_busy_us += now_us() - t0;
+	return 0;
+}
+
+int ivr_recognizer_stream_feed(struct ivr_recognizer *r, const float *pcm, size_t n_samples)
+{
+	if (!r || !r->streaming || (!pcm && n_samples))
+		return -EINVAL;
+	uint64_t t0 = now_us();
+	size_t done_in = 0;
+	while (done_in < n_samples) {
+		size_t in = IVR_MIN((size_t)480, n_samples - done_in);
+		size_t out_cap = r->s_rate == 8000 ? 2 * in + 64 : in;
+		if (pcm_room(r, out_cap) < 0)
 			return -ENOMEM;
-		r->pcm = np;
-		r->pcm_cap = n16 + 64;
-	}
-	if (rate_hz == 8000) {
-		/* speexdsp in float, then clamp to int16 for pocketsphinx */
-		float tmp[1024];
-		size_t done_in = 0, done_out = 0;
-		speex_resampler_reset_mem(r->up);
-		speex_resampler_skip_zeros(r->up);
-		while (done_in < n_samples && done_out < n16) {
-			spx_uint32_t in_len =
-				(spx_uint32_t)IVR_MIN((size_t)480, n_samples - done_in);
-			spx_uint32_t out_len = (spx_uint32_t)IVR_MIN((size_t)1024, n16 - done_out);
+		if (r->s_rate == 8000) {
+			/* speexdsp in float, then clamp to int16 for pocketsphinx */
+			float tmp[2 * 480 + 64];
+			spx_uint32_t in_len = (spx_uint32_t)in, out_len = (spx_uint32_t)out_cap;
 			speex_resampler_process_float(r->up, 0, pcm + done_in, &in_len, tmp,
 						      &out_len);
-			for (spx_uint32_t k = 0; k < out_len; k++) {
-				float v = tmp[k] * 32768.0f;
-				r->pcm[done_out + k] = (int16_t)(v > 32767.f	? 32767
-								 : v < -32768.f ? -32768
-										: lrintf(v));
-			}
-			done_in += in_len;
-			done_out += out_len;
-			if (in_len == 0 && out_len == 0)
+			to_s16(tmp, out_len, r->pcm + r->n16);
+			r->n16 += out_len;
+			if (in_len == 0)
 				break;
-		}
-		n16 = done_out;
-	} else {
-		for (size_t k = 0; k < n_samples; k++) {
-			float v = pcm[k] * 32768.0f;
-			r->pcm[k] = (int16_t)(v > 32767.f    ? 32767
-					      : v < -32768.f ? -32768
-							     : lrintf(v));
+			done_in += in_len;
+		} else {
+			to_s16(pcm + done_in, in, r->pcm + r->n16);
+			r->n16 += in;
+			done_in += in;
 		}
 	}
-	out->speech_ms = (uint32_t)(n16 / 16);
-	r->wide = rate_hz == 16000;
+	int rc = stream_process(r, false);
+	r->s_busy_us += now_us() - t0;
+	return rc < 0 ? rc : (int)IVR_MIN(done_in, (size_t)INT32_MAX);
+}
 
-	cmn_load(r, cmn);
-	const char *hyp;
-	int32_t gscore, pscore = 0;
-	int gframes, pframes = 0;
-	if (run_pass(r, g->search, n16, &hyp, &gscore, &gframes) < 0)
+int ivr_recognizer_stream_partial(struct ivr_recognizer *r, char *text, size_t len)
+{
+	if (!r || !r->streaming || !text || !len)
+		return -EINVAL;
+	uint64_t t0 = now_us();
+	/* mid-utterance: a backtrace from the best path so far, no lattice */
+	const char *hyp = ps_get_hyp(r->ps, NULL);
+	snprintf(text, len, "%s", hyp ? hyp : "");
+	r->s_busy_us += now_us() - t0;
+	return (int)strlen(text);
+}
+
+void ivr_recognizer_stream_abort(struct ivr_recognizer *r)
+{
+	if (!r || !r->streaming)
+		return;
+	ps_end_utt(r->ps);
+	r->streaming = false;
+	/* the call's CMN state is the caller's; the decoder's own goes back to the prior */
+	cmn_load(r, NULL);
+}
+
+int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
+			      struct ivr_asr_result *out)
+{
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->intent = out->best_intent = -1;
+	if (!r || !r->streaming)
+		return -EINVAL;
+	uint64_t t0 = now_us();
+	const struct grammar *g = &r->g[r->s_grammar];
+	const struct ivr_asr_cmn *cmn0 = r->s_has_cmn ? &r->s_cmn0 : NULL;
+	r->streaming = false;
+	size_t n16 = r->n16;
+	out->speech_ms = (uint32_t)(n16 / 16);
+	int32 s = 0;
+	if (stream_process(r, true) < 0) {
+		ps_end_utt(r->ps);
 		return -EIO;
+	}
+	if (ps_end_utt(r->ps) < 0)
+		return -EIO;
+	const char *hyp = ps_get_hyp(r->ps, &s);
+	int32_t gscore = s, pscore = 0;
+	int gframes = ps_get_n_frames(r->ps), pframes = 0;
 	snprintf(out->text, sizeof(out->text), "%s", hyp ? hyp : "");
 	struct ivr_asr_cmn after;
 	cmn_save(r, &after);
@@ -571,7 +669,7 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 		ac = 0;
 	}
 	if (need) {
-		cmn_load(r, cmn);
+		cmn_load(r, cmn0);
 		const char *phones;
 		out->verified = true;
 		if (run_pass(r, PHONE_SEARCH, n16, &phones, &pscore, &pframes) == 0 &&
@@ -616,8 +714,28 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 			h->confidence = ir.runner_up_confidence;
 		}
 	}
-	out->decode_us = (uint32_t)IVR_MIN(now_us() - t0, (uint64_t)UINT32_MAX);
+	uint64_t tail = now_us() - t0;
+	out->tail_us = (uint32_t)IVR_MIN(tail, (uint64_t)UINT32_MAX);
+	out->decode_us = (uint32_t)IVR_MIN(r->s_busy_us + tail, (uint64_t)UINT32_MAX);
 	return 0;
+}
+
+int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
+			  uint32_t rate_hz, struct ivr_asr_cmn *cmn, struct ivr_asr_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->intent = out->best_intent = -1;
+	if (!pcm && n_samples)
+		return -EINVAL;
+	/* the streaming path, all at once: one code path, the same result either way */
+	int rc = ivr_recognizer_stream_begin(r, grammar, rate_hz, cmn);
+	if (rc == 0 && n_samples)
+		rc = ivr_recognizer_stream_feed(r, pcm, n_samples);
+	if (rc < 0) {
+		ivr_recognizer_stream_abort(r);
+		return rc;
+	}
+	return ivr_recognizer_stream_end(r, cmn, out);
 }
 
 /*

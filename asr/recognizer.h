@@ -65,7 +65,9 @@ struct ivr_asr_result {
 	struct ivr_asr_hyp nbest[IVR_ASR_NBEST];
 	size_t n_nbest;
 	uint32_t speech_ms; /* audio decoded */
-	uint32_t decode_us; /* wall time of both passes */
+	uint32_t decode_us; /* wall time in the decoder for this utterance (all passes) */
+	uint32_t tail_us;   /* of which after the end of speech (stream_end: last block,
+			       verification, intent) */
 };
 
 /** Per-call cepstral mean state (kept warm across a call's utterances). */
@@ -128,6 +130,47 @@ int ivr_recognizer_add_jsgf(struct ivr_recognizer *r, const char *name, const ch
  */
 int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
 			  uint32_t rate_hz, struct ivr_asr_cmn *cmn, struct ivr_asr_result *out);
+
+/* ---- streaming: one utterance fed while the caller speaks ---- */
+
+/**
+ * Start an utterance with grammar @grammar, audio at @rate_hz (8000:
+ * upsampled to 16 kHz here; 16000: as is).  @cmn (may be NULL) is the call's
+ * cepstral mean, copied now.  An utterance still open is aborted first.
+ * @return 0, -EINVAL (bad grammar id or rate), -EIO.  Thread: the owner.
+ */
+IVR_NODISCARD int ivr_recognizer_stream_begin(struct ivr_recognizer *r, int grammar,
+					      uint32_t rate_hz, const struct ivr_asr_cmn *cmn);
+
+/**
+ * Feed @n_samples float samples (full scale 1.0, at the rate given to
+ * _begin()).  Decoding happens here, in 100 ms blocks, so that _end() is left
+ * with at most one block.  The 16 kHz audio is kept for the verification pass
+ * (grows on the owner thread; not a media-thread function).
+ * @return samples taken, -EINVAL (no utterance open), -ENOMEM, -EIO.
+ * Thread: the owner.
+ */
+int ivr_recognizer_stream_feed(struct ivr_recognizer *r, const float *pcm, size_t n_samples);
+
+/**
+ * The best hypothesis so far (backtrace of the live search; words may still
+ * change).  @return its length in bytes (0: nothing yet), -EINVAL.
+ * Thread: the owner.
+ */
+int ivr_recognizer_stream_partial(struct ivr_recognizer *r, char *text, size_t len);
+
+/**
+ * End of speech: decode the last block, run the verification pass when it
+ * can change the result (over the kept audio), classify.  @out as for
+ * ivr_recognizer_decode() (which is _begin + _feed + _end); @cmn (may be
+ * NULL) gets the call's updated mean.  @return 0, -EINVAL (no utterance
+ * open), -EIO.  Thread: the owner.
+ */
+int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
+			      struct ivr_asr_result *out);
+
+/** Drop the open utterance, if any (NULL-safe). Thread: the owner. */
+void ivr_recognizer_stream_abort(struct ivr_recognizer *r);
 
 /* ---- pool ---- */
 
