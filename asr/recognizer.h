@@ -25,10 +25,14 @@
  * shared by all calls; a call's CMN state is loaded before its utterance and
  * saved after.
  *
- * The pool (struct ivr_asr_pool) owns N decoders on N threads.  Media
- * threads fill a session's preallocated buffer while the endpointer hears
- * speech (IVR_RT, no locks: one atomic state word per session), mark it
- * ready, and poll for the result; workers claim ready sessions with a CAS.
+ * The pool (struct ivr_asr_pool) owns N threads with K decoders each.
+ * Media threads fill a session's preallocated buffer while the endpointer
+ * hears speech (IVR_RT, no locks: atomic state and sample count per
+ * session), mark it ended, and poll for partial and final results.  A worker
+ * binds a speaking session to a free decoder (CAS) and decodes while the
+ * caller speaks (streaming), so at the end of speech only the last 100 ms
+ * block, verification and intent remain; sessions beyond N*K wait with their
+ * audio buffered and catch up when a decoder frees.
  * Thread: recogniser calls on one thread at a time per recogniser; pool as
  * marked per function.
  */
@@ -177,9 +181,13 @@ void ivr_recognizer_stream_abort(struct ivr_recognizer *r);
 /** Pool options; zero = defaults. */
 struct ivr_asr_pool_cfg {
 	struct ivr_recognizer_cfg rec;
-	uint32_t n_decoders;	/* worker threads = decoders (default 2) */
-	uint32_t n_sessions;	/* concurrent recognitions (default 64) */
-	uint32_t max_speech_ms; /* per utterance buffer (default 10000) */
+	uint32_t n_decoders;	     /* worker threads (default 2) */
+	uint32_t streams_per_thread; /* decoders per worker = callers decoded while they
+					speak; more wait with their audio (default 2) */
+	uint32_t n_sessions;	     /* concurrent recognitions (default 64) */
+	uint32_t max_speech_ms;	     /* per utterance buffer (default 10000) */
+	uint32_t partial_ms;	     /* audio between partial results (default 300;
+					UINT32_MAX: none) */
 };
 
 struct ivr_asr_pool; /* opaque */
@@ -221,6 +229,14 @@ IVR_RT size_t ivr_asr_session_feed(struct ivr_asr_pool *p, int session, const fl
 
 /** End of speech: hand the utterance to a worker. Thread: media (IVR_RT). */
 IVR_RT int ivr_asr_session_end(struct ivr_asr_pool *p, int session);
+
+/**
+ * The latest partial result of the utterance in progress, if a new one was
+ * published since the last call (only when the words changed, at most one per
+ * partial_ms of audio).  @text gets at most @len - 1 bytes + NUL.
+ * @return 1 (new partial in @text), 0 (none), -EINVAL. Thread: media (IVR_RT).
+ */
+IVR_RT int ivr_asr_session_partial(struct ivr_asr_pool *p, int session, char *text, size_t len);
 
 /**
  * Collect the result if ready.  @return 1 (copied to @out, session idle
