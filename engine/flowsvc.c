@@ -113,6 +113,7 @@ static void set_err(char *err, size_t len, const char *fmt, const char *a, const
 
 /* ---------------------------------------------------------------- versions */
 
+#if IVR_HAVE_ASR
 /* Decoders per ASR thread and version: the streams and a spare for whole utterances. */
 static uint32_t n_dec(const struct ivr_flowsvc *svc)
 {
@@ -123,6 +124,7 @@ static struct ivr_recognizer *dec_of(const struct ivr_flowsvc_flow *v, uint32_t 
 {
 	return v->rec[thread * n_dec(v->svc) + k];
 }
+#endif
 
 static void version_free(struct ivr_flowsvc_flow *v)
 {
@@ -557,6 +559,7 @@ static void count(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+#if IVR_HAVE_ASR
 /* Copy a NUL-terminated string into @dst of @cap bytes, cut if longer. */
 static void copy_text(char *dst, size_t cap, const char *src)
 {
@@ -564,6 +567,7 @@ static void copy_text(char *dst, size_t cap, const char *src)
 	memcpy(dst, src, n);
 	dst[n] = 0;
 }
+#endif
 
 #if IVR_HAVE_ASR
 /* Copy a recogniser result into a ring record. */
