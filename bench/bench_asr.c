@@ -393,7 +393,8 @@ int main(int argc, char **argv)
 		speech_s += utt[i].n_samples / 8000.0;
 		call_s += utt[i].n_samples / 8000.0 + TURN_SILENCE_S;
 	}
-	double ours_cpu[5], lat_max = 0, tail_max = 0;
+	double ours_cpu[5], lat_max = 0, tail_max = 0, tail_max_unverified = 0;
+	int n_verified = 0;
 	double *lat = calloc(n_utt, sizeof(double)), *tail = calloc(n_utt, sizeof(double));
 	int fa = 0, n_ood = 0, in_ok = 0, n_in = 0;
 	for (int rep = 0; rep < repeats; rep++) {
@@ -408,6 +409,9 @@ int main(int argc, char **argv)
 			lat_max = fmax(lat_max, lat[i]);
 			tail[i] = r.tail_us / 1000.0;
 			tail_max = fmax(tail_max, tail[i]);
+			if (!r.verified)
+				tail_max_unverified = fmax(tail_max_unverified, tail[i]);
+			n_verified += rep == 0 && r.verified;
 			if (rep == 0) {
 				if (is_ood[i]) {
 					n_ood++;
@@ -430,8 +434,9 @@ int main(int argc, char **argv)
 	       "(whole utterance after the end, no streaming)\n",
 	       lat_med, lat_max);
 	printf("asr_latency ivr_recognizer streaming_tail_ms median %.1f max %.1f (last block, "
-	       "verification, intent: what is left at the end of speech when streaming)\n",
-	       tail_med, tail_max);
+	       "verification, intent: what is left at the end of speech when streaming); "
+	       "%d/%zu utterances verified, max without verification %.1f\n",
+	       tail_med, tail_max, n_verified, n_utt, tail_max_unverified);
 	if (!smoke)
 		printf("asr_false_accept ivr_recognizer %d/%d out-of-domain accepted (%.0f%%); "
 		       "in-domain given an intent %d/%d\n",
