@@ -31,6 +31,13 @@
 #define DEF_PHONE_LM IVR_PS_MODELDIR "/en-us/en-us-phone.lm.bin"
 #define PHONE_SEARCH "_phone"
 #define MAX_VOCAB    8192
+/*
+ * pocketsphinx gets the audio in 100 ms blocks, live or whole: the blocks
+ * decide when live CMN shifts its window, so equal blocks give a streamed
+ * utterance exactly the result of a whole one.  At most one block (~2 ms of
+ * decoding) is left for the end of speech.
+ */
+#define STREAM_BLOCK 1600
 
 /*
  * Telephone-speech CMN prior: the warm per-call estimate after 42 utterances
@@ -96,6 +103,13 @@ struct ivr_recognizer {
 	mfcc_t cmn_prior[IVR_ASR_CMN_DIM];	/* telephone (8 kHz input) */
 	mfcc_t cmn_prior_wide[IVR_ASR_CMN_DIM]; /* the model's own, for 16 kHz input */
 	bool wide;				/* current utterance is 16 kHz */
+	/* streaming utterance (ivr_recognizer_stream_*) */
+	bool streaming, s_has_cmn;
+	int s_grammar;
+	uint32_t s_rate;
+	struct ivr_asr_cmn s_cmn0; /* the call's CMN at the start (verification reloads it) */
+	size_t n16, fed;	   /* 16 kHz samples kept in pcm / given to pocketsphinx */
+	uint64_t s_busy_us;	   /* decoder time spent on the utterance so far */
 };
 
 static void seterr(char *err, size_t len, const char *fmt, const char *a, const char *b)
@@ -425,15 +439,23 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* One pass of @search over the prepared PCM.  @return 0 or -EIO. */
+/* Convert float samples to int16 for pocketsphinx, clamped. */
+static void to_s16(const float *x, size_t n, int16_t *y)
+{
+	for (size_t k = 0; k < n; k++) {
+		float v = x[k] * 32768.0f;
+		y[k] = (int16_t)(v > 32767.f ? 32767 : v < -32768.f ? -32768 : lrintf(v));
+	}
+}
+
+/* One pass of @search over the kept 16 kHz PCM (the verification pass).  @return 0 or -EIO. */
 static int run_pass(struct ivr_recognizer *r, const char *search, size_t n, const char **hyp,
 		    int32_t *score, int *frames)
 {
 	if (ps_set_search(r->ps, search) < 0 || ps_start_utt(r->ps) < 0)
 		return -EIO;
-	/* 100 ms blocks: the way audio arrives live, and CMN live updates the same way. */
-	for (size_t off = 0; off < n; off += 1600) {
-		size_t len = IVR_MIN((size_t)1600, n - off);
+	for (size_t off = 0; off < n; off += STREAM_BLOCK) {
+		size_t len = IVR_MIN((size_t)STREAM_BLOCK, n - off);
 		if (ps_process_raw(r->ps, r->pcm + off, len, FALSE, FALSE) < 0) {
 			ps_end_utt(r->ps);
 			return -EIO;
@@ -492,64 +514,140 @@ static int classify(const struct grammar *g, const char *text, float ac, struct 
 	return best;
 }
 
-int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
-			  uint32_t rate_hz, struct ivr_asr_cmn *cmn, struct ivr_asr_result *out)
+/* ------------------------------------------------------------- streaming */
+
+/* Make room for @n more 16 kHz samples in the kept PCM.  @return 0 or -ENOMEM. */
+static int pcm_room(struct ivr_recognizer *r, size_t n)
 {
-	memset(out, 0, sizeof(*out));
-	out->intent = out->best_intent = -1;
+	if (r->n16 + n <= r->pcm_cap)
+		return 0;
+	size_t cap = IVR_MAX(r->pcm_cap * 2, r->n16 + n + STREAM_BLOCK);
+	int16_t *np = realloc(r->pcm, cap * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	r->pcm = np;
+	r->pcm_cap = cap;
+	return 0;
+}
+
+/* Give pocketsphinx the kept PCM in whole STREAM_BLOCKs (all of it when @flush). */
+static int stream_process(struct ivr_recognizer *r, bool flush)
+{
+	while (r->n16 - r->fed >= STREAM_BLOCK || (flush && r->n16 > r->fed)) {
+		size_t len = IVR_MIN((size_t)STREAM_BLOCK, r->n16 - r->fed);
+		if (ps_process_raw(r->ps, r->pcm + r->fed, len, FALSE, FALSE) < 0)
+			return -EIO;
+		r->fed += len;
+	}
+	return 0;
+}
+
+int ivr_recognizer_stream_begin(struct ivr_recognizer *r, int grammar, uint32_t rate_hz,
+				const struct ivr_asr_cmn *cmn)
+{
 	if (!r || grammar < 0 || (size_t)grammar >= r->n_g || (rate_hz != 8000 && rate_hz != 16000))
 		return -EINVAL;
-	const struct grammar *g = &r->g[grammar];
+	if (r->streaming)
+		ivr_recognizer_stream_abort(r);
+	r->s_grammar = grammar;
+	r->s_rate = rate_hz;
+	r->wide = rate_hz == 16000;
+	r->s_has_cmn = cmn != NULL;
+	if (cmn)
+		r->s_cmn0 = *cmn;
+	r->n16 = r->fed = 0;
+	r->s_busy_us = 0;
 	uint64_t t0 = now_us();
-	size_t n16 = rate_hz == 8000 ? n_samples * 2 : n_samples;
-	if (n16 + 64 > r->pcm_cap) {
-		int16_t *np = realloc(r->pcm, (n16 + 64) * sizeof(*np));
-		if (!np)
+	speex_resampler_reset_mem(r->up);
+	speex_resampler_skip_zeros(r->up);
+	cmn_load(r, cmn);
+	if (ps_set_search(r->ps, r->g[grammar].search) < 0 || ps_start_utt(r->ps) < 0)
+		return -EIO;
+	r->streaming = true;
+	r->s_busy_us += now_us() - t0;
+	return 0;
+}
+
+int ivr_recognizer_stream_feed(struct ivr_recognizer *r, const float *pcm, size_t n_samples)
+{
+	if (!r || !r->streaming || (!pcm && n_samples))
+		return -EINVAL;
+	uint64_t t0 = now_us();
+	size_t done_in = 0;
+	while (done_in < n_samples) {
+		size_t in = IVR_MIN((size_t)480, n_samples - done_in);
+		size_t out_cap = r->s_rate == 8000 ? 2 * in + 64 : in;
+		if (pcm_room(r, out_cap) < 0)
 			return -ENOMEM;
-		r->pcm = np;
-		r->pcm_cap = n16 + 64;
-	}
-	if (rate_hz == 8000) {
-		/* speexdsp in float, then clamp to int16 for pocketsphinx */
-		float tmp[1024];
-		size_t done_in = 0, done_out = 0;
-		speex_resampler_reset_mem(r->up);
-		speex_resampler_skip_zeros(r->up);
-		while (done_in < n_samples && done_out < n16) {
-			spx_uint32_t in_len =
-				(spx_uint32_t)IVR_MIN((size_t)480, n_samples - done_in);
-			spx_uint32_t out_len = (spx_uint32_t)IVR_MIN((size_t)1024, n16 - done_out);
+		if (r->s_rate == 8000) {
+			/* speexdsp in float, then clamp to int16 for pocketsphinx */
+			float tmp[2 * 480 + 64];
+			spx_uint32_t in_len = (spx_uint32_t)in, out_len = (spx_uint32_t)out_cap;
 			speex_resampler_process_float(r->up, 0, pcm + done_in, &in_len, tmp,
 						      &out_len);
-			for (spx_uint32_t k = 0; k < out_len; k++) {
-				float v = tmp[k] * 32768.0f;
-				r->pcm[done_out + k] = (int16_t)(v > 32767.f	? 32767
-								 : v < -32768.f ? -32768
-										: lrintf(v));
-			}
-			done_in += in_len;
-			done_out += out_len;
-			if (in_len == 0 && out_len == 0)
+			to_s16(tmp, out_len, r->pcm + r->n16);
+			r->n16 += out_len;
+			if (in_len == 0)
 				break;
-		}
-		n16 = done_out;
-	} else {
-		for (size_t k = 0; k < n_samples; k++) {
-			float v = pcm[k] * 32768.0f;
-			r->pcm[k] = (int16_t)(v > 32767.f    ? 32767
-					      : v < -32768.f ? -32768
-							     : lrintf(v));
+			done_in += in_len;
+		} else {
+			to_s16(pcm + done_in, in, r->pcm + r->n16);
+			r->n16 += in;
+			done_in += in;
 		}
 	}
-	out->speech_ms = (uint32_t)(n16 / 16);
-	r->wide = rate_hz == 16000;
+	int rc = stream_process(r, false);
+	r->s_busy_us += now_us() - t0;
+	return rc < 0 ? rc : (int)IVR_MIN(done_in, (size_t)INT32_MAX);
+}
 
-	cmn_load(r, cmn);
-	const char *hyp;
-	int32_t gscore, pscore = 0;
-	int gframes, pframes = 0;
-	if (run_pass(r, g->search, n16, &hyp, &gscore, &gframes) < 0)
+int ivr_recognizer_stream_partial(struct ivr_recognizer *r, char *text, size_t len)
+{
+	if (!r || !r->streaming || !text || !len)
+		return -EINVAL;
+	uint64_t t0 = now_us();
+	/* mid-utterance: a backtrace from the best path so far, no lattice */
+	const char *hyp = ps_get_hyp(r->ps, NULL);
+	snprintf(text, len, "%s", hyp ? hyp : "");
+	r->s_busy_us += now_us() - t0;
+	return (int)strlen(text);
+}
+
+void ivr_recognizer_stream_abort(struct ivr_recognizer *r)
+{
+	if (!r || !r->streaming)
+		return;
+	ps_end_utt(r->ps);
+	r->streaming = false;
+	/* the call's CMN state is the caller's; the decoder's own goes back to the prior */
+	cmn_load(r, NULL);
+}
+
+int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
+			      struct ivr_asr_result *out)
+{
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->intent = out->best_intent = -1;
+	if (!r || !r->streaming)
+		return -EINVAL;
+	uint64_t t0 = now_us();
+	const struct grammar *g = &r->g[r->s_grammar];
+	const struct ivr_asr_cmn *cmn0 = r->s_has_cmn ? &r->s_cmn0 : NULL;
+	r->streaming = false;
+	size_t n16 = r->n16;
+	out->speech_ms = (uint32_t)(n16 / 16);
+	int32 s = 0;
+	if (stream_process(r, true) < 0) {
+		ps_end_utt(r->ps);
 		return -EIO;
+	}
+	if (ps_end_utt(r->ps) < 0)
+		return -EIO;
+	const char *hyp = ps_get_hyp(r->ps, &s);
+	int32_t gscore = s, pscore = 0;
+	int gframes = ps_get_n_frames(r->ps), pframes = 0;
 	snprintf(out->text, sizeof(out->text), "%s", hyp ? hyp : "");
 	struct ivr_asr_cmn after;
 	cmn_save(r, &after);
@@ -571,7 +669,7 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 		ac = 0;
 	}
 	if (need) {
-		cmn_load(r, cmn);
+		cmn_load(r, cmn0);
 		const char *phones;
 		out->verified = true;
 		if (run_pass(r, PHONE_SEARCH, n16, &phones, &pscore, &pframes) == 0 &&
@@ -616,8 +714,28 @@ int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pc
 			h->confidence = ir.runner_up_confidence;
 		}
 	}
-	out->decode_us = (uint32_t)IVR_MIN(now_us() - t0, (uint64_t)UINT32_MAX);
+	uint64_t tail = now_us() - t0;
+	out->tail_us = (uint32_t)IVR_MIN(tail, (uint64_t)UINT32_MAX);
+	out->decode_us = (uint32_t)IVR_MIN(r->s_busy_us + tail, (uint64_t)UINT32_MAX);
 	return 0;
+}
+
+int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
+			  uint32_t rate_hz, struct ivr_asr_cmn *cmn, struct ivr_asr_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->intent = out->best_intent = -1;
+	if (!pcm && n_samples)
+		return -EINVAL;
+	/* the streaming path, all at once: one code path, the same result either way */
+	int rc = ivr_recognizer_stream_begin(r, grammar, rate_hz, cmn);
+	if (rc == 0 && n_samples)
+		rc = ivr_recognizer_stream_feed(r, pcm, n_samples);
+	if (rc < 0) {
+		ivr_recognizer_stream_abort(r);
+		return rc;
+	}
+	return ivr_recognizer_stream_end(r, cmn, out);
 }
 
 /*
@@ -646,22 +764,47 @@ const char *__asan_default_options(void)
 
 /* ---------------------------------------------------------------- pool */
 
-enum { S_FREE, S_IDLE, S_FILLING, S_READY, S_DECODING, S_DONE };
+/*
+ * Streaming pool.  Each worker thread owns streams_per_thread decoders.  A
+ * session is bound to a free decoder as soon as its caller starts speaking
+ * (state FILLING) and the worker feeds it what the media thread has appended
+ * since (s->n, published with release), so at the end of speech only the
+ * last block is left.  When more callers speak than there are decoders, a
+ * session waits with all its audio in its own buffer (pre-roll included);
+ * the first decoder to free up takes it (ended sessions before speaking
+ * ones) and catches up at ~50x real time.  This was chosen over switching
+ * sessions on one decoder: pocketsphinx's search state cannot be saved and
+ * restored, so a decoder stays with its utterance to the end.
+ */
+enum { S_FREE, S_IDLE, S_FILLING, S_READY, S_DONE };
 
 struct session {
 	_Atomic int state;
+	_Atomic int claimed;   /* 1 while a worker's decoder holds it */
+	_Atomic size_t n;      /* samples appended (media: release; worker: acquire) */
+	_Atomic uint32_t pseq; /* partial seqlock: odd while the worker writes */
 	int grammar;
 	float *audio; /* 8 kHz */
-	size_t n, cap;
+	size_t cap;
 	uint32_t dropped;
+	uint32_t pseq_read; /* media-private: the last partial handed out */
 	struct ivr_asr_cmn cmn;
 	struct ivr_asr_result result;
+	char partial[IVR_ASR_TEXT_MAX];
+};
+
+struct stream {
+	struct ivr_recognizer *rec;
+	struct session *s; /* NULL: free */
+	size_t fed, next_partial;
+	char text[IVR_ASR_TEXT_MAX]; /* last partial published */
 };
 
 struct worker {
 	pthread_t thread;
 	struct ivr_asr_pool *pool;
-	struct ivr_recognizer *rec;
+	struct stream *st;
+	size_t n_st;
 	bool started;
 };
 
@@ -669,10 +812,100 @@ struct ivr_asr_pool {
 	struct session *s;
 	size_t n_sessions;
 	struct worker *w;
-	size_t n_workers;
+	size_t n_workers, per_thread;
+	size_t partial_samples; /* 8 kHz samples between partials; 0 = none */
 	_Atomic int stop;
 	pthread_mutex_t open_lock; /* control-path only (open/close) */
 };
+
+static void publish_partial(struct stream *st, const char *text)
+{
+	struct session *s = st->s;
+	uint32_t q = atomic_load_explicit(&s->pseq, memory_order_relaxed);
+	atomic_store_explicit(&s->pseq, q + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	memcpy(s->partial, text, sizeof(s->partial));
+	atomic_store_explicit(&s->pseq, q + 2, memory_order_release);
+	memcpy(st->text, text, sizeof(st->text));
+}
+
+/* Let go of the bound session.  @return 1. */
+static int unbind(struct stream *st)
+{
+	atomic_store_explicit(&st->s->claimed, 0, memory_order_release);
+	st->s = NULL;
+	return 1;
+}
+
+/* Advance a bound stream.  @return 1 if it did work. */
+static int stream_step(struct ivr_asr_pool *p, struct stream *st)
+{
+	struct session *s = st->s;
+	/* acquire: the audio below n and the grammar are visible */
+	int state = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (state != S_FILLING && state != S_READY) {
+		/* closed under us */
+		ivr_recognizer_stream_abort(st->rec);
+		return unbind(st);
+	}
+	size_t n = atomic_load_explicit(&s->n, memory_order_acquire);
+	int did = 0;
+	if (n > st->fed) {
+		if (ivr_recognizer_stream_feed(st->rec, s->audio + st->fed, n - st->fed) < 0)
+			state = -1;
+		st->fed = n;
+		did = 1;
+	}
+	if (state == S_FILLING && p->partial_samples && st->fed >= st->next_partial) {
+		char text[IVR_ASR_TEXT_MAX];
+		st->next_partial = st->fed + p->partial_samples;
+		/* rate limit: a new partial only when the words changed */
+		if (ivr_recognizer_stream_partial(st->rec, text, sizeof(text)) > 0 &&
+		    strcmp(text, st->text))
+			publish_partial(st, text);
+		return 1;
+	}
+	if (state == S_FILLING)
+		return did;
+	if (state < 0 || ivr_recognizer_stream_end(st->rec, &s->cmn, &s->result) < 0) {
+		ivr_recognizer_stream_abort(st->rec);
+		memset(&s->result, 0, sizeof(s->result));
+		s->result.intent = s->result.best_intent = -1;
+	}
+	/* release: the result is visible before DONE; fails if closed meanwhile */
+	int expect = S_READY;
+	atomic_compare_exchange_strong_explicit(&s->state, &expect, S_DONE, memory_order_release,
+						memory_order_relaxed);
+	return unbind(st);
+}
+
+/* Bind a waiting session in @want state to @st.  @return 1 if bound. */
+static int stream_claim(struct ivr_asr_pool *p, struct stream *st, size_t start, int want)
+{
+	for (size_t k = 0; k < p->n_sessions; k++) {
+		struct session *s = &p->s[(start + k) % p->n_sessions];
+		if (atomic_load_explicit(&s->state, memory_order_relaxed) != want ||
+		    atomic_load_explicit(&s->claimed, memory_order_relaxed))
+			continue;
+		int zero = 0;
+		if (!atomic_compare_exchange_strong_explicit(
+			    &s->claimed, &zero, 1, memory_order_acquire, memory_order_relaxed))
+			continue;
+		/* acquire: pairs with the media thread's release of FILLING/READY */
+		int state = atomic_load_explicit(&s->state, memory_order_acquire);
+		if ((state != S_FILLING && state != S_READY) ||
+		    ivr_recognizer_stream_begin(st->rec, s->grammar, 8000, &s->cmn) < 0) {
+			atomic_store_explicit(&s->claimed, 0, memory_order_release);
+			continue;
+		}
+		st->s = s;
+		st->fed = 0;
+		st->next_partial = p->partial_samples;
+		st->text[0] = 0;
+		return 1;
+	}
+	return 0;
+}
 
 static void *worker_main(void *arg)
 {
@@ -681,22 +914,13 @@ static void *worker_main(void *arg)
 	size_t start = (size_t)(w - p->w);
 	while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
 		int did = 0;
-		for (size_t k = 0; k < p->n_sessions; k++) {
-			struct session *s = &p->s[(start + k) % p->n_sessions];
-			int expect = S_READY;
-			/* acquire: the media thread's audio writes happen-before READY */
-			if (!atomic_compare_exchange_strong_explicit(&s->state, &expect, S_DECODING,
-								     memory_order_acquire,
-								     memory_order_relaxed))
-				continue;
-			if (ivr_recognizer_decode(w->rec, s->grammar, s->audio, s->n, 8000, &s->cmn,
-						  &s->result) < 0) {
-				memset(&s->result, 0, sizeof(s->result));
-				s->result.intent = -1;
-			}
-			/* release: the result is visible before DONE */
-			atomic_store_explicit(&s->state, S_DONE, memory_order_release);
-			did = 1;
+		for (size_t i = 0; i < w->n_st; i++) {
+			struct stream *st = &w->st[i];
+			/* ended utterances first: their callers are waiting */
+			if (!st->s && !stream_claim(p, st, start, S_READY))
+				stream_claim(p, st, start, S_FILLING);
+			if (st->s)
+				did |= stream_step(p, st);
 		}
 		if (!did) {
 			/* Idle poll: 2 ms adds at most 2 ms to a result, and media threads never
@@ -705,6 +929,11 @@ static void *worker_main(void *arg)
 			nanosleep(&ts, NULL);
 		}
 	}
+	for (size_t i = 0; i < w->n_st; i++)
+		if (w->st[i].s) {
+			ivr_recognizer_stream_abort(w->st[i].rec);
+			unbind(&w->st[i]);
+		}
 	return NULL;
 }
 
@@ -713,12 +942,16 @@ struct ivr_asr_pool *ivr_asr_pool_new(const struct ivr_flow *const *flows, size_
 {
 	struct ivr_asr_pool_cfg c = cfg ? *cfg : (struct ivr_asr_pool_cfg){ 0 };
 	size_t nd = c.n_decoders ? c.n_decoders : 2, ns = c.n_sessions ? c.n_sessions : 64;
+	size_t per = c.streams_per_thread ? c.streams_per_thread : 2;
 	size_t max_ms = c.max_speech_ms ? c.max_speech_ms : 10000;
 	struct ivr_asr_pool *p = calloc(1, sizeof(*p));
 	int e = ENOMEM;
 	if (!p)
 		goto fail;
 	pthread_mutex_init(&p->open_lock, NULL);
+	p->per_thread = per;
+	p->partial_samples =
+		c.partial_ms == UINT32_MAX ? 0 : (c.partial_ms ? c.partial_ms : 300) * 8;
 	p->s = calloc(ns, sizeof(*p->s));
 	p->w = calloc(nd, sizeof(*p->w));
 	if (!p->s || !p->w)
@@ -733,12 +966,19 @@ struct ivr_asr_pool *ivr_asr_pool_new(const struct ivr_flow *const *flows, size_
 	}
 	for (size_t i = 0; i < nd; i++) {
 		p->w[i].pool = p;
-		p->w[i].rec = ivr_recognizer_new(flows, n_flows, &c.rec, err, err_len);
-		if (!p->w[i].rec) {
-			e = errno;
-			goto fail;
-		}
 		p->n_workers = i + 1;
+		p->w[i].st = calloc(per, sizeof(*p->w[i].st));
+		if (!p->w[i].st)
+			goto fail;
+		for (size_t k = 0; k < per; k++) {
+			p->w[i].st[k].rec =
+				ivr_recognizer_new(flows, n_flows, &c.rec, err, err_len);
+			if (!p->w[i].st[k].rec) {
+				e = errno;
+				goto fail;
+			}
+			p->w[i].n_st = k + 1;
+		}
 	}
 	for (size_t i = 0; i < nd; i++) {
 		if (pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) != 0) {
@@ -762,7 +1002,9 @@ void ivr_asr_pool_free(struct ivr_asr_pool *p)
 	for (size_t i = 0; p->w && i < p->n_workers; i++) {
 		if (p->w[i].started)
 			pthread_join(p->w[i].thread, NULL);
-		ivr_recognizer_free(p->w[i].rec);
+		for (size_t k = 0; k < p->w[i].n_st; k++)
+			ivr_recognizer_free(p->w[i].st[k].rec);
+		free(p->w[i].st);
 	}
 	for (size_t i = 0; p->s && i < p->n_sessions; i++)
 		free(p->s[i].audio);
@@ -774,7 +1016,9 @@ void ivr_asr_pool_free(struct ivr_asr_pool *p)
 
 int ivr_asr_pool_grammar(const struct ivr_asr_pool *p, const struct ivr_flow *flow, size_t node_idx)
 {
-	return p && p->n_workers ? ivr_recognizer_grammar(p->w[0].rec, flow, node_idx) : -ENOENT;
+	return p && p->n_workers && p->w[0].n_st
+		       ? ivr_recognizer_grammar(p->w[0].st[0].rec, flow, node_idx)
+		       : -ENOENT;
 }
 
 int ivr_asr_session_open(struct ivr_asr_pool *p)
@@ -782,10 +1026,13 @@ int ivr_asr_session_open(struct ivr_asr_pool *p)
 	pthread_mutex_lock(&p->open_lock);
 	for (size_t i = 0; i < p->n_sessions; i++) {
 		int expect = S_FREE;
-		if (atomic_compare_exchange_strong(&p->s[i].state, &expect, S_IDLE)) {
-			p->s[i].cmn.valid = false;
-			p->s[i].n = 0;
-			p->s[i].dropped = 0;
+		struct session *s = &p->s[i];
+		if (!atomic_load(&s->claimed) &&
+		    atomic_compare_exchange_strong(&s->state, &expect, S_IDLE)) {
+			s->cmn.valid = false;
+			atomic_store(&s->n, 0);
+			s->dropped = 0;
+			s->pseq_read = atomic_load(&s->pseq);
 			pthread_mutex_unlock(&p->open_lock);
 			return (int)i;
 		}
@@ -799,17 +1046,9 @@ void ivr_asr_session_close(struct ivr_asr_pool *p, int session)
 	if (!p || session < 0 || (size_t)session >= p->n_sessions)
 		return;
 	struct session *s = &p->s[session];
-	/* A worker may still be decoding it: wait for the result, then drop it. */
-	for (;;) {
-		int st = atomic_load_explicit(&s->state, memory_order_acquire);
-		if (st == S_READY) {
-			int expect = S_READY;
-			if (atomic_compare_exchange_strong(&s->state, &expect, S_IDLE))
-				break;
-			continue;
-		}
-		if (st != S_DECODING)
-			break;
+	/* Take it out of FILLING/READY (no new claim), then wait for a decoder to let go. */
+	atomic_store_explicit(&s->state, S_IDLE, memory_order_release);
+	while (atomic_load_explicit(&s->claimed, memory_order_acquire)) {
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
 	}
@@ -829,12 +1068,21 @@ int ivr_asr_session_begin(struct ivr_asr_pool *p, int session, int grammar)
 	if (!s || grammar < 0)
 		return -EINVAL;
 	int st = atomic_load_explicit(&s->state, memory_order_acquire);
-	if (st != S_IDLE && st != S_FILLING)
-		return st == S_FREE ? -EINVAL : -EBUSY;
+	if (st == S_FREE)
+		return -EINVAL;
+	/*
+	 * Restarting an utterance a decoder already streams would feed it the new
+	 * audio: not yet.  From IDLE a decoder that just delivered may still be
+	 * letting go (claimed); nobody else can claim until it has.
+	 */
+	if (st != S_IDLE &&
+	    (st != S_FILLING || atomic_load_explicit(&s->claimed, memory_order_acquire)))
+		return -EBUSY;
 	s->grammar = grammar;
-	s->n = 0;
+	atomic_store_explicit(&s->n, 0, memory_order_relaxed);
 	s->dropped = 0;
-	atomic_store_explicit(&s->state, S_FILLING, memory_order_relaxed);
+	/* release: grammar and n are visible to the worker that sees FILLING */
+	atomic_store_explicit(&s->state, S_FILLING, memory_order_release);
 	return 0;
 }
 
@@ -842,12 +1090,14 @@ size_t ivr_asr_session_feed(struct ivr_asr_pool *p, int session, const float *pc
 			    size_t n_samples)
 {
 	struct session *s = session_at(p, session);
-	if (!s || atomic_load_explicit(&s->state, memory_order_relaxed) != S_FILLING)
+	if (!s || !pcm8k || atomic_load_explicit(&s->state, memory_order_relaxed) != S_FILLING)
 		return 0;
-	size_t take = IVR_MIN(n_samples, s->cap - s->n);
-	memcpy(s->audio + s->n, pcm8k, take * sizeof(float));
-	s->n += take;
+	size_t n = atomic_load_explicit(&s->n, memory_order_relaxed);
+	size_t take = IVR_MIN(n_samples, s->cap - n);
+	memcpy(s->audio + n, pcm8k, take * sizeof(float));
 	s->dropped += (uint32_t)(n_samples - take);
+	/* release: the samples are written before a worker sees the new count */
+	atomic_store_explicit(&s->n, n + take, memory_order_release);
 	return take;
 }
 
@@ -859,6 +1109,28 @@ int ivr_asr_session_end(struct ivr_asr_pool *p, int session)
 	/* release: audio and grammar are visible to the worker that sees READY */
 	atomic_store_explicit(&s->state, S_READY, memory_order_release);
 	return 0;
+}
+
+int ivr_asr_session_partial(struct ivr_asr_pool *p, int session, char *text, size_t len)
+{
+	struct session *s = session_at(p, session);
+	if (!s || !text || !len)
+		return -EINVAL;
+	/* seqlock read: one try; a torn copy is left for the next tick */
+	uint32_t q = atomic_load_explicit(&s->pseq, memory_order_acquire);
+	if ((q & 1) || q == s->pseq_read)
+		return 0;
+	char tmp[IVR_ASR_TEXT_MAX];
+	memcpy(tmp, s->partial, sizeof(tmp));
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&s->pseq, memory_order_relaxed) != q)
+		return 0;
+	s->pseq_read = q;
+	size_t n = strnlen(tmp, sizeof(tmp) - 1);
+	n = IVR_MIN(n, len - 1);
+	memcpy(text, tmp, n);
+	text[n] = 0;
+	return 1;
 }
 
 int ivr_asr_session_poll(struct ivr_asr_pool *p, int session, struct ivr_asr_result *out)

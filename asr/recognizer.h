@@ -25,10 +25,14 @@
  * shared by all calls; a call's CMN state is loaded before its utterance and
  * saved after.
  *
- * The pool (struct ivr_asr_pool) owns N decoders on N threads.  Media
- * threads fill a session's preallocated buffer while the endpointer hears
- * speech (IVR_RT, no locks: one atomic state word per session), mark it
- * ready, and poll for the result; workers claim ready sessions with a CAS.
+ * The pool (struct ivr_asr_pool) owns N threads with K decoders each.
+ * Media threads fill a session's preallocated buffer while the endpointer
+ * hears speech (IVR_RT, no locks: atomic state and sample count per
+ * session), mark it ended, and poll for partial and final results.  A worker
+ * binds a speaking session to a free decoder (CAS) and decodes while the
+ * caller speaks (streaming), so at the end of speech only the last 100 ms
+ * block, verification and intent remain; sessions beyond N*K wait with their
+ * audio buffered and catch up when a decoder frees.
  * Thread: recogniser calls on one thread at a time per recogniser; pool as
  * marked per function.
  */
@@ -65,7 +69,9 @@ struct ivr_asr_result {
 	struct ivr_asr_hyp nbest[IVR_ASR_NBEST];
 	size_t n_nbest;
 	uint32_t speech_ms; /* audio decoded */
-	uint32_t decode_us; /* wall time of both passes */
+	uint32_t decode_us; /* wall time in the decoder for this utterance (all passes) */
+	uint32_t tail_us;   /* of which after the end of speech (stream_end: last block,
+			       verification, intent) */
 };
 
 /** Per-call cepstral mean state (kept warm across a call's utterances). */
@@ -129,14 +135,59 @@ int ivr_recognizer_add_jsgf(struct ivr_recognizer *r, const char *name, const ch
 int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
 			  uint32_t rate_hz, struct ivr_asr_cmn *cmn, struct ivr_asr_result *out);
 
+/* ---- streaming: one utterance fed while the caller speaks ---- */
+
+/**
+ * Start an utterance with grammar @grammar, audio at @rate_hz (8000:
+ * upsampled to 16 kHz here; 16000: as is).  @cmn (may be NULL) is the call's
+ * cepstral mean, copied now.  An utterance still open is aborted first.
+ * @return 0, -EINVAL (bad grammar id or rate), -EIO.  Thread: the owner.
+ */
+IVR_NODISCARD int ivr_recognizer_stream_begin(struct ivr_recognizer *r, int grammar,
+					      uint32_t rate_hz, const struct ivr_asr_cmn *cmn);
+
+/**
+ * Feed @n_samples float samples (full scale 1.0, at the rate given to
+ * _begin()).  Decoding happens here, in 100 ms blocks, so that _end() is left
+ * with at most one block.  The 16 kHz audio is kept for the verification pass
+ * (grows on the owner thread; not a media-thread function).
+ * @return samples taken, -EINVAL (no utterance open), -ENOMEM, -EIO.
+ * Thread: the owner.
+ */
+int ivr_recognizer_stream_feed(struct ivr_recognizer *r, const float *pcm, size_t n_samples);
+
+/**
+ * The best hypothesis so far (backtrace of the live search; words may still
+ * change).  @return its length in bytes (0: nothing yet), -EINVAL.
+ * Thread: the owner.
+ */
+int ivr_recognizer_stream_partial(struct ivr_recognizer *r, char *text, size_t len);
+
+/**
+ * End of speech: decode the last block, run the verification pass when it
+ * can change the result (over the kept audio), classify.  @out as for
+ * ivr_recognizer_decode() (which is _begin + _feed + _end); @cmn (may be
+ * NULL) gets the call's updated mean.  @return 0, -EINVAL (no utterance
+ * open), -EIO.  Thread: the owner.
+ */
+int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
+			      struct ivr_asr_result *out);
+
+/** Drop the open utterance, if any (NULL-safe). Thread: the owner. */
+void ivr_recognizer_stream_abort(struct ivr_recognizer *r);
+
 /* ---- pool ---- */
 
 /** Pool options; zero = defaults. */
 struct ivr_asr_pool_cfg {
 	struct ivr_recognizer_cfg rec;
-	uint32_t n_decoders;	/* worker threads = decoders (default 2) */
-	uint32_t n_sessions;	/* concurrent recognitions (default 64) */
-	uint32_t max_speech_ms; /* per utterance buffer (default 10000) */
+	uint32_t n_decoders;	     /* worker threads (default 2) */
+	uint32_t streams_per_thread; /* decoders per worker = callers decoded while they
+					speak; more wait with their audio (default 2) */
+	uint32_t n_sessions;	     /* concurrent recognitions (default 64) */
+	uint32_t max_speech_ms;	     /* per utterance buffer (default 10000) */
+	uint32_t partial_ms;	     /* audio between partial results (default 300;
+					UINT32_MAX: none) */
 };
 
 struct ivr_asr_pool; /* opaque */
@@ -178,6 +229,14 @@ IVR_RT size_t ivr_asr_session_feed(struct ivr_asr_pool *p, int session, const fl
 
 /** End of speech: hand the utterance to a worker. Thread: media (IVR_RT). */
 IVR_RT int ivr_asr_session_end(struct ivr_asr_pool *p, int session);
+
+/**
+ * The latest partial result of the utterance in progress, if a new one was
+ * published since the last call (only when the words changed, at most one per
+ * partial_ms of audio).  @text gets at most @len - 1 bytes + NUL.
+ * @return 1 (new partial in @text), 0 (none), -EINVAL. Thread: media (IVR_RT).
+ */
+IVR_RT int ivr_asr_session_partial(struct ivr_asr_pool *p, int session, char *text, size_t len);
 
 /**
  * Collect the result if ready.  @return 1 (copied to @out, session idle

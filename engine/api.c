@@ -292,6 +292,7 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 								   .prompts = e->prompts,
 								   .no_asr = !asr_model_present(),
 								   .n_asr_threads = c.asr_threads,
+								   .partial_ms = 300,
 								   .n_workers = c.n_workers,
 								   .max_calls = c.max_calls,
 								   .slot_bits = SLOT_BITS },

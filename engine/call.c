@@ -461,6 +461,13 @@ void ivr_call_flow_result(struct ivr_call *c, const struct ivr_flowsvc_result *r
 {
 	if (!c->flow_ready || !c->flow_started || c->flow_stopped || r->call_id != c->call_id)
 		return;
+	if (r->flags & IVR_FLOWSVC_R_PARTIAL) {
+		/* words so far: for the router's eyes only, the flow waits for the result */
+		struct ivr_event ev = { .type = IVR_EVENT_PARTIAL };
+		ev.u.recognition.text = r->text;
+		flow_publish(c, &ev);
+		return;
+	}
 	struct ivr_event_nbest nb[IVR_FLOWSVC_NBEST];
 	struct ivr_flowrt_result fr;
 	ivr_flowsvc_to_flowrt(r, nb, &fr);

@@ -90,6 +90,7 @@ static const char *const type_names[IVR_EVENT_TYPE_MAX] = {
 	[IVR_EVENT_NODE_EXIT] = "node_exit",	   [IVR_EVENT_NO_INPUT] = "no_input",
 	[IVR_EVENT_NO_MATCH] = "no_match",	   [IVR_EVENT_TRANSFER] = "transfer",
 	[IVR_EVENT_CALL_END] = "call_end",	   [IVR_EVENT_FAX] = "fax",
+	[IVR_EVENT_PARTIAL] = "partial",
 };
 
 const char *ivr_event_type_name(unsigned type)
@@ -225,6 +226,9 @@ IVR_RT int ivr_event_encode(void *buf, size_t cap, const struct ivr_event *ev)
 			memcpy(&c, &ev->u.recognition.nbest[i].confidence, 4);
 			put_words_text(&e, F_NBEST, &c, 1, ev->u.recognition.nbest[i].text);
 		}
+		break;
+	case IVR_EVENT_PARTIAL:
+		put_str(&e, F_TEXT, ev->u.recognition.text);
 		break;
 	case IVR_EVENT_NODE_ENTER:
 	case IVR_EVENT_NODE_EXIT:

@@ -42,7 +42,9 @@ enum ivr_event_type {
 	IVR_EVENT_NO_MATCH = 9,
 	IVR_EVENT_TRANSFER = 10,
 	IVR_EVENT_CALL_END = 11,
-	IVR_EVENT_FAX = 12, /* DESIGN.md section 3 extension: a fax tone from the caller */
+	IVR_EVENT_FAX = 12,	/* DESIGN.md section 3 extension: a fax tone from the caller */
+	IVR_EVENT_PARTIAL = 13, /* extension: words recognised so far while the caller speaks
+				   (u.recognition.text only; never a result) */
 	IVR_EVENT_TYPE_MAX
 };
 

@@ -39,6 +39,7 @@ _Static_assert(sizeof(struct ivr_flowsvc_result) <= IVR_FLOWSVC_RESULT_SZ,
 	       "result record must fit its ring slot");
 
 #define MAX_OPEN_UTTERANCES 64 /* per ASR thread, in reassembly at once */
+#define MAX_STREAMS	    16 /* per ASR thread, decoded while the caller speaks */
 
 struct ivr_flowsvc_flow {
 	struct ivr_flowsvc *svc;
@@ -47,7 +48,7 @@ struct ivr_flowsvc_flow {
 	uint32_t version;
 	atomic_int refs;
 	uint64_t free_epoch;	       /* 0 until refs was seen at 0 after retirement */
-	struct ivr_recognizer **rec;   /* one per ASR thread, NULL without ASR */
+	struct ivr_recognizer **rec;   /* [thread][stream + 1 spare], NULL without ASR */
 	int *grammar;		       /* [thread][node], -1 = no grammar */
 	struct ivr_prompt **prompt;    /* [node][kind] */
 	struct ivr_prompt **prompt_wb; /* [node][kind] at 16 kHz, from the first wideband call */
@@ -66,8 +67,21 @@ struct call_ctx {
 	struct ivr_asr_cmn cmn;
 } IVR_ALIGNED;
 
+/* An utterance being decoded as it arrives (ASR thread private). */
+struct live {
+	struct ivr_flowsvc_flow *v; /* referenced while bound; NULL = free */
+	uint64_t call_id;
+	uint32_t utt_id, turn, next_idx;
+	int node;
+	bool broken;			 /* a record was lost: the whole-utterance path decides */
+	uint32_t rate_hz;		 /* 16000 for a wideband call's records (IVR_ASR_F_WB) */
+	size_t fed, next_partial;	 /* samples at rate_hz */
+	char text[IVR_FLOWSVC_TEXT_MAX]; /* last partial sent */
+};
+
 struct asr_thread {
 	struct ivr_flowsvc *svc;
+	struct live live[MAX_STREAMS];
 	uint32_t index;
 	pthread_t tid;
 	bool started;
@@ -89,7 +103,8 @@ struct ivr_flowsvc {
 	struct asr_thread *threads;
 	atomic_bool running;
 	_Atomic uint64_t epoch;
-	_Atomic uint64_t utterances, decoded, aborted, stale, result_drops, decode_us, speech_ms;
+	_Atomic uint64_t utterances, decoded, streamed, partials, aborted, stale, result_drops,
+		decode_us, speech_ms;
 };
 
 static void set_err(char *err, size_t len, const char *fmt, const char *a, const char *b)
@@ -99,6 +114,19 @@ static void set_err(char *err, size_t len, const char *fmt, const char *a, const
 }
 
 /* ---------------------------------------------------------------- versions */
+
+#if IVR_HAVE_ASR
+/* Decoders per ASR thread and version: the streams and a spare for whole utterances. */
+static uint32_t n_dec(const struct ivr_flowsvc *svc)
+{
+	return svc->cfg.streams_per_thread + 1;
+}
+
+static struct ivr_recognizer *dec_of(const struct ivr_flowsvc_flow *v, uint32_t thread, uint32_t k)
+{
+	return v->rec[thread * n_dec(v->svc) + k];
+}
+#endif
 
 static void version_free(struct ivr_flowsvc_flow *v)
 {
@@ -119,7 +147,7 @@ static void version_free(struct ivr_flowsvc_flow *v)
 	free(v->prompt_path);
 #if IVR_HAVE_ASR
 	if (v->rec)
-		for (uint32_t t = 0; t < svc->cfg.n_asr_threads; t++)
+		for (uint32_t t = 0; t < svc->cfg.n_asr_threads * n_dec(svc); t++)
 			ivr_recognizer_free(v->rec[t]);
 #endif
 	free(v->rec);
@@ -227,17 +255,21 @@ static int build_recognizers(struct ivr_flowsvc *svc, struct ivr_flowsvc_flow *v
 	if (svc->cfg.no_asr)
 		return 0;
 #if IVR_HAVE_ASR
-	v->rec = calloc(nt, sizeof(*v->rec));
+	uint32_t nd = n_dec(svc);
+	v->rec = calloc((size_t)nt * nd, sizeof(*v->rec));
 	if (!v->rec)
 		return -ENOMEM;
 	const struct ivr_flow *flows[1] = { f };
-	for (uint32_t t = 0; t < nt; t++) {
+	for (uint32_t t = 0; t < nt * nd; t++) {
 		v->rec[t] = ivr_recognizer_new(flows, 1, &svc->cfg.rec, err, err_len);
 		if (!v->rec[t])
 			return errno ? -errno : -EINVAL;
-		for (size_t i = 0; i < f->n_nodes; i++)
-			v->grammar[t * f->n_nodes + i] = ivr_recognizer_grammar(v->rec[t], f, i);
 	}
+	/* the same flow compiles to the same ids in every decoder */
+	for (uint32_t t = 0; t < nt; t++)
+		for (size_t i = 0; i < f->n_nodes; i++)
+			v->grammar[t * f->n_nodes + i] =
+				ivr_recognizer_grammar(dec_of(v, t, 0), f, i);
 	return 0;
 #else
 	(void)err, (void)err_len;
@@ -573,6 +605,7 @@ static void count(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+#if IVR_HAVE_ASR
 /* Copy a NUL-terminated string into @dst of @cap bytes, cut if longer. */
 static void copy_text(char *dst, size_t cap, const char *src)
 {
@@ -580,7 +613,42 @@ static void copy_text(char *dst, size_t cap, const char *src)
 	memcpy(dst, src, n);
 	dst[n] = 0;
 }
+#endif
 
+#if IVR_HAVE_ASR
+/* Copy a recogniser result into a ring record. */
+static void fill_result(struct ivr_flowsvc *svc, const struct ivr_asr_result *ar,
+			struct ivr_flowsvc_result *res)
+{
+	count(&svc->decoded, 1);
+	count(&svc->decode_us, ar->decode_us);
+	count(&svc->speech_ms, ar->speech_ms);
+	res->intent = (int16_t)ar->intent;
+	res->confidence = ar->confidence;
+	res->speech_ms = ar->speech_ms;
+	res->decode_us = ar->decode_us;
+	copy_text(res->text, sizeof(res->text), ar->text);
+	size_t nb = IVR_MIN(ar->n_nbest, (size_t)IVR_FLOWSVC_NBEST);
+	for (size_t i = 0; i < nb; i++) {
+		copy_text(res->nbest[i].text, sizeof(res->nbest[i].text), ar->nbest[i].text);
+		res->nbest[i].confidence = ar->nbest[i].confidence;
+	}
+	res->n_nbest = (uint8_t)nb;
+}
+#endif
+
+/* The call's CMN state, reset when a new call took the slot. */
+static struct ivr_asr_cmn *call_cmn(struct call_ctx *c, uint64_t call_id)
+{
+	if (c->cmn_owner != call_id) {
+		/* a new call in this slot: start from the model's telephone prior */
+		memset(&c->cmn, 0, sizeof(c->cmn));
+		c->cmn_owner = call_id;
+	}
+	return &c->cmn;
+}
+
+/* Whole-utterance decoding on the thread's spare decoder (no stream was free). */
 static void decode(struct asr_thread *t, struct call_ctx *c, struct ivr_flowsvc_flow *v, int node,
 		   const struct ivr_asr_utt *utt, struct ivr_flowsvc_result *res)
 {
@@ -595,46 +663,176 @@ static void decode(struct asr_thread *t, struct call_ctx *c, struct ivr_flowsvc_
 	size_t n = IVR_MIN(utt->n_samples, (size_t)svc->cfg.max_speech_ms * (rate / 1000));
 	for (size_t i = 0; i < n; i++)
 		t->pcm[i] = (float)utt->pcm[i] * (1.0f / 32768.0f);
-	if (c->cmn_owner != utt->call_id) {
-		/* a new call in this slot: start from the model's telephone prior */
-		memset(&c->cmn, 0, sizeof(c->cmn));
-		c->cmn_owner = utt->call_id;
-	}
-	static _Thread_local struct ivr_asr_result ar;
+	struct ivr_asr_cmn *cmn = call_cmn(c, utt->call_id);
 #if IVR_HAVE_ASR
-	if (ivr_recognizer_decode(v->rec[t->index], g, t->pcm, n, rate, &c->cmn, &ar) < 0) {
+	static _Thread_local struct ivr_asr_result ar;
+	if (ivr_recognizer_decode(dec_of(v, t->index, svc->cfg.streams_per_thread), g, t->pcm, n,
+				  rate, cmn, &ar) < 0) {
 		res->flags |= IVR_FLOWSVC_R_ERROR;
 		return;
 	}
+	fill_result(svc, &ar, res);
 #else
 	/* unreachable: without ASR no grammar id is ever >= 0 */
+	(void)cmn;
 	res->flags |= IVR_FLOWSVC_R_ERROR;
-	return;
 #endif
-	count(&svc->decoded, 1);
-	count(&svc->decode_us, ar.decode_us);
-	count(&svc->speech_ms, ar.speech_ms);
-	res->intent = (int16_t)ar.intent;
-	res->confidence = ar.confidence;
-	res->speech_ms = ar.speech_ms;
-	res->decode_us = ar.decode_us;
-	copy_text(res->text, sizeof(res->text), ar.text);
-	size_t nb = IVR_MIN(ar.n_nbest, (size_t)IVR_FLOWSVC_NBEST);
-	for (size_t i = 0; i < nb; i++) {
-		copy_text(res->nbest[i].text, sizeof(res->nbest[i].text), ar.nbest[i].text);
-		res->nbest[i].confidence = ar.nbest[i].confidence;
+}
+
+/* ---------------------------------------------------------- streaming */
+
+static struct live *live_find(struct asr_thread *t, uint64_t call_id)
+{
+	for (uint32_t k = 0; k < t->svc->cfg.streams_per_thread; k++)
+		if (t->live[k].v && t->live[k].call_id == call_id)
+			return &t->live[k];
+	return NULL;
+}
+
+static void live_drop(struct asr_thread *t, struct live *L)
+{
+#if IVR_HAVE_ASR
+	ivr_recognizer_stream_abort(dec_of(L->v, t->index, (uint32_t)(L - t->live)));
+#endif
+	ivr_flowsvc_release(L->v);
+	L->v = NULL;
+}
+
+/*
+ * First record of an utterance: bind it to a free stream when its call is
+ * armed for a node with a grammar.  Called before the quiescent point, so
+ * the version read from the call is alive; the reference taken here keeps
+ * it alive while the stream lasts.
+ */
+static struct live *live_bind(struct asr_thread *t, const struct ivr_asr_frame *f)
+{
+	struct ivr_flowsvc *svc = t->svc;
+	struct live *L = NULL;
+	for (uint32_t k = 0; k < svc->cfg.streams_per_thread && !L; k++)
+		if (!t->live[k].v)
+			L = &t->live[k];
+	struct call_ctx *c = ctx_of(svc, f->call_id);
+	if (!L || !c || atomic_load_explicit(&c->call_id, memory_order_acquire) != f->call_id)
+		return NULL;
+	uint64_t armed = atomic_load_explicit(&c->armed, memory_order_acquire);
+	uint32_t first = atomic_load_explicit(&c->first_utt, memory_order_relaxed);
+	struct ivr_flowsvc_flow *v = atomic_load_explicit(&c->ver, memory_order_acquire);
+	int node = (int)(uint32_t)armed - 1;
+	if (!v || !v->rec || node < 0 || (size_t)node >= v->flow->n_nodes ||
+	    (int32_t)(f->utt_id - first) < 0)
+		return NULL;
+	int g = v->grammar[t->index * v->flow->n_nodes + (size_t)node];
+	/* wideband calls' records are 16 kHz: decoded as they are, not upsampled */
+	const uint32_t rate = f->flags & IVR_ASR_F_WB ? 16000 : 8000;
+#if IVR_HAVE_ASR
+	if (g < 0 || ivr_recognizer_stream_begin(dec_of(v, t->index, (uint32_t)(L - t->live)), g,
+						 rate, call_cmn(c, f->call_id)) < 0)
+		return NULL;
+#else
+	(void)g;
+	return NULL;
+#endif
+	atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+	*L = (struct live){ .v = v,
+			    .call_id = f->call_id,
+			    .utt_id = f->utt_id,
+			    .turn = (uint32_t)(armed >> 32),
+			    .node = node,
+			    .rate_hz = rate,
+			    .next_partial = (size_t)svc->cfg.partial_ms * (rate / 1000) };
+	return L;
+}
+
+static void live_partial(struct asr_thread *t, uint32_t worker, struct live *L)
+{
+#if IVR_HAVE_ASR
+	struct ivr_flowsvc *svc = t->svc;
+	static _Thread_local union {
+		struct ivr_flowsvc_result r;
+		uint8_t raw[IVR_FLOWSVC_RESULT_SZ];
+	} rec;
+	char text[IVR_ASR_TEXT_MAX];
+	L->next_partial = L->fed + (size_t)svc->cfg.partial_ms * (L->rate_hz / 1000);
+	/* rate limit: only when the words changed */
+	if (ivr_recognizer_stream_partial(dec_of(L->v, t->index, (uint32_t)(L - t->live)), text,
+					  sizeof(text)) <= 0 ||
+	    !strncmp(text, L->text, sizeof(L->text) - 1))
+		return;
+	copy_text(L->text, sizeof(L->text), text);
+	memset(&rec, 0, sizeof(rec));
+	rec.r.call_id = L->call_id;
+	rec.r.turn = L->turn;
+	rec.r.node = (int16_t)L->node;
+	rec.r.intent = -1;
+	rec.r.flags = IVR_FLOWSVC_R_PARTIAL;
+	rec.r.speech_ms = (uint32_t)(L->fed / (L->rate_hz / 1000));
+	copy_text(rec.r.text, sizeof(rec.r.text), text);
+	if (ivr_ring_push(svc->results[worker], rec.raw) == 0) /* full: the next one will do */
+		count(&svc->partials, 1);
+#else
+	(void)t, (void)worker, (void)L;
+#endif
+}
+
+/* Feed one speech record to its stream (binding it at the utterance's first record). */
+static void live_record(struct asr_thread *t, uint32_t worker, const struct ivr_asr_frame *f)
+{
+	struct live *L = live_find(t, f->call_id);
+	if (L && ((f->flags & IVR_ASR_F_FIRST) || f->utt_id != L->utt_id)) {
+		live_drop(t, L); /* replaced by a newer utterance */
+		L = NULL;
 	}
-	res->n_nbest = (uint8_t)nb;
+	if (!L && (f->flags & IVR_ASR_F_FIRST))
+		L = live_bind(t, f);
+	if (!L || L->broken)
+		return;
+	if (f->frame_idx != L->next_idx || (f->flags & IVR_ASR_F_ABORTED) ||
+	    ((f->flags & IVR_ASR_F_WB) ? 16000u : 8000u) != L->rate_hz ||
+	    f->n_samples > IVR_ASR_FRAME_SAMPLES) {
+		L->broken = true;
+		return;
+	}
+	L->next_idx = f->frame_idx + 1;
+#if IVR_HAVE_ASR
+	float x[IVR_ASR_FRAME_SAMPLES];
+	for (size_t i = 0; i < f->n_samples; i++)
+		x[i] = (float)f->pcm[i] * (1.0f / 32768.0f);
+	if (ivr_recognizer_stream_feed(dec_of(L->v, t->index, (uint32_t)(L - t->live)), x,
+				       f->n_samples) < 0) {
+		L->broken = true;
+		return;
+	}
+#endif
+	L->fed += f->n_samples;
+	if (t->svc->cfg.partial_ms && L->fed >= L->next_partial && !(f->flags & IVR_ASR_F_LAST))
+		live_partial(t, worker, L);
+}
+
+/* Drop streams of calls that ended (their last record may never come). */
+static void live_reap(struct asr_thread *t)
+{
+	for (uint32_t k = 0; k < t->svc->cfg.streams_per_thread; k++) {
+		struct live *L = &t->live[k];
+		struct call_ctx *c = L->v ? ctx_of(t->svc, L->call_id) : NULL;
+		if (L->v &&
+		    (!c || atomic_load_explicit(&c->call_id, memory_order_acquire) != L->call_id))
+			live_drop(t, L);
+	}
 }
 
 static void handle(struct asr_thread *t, uint32_t worker, const struct ivr_asr_utt *utt)
 {
 	struct ivr_flowsvc *svc = t->svc;
 	count(&svc->utterances, 1);
+	struct live *L = live_find(t, utt->call_id);
+	if (L && L->utt_id != utt->utt_id)
+		L = NULL; /* an older utterance handed out as aborted; the stream is newer */
 	struct call_ctx *c = ctx_of(svc, utt->call_id);
 	/* acquire pairs with ivr_flowsvc_call_open()'s release store */
 	if (!c || atomic_load_explicit(&c->call_id, memory_order_acquire) != utt->call_id) {
 		count(&svc->stale, 1);
+		if (L)
+			live_drop(t, L);
 		return;
 	}
 	uint64_t armed = atomic_load_explicit(&c->armed, memory_order_acquire);
@@ -645,6 +843,8 @@ static void handle(struct asr_thread *t, uint32_t worker, const struct ivr_asr_u
 	if (!v || node < 0 || (size_t)node >= v->flow->n_nodes ||
 	    (int32_t)(utt->utt_id - first) < 0) {
 		count(&svc->stale, 1);
+		if (L)
+			live_drop(t, L);
 		return;
 	}
 	static _Thread_local union {
@@ -659,7 +859,24 @@ static void handle(struct asr_thread *t, uint32_t worker, const struct ivr_asr_u
 	if (utt->flags & IVR_ASR_F_ABORTED) {
 		count(&svc->aborted, 1);
 		rec.r.flags |= IVR_FLOWSVC_R_ABORTED;
+		if (L)
+			live_drop(t, L);
+	} else if (L && !L->broken && L->v == v && L->node == node && L->turn == rec.r.turn) {
+#if IVR_HAVE_ASR
+		static _Thread_local struct ivr_asr_result ar;
+		if (ivr_recognizer_stream_end(dec_of(v, t->index, (uint32_t)(L - t->live)),
+					      call_cmn(c, utt->call_id), &ar) < 0)
+			rec.r.flags |= IVR_FLOWSVC_R_ERROR;
+		else {
+			fill_result(svc, &ar, &rec.r);
+			count(&svc->streamed, 1);
+		}
+#endif
+		live_drop(t, L);
 	} else {
+		/* no stream, or it decoded for a node/turn that is over: the whole utterance */
+		if (L)
+			live_drop(t, L);
 		decode(t, c, v, node, utt, &rec.r);
 	}
 	if (ivr_ring_push(svc->results[worker], rec.raw) < 0) {
@@ -678,15 +895,24 @@ static void *asr_main(void *arg)
 	while (atomic_load_explicit(&svc->running, memory_order_acquire)) {
 		int did = 0;
 		for (uint32_t w = t->index; w < svc->n_speech; w += nt) {
-			struct ivr_asr_utt utt;
-			while (ivr_asr_reasm_poll(t->reasm, svc->speech[w], &utt) == 1) {
-				handle(t, w, &utt);
+			const void *p;
+			/* each record is decoded as it comes (streams) and reassembled (the
+			 * rest, and the utterance's end) */
+			while ((p = ivr_ring_read_ptr(svc->speech[w])) != NULL) {
+				struct ivr_asr_utt utt;
+				live_record(t, w, p);
+				int k = ivr_asr_reasm_feed(t->reasm, p, &utt);
+				ivr_ring_read_advance(svc->speech[w]);
+				if (k == 1)
+					handle(t, w, &utt);
 				did++;
 			}
 		}
-		/* Quiescent point: no version pointer is held across this line.  acquire on
-		 * the epoch, release on ours: the sweeper that sees our epoch also sees that
-		 * our earlier reads of retired versions are done. */
+		live_reap(t);
+		/* Quiescent point: no version pointer is held across this line, except
+		 * by streams, which hold a reference.  acquire on the epoch, release on
+		 * ours: the sweeper that sees our epoch also sees that our earlier reads
+		 * of retired versions are done. */
 		atomic_store_explicit(&t->quiescent,
 				      atomic_load_explicit(&svc->epoch, memory_order_acquire),
 				      memory_order_release);
@@ -697,6 +923,9 @@ static void *asr_main(void *arg)
 			nanosleep(&ts, NULL);
 		}
 	}
+	for (uint32_t k = 0; k < svc->cfg.streams_per_thread; k++)
+		if (t->live[k].v)
+			live_drop(t, &t->live[k]);
 	return NULL;
 }
 
@@ -717,12 +946,15 @@ struct ivr_flowsvc *ivr_flowsvc_new(const struct ivr_flowsvc_cfg *cfg, char *err
 		c.result_ring_records = 64;
 	if (!c.max_speech_ms)
 		c.max_speech_ms = 10000;
+	if (!c.streams_per_thread)
+		c.streams_per_thread = 2;
 #if !IVR_HAVE_ASR
 	c.no_asr = true;
 	c.no_tts = true;
 #endif
 	size_t ring_sz = ivr_ring_size(c.result_ring_records, IVR_FLOWSVC_RESULT_SZ);
-	if (c.n_asr_threads > 64 || c.n_workers > 1024 || c.slot_bits > 32 || !ring_sz ||
+	if (c.n_asr_threads > 64 || c.streams_per_thread > MAX_STREAMS || c.n_workers > 1024 ||
+	    c.slot_bits > 32 || !ring_sz ||
 	    (c.slot_bits < 32 && c.max_calls > (1ull << c.slot_bits))) {
 		set_err(err, err_len, "flowsvc: invalid configuration%s%s", "", "");
 		errno = EINVAL;
@@ -837,6 +1069,8 @@ void ivr_flowsvc_get_stats(struct ivr_flowsvc *svc, struct ivr_flowsvc_stats *st
 		return;
 	st->utterances = atomic_load_explicit(&svc->utterances, memory_order_relaxed);
 	st->decoded = atomic_load_explicit(&svc->decoded, memory_order_relaxed);
+	st->streamed = atomic_load_explicit(&svc->streamed, memory_order_relaxed);
+	st->partials = atomic_load_explicit(&svc->partials, memory_order_relaxed);
 	st->aborted = atomic_load_explicit(&svc->aborted, memory_order_relaxed);
 	st->stale = atomic_load_explicit(&svc->stale, memory_order_relaxed);
 	st->result_drops = atomic_load_explicit(&svc->result_drops, memory_order_relaxed);

@@ -33,6 +33,18 @@
  * turn lost, which the worker turns into a no-match
  * (ivr_flowsvc_take_lost()).
  *
+ * Streaming: an ASR thread binds a call's utterance to one of its
+ * streams_per_thread decoders at the utterance's first record (when the
+ * call is armed) and decodes each record as it arrives, so the end of
+ * speech leaves only the last 100 ms block, the verification pass when it
+ * is needed, and the intent.  Utterances that find every decoder busy are
+ * reassembled as before and decoded whole at their end by the thread's
+ * spare decoder (one more per version).  A stream whose node or turn
+ * changed before its end is decoded again whole with the node armed at the
+ * end.  With partial_ms, the words so far go to the worker's result ring
+ * every partial_ms of speech when they changed (IVR_FLOWSVC_R_PARTIAL; a
+ * full ring drops them silently).
+ *
  * Thread: control for load/reload/sweep/new/free/start; the functions
  * marked IVR_RT on the owning media worker.
  */
@@ -60,6 +72,7 @@ struct ivr_prompt_cache;
 /** Result flags. */
 #define IVR_FLOWSVC_R_ABORTED 0x01 /* speech frames were lost: reported as a no-match */
 #define IVR_FLOWSVC_R_ERROR   0x02 /* the decoder failed: reported as a no-match */
+#define IVR_FLOWSVC_R_PARTIAL 0x04 /* words so far while the caller speaks; not a result */
 
 /** One recognition result on a worker's result ring (IVR_FLOWSVC_RESULT_SZ bytes). */
 struct ivr_flowsvc_result {
@@ -93,12 +106,16 @@ struct ivr_flowsvc_cfg {
 	uint32_t slot_bits;	      /* call_id & ((1 << slot_bits) - 1) = slot [24] */
 	uint32_t result_ring_records; /* per worker, power of two [64] */
 	uint32_t max_speech_ms;	      /* longest utterance decoded [10000] */
+	uint32_t streams_per_thread;  /* callers decoded while they speak, per ASR thread [2] */
+	uint32_t partial_ms;	      /* audio between partial results [0 = none] */
 };
 
 /** Counters (racy snapshot). */
 struct ivr_flowsvc_stats {
 	uint64_t utterances; /* reassembled */
 	uint64_t decoded;
+	uint64_t streamed;     /* of which decoded while the caller spoke */
+	uint64_t partials;     /* partial results sent */
 	uint64_t aborted;      /* utterances with lost frames */
 	uint64_t stale;	       /* for calls that ended or were not armed */
 	uint64_t result_drops; /* result ring full */

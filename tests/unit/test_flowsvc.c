@@ -262,12 +262,15 @@ IVR_TEST(test_prompts_rendered_and_cached)
 }
 
 /* Push @n samples as one utterance of speech records (as engine/dspchain.c does). */
-static int push_utt_at(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id, const float *pcm,
-		       size_t n, bool aborted, bool wb)
+/* Push records [@from, @to) of an utterance (frame indices; @to past the end = all);
+ * @wb: 16 kHz records, as a wideband call's chain pushes them. */
+static int push_part(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id, const float *pcm,
+		     size_t n, bool aborted, bool wb, uint32_t from, uint32_t to)
 {
 	struct ivr_asr_frame f;
-	uint32_t idx = 0;
-	for (size_t off = 0; off < n || idx == 0; off += IVR_ASR_FRAME_SAMPLES, idx++) {
+	uint32_t idx = from;
+	for (size_t off = (size_t)from * IVR_ASR_FRAME_SAMPLES; (off < n || idx == 0) && idx < to;
+	     off += IVR_ASR_FRAME_SAMPLES, idx++) {
 		memset(&f, 0, sizeof(f));
 		f.call_id = call_id;
 		f.utt_id = utt_id;
@@ -289,6 +292,12 @@ static int push_utt_at(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id,
 	return 0;
 }
 
+static int push_utt_at(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id, const float *pcm,
+		       size_t n, bool aborted, bool wb)
+{
+	return push_part(ring, call_id, utt_id, pcm, n, aborted, wb, 0, UINT32_MAX);
+}
+
 /* 8 kHz speech records, as a narrowband call's chain pushes them */
 static int push_utt(struct ivr_ring *ring, uint64_t call_id, uint32_t utt_id, const float *pcm,
 		    size_t n, bool aborted)
@@ -307,14 +316,29 @@ static struct ivr_ring *ring_new(uint32_t n)
 	return r;
 }
 
-static int wait_result(struct ivr_flowsvc *svc, struct ivr_flowsvc_result *res, unsigned ms)
+/* The next final result; partials before it are counted in *@n_partial (may be NULL). */
+static int wait_final(struct ivr_flowsvc *svc, struct ivr_flowsvc_result *res, unsigned ms,
+		      int *n_partial, char *last_partial, size_t cap)
 {
-	for (unsigned t = 0; t < ms; t += 2) {
-		if (ivr_flowsvc_poll(svc, 0, res) == 1)
-			return 1;
+	for (unsigned t = 0; t < ms;) {
+		if (ivr_flowsvc_poll(svc, 0, res) == 1) {
+			if (!(res->flags & IVR_FLOWSVC_R_PARTIAL))
+				return 1;
+			if (n_partial)
+				++*n_partial;
+			if (last_partial)
+				snprintf(last_partial, cap, "%s", res->text);
+			continue;
+		}
 		sleep_ms(2);
+		t += 2;
 	}
 	return 0;
+}
+
+static int wait_result(struct ivr_flowsvc *svc, struct ivr_flowsvc_result *res, unsigned ms)
+{
+	return wait_final(svc, res, ms, NULL, NULL, 0);
 }
 
 IVR_TEST(test_asr_thread_bookkeeping)
@@ -415,7 +439,8 @@ IVR_TEST(test_asr_decodes_intents)
 		return IVR_TEST_SKIP;
 	char err[512];
 	struct ivr_flowsvc *svc = ivr_flowsvc_new(
-		&(struct ivr_flowsvc_cfg){ .no_tts = true, .max_calls = 16 }, err, sizeof(err));
+		&(struct ivr_flowsvc_cfg){ .no_tts = true, .max_calls = 16, .partial_ms = 200 },
+		err, sizeof(err));
 	struct ivr_ring *ring = ring_new(1024);
 	if (!svc || !ring)
 		return IVR_TEST_FAIL;
@@ -446,8 +471,16 @@ IVR_TEST(test_asr_decodes_intents)
 		push_utt_at(ring, id, 1 + (uint32_t)i, pcm, n, false, wb);
 		free(pcm);
 		struct ivr_flowsvc_result res;
-		ivr_check_int_eq(wait_result(svc, &res, 20000), 1);
+		int n_partial = 0;
+		char last[IVR_FLOWSVC_TEXT_MAX] = "";
+		ivr_check_int_eq(wait_final(svc, &res, 20000, &n_partial, last, sizeof(last)), 1);
 		ivr_check_int_eq(res.turn, 10 + i);
+		/* partials came first, and the last one leads to the final words */
+		char first[64] = "";
+		sscanf(res.text, "%63s", first);
+		ivr_check_msg(n_partial >= 1 && !strncmp(last, first, strlen(first)),
+			      "%s: %d partials, last \"%s\", final \"%s\"", wb ? "16k" : "8k",
+			      n_partial, last, res.text);
 		int want = ivr_flow_find_intent(&m->nodes[main_n], says[si][1]);
 		ivr_check_msg(res.intent == want, "%s \"%s\" -> \"%s\" intent %d (%.2f), want %s",
 			      wb ? "16k" : "8k", says[si][0], res.text, res.intent, res.confidence,
@@ -464,6 +497,56 @@ IVR_TEST(test_asr_decodes_intents)
 	struct ivr_flowsvc_stats st;
 	ivr_flowsvc_get_stats(svc, &st);
 	ivr_check_int_eq(st.decoded, 2 * IVR_N_ELEMENTS(says));
+	ivr_check_int_eq(st.streamed, 2 * IVR_N_ELEMENTS(says));
+	ivr_check(st.partials >= 2 * IVR_N_ELEMENTS(says));
+
+	/*
+	 * Three callers speak at once on one ASR thread with two streams: the
+	 * third is decoded whole at its end by the spare decoder; all three
+	 * are understood.
+	 */
+	{
+		uint64_t ids[3] = { (2ull << 24) | 6, (3ull << 24) | 7, (4ull << 24) | 8 };
+		float *pc[3];
+		size_t pn[3];
+		for (int i = 0; i < 3; i++) {
+			pc[i] = speech(says[i][0], "slt", 8000, &pn[i]);
+			ivr_check_int_eq(ivr_flowsvc_call_open(svc, ids[i], v), 0);
+			ivr_flowsvc_arm(svc, ids[i], main_n, 20, 1);
+		}
+		if (pc[0] && pc[1] && pc[2]) {
+			push_part(ring, ids[0], 1, pc[0], pn[0], false, false, 0, 10);
+			push_part(ring, ids[1], 1, pc[1], pn[1], false, false, 0, 10);
+			push_utt(ring, ids[2], 1, pc[2], pn[2], false);
+			push_part(ring, ids[0], 1, pc[0], pn[0], false, false, 10, UINT32_MAX);
+			push_part(ring, ids[1], 1, pc[1], pn[1], false, false, 10, UINT32_MAX);
+			int got[3] = { 0 };
+			for (int k = 0; k < 3; k++) {
+				struct ivr_flowsvc_result res;
+				if (wait_result(svc, &res, 20000) != 1)
+					break;
+				for (int i = 0; i < 3; i++)
+					if (res.call_id == ids[i]) {
+						got[i]++;
+						int want = ivr_flow_find_intent(&m->nodes[main_n],
+										says[i][1]);
+						ivr_check_msg(res.intent == want,
+							      "\"%s\" -> \"%s\"", says[i][0],
+							      res.text);
+					}
+			}
+			for (int i = 0; i < 3; i++)
+				ivr_check_int_eq(got[i], 1);
+			struct ivr_flowsvc_stats st2;
+			ivr_flowsvc_get_stats(svc, &st2);
+			ivr_check_int_eq(st2.streamed - st.streamed, 2);
+			ivr_check_int_eq(st2.decoded - st.decoded, 3);
+		}
+		for (int i = 0; i < 3; i++) {
+			ivr_flowsvc_call_close(svc, ids[i]);
+			free(pc[i]);
+		}
+	}
 	printf("  decode: %.1f ms per s of speech\n",
 	       st.speech_ms_total ? (double)st.decode_us_total / (double)st.speech_ms_total : 0.0);
 	ivr_flowsvc_call_close(svc, id);

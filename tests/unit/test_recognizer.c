@@ -119,6 +119,96 @@ IVR_TEST(bad_arguments_and_grammars)
 	return IVR_TEST_RESULT();
 }
 
+/* @a is a word prefix of @b ("i lost" of "i lost my card"). */
+static bool word_prefix(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	return n && !strncmp(a, b, n) && (b[n] == 0 || b[n] == ' ');
+}
+
+IVR_TEST(streaming_equals_whole_utterance)
+{
+	const char *texts[] = { "i lost my card", "i want to make a payment please",
+				"speak to an agent", "what is the weather like on mars" };
+	struct ivr_asr_cmn cmn_w = { 0 }, cmn_s = { 0 };
+	int n_partial_before = 0, n_prefix = 0, n_long = 0;
+	/*
+	 * Two fresh decoders with the same history: pocketsphinx carries a little
+	 * state from one utterance to the next (the same audio decoded twice on
+	 * one decoder ends with a slightly different CMN estimate).
+	 */
+	const struct ivr_flow *fl[1] = { bank };
+	char err[512];
+	struct ivr_recognizer *rw = ivr_recognizer_new(fl, 1, NULL, err, sizeof(err));
+	struct ivr_recognizer *rs = ivr_recognizer_new(fl, 1, NULL, err, sizeof(err));
+	ivr_check_msg(rw && rs, "%s", err);
+	if (!rw || !rs)
+		return IVR_TEST_RESULT();
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+		struct ivr_audio a;
+		if (speech(texts[t], &a) < 0)
+			return IVR_TEST_SKIP;
+		struct ivr_asr_result whole, str;
+		ivr_check_int_eq(ivr_recognizer_decode(rw, main_grammar(), a.samples, a.n_samples,
+						       8000, &cmn_w, &whole),
+				 0);
+		/* 20 ms frames as the media thread hands them over; a partial every 300 ms */
+		ivr_check_int_eq(ivr_recognizer_stream_begin(rs, main_grammar(), 8000, &cmn_s), 0);
+		char part[IVR_ASR_TEXT_MAX] = "", last[IVR_ASR_TEXT_MAX] = "";
+		int n_part = 0;
+		for (size_t off = 0; off < a.n_samples; off += 160) {
+			size_t len = IVR_MIN((size_t)160, a.n_samples - off);
+			ivr_check_int_eq(ivr_recognizer_stream_feed(rs, a.samples + off, len),
+					 (int)len);
+			if (off % 2400 == 0 &&
+			    ivr_recognizer_stream_partial(rs, part, sizeof(part)) > 0) {
+				n_part++;
+				memcpy(last, part, sizeof(last));
+			}
+		}
+		ivr_check_int_eq(ivr_recognizer_stream_end(rs, &cmn_s, &str), 0);
+		ivr_check_msg(!strcmp(whole.text, str.text), "whole \"%s\" streamed \"%s\"",
+			      whole.text, str.text);
+		ivr_check_int_eq(str.intent, whole.intent);
+		ivr_check_near(str.confidence, whole.confidence, 1e-4);
+		ivr_check_near(str.acoustic_confidence, whole.acoustic_confidence, 1e-4);
+		for (int i = 0; i < IVR_ASR_CMN_DIM; i++)
+			ivr_check_near(cmn_s.mean[i], cmn_w.mean[i], 1e-3);
+		ivr_check(str.tail_us <= str.decode_us);
+		if (a.n_samples > 8000 && str.text[0]) {
+			/* partials come while the caller speaks and lead to the final words */
+			n_long++;
+			n_partial_before += n_part > 0;
+			char first[64];
+			sscanf(str.text, "%63s", first);
+			n_prefix += word_prefix(first, last);
+			printf("# \"%s\": %d partials, last \"%s\", final \"%s\"\n", texts[t],
+			       n_part, last, str.text);
+		}
+		ivr_audio_free(&a);
+	}
+	ivr_check(n_long >= 3);
+	ivr_check_int_eq(n_partial_before, n_long);
+	ivr_check_int_eq(n_prefix, n_long);
+	ivr_recognizer_free(rw);
+	ivr_recognizer_free(rs);
+	/* bad use: feed/end without begin, partial with no room */
+	struct ivr_asr_result r;
+	float x[160] = { 0 };
+	char buf[8];
+	ivr_check_int_eq(ivr_recognizer_stream_feed(rec, x, 160), -EINVAL);
+	ivr_check_int_eq(ivr_recognizer_stream_end(rec, NULL, &r), -EINVAL);
+	ivr_check_int_eq(ivr_recognizer_stream_partial(rec, buf, sizeof(buf)), -EINVAL);
+	ivr_check_int_eq(ivr_recognizer_stream_begin(rec, 999, 8000, NULL), -EINVAL);
+	ivr_check_int_eq(ivr_recognizer_stream_begin(rec, main_grammar(), 11025, NULL), -EINVAL);
+	ivr_check_int_eq(ivr_recognizer_stream_begin(rec, main_grammar(), 8000, NULL), 0);
+	ivr_check_int_eq(ivr_recognizer_stream_partial(rec, buf, 0), -EINVAL);
+	ivr_recognizer_stream_abort(rec);
+	ivr_recognizer_stream_abort(rec);
+	ivr_check_int_eq(ivr_recognizer_stream_end(rec, NULL, &r), -EINVAL);
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(pool_sessions)
 {
 	struct ivr_audio a[2];
@@ -178,6 +268,81 @@ IVR_TEST(pool_sessions)
 	return IVR_TEST_RESULT();
 }
 
+/*
+ * More callers speaking than decoders (1 thread x 1 decoder, 3 callers at
+ * once, fed at about real time): every one gets its result, partials arrive
+ * while the first caller speaks and come before its final result.
+ */
+IVR_TEST(pool_partials_before_final)
+{
+	const char *texts[3] = { "i want to make a payment please", "i lost my card",
+				 "speak to an agent" };
+	const char *want[3] = { "payments", "cards", "agent" };
+	struct ivr_audio a[3];
+	for (int i = 0; i < 3; i++)
+		if (speech(texts[i], &a[i]) < 0)
+			return IVR_TEST_SKIP;
+	const struct ivr_flow *fl[1] = { bank };
+	char err[512];
+	struct ivr_asr_pool_cfg cfg = { .n_decoders = 1,
+					.streams_per_thread = 1,
+					.n_sessions = 3,
+					.max_speech_ms = 5000,
+					.partial_ms = 200 };
+	struct ivr_asr_pool *p = ivr_asr_pool_new(fl, 1, &cfg, err, sizeof(err));
+	ivr_check_msg(p != NULL, "%s", err);
+	if (!p)
+		return IVR_TEST_RESULT();
+	int g = ivr_asr_pool_grammar(p, bank, (size_t)ivr_flow_find_node(bank, "main"));
+	int s[3];
+	for (int i = 0; i < 3; i++) {
+		ivr_check((s[i] = ivr_asr_session_open(p)) >= 0);
+		ivr_check_int_eq(ivr_asr_session_begin(p, s[i], g), 0);
+	}
+	int n_partial = 0, got[3] = { 0 };
+	char part[IVR_ASR_TEXT_MAX];
+	struct ivr_asr_result r[3];
+	for (size_t off = 0; off < a[0].n_samples; off += 160) {
+		for (int i = 0; i < 3; i++) {
+			if (off < a[i].n_samples)
+				ivr_asr_session_feed(p, s[i], a[i].samples + off,
+						     IVR_MIN((size_t)160, a[i].n_samples - off));
+			else if (off < a[i].n_samples + 160)
+				ivr_check_int_eq(ivr_asr_session_end(p, s[i]), 0);
+		}
+		if (ivr_asr_session_partial(p, s[0], part, sizeof(part)) == 1) {
+			ivr_check(!got[0]);
+			n_partial++;
+		}
+		/* 20 ms of audio per 4 ms: 5x real time keeps the test short */
+		struct timespec ts = { 0, 4000000 };
+		nanosleep(&ts, NULL);
+	}
+	ivr_check_int_eq(ivr_asr_session_end(p, s[0]), 0);
+	ivr_check_msg(n_partial >= 1, "%d partials", n_partial);
+	for (int spin = 0; spin < 3000 && !(got[0] && got[1] && got[2]); spin++) {
+		for (int i = 0; i < 3; i++)
+			if (!got[i])
+				got[i] = ivr_asr_session_poll(p, s[i], &r[i]);
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < 3; i++) {
+		ivr_check(got[i] == 1);
+		ivr_check_msg(got[i] && r[i].intent_name && !strcmp(r[i].intent_name, want[i]),
+			      "%s -> \"%s\"", texts[i], r[i].text);
+	}
+	/* no partial after the result was collected */
+	ivr_check_int_eq(ivr_asr_session_partial(p, s[0], part, sizeof(part)), 0);
+	ivr_check_int_eq(ivr_asr_session_partial(p, 99, part, sizeof(part)), -EINVAL);
+	for (int i = 0; i < 3; i++) {
+		ivr_asr_session_close(p, s[i]);
+		ivr_audio_free(&a[i]);
+	}
+	ivr_asr_pool_free(p);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -199,7 +364,9 @@ int main(int argc, char **argv)
 	ivr_test_run(phrase_to_intent);
 	ivr_test_run(silence_and_noise_are_no_match);
 	ivr_test_run(bad_arguments_and_grammars);
+	ivr_test_run(streaming_equals_whole_utterance);
 	ivr_test_run(pool_sessions);
+	ivr_test_run(pool_partials_before_final);
 	ivr_recognizer_free(rec);
 	ivr_flow_free(bank);
 	return ivr_test_summary();
