@@ -13,10 +13,14 @@
  * same packet count per "call" as the IVR side); CPU from /proc/PID/stat.
  * Both run in this one invocation, on the same loopback, with the same
  * sender.  Prints one line per case:
- *   name impl n us_per_call_s calls_per_core late_pct lost_pct
- * then the ratio.  Without rtpengine installed it says so and prints the
+ *   name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt load_cpu_pct
+ *   engine_overruns
+ * (ns_per_pkt: engine CPU per datagram received or sent; load_cpu_pct: ivr-load's own CPU,
+ * which shares the cores) then the ratio, and at the end the knee of the curve: the first
+ * call count with >= 0.1% late frames.  Without rtpengine installed it says so and prints the
  * engine's own figures.  --smoke: 20 calls for 1 s, checks it works.
- * Options: --calls 100,500,1000,2000  --seconds 10  --repeats 3.
+ * Options: --calls 100,250,500,1000,1500,2000,2500,3000  --seconds 10  --repeats 3
+ * --no-latency (skip the paired mouth-to-ear run of each point)  --no-rtpengine.
  * The machine is shared: quote medians, and state the load.
  */
 #include "config.h"
@@ -81,6 +85,7 @@ static int reap(pid_t pid)
 
 struct result {
 	double us_per_call_s, late_pct, lost_pct, p50, p99;
+	double ns_per_pkt, load_cpu_pct, overruns; /* IVR side only */
 	bool ok;
 };
 
@@ -145,6 +150,9 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 		r.lost_pct = json_real_value(json_object_get(j, "lost_pct"));
 		r.p50 = json_real_value(json_object_get(j, "latency_ms_p50"));
 		r.p99 = json_real_value(json_object_get(j, "latency_ms_p99"));
+		r.ns_per_pkt = json_number_value(json_object_get(j, "engine_ns_per_pkt"));
+		r.load_cpu_pct = json_real_value(json_object_get(j, "load_cpu_pct"));
+		r.overruns = json_number_value(json_object_get(j, "engine_overruns"));
 		r.ok = r.us_per_call_s > 0;
 	} else {
 		fprintf(stderr, "ivr-load failed (exit %d): %s\n", lrc, buf);
@@ -363,7 +371,8 @@ static struct result median(struct result *rs, int k)
 int main(int argc, char **argv)
 {
 	bool smoke = false;
-	const char *calls_list = "100,500,1000,2000";
+	const char *calls_list = "100,250,500,1000,1500,2000,2500,3000";
+	bool latency = true, relay = true;
 	double secs = 10;
 	int repeats = 3;
 	for (int i = 1; i < argc; i++) {
@@ -371,6 +380,10 @@ int main(int argc, char **argv)
 			smoke = true;
 		else if (!strcmp(argv[i], "--calls") && i + 1 < argc)
 			calls_list = argv[++i];
+		else if (!strcmp(argv[i], "--no-latency"))
+			latency = false;
+		else if (!strcmp(argv[i], "--no-rtpengine"))
+			relay = false;
 		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			secs = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) {
@@ -378,7 +391,7 @@ int main(int argc, char **argv)
 			repeats = IVR_CLAMP(v, 1, 15);
 		} else {
 			fprintf(stderr, "usage: bench_engine [--smoke] [--calls A,B,..] [--seconds "
-					"S] [--repeats R]\n");
+					"S] [--repeats R] [--no-latency] [--no-rtpengine]\n");
 			return 2;
 		}
 	}
@@ -402,11 +415,11 @@ int main(int argc, char **argv)
 	if (ivr_wav_write(prompt, pr, 16000, 8000, IVR_WAV_PCM16) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	const char *rtpe = rtpengine_bin();
-	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct (median of %d x %.0f "
-	       "s)\n",
+	const char *rtpe = relay ? rtpengine_bin() : NULL;
+	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt "
+	       "load_cpu_pct engine_overruns (median of %d x %.0f s)\n",
 	       repeats, secs);
-	int fails = 0;
+	int fails = 0, knee = 0, last_n = 0;
 	char list[256];
 	snprintf(list, sizeof(list), "%s", calls_list);
 	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
@@ -423,9 +436,13 @@ int main(int argc, char **argv)
 			fails++;
 			continue;
 		}
-		printf("engine_g711_duplex ivr %d %.2f %.0f %.4f %.4f\n", n, r.us_per_call_s,
-		       1e6 / r.us_per_call_s, r.late_pct, r.lost_pct);
-		if (!smoke) {
+		printf("engine_g711_duplex ivr %d %.2f %.0f %.4f %.4f %.0f %.1f %.0f%s\n", n,
+		       r.us_per_call_s, 1e6 / r.us_per_call_s, r.late_pct, r.lost_pct, r.ns_per_pkt,
+		       r.load_cpu_pct, r.overruns, !knee && r.late_pct >= 0.1 ? "  <- knee" : "");
+		if (!knee && r.late_pct >= 0.1)
+			knee = n;
+		last_n = n;
+		if (!smoke && latency) {
 			struct result lp = run_ivr(IVR_MAX(2, n & ~1), secs, NULL, true);
 			if (lp.ok)
 				printf("engine_latency ivr %d p50_ms %.1f p99_ms %.1f\n", n, lp.p50,
@@ -446,7 +463,11 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (!rtpe)
+	if (knee)
+		printf("knee ivr %d (first point with >= 0.1%% late frames)\n", knee);
+	else if (last_n)
+		printf("knee ivr none up to %d (late frames < 0.1%% at every point)\n", last_n);
+	if (relay && !rtpe)
 		printf("# rtpengine not installed (Debian rtpengine-daemon; "
 		       "tools/install-deps.sh): "
 		       "engine figures only\n");

@@ -192,14 +192,34 @@ static bool ok(json_t *j, const char *what)
 	return false;
 }
 
-static double engine_cpu_s(void)
+/* The engine's counters that the run reports on (its "stats" op). */
+struct engine_snap {
+	double cpu_s; /* media threads' CPU; < 0 when unknown */
+	double rx_dgrams, overruns;
+};
+
+static struct engine_snap engine_stats(void)
 {
 	json_t *r = ctl(json_pack("{s:s}", "op", "stats"));
-	double v = -1;
-	if (ok(r, "stats"))
-		v = json_real_value(json_object_get(json_object_get(r, "engine"), "cpu_s"));
+	struct engine_snap s = { .cpu_s = -1 };
+	if (ok(r, "stats")) {
+		json_t *e = json_object_get(r, "engine");
+		s.cpu_s = json_real_value(json_object_get(e, "cpu_s"));
+		s.rx_dgrams = (double)json_integer_value(json_object_get(e, "rx_dgrams"));
+		s.overruns = (double)json_integer_value(json_object_get(e, "overruns"));
+	}
 	json_decref(r);
-	return v;
+	return s;
+}
+
+/* This process's CPU (both threads), s: the generator shares the cores it measures. */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return -1;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* ---- receiver ---- */
@@ -492,7 +512,8 @@ int main(int argc, char **argv)
 		if (!created)
 			goto refused;
 	}
-	double cpu0 = engine_cpu_s();
+	struct engine_snap e0 = engine_stats();
+	double self0 = self_cpu_s();
 	atomic_store_explicit(&measuring, true, memory_order_release);
 
 	/* Sender: one packet per call per 20 ms, in sendmmsg batches. */
@@ -591,7 +612,12 @@ int main(int argc, char **argv)
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
 	double wall = (double)(now_ns() - t0) / 1e9;
-	double cpu1 = engine_cpu_s();
+	struct engine_snap e1 = engine_stats();
+	/* Received until here: what the engine sent in the timed run (load_cpu_s covers it). */
+	uint64_t rx_timed = 0;
+	for (int i = 0; i < n_calls; i++)
+		rx_timed += calls[i].rx_pkts;
+	double self_cpu = self_cpu_s() - self0;
 	/* Let the last packets arrive, then stop receiving. */
 	struct timespec grace = { 0, 200000000 };
 	nanosleep(&grace, NULL);
@@ -617,7 +643,11 @@ int main(int argc, char **argv)
 	qsort(lat_us, nl, sizeof(int64_t), cmp_i64);
 	double p50 = nl ? lat_us[nl / 2] / 1000.0 : -1,
 	       p99 = nl ? lat_us[nl * 99 / 100] / 1000.0 : -1;
-	double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+	double cpu = e0.cpu_s >= 0 && e1.cpu_s >= 0 ? e1.cpu_s - e0.cpu_s : -1;
+	/* Engine CPU per datagram it handled (received + sent): the figure that does not depend
+	 * on how many packets a starved sender managed to send. */
+	double e_pkts = e1.rx_dgrams - e0.rx_dgrams + (double)rx_timed;
+	double ns_per_pkt = cpu >= 0 && e_pkts > 0 ? cpu * 1e9 / e_pkts : -1;
 	double call_s = (double)n_calls * wall;
 	double us_per_call_s = cpu >= 0 ? cpu * 1e6 / call_s : -1;
 	double late_pct = expected ? 100.0 * (double)late / (double)expected : 0;
@@ -628,11 +658,14 @@ int main(int argc, char **argv)
 		       ".0f,"
 		       "\"lost\":%llu,\"lost_pct\":%.4f,\"late\":%llu,\"late_pct\":%.4f,"
 		       "\"latency_ms_p50\":%.2f,\"latency_ms_p99\":%.2f,\"latency_samples\":%zu,"
-		       "\"engine_cpu_s\":%.3f,\"engine_us_per_call_s\":%.2f}\n",
+		       "\"engine_cpu_s\":%.3f,\"engine_us_per_call_s\":%.2f,\"engine_ns_per_pkt\":%"
+		       ".0f,"
+		       "\"engine_overruns\":%.0f,\"load_cpu_s\":%.3f,\"load_cpu_pct\":%.1f}\n",
 		       n_calls, wall, (unsigned long long)sent, (unsigned long long)rx,
 		       (unsigned long long)send_fail, (unsigned long long)overruns, sent / wall,
 		       rx / wall, (unsigned long long)lost, lost_pct, (unsigned long long)late,
-		       late_pct, p50, p99, nl, cpu, us_per_call_s);
+		       late_pct, p50, p99, nl, cpu, us_per_call_s, ns_per_pkt,
+		       e1.overruns - e0.overruns, self_cpu, 100.0 * self_cpu / wall);
 	} else {
 		printf("calls %d  seconds %.2f  sent %llu (%.0f pkt/s)  received %llu (%.0f "
 		       "pkt/s)\n",
@@ -653,6 +686,12 @@ int main(int argc, char **argv)
 			printf("engine media threads: %.3f s CPU = %.2f us per call-second "
 			       "(%.0f calls per core at 100%%)\n",
 			       cpu, us_per_call_s, us_per_call_s > 0 ? 1e6 / us_per_call_s : 0);
+		if (ns_per_pkt > 0)
+			printf("engine: %.0f ns CPU per datagram received or sent, %.0f ticks "
+			       "overrun\n",
+			       ns_per_pkt, e1.overruns - e0.overruns);
+		printf("ivr-load itself: %.3f s CPU (%.1f%% of one core)\n", self_cpu,
+		       100.0 * self_cpu / wall);
 	}
 	free(enc);
 	free(dtmf_mem);
