@@ -20,7 +20,11 @@
  * call count with >= 0.1% late frames.  Without rtpengine installed it says so and prints the
  * engine's own figures.  --smoke: 20 calls for 1 s, checks it works.
  * Options: --calls 100,250,500,1000,1500,2000,2500,3000  --seconds 10  --repeats 3
- * --no-latency (skip the paired mouth-to-ear run of each point)  --no-rtpengine.
+ * --no-latency (skip the paired mouth-to-ear run of each point)  --no-rtpengine
+ * --rt PRIO: engine and rtpengine run SCHED_FIFO at PRIO, the bench and ivr-load at PRIO + 1
+ * (as media servers are deployed; on a machine shared with other work it keeps the late-frame
+ * figures about the engine rather than about the neighbours; a saturated server then takes
+ * up to the kernel's RT limit, 95%, of the CPUs).
  * The machine is shared: quote medians, and state the load.
  */
 #include "config.h"
@@ -32,6 +36,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,9 @@
 #include "engine/rtp.h"
 
 static char dir[512];
+/* --rt: SCHED_FIFO priority of the servers (engine, rtpengine); the bench and ivr-load run one
+ * above so the instrument measuring lateness is never queued behind what it measures. */
+static int rt_prio;
 
 static uint64_t now_ns(void)
 {
@@ -60,10 +68,14 @@ static void msleep(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-static pid_t spawn(char *const argv[], int out_fd, bool quiet)
+static pid_t spawn(char *const argv[], int out_fd, bool quiet, bool server)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (rt_prio && server) {
+			struct sched_param sp = { .sched_priority = rt_prio };
+			sched_setscheduler(0, SCHED_FIFO, &sp); /* threads inherit it */
+		}
 		if (out_fd >= 0)
 			dup2(out_fd, 1);
 		if (quiet) {
@@ -109,7 +121,7 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 	snprintf(maxc, sizeof(maxc), "%d", n + 16);
 	char *eargv[] = { eng,	"--control", sock,	    "--workers", "2",	      "--max-calls",
 			  maxc, "--ports",   "44000-60000", "--bind",	 "127.0.0.1", NULL };
-	pid_t ep = spawn(eargv, -1, true);
+	pid_t ep = spawn(eargv, -1, true, true);
 	for (int i = 0; i < 300 && access(sock, F_OK) != 0; i++)
 		msleep(10);
 	int pfd[2];
@@ -131,7 +143,7 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 		largv[8] = "--pairs";
 		largv[9] = NULL;
 	}
-	pid_t lp = spawn(largv, pfd[1], false);
+	pid_t lp = spawn(largv, pfd[1], false, false);
 	close(pfd[1]);
 	char buf[4096] = "";
 	size_t got = 0;
@@ -249,7 +261,7 @@ static struct result run_rtpengine(const char *bin, int n, double secs)
 			 "--num-threads=2",
 			 "--log-level=3",
 			 NULL };
-	pid_t rp = spawn(argv, -1, true);
+	pid_t rp = spawn(argv, -1, true, true);
 	msleep(500);
 	int ctl = socket(AF_INET, SOCK_DGRAM, 0);
 	int a = socket(AF_INET, SOCK_DGRAM, 0), b = socket(AF_INET, SOCK_DGRAM, 0);
@@ -384,18 +396,29 @@ int main(int argc, char **argv)
 			latency = false;
 		else if (!strcmp(argv[i], "--no-rtpengine"))
 			relay = false;
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+		else if (!strcmp(argv[i], "--rt") && i + 1 < argc) {
+			int v = atoi(argv[++i]);
+			rt_prio = IVR_CLAMP(v, 1, 98);
+		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			secs = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) {
 			int v = atoi(argv[++i]); /* not inside IVR_CLAMP: it evaluates twice */
 			repeats = IVR_CLAMP(v, 1, 15);
 		} else {
-			fprintf(stderr, "usage: bench_engine [--smoke] [--calls A,B,..] [--seconds "
-					"S] [--repeats R] [--no-latency] [--no-rtpengine]\n");
+			fprintf(stderr,
+				"usage: bench_engine [--smoke] [--calls A,B,..] [--seconds "
+				"S] [--repeats R] [--no-latency] [--no-rtpengine] [--rt PRIO]\n");
 			return 2;
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows in logs of long runs */
+	if (rt_prio) {
+		struct sched_param sp = { .sched_priority = rt_prio + 1 };
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
+			fprintf(stderr, "bench_engine: --rt: %s\n", strerror(errno));
+			return 1;
+		}
+	}
 	if (smoke) {
 		calls_list = "20";
 		secs = 1;
@@ -417,8 +440,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	const char *rtpe = relay ? rtpengine_bin() : NULL;
 	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt "
-	       "load_cpu_pct engine_overruns (median of %d x %.0f s)\n",
-	       repeats, secs);
+	       "load_cpu_pct engine_overruns (median of %d x %.0f s%s)\n",
+	       repeats, secs, rt_prio ? ", servers SCHED_FIFO" : "");
 	int fails = 0, knee = 0, last_n = 0;
 	char list[256];
 	snprintf(list, sizeof(list), "%s", calls_list);
