@@ -250,17 +250,16 @@ static double proc_cpu_s(pid_t pid)
 static struct result run_rtpengine(const char *bin, int n, double secs)
 {
 	struct result r = { 0 };
-	char *argv[] = { (char *)bin,
-			 "--foreground",
-			 "--log-stderr",
-			 "--table=-1",
-			 "--interface=127.0.0.1",
-			 "--listen-ng=127.0.0.1:22299",
-			 "--port-min=30000",
-			 "--port-max=43999",
-			 "--num-threads=2",
-			 "--log-level=3",
-			 NULL };
+	/* Our own ng port: another bench_engine may be running on this machine at the same time. */
+	int ng_port = 20000 + (int)(getpid() % 2000);
+	char listen[64];
+	snprintf(listen, sizeof(listen), "--listen-ng=127.0.0.1:%d", ng_port);
+	/* --config-file=none: the packaged config's fixed CLI/HTTP ports would collide too. */
+	char *argv[] = {
+		(char *)bin,	    "--config-file=none",    "--foreground",  "--log-stderr",
+		"--table=-1",	    "--interface=127.0.0.1", listen,	      "--port-min=30000",
+		"--port-max=43999", "--num-threads=2",	     "--log-level=3", NULL
+	};
 	pid_t rp = spawn(argv, -1, true, true);
 	msleep(500);
 	int ctl = socket(AF_INET, SOCK_DGRAM, 0);
@@ -269,7 +268,7 @@ static struct result run_rtpengine(const char *bin, int n, double secs)
 	inet_pton(AF_INET, "127.0.0.1", &lo.sin_addr);
 	socklen_t sl = sizeof(lo);
 	struct sockaddr_in sa = lo, sb = lo, ng_addr = lo;
-	ng_addr.sin_port = htons(22299);
+	ng_addr.sin_port = htons((uint16_t)ng_port);
 	int big = 32 << 20;
 	setsockopt(b, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 	bind(ctl, (struct sockaddr *)&lo, sizeof(lo));

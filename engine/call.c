@@ -548,7 +548,8 @@ static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 		return;
 	}
 	size_t pos = c->play_moh ? (size_t)((tick * n) % p->n_samples) : c->play_pos;
-	for (size_t i = 0; i < n; i++) {
+	/* In runs up to the prompt's end: the inner loop has no wrap test and vectorises. */
+	for (size_t i = 0; i < n;) {
 		if (pos >= p->n_samples) {
 			if (!c->play_loop && !c->play_moh) {
 				ivr_prompt_unref(c->prompt);
@@ -557,7 +558,12 @@ static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 			}
 			pos = 0;
 		}
-		out[i] += p->samples[pos++];
+		size_t k = IVR_MIN(n - i, p->n_samples - pos);
+		const float *src = p->samples + pos;
+		for (size_t j = 0; j < k; j++)
+			out[i + j] += src[j];
+		i += k;
+		pos += k;
 	}
 	c->play_pos = pos;
 	if (pos >= p->n_samples && !c->play_loop && !c->play_moh) {
