@@ -14,11 +14,12 @@
  * Both run in this one invocation, on the same loopback, with the same
  * sender.  Prints one line per case:
  *   name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt load_cpu_pct
- *   engine_overruns
+ *   engine_overruns skipped_pct
  * (ns_per_pkt: engine CPU per datagram received or sent; load_cpu_pct: ivr-load's own CPU,
- * which shares the cores) then the ratio, and at the end the knee of the curve: the first
- * call count with >= 0.1% late frames.  Without rtpengine installed it says so and prints the
- * engine's own figures.  --smoke: 20 calls for 1 s, checks it works.
+ * which shares the cores; skipped_pct: frames the engine left out when a tick overran, a gap
+ * in the audio that is neither lost nor late) then the ratio, and at the end the knee of the
+ * curve: the first call count with >= 0.1% late or skipped frames.  Without rtpengine installed it
+ * says so and prints the engine's own figures.  --smoke: 20 calls for 1 s, checks it works.
  * Options: --calls 100,250,500,1000,1500,2000,2500,3000  --seconds 10  --repeats 3
  * --no-latency (skip the paired mouth-to-ear run of each point)  --no-rtpengine
  * --rt PRIO: engine and rtpengine run SCHED_FIFO at PRIO, the bench and ivr-load at PRIO + 1
@@ -97,7 +98,7 @@ static int reap(pid_t pid)
 
 struct result {
 	double us_per_call_s, late_pct, lost_pct, p50, p99;
-	double ns_per_pkt, load_cpu_pct, overruns; /* IVR side only */
+	double ns_per_pkt, load_cpu_pct, overruns, skipped_pct; /* IVR side only */
 	bool ok;
 };
 
@@ -165,6 +166,7 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 		r.ns_per_pkt = json_number_value(json_object_get(j, "engine_ns_per_pkt"));
 		r.load_cpu_pct = json_real_value(json_object_get(j, "load_cpu_pct"));
 		r.overruns = json_number_value(json_object_get(j, "engine_overruns"));
+		r.skipped_pct = json_number_value(json_object_get(j, "skipped_pct"));
 		r.ok = r.us_per_call_s > 0;
 	} else {
 		fprintf(stderr, "ivr-load failed (exit %d): %s\n", lrc, buf);
@@ -439,7 +441,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	const char *rtpe = relay ? rtpengine_bin() : NULL;
 	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt "
-	       "load_cpu_pct engine_overruns (median of %d x %.0f s%s)\n",
+	       "load_cpu_pct engine_overruns skipped_pct (median of %d x %.0f s%s)\n",
 	       repeats, secs, rt_prio ? ", servers SCHED_FIFO" : "");
 	int fails = 0, knee = 0, last_n = 0;
 	char list[256];
@@ -458,10 +460,11 @@ int main(int argc, char **argv)
 			fails++;
 			continue;
 		}
-		printf("engine_g711_duplex ivr %d %.2f %.0f %.4f %.4f %.0f %.1f %.0f%s\n", n,
+		bool bad = r.late_pct + r.skipped_pct >= 0.1;
+		printf("engine_g711_duplex ivr %d %.2f %.0f %.4f %.4f %.0f %.1f %.0f %.4f%s\n", n,
 		       r.us_per_call_s, 1e6 / r.us_per_call_s, r.late_pct, r.lost_pct, r.ns_per_pkt,
-		       r.load_cpu_pct, r.overruns, !knee && r.late_pct >= 0.1 ? "  <- knee" : "");
-		if (!knee && r.late_pct >= 0.1)
+		       r.load_cpu_pct, r.overruns, r.skipped_pct, !knee && bad ? "  <- knee" : "");
+		if (!knee && bad)
 			knee = n;
 		last_n = n;
 		if (!smoke && latency) {
@@ -486,9 +489,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (knee)
-		printf("knee ivr %d (first point with >= 0.1%% late frames)\n", knee);
+		printf("knee ivr %d (first point with >= 0.1%% late or skipped frames)\n", knee);
 	else if (last_n)
-		printf("knee ivr none up to %d (late frames < 0.1%% at every point)\n", last_n);
+		printf("knee ivr none up to %d (late + skipped frames < 0.1%% at every point)\n",
+		       last_n);
 	if (relay && !rtpe)
 		printf("# rtpengine not installed (Debian rtpengine-daemon; "
 		       "tools/install-deps.sh): "
