@@ -160,8 +160,8 @@ IVR_TEST(test_relatch)
 	struct ivr_call_params p = { .remote = ra, .pt = -1, .dtmf_pt = -1 };
 	uint64_t id;
 	ivr_check_int_eq(ivr_call_create(e, &p, &id, &a.engine_port), 0);
-	static float voice[8000];
-	speechlike(voice, 8000, 130);
+	static float voice[8000 * 2]; /* 25 frames from A, then 40 from A2 */
+	speechlike(voice, 8000 * 2, 130);
 	uint64_t t = now_ns();
 	for (int f = 0; f < 25; f++) {
 		phone_send(&a, voice + (size_t)f * 160);
