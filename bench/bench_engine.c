@@ -13,10 +13,19 @@
  * same packet count per "call" as the IVR side); CPU from /proc/PID/stat.
  * Both run in this one invocation, on the same loopback, with the same
  * sender.  Prints one line per case:
- *   name impl n us_per_call_s calls_per_core late_pct lost_pct
- * then the ratio.  Without rtpengine installed it says so and prints the
- * engine's own figures.  --smoke: 20 calls for 1 s, checks it works.
- * Options: --calls 100,500,1000,2000  --seconds 10  --repeats 3.
+ *   name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt load_cpu_pct
+ *   engine_overruns skipped_pct
+ * (ns_per_pkt: engine CPU per datagram received or sent; load_cpu_pct: ivr-load's own CPU,
+ * which shares the cores; skipped_pct: frames the engine left out when a tick overran, a gap
+ * in the audio that is neither lost nor late) then the ratio, and at the end the knee of the
+ * curve: the first call count with >= 0.1% late or skipped frames.  Without rtpengine installed it
+ * says so and prints the engine's own figures.  --smoke: 20 calls for 1 s, checks it works.
+ * Options: --calls 100,250,500,1000,1500,2000,2500,3000  --seconds 10  --repeats 3
+ * --no-latency (skip the paired mouth-to-ear run of each point)  --no-rtpengine
+ * --rt PRIO: engine and rtpengine run SCHED_FIFO at PRIO, the bench and ivr-load at PRIO + 1
+ * (as media servers are deployed; on a machine shared with other work it keeps the late-frame
+ * figures about the engine rather than about the neighbours; a saturated server then takes
+ * up to the kernel's RT limit, 95%, of the CPUs).
  * The machine is shared: quote medians, and state the load.
  */
 #include "config.h"
@@ -28,6 +37,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +52,9 @@
 #include "engine/rtp.h"
 
 static char dir[512];
+/* --rt: SCHED_FIFO priority of the servers (engine, rtpengine); the bench and ivr-load run one
+ * above so the instrument measuring lateness is never queued behind what it measures. */
+static int rt_prio;
 
 static uint64_t now_ns(void)
 {
@@ -56,10 +69,14 @@ static void msleep(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-static pid_t spawn(char *const argv[], int out_fd, bool quiet)
+static pid_t spawn(char *const argv[], int out_fd, bool quiet, bool server)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (rt_prio && server) {
+			struct sched_param sp = { .sched_priority = rt_prio };
+			sched_setscheduler(0, SCHED_FIFO, &sp); /* threads inherit it */
+		}
 		if (out_fd >= 0)
 			dup2(out_fd, 1);
 		if (quiet) {
@@ -81,6 +98,7 @@ static int reap(pid_t pid)
 
 struct result {
 	double us_per_call_s, late_pct, lost_pct, p50, p99;
+	double ns_per_pkt, load_cpu_pct, overruns, skipped_pct; /* IVR side only */
 	bool ok;
 };
 
@@ -104,7 +122,7 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 	snprintf(maxc, sizeof(maxc), "%d", n + 16);
 	char *eargv[] = { eng,	"--control", sock,	    "--workers", "2",	      "--max-calls",
 			  maxc, "--ports",   "44000-60000", "--bind",	 "127.0.0.1", NULL };
-	pid_t ep = spawn(eargv, -1, true);
+	pid_t ep = spawn(eargv, -1, true, true);
 	for (int i = 0; i < 300 && access(sock, F_OK) != 0; i++)
 		msleep(10);
 	int pfd[2];
@@ -126,7 +144,7 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 		largv[8] = "--pairs";
 		largv[9] = NULL;
 	}
-	pid_t lp = spawn(largv, pfd[1], false);
+	pid_t lp = spawn(largv, pfd[1], false, false);
 	close(pfd[1]);
 	char buf[4096] = "";
 	size_t got = 0;
@@ -145,6 +163,10 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 		r.lost_pct = json_real_value(json_object_get(j, "lost_pct"));
 		r.p50 = json_real_value(json_object_get(j, "latency_ms_p50"));
 		r.p99 = json_real_value(json_object_get(j, "latency_ms_p99"));
+		r.ns_per_pkt = json_number_value(json_object_get(j, "engine_ns_per_pkt"));
+		r.load_cpu_pct = json_real_value(json_object_get(j, "load_cpu_pct"));
+		r.overruns = json_number_value(json_object_get(j, "engine_overruns"));
+		r.skipped_pct = json_number_value(json_object_get(j, "skipped_pct"));
 		r.ok = r.us_per_call_s > 0;
 	} else {
 		fprintf(stderr, "ivr-load failed (exit %d): %s\n", lrc, buf);
@@ -230,18 +252,17 @@ static double proc_cpu_s(pid_t pid)
 static struct result run_rtpengine(const char *bin, int n, double secs)
 {
 	struct result r = { 0 };
-	char *argv[] = { (char *)bin,
-			 "--foreground",
-			 "--log-stderr",
-			 "--table=-1",
-			 "--interface=127.0.0.1",
-			 "--listen-ng=127.0.0.1:22299",
-			 "--port-min=30000",
-			 "--port-max=43999",
-			 "--num-threads=2",
-			 "--log-level=3",
-			 NULL };
-	pid_t rp = spawn(argv, -1, true);
+	/* Our own ng port: another bench_engine may be running on this machine at the same time. */
+	int ng_port = 20000 + (int)(getpid() % 2000);
+	char listen[64];
+	snprintf(listen, sizeof(listen), "--listen-ng=127.0.0.1:%d", ng_port);
+	/* --config-file=none: the packaged config's fixed CLI/HTTP ports would collide too. */
+	char *argv[] = {
+		(char *)bin,	    "--config-file=none",    "--foreground",  "--log-stderr",
+		"--table=-1",	    "--interface=127.0.0.1", listen,	      "--port-min=30000",
+		"--port-max=43999", "--num-threads=2",	     "--log-level=3", NULL
+	};
+	pid_t rp = spawn(argv, -1, true, true);
 	msleep(500);
 	int ctl = socket(AF_INET, SOCK_DGRAM, 0);
 	int a = socket(AF_INET, SOCK_DGRAM, 0), b = socket(AF_INET, SOCK_DGRAM, 0);
@@ -249,7 +270,7 @@ static struct result run_rtpengine(const char *bin, int n, double secs)
 	inet_pton(AF_INET, "127.0.0.1", &lo.sin_addr);
 	socklen_t sl = sizeof(lo);
 	struct sockaddr_in sa = lo, sb = lo, ng_addr = lo;
-	ng_addr.sin_port = htons(22299);
+	ng_addr.sin_port = htons((uint16_t)ng_port);
 	int big = 32 << 20;
 	setsockopt(b, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 	bind(ctl, (struct sockaddr *)&lo, sizeof(lo));
@@ -363,7 +384,8 @@ static struct result median(struct result *rs, int k)
 int main(int argc, char **argv)
 {
 	bool smoke = false;
-	const char *calls_list = "100,500,1000,2000";
+	const char *calls_list = "100,250,500,1000,1500,2000,2500,3000";
+	bool latency = true, relay = true;
 	double secs = 10;
 	int repeats = 3;
 	for (int i = 1; i < argc; i++) {
@@ -371,18 +393,33 @@ int main(int argc, char **argv)
 			smoke = true;
 		else if (!strcmp(argv[i], "--calls") && i + 1 < argc)
 			calls_list = argv[++i];
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+		else if (!strcmp(argv[i], "--no-latency"))
+			latency = false;
+		else if (!strcmp(argv[i], "--no-rtpengine"))
+			relay = false;
+		else if (!strcmp(argv[i], "--rt") && i + 1 < argc) {
+			int v = atoi(argv[++i]);
+			rt_prio = IVR_CLAMP(v, 1, 98);
+		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			secs = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) {
 			int v = atoi(argv[++i]); /* not inside IVR_CLAMP: it evaluates twice */
 			repeats = IVR_CLAMP(v, 1, 15);
 		} else {
-			fprintf(stderr, "usage: bench_engine [--smoke] [--calls A,B,..] [--seconds "
-					"S] [--repeats R]\n");
+			fprintf(stderr,
+				"usage: bench_engine [--smoke] [--calls A,B,..] [--seconds "
+				"S] [--repeats R] [--no-latency] [--no-rtpengine] [--rt PRIO]\n");
 			return 2;
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows in logs of long runs */
+	if (rt_prio) {
+		struct sched_param sp = { .sched_priority = rt_prio + 1 };
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0) {
+			fprintf(stderr, "bench_engine: --rt: %s\n", strerror(errno));
+			return 1;
+		}
+	}
 	if (smoke) {
 		calls_list = "20";
 		secs = 1;
@@ -402,11 +439,11 @@ int main(int argc, char **argv)
 	if (ivr_wav_write(prompt, pr, 16000, 8000, IVR_WAV_PCM16) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	const char *rtpe = rtpengine_bin();
-	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct (median of %d x %.0f "
-	       "s)\n",
-	       repeats, secs);
-	int fails = 0;
+	const char *rtpe = relay ? rtpengine_bin() : NULL;
+	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt "
+	       "load_cpu_pct engine_overruns skipped_pct (median of %d x %.0f s%s)\n",
+	       repeats, secs, rt_prio ? ", servers SCHED_FIFO" : "");
+	int fails = 0, knee = 0, last_n = 0;
 	char list[256];
 	snprintf(list, sizeof(list), "%s", calls_list);
 	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
@@ -423,9 +460,14 @@ int main(int argc, char **argv)
 			fails++;
 			continue;
 		}
-		printf("engine_g711_duplex ivr %d %.2f %.0f %.4f %.4f\n", n, r.us_per_call_s,
-		       1e6 / r.us_per_call_s, r.late_pct, r.lost_pct);
-		if (!smoke) {
+		bool bad = r.late_pct + r.skipped_pct >= 0.1;
+		printf("engine_g711_duplex ivr %d %.2f %.0f %.4f %.4f %.0f %.1f %.0f %.4f%s\n", n,
+		       r.us_per_call_s, 1e6 / r.us_per_call_s, r.late_pct, r.lost_pct, r.ns_per_pkt,
+		       r.load_cpu_pct, r.overruns, r.skipped_pct, !knee && bad ? "  <- knee" : "");
+		if (!knee && bad)
+			knee = n;
+		last_n = n;
+		if (!smoke && latency) {
 			struct result lp = run_ivr(IVR_MAX(2, n & ~1), secs, NULL, true);
 			if (lp.ok)
 				printf("engine_latency ivr %d p50_ms %.1f p99_ms %.1f\n", n, lp.p50,
@@ -446,7 +488,12 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (!rtpe)
+	if (knee)
+		printf("knee ivr %d (first point with >= 0.1%% late or skipped frames)\n", knee);
+	else if (last_n)
+		printf("knee ivr none up to %d (late + skipped frames < 0.1%% at every point)\n",
+		       last_n);
+	if (relay && !rtpe)
 		printf("# rtpengine not installed (Debian rtpengine-daemon; "
 		       "tools/install-deps.sh): "
 		       "engine figures only\n");

@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "dsp/faxtone.h"
@@ -611,7 +613,8 @@ static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 		return;
 	}
 	size_t pos = c->play_moh ? (size_t)((tick * n) % p->n_samples) : c->play_pos;
-	for (size_t i = 0; i < n; i++) {
+	/* In runs up to the prompt's end: the inner loop has no wrap test and vectorises. */
+	for (size_t i = 0; i < n;) {
 		if (pos >= p->n_samples) {
 			if (!c->play_loop && !c->play_moh) {
 				ivr_prompt_unref(c->prompt);
@@ -620,7 +623,12 @@ static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 			}
 			pos = 0;
 		}
-		out[i] += p->samples[pos++];
+		size_t k = IVR_MIN(n - i, p->n_samples - pos);
+		const float *src = p->samples + pos;
+		for (size_t j = 0; j < k; j++)
+			out[i + j] += src[j];
+		i += k;
+		pos += k;
 	}
 	c->play_pos = pos;
 	if (pos >= p->n_samples && !c->play_loop && !c->play_moh) {
@@ -716,6 +724,54 @@ static void conceal(struct ivr_call *c, const uint8_t *next, size_t n_next)
 		ivr_plc_conceal(&c->plc, c->in, n);
 	}
 	c->st.frames_concealed++;
+}
+
+/*
+ * Connected UDP: connect() the RTP socket to the latched source, so that each send skips the
+ * route lookup and the copy of a destination address (IORING_OP_SEND / sendmsg without a
+ * name), and the kernel drops datagrams from other sources before they cost a receive.
+ * Only after media latched (a NATed caller's real source may differ from the signalled
+ * address), and only on sockets bound to a specific address: connect() on a wildcard-bound
+ * socket pins its local address to the route's source, which on a multi-homed host may not
+ * be the address the caller sends to.  Undone once the source has been quiet for
+ * IVR_RTP_RELATCH_NS, so that a moved caller's packets reach the latch again; redone on the
+ * next tick with the (new) latched source.  Errors the kernel reports on a connected socket
+ * (ECONNREFUSED from an ICMP port unreachable) fail one send or end one multishot receive,
+ * which the I/O loop re-arms: the call goes on.  connect() is a syscall, but it runs once
+ * per latch, not per packet, and neither allocates in user space nor blocks.
+ */
+static void tx_connect_update(struct ivr_call *c, uint64_t now_ns)
+{
+	if (IVR_LIKELY(c->tx_conn == IVR_CALL_CONN_ON)) {
+		if (IVR_LIKELY(c->conn_relatches == c->latch.relatches &&
+			       now_ns - c->latch.last_ns < IVR_RTP_RELATCH_NS))
+			return;
+		struct sockaddr un = { .sa_family = AF_UNSPEC };
+		if (connect(c->fd, &un, sizeof(un)) < 0) {
+			/* still connected: sends keep going there, address or not */
+			c->tx_conn = IVR_CALL_CONN_NEVER;
+			return;
+		}
+		c->tx_conn = IVR_CALL_CONN_OFF;
+	}
+	if (c->tx_conn == IVR_CALL_CONN_NEVER || c->fd < 0 || !c->latch.latched ||
+	    now_ns - c->latch.last_ns >= IVR_RTP_RELATCH_NS)
+		return;
+	if (c->tx_conn == IVR_CALL_CONN_UNCHECKED) {
+		struct sockaddr_in me;
+		socklen_t ml = sizeof(me);
+		bool specific = getsockname(c->fd, (struct sockaddr *)&me, &ml) == 0 &&
+				me.sin_family == AF_INET && me.sin_addr.s_addr != htonl(INADDR_ANY);
+		c->tx_conn = specific ? IVR_CALL_CONN_OFF : IVR_CALL_CONN_NEVER;
+		if (!specific)
+			return;
+	}
+	if (connect(c->fd, (const struct sockaddr *)&c->latch.addr, c->latch.addr_len) < 0) {
+		c->tx_conn = IVR_CALL_CONN_NEVER;
+		return;
+	}
+	c->tx_conn = IVR_CALL_CONN_ON;
+	c->conn_relatches = c->latch.relatches;
 }
 
 int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
@@ -843,9 +899,12 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 		return 0;
 	c->iov[i].iov_base = c->pkt[i];
 	c->iov[i].iov_len = (size_t)len;
+	tx_connect_update(c, now_ns);
 	memset(&c->msg[i], 0, sizeof(c->msg[i]));
-	c->msg[i].msg_name = &c->latch.addr;
-	c->msg[i].msg_namelen = c->latch.addr_len;
+	if (c->tx_conn != IVR_CALL_CONN_ON) {
+		c->msg[i].msg_name = &c->latch.addr;
+		c->msg[i].msg_namelen = c->latch.addr_len;
+	}
 	c->msg[i].msg_iov = &c->iov[i];
 	c->msg[i].msg_iovlen = 1;
 	if (!c->first_tx_ns)

@@ -103,6 +103,14 @@ struct ivr_call_stats {
 	int32_t cum_lost;
 };
 
+/** Whether the RTP socket is connect()ed to the latched source (ivr_call_tick decides). */
+enum ivr_call_conn {
+	IVR_CALL_CONN_UNCHECKED = 0, /* not yet looked at */
+	IVR_CALL_CONN_OFF,	     /* not connected: sends carry the address */
+	IVR_CALL_CONN_ON,	     /* connected: sends go without an address */
+	IVR_CALL_CONN_NEVER,	     /* wildcard-bound or refused: always send with the address */
+};
+
 struct ivr_call {
 	/* ---- written by control before ADD, read-only afterwards ---- */
 	uint32_t slot;
@@ -141,6 +149,8 @@ struct ivr_call {
 	_Alignas(64) struct ivr_rtp_source src;
 	bool have_src;
 	struct ivr_rtp_latch latch;
+	int8_t tx_conn;		 /* enum ivr_call_conn: fd connected to the latched source? */
+	uint32_t conn_relatches; /* latch.relatches when fd was connected */
 	uint16_t tx_seq;
 	uint32_t tx_ts;
 	bool tx_started;

@@ -86,6 +86,7 @@ static int ep_flush(void *p)
 
 static void drain_fd(struct io_epoll *io, int fd, uint64_t tag)
 {
+	unsigned refused = 0;
 	for (;;) {
 		for (int i = 0; i < BATCH; i++) {
 			io->iov[i].iov_base = io->buf[i];
@@ -97,6 +98,10 @@ static void drain_fd(struct io_epoll *io, int fd, uint64_t tag)
 			io->mm[i].msg_hdr.msg_namelen = sizeof(io->from[i]);
 		}
 		int n = recvmmsg(fd, io->mm, BATCH, MSG_DONTWAIT, NULL);
+		/* A connected socket reports an ICMP error (ECONNREFUSED) once, ahead of the
+		 * datagrams queued behind it: reading it cleared it, so read on. */
+		if (n < 0 && errno == ECONNREFUSED && refused++ == 0)
+			continue;
 		if (n <= 0)
 			return;
 		uint64_t now = mono_ns();

@@ -183,9 +183,11 @@ static int ur_send(void *p, int fd, uint64_t tag, struct msghdr *msg)
 	struct io_uring_sqe *sqe = get_sqe(io);
 	if (!sqe)
 		return -EBUSY;
-	/* IORING_OP_SEND with an address: sendto semantics without a msghdr to copy. */
+	/* IORING_OP_SEND: sendto semantics without a msghdr to copy; no address at all on a
+	 * connected socket (no copy, no route lookup). */
 	io_uring_prep_send(sqe, fd, msg->msg_iov[0].iov_base, msg->msg_iov[0].iov_len, 0);
-	io_uring_prep_send_set_addr(sqe, msg->msg_name, (uint16_t)msg->msg_namelen);
+	if (msg->msg_name)
+		io_uring_prep_send_set_addr(sqe, msg->msg_name, (uint16_t)msg->msg_namelen);
 	set_file(sqe, fixed_index(io, tag));
 	/* Only failures produce a completion: halves the CQ traffic of a tick. */
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;

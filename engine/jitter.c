@@ -333,12 +333,18 @@ int ivr_plc_init(struct ivr_plc *p, uint32_t rate_hz)
 
 static void hist_push(struct ivr_plc *p, const float *x, size_t n)
 {
-	/* Each sample is stored twice, H apart, so the last H are always contiguous. */
+	/* Each sample is stored twice, H apart, so the last H are always contiguous.  Copied in
+	 * runs up to the wrap: every good frame passes here (a per-sample loop with the wrap
+	 * test was ~2% of engine cycles at 1000 calls). */
 	uint32_t pos = p->hist_pos;
-	for (size_t i = 0; i < n; i++) {
-		p->hist[pos] = x[i];
-		p->hist[pos + IVR_PLC_HIST] = x[i];
-		if (++pos == IVR_PLC_HIST)
+	while (n) {
+		size_t k = IVR_MIN(n, (size_t)(IVR_PLC_HIST - pos));
+		memcpy(p->hist + pos, x, k * sizeof(float));
+		memcpy(p->hist + pos + IVR_PLC_HIST, x, k * sizeof(float));
+		pos += (uint32_t)k;
+		x += k;
+		n -= k;
+		if (pos == IVR_PLC_HIST)
 			pos = 0;
 	}
 	p->hist_pos = pos;

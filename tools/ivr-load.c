@@ -9,7 +9,8 @@
  * thread takes replies in recvmmsg batches and tells calls apart by the
  * engine port they come from.  That keeps the generator far cheaper than
  * the engine it measures on the same two cores.
- * Reports: packets/s each way, lost frames (by RTP sequence), late frames
+ * Reports: packets/s each way, lost frames (by RTP sequence), frames the
+ * engine skipped (consecutive sequence numbers whose timestamps jump), late frames
  * (arriving more than 20 ms behind the stream's own schedule, measured
  * against the earliest arrival seen so far), sender overruns, and the
  * engine's media-thread CPU per call-second (from its "stats" op).
@@ -33,7 +34,6 @@
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -107,6 +107,9 @@ struct lcall {
 	uint32_t rx_first_seq;
 	uint64_t rx_pkts;
 	uint32_t rx_ts0;
+	uint32_t rx_max_ts; /* timestamp of the highest sequence number */
+	bool rx_max_audio;  /* ... and it was audio (not a telephone-event) */
+	uint64_t skipped;   /* frames missing from the timestamps (the engine skipped a tick) */
 	int64_t rx_t0_us;
 	int64_t min_off_us;
 	uint64_t late;
@@ -192,14 +195,34 @@ static bool ok(json_t *j, const char *what)
 	return false;
 }
 
-static double engine_cpu_s(void)
+/* The engine's counters that the run reports on (its "stats" op). */
+struct engine_snap {
+	double cpu_s; /* media threads' CPU; < 0 when unknown */
+	double rx_dgrams, overruns;
+};
+
+static struct engine_snap engine_stats(void)
 {
 	json_t *r = ctl(json_pack("{s:s}", "op", "stats"));
-	double v = -1;
-	if (ok(r, "stats"))
-		v = json_real_value(json_object_get(json_object_get(r, "engine"), "cpu_s"));
+	struct engine_snap s = { .cpu_s = -1 };
+	if (ok(r, "stats")) {
+		json_t *e = json_object_get(r, "engine");
+		s.cpu_s = json_real_value(json_object_get(e, "cpu_s"));
+		s.rx_dgrams = (double)json_integer_value(json_object_get(e, "rx_dgrams"));
+		s.overruns = (double)json_integer_value(json_object_get(e, "overruns"));
+	}
 	json_decref(r);
-	return v;
+	return s;
+}
+
+/* This process's CPU (both threads), s: the generator shares the cores it measures. */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return -1;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* ---- receiver ---- */
@@ -217,6 +240,8 @@ static void on_packet(int ci, const uint8_t *buf, size_t n, uint64_t t)
 		c->rx_max_seq = h.seq;
 		c->rx_first_seq = h.seq;
 		c->rx_ts0 = h.ts;
+		c->rx_max_ts = h.ts;
+		c->rx_max_audio = h.pt == 0 || h.pt == 8;
 		c->rx_t0_us = t_us;
 		c->min_off_us = 0;
 	} else {
@@ -225,6 +250,14 @@ static void on_packet(int ci, const uint8_t *buf, size_t n, uint64_t t)
 			if (h.seq < c->rx_max_seq)
 				c->rx_cycles += 65536;
 			c->rx_max_seq = h.seq;
+			/* A sender that falls behind skips frames: consecutive sequence numbers
+			 * whose timestamps jump.  Neither lost nor late, but a gap in the audio. */
+			bool audio = h.pt == 0 || h.pt == 8;
+			uint32_t dts = h.ts - c->rx_max_ts, want = (uint32_t)d * 160;
+			if (audio && c->rx_max_audio && dts > want && dts - want < 8000 * 60)
+				c->skipped += (dts - want) / 160;
+			c->rx_max_ts = h.ts;
+			c->rx_max_audio = audio;
 		}
 	}
 	c->rx_pkts++;
@@ -249,6 +282,12 @@ static void on_packet(int ci, const uint8_t *buf, size_t n, uint64_t t)
 	}
 }
 
+/*
+ * Drains the socket every millisecond rather than waking on each datagram: a receiver that
+ * wakes per datagram preempts the engine (on loopback the engine's send delivers the datagram
+ * and wakes us on its own CPU), once per packet when ivr-load runs at a higher real-time
+ * priority.  Arrival times are then late by up to 1 ms, far inside the 20 ms lateness bound.
+ */
 static void *rx_main(void *arg)
 {
 	(void)arg;
@@ -256,10 +295,8 @@ static void *rx_main(void *arg)
 	static struct iovec iov[BATCH];
 	static struct sockaddr_in from[BATCH];
 	static uint8_t buf[BATCH][2048];
+	uint64_t next = now_ns();
 	while (!atomic_load(&stop_rx)) {
-		struct pollfd p = { .fd = sock_fd, .events = POLLIN };
-		if (poll(&p, 1, 100) <= 0)
-			continue;
 		for (;;) {
 			for (int i = 0; i < BATCH; i++) {
 				iov[i] = (struct iovec){ buf[i], sizeof(buf[i]) };
@@ -280,6 +317,13 @@ static void *rx_main(void *arg)
 			if (n < BATCH)
 				break;
 		}
+		next += 1000000ull;
+		uint64_t now = now_ns();
+		if (next < now)
+			next = now; /* we were held up: no burst of catch-up drains */
+		struct timespec ts = { .tv_sec = (time_t)(next / 1000000000ull),
+				       .tv_nsec = (long)(next % 1000000000ull) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
 	return NULL;
 }
@@ -492,7 +536,8 @@ int main(int argc, char **argv)
 		if (!created)
 			goto refused;
 	}
-	double cpu0 = engine_cpu_s();
+	struct engine_snap e0 = engine_stats();
+	double self0 = self_cpu_s();
 	atomic_store_explicit(&measuring, true, memory_order_release);
 
 	/* Sender: one packet per call per 20 ms, in sendmmsg batches. */
@@ -591,7 +636,12 @@ int main(int argc, char **argv)
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
 	double wall = (double)(now_ns() - t0) / 1e9;
-	double cpu1 = engine_cpu_s();
+	struct engine_snap e1 = engine_stats();
+	/* Received until here: what the engine sent in the timed run (load_cpu_s covers it). */
+	uint64_t rx_timed = 0;
+	for (int i = 0; i < n_calls; i++)
+		rx_timed += calls[i].rx_pkts;
+	double self_cpu = self_cpu_s() - self0;
 	/* Let the last packets arrive, then stop receiving. */
 	struct timespec grace = { 0, 200000000 };
 	nanosleep(&grace, NULL);
@@ -601,11 +651,12 @@ int main(int argc, char **argv)
 		json_decref(ctl(json_pack("{s:s,s:I}", "op", "destroy_call", "call_id",
 					  (json_int_t)calls[i].id)));
 
-	uint64_t rx = 0, late = 0, lost = 0, expected = 0;
+	uint64_t rx = 0, late = 0, lost = 0, expected = 0, skipped = 0;
 	for (int i = 0; i < n_calls; i++) {
 		struct lcall *c = &calls[i];
 		rx += c->rx_pkts;
 		late += c->late;
+		skipped += c->skipped;
 		if (c->rx_started) {
 			uint64_t exp = c->rx_cycles + c->rx_max_seq - c->rx_first_seq + 1;
 			expected += exp;
@@ -617,31 +668,42 @@ int main(int argc, char **argv)
 	qsort(lat_us, nl, sizeof(int64_t), cmp_i64);
 	double p50 = nl ? lat_us[nl / 2] / 1000.0 : -1,
 	       p99 = nl ? lat_us[nl * 99 / 100] / 1000.0 : -1;
-	double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+	double cpu = e0.cpu_s >= 0 && e1.cpu_s >= 0 ? e1.cpu_s - e0.cpu_s : -1;
+	/* Engine CPU per datagram it handled (received + sent): the figure that does not depend
+	 * on how many packets a starved sender managed to send. */
+	double e_pkts = e1.rx_dgrams - e0.rx_dgrams + (double)rx_timed;
+	double ns_per_pkt = cpu >= 0 && e_pkts > 0 ? cpu * 1e9 / e_pkts : -1;
 	double call_s = (double)n_calls * wall;
 	double us_per_call_s = cpu >= 0 ? cpu * 1e6 / call_s : -1;
 	double late_pct = expected ? 100.0 * (double)late / (double)expected : 0;
 	double lost_pct = expected ? 100.0 * (double)lost / (double)expected : 0;
+	double skipped_pct = expected ? 100.0 * (double)skipped / (double)(expected + skipped) : 0;
 	if (as_json) {
 		printf("{\"calls\":%d,\"seconds\":%.2f,\"sent\":%llu,\"received\":%llu,"
 		       "\"send_failed\":%llu,\"sender_overruns\":%llu,\"pps_out\":%.0f,\"pps_in\":%"
 		       ".0f,"
 		       "\"lost\":%llu,\"lost_pct\":%.4f,\"late\":%llu,\"late_pct\":%.4f,"
+		       "\"skipped\":%llu,\"skipped_pct\":%.4f,"
 		       "\"latency_ms_p50\":%.2f,\"latency_ms_p99\":%.2f,\"latency_samples\":%zu,"
-		       "\"engine_cpu_s\":%.3f,\"engine_us_per_call_s\":%.2f}\n",
+		       "\"engine_cpu_s\":%.3f,\"engine_us_per_call_s\":%.2f,\"engine_ns_per_pkt\":%"
+		       ".0f,"
+		       "\"engine_overruns\":%.0f,\"load_cpu_s\":%.3f,\"load_cpu_pct\":%.1f}\n",
 		       n_calls, wall, (unsigned long long)sent, (unsigned long long)rx,
 		       (unsigned long long)send_fail, (unsigned long long)overruns, sent / wall,
 		       rx / wall, (unsigned long long)lost, lost_pct, (unsigned long long)late,
-		       late_pct, p50, p99, nl, cpu, us_per_call_s);
+		       late_pct, (unsigned long long)skipped, skipped_pct, p50, p99, nl, cpu,
+		       us_per_call_s, ns_per_pkt, e1.overruns - e0.overruns, self_cpu,
+		       100.0 * self_cpu / wall);
 	} else {
 		printf("calls %d  seconds %.2f  sent %llu (%.0f pkt/s)  received %llu (%.0f "
 		       "pkt/s)\n",
 		       n_calls, wall, (unsigned long long)sent, sent / wall, (unsigned long long)rx,
 		       rx / wall);
-		printf("lost %llu (%.3f%%)  late>20ms %llu (%.3f%%)  sender overruns %llu  send "
-		       "failures %llu\n",
+		printf("lost %llu (%.3f%%)  late>20ms %llu (%.3f%%)  skipped by the engine %llu "
+		       "(%.3f%%)  sender overruns %llu  send failures %llu\n",
 		       (unsigned long long)lost, lost_pct, (unsigned long long)late, late_pct,
-		       (unsigned long long)overruns, (unsigned long long)send_fail);
+		       (unsigned long long)skipped, skipped_pct, (unsigned long long)overruns,
+		       (unsigned long long)send_fail);
 		if (digits)
 			printf("dtmf: %zu digits per call (%s), %llu RFC 4733 packets\n", n_digits,
 			       dtmf_mode, (unsigned long long)dtmf_pkts);
@@ -653,6 +715,12 @@ int main(int argc, char **argv)
 			printf("engine media threads: %.3f s CPU = %.2f us per call-second "
 			       "(%.0f calls per core at 100%%)\n",
 			       cpu, us_per_call_s, us_per_call_s > 0 ? 1e6 / us_per_call_s : 0);
+		if (ns_per_pkt > 0)
+			printf("engine: %.0f ns CPU per datagram received or sent, %.0f ticks "
+			       "overrun\n",
+			       ns_per_pkt, e1.overruns - e0.overruns);
+		printf("ivr-load itself: %.3f s CPU (%.1f%% of one core)\n", self_cpu,
+		       100.0 * self_cpu / wall);
 	}
 	free(enc);
 	free(dtmf_mem);

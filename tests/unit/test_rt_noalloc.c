@@ -13,7 +13,8 @@
  * prompt and recording, in the conference with the 8 kHz calls so the
  * mixer's rate converters run), PLC, the DSP chain (AEC, DTMF
  * in-band and RFC 4733, fax tones, VAD), conference N-1 mix, prompt playback, in-band and RFC 4733
- * DTMF sending, recording handoff, encode and packet build, RTCP reports in
+ * DTMF sending, recording handoff, encode and packet build (call 0 with a real
+ * socket, connected to its latched peer on the media path), RTCP reports in
  * and out.  The negative control proves
  * the interposer sees a deliberate malloc.
  * Under AddressSanitizer or valgrind (which own malloc) the test skips.
@@ -22,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "dsp/g711.h"
@@ -110,6 +112,15 @@ IVR_TEST(test_media_ticks)
 		ivr_check_int_eq(ivr_call_mix_setup(c), 0);
 		ivr_check_int_eq(ivr_mixer_join(mix, "room", (uint32_t)i, true, true, -1), 0);
 		c->rtcp_fd = 1000 + i; /* never used for I/O here: lets RTCP reports be built */
+		if (i == 0) {
+			/* A real socket bound to an address: the tick connect()s it to the
+			 * latched peer (engine/call.c tx_connect_update), armed. */
+			struct sockaddr_in me = { .sin_family = AF_INET };
+			inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
+			c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			ivr_check(c->fd >= 0 &&
+				  bind(c->fd, (struct sockaddr *)&me, sizeof(me)) == 0);
+		}
 		if (i == 1 && fv)
 			ivr_check_int_eq(ivr_call_flow_setup(c, fsvc, fv), 0);
 		atomic_store(&c->state, IVR_CALL_ACTIVE);
@@ -206,6 +217,10 @@ IVR_TEST(test_media_ticks)
 		      atomic_load(&ivr_alloc_hits));
 	ivr_check_int_eq(rtcp_sent, N_CALLS * 4); /* every 250 ticks */
 	ivr_check_int_eq(calls[0]->st.rtcp_rx, 10);
+	/* Call 0's socket got connected on the media path (and sends then carry no address). */
+	ivr_check_int_eq(calls[0]->tx_conn, IVR_CALL_CONN_ON);
+	ivr_check(calls[0]->msg[calls[0]->pkt_i ^ 1].msg_name == NULL);
+	close(calls[0]->fd);
 	for (int i = 0; i < N_CALLS; i++) {
 		ivr_check_int_eq(calls[i]->st.tx_pkts, 1000);
 		ivr_check(calls[i]->st.frames_played > 900);
