@@ -551,9 +551,11 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 {
 	const uint32_t hop = v->hop;
 	memmove(v->hist, v->hist + hop, hop * sizeof(float));
-	for (uint32_t i = 0; i < hop; i++) {
-		float s = x[i];
-		v->hist[hop + i] = isfinite(s) ? s : 0.0f;
+	for (uint32_t i = 0; i < hop; i += 4) {
+		/* NaN/Inf (exponent all ones) become 0 */
+		const v4sf s = ld(x + i);
+		const v4si fin = ((v4si)s & 0x7f800000) != 0x7f800000;
+		st(v->hist + hop + i, (v4sf)((v4si)s & fin));
 	}
 	/*
 	 * Pre-gate (see GATE_NOISE): under both the loudness gate below (so
