@@ -186,6 +186,8 @@ struct ivr_vad {
 	uint64_t last_speech;	/* block index one past the last raw speech block */
 	uint8_t in_speech;	/* endpointer state */
 	uint8_t a2_clear;	/* a2[] is all 0 (background since the last analysed block) */
+	uint8_t pregate;	/* the pre-gate is on (configuration) */
+	uint8_t gated_now;	/* the last block was passed over */
 	uint32_t skipped;	/* pre-gated blocks since the last noise update */
 	uint32_t mcra_count;	/* blocks into the current minimum sub-window */
 	float noise_total;	/* sum of lambda over the band */
@@ -195,7 +197,6 @@ struct ivr_vad {
 	float tot_s;		/* band total, smoothed over FLOOR_ALPHA */
 	float tot_sub[FLOOR_SUBWIN]; /* minima of the previous sub-windows */
 	uint32_t floor_count, floor_idx;
-	uint64_t n_gated; /* blocks whose spectrum the pre-gate skipped */
 	float band_ratio; /* band level / windowed level of background blocks (running mean) */
 
 	/* tables */
@@ -240,6 +241,8 @@ static int fill_cfg(struct ivr_vad_cfg *c, const struct ivr_vad_cfg *cfg)
 	if (d.min_level_dbfs == 0.0f)
 		d.min_level_dbfs = -60.0f;
 	if (d.rate_hz != 8000 && d.rate_hz != 16000)
+		return -EINVAL;
+	if (d.no_pregate > 1)
 		return -EINVAL;
 	if (d.hangover_ms > 10000 || d.start_ms > 10000 || d.end_ms > 60000)
 		return -EINVAL;
@@ -317,6 +320,7 @@ int ivr_vad_init(struct ivr_vad *vad, size_t size, const struct ivr_vad_cfg *cfg
 	vad->start_blocks = IVR_MAX(1u, (c.start_ms + 9) / 10);
 	vad->end_blocks = IVR_MAX(1u, (c.end_ms + 9) / 10);
 	vad->threshold = c.threshold;
+	vad->pregate = !c.no_pregate;
 	init_tables(vad);
 	vad->min_level = powf(10.0f, c.min_level_dbfs / 10.0f);
 	vad->prior_level =
@@ -344,7 +348,6 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->n_speech = 0;
 	memset(vad->tot_sub, 0, sizeof(vad->tot_sub));
 	vad->floor_count = vad->floor_idx = 0;
-	vad->n_gated = 0;
 	vad->band_ratio = 1.0f;
 	memset(vad->hist, 0, sizeof(vad->hist));
 	memset(vad->pwx, 0, sizeof(vad->pwx));
@@ -565,12 +568,13 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 	 */
 	int gated = 0;
 	const float wl = window_level(v);
-	if (v->n_blocks >= INIT_BLOCKS) {
+	v->gated_now = 0;
+	if (v->pregate && v->n_blocks >= INIT_BLOCKS) {
 		const float loud = IVR_MAX(v->min_level, v->speech_level * REL_GATE);
 		gated = wl * 1.001f < loud && wl < GATE_NOISE * v->noise_total * v->power_norm;
 		if (gated && v->skipped + 1 < GATE_DECIM) {
 			v->skipped++;
-			v->n_gated++;
+			v->gated_now = 1;
 			v->n_blocks++;
 			/* A background block leaves a2 at about XI_MIN^2: negligible. */
 			if (!v->a2_clear) {
@@ -669,12 +673,14 @@ int ivr_vad_process(struct ivr_vad *vad, const float *restrict pcm, size_t n_sam
 		memset(res, 0, sizeof(*res));
 	int speech = 0;
 	float llr_max = -1e30f, level_sum = 0.0f;
+	uint8_t n_gated = 0;
 	for (size_t off = 0; off < n_samples; off += vad->hop) {
 		float llr, level;
 		const uint64_t idx = vad->n_blocks;
 		const int raw = block(vad, pcm + off, &llr, &level);
 		llr_max = fmaxf(llr_max, llr);
 		level_sum += level;
+		n_gated += vad->gated_now;
 		if (raw) {
 			if (vad->run_speech == 0)
 				vad->run_start = idx;
@@ -707,6 +713,7 @@ int ivr_vad_process(struct ivr_vad *vad, const float *restrict pcm, size_t n_sam
 		res->llr = llr_max;
 		res->level_dbfs = to_db(level_sum * vad->hop / (float)n_samples);
 		res->noise_dbfs = to_db(vad->noise_total * vad->power_norm);
+		res->n_gated = n_gated;
 	}
 	return speech;
 }
