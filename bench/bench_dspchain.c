@@ -15,7 +15,9 @@
  * silence and on speech with nothing sent, and with a 64 ms echo tail
  * instead of 128 ms (line echo behind a bulk delay rarely needs more),
  * with the ASR hand-off into a ring that a consumer empties outside the
- * timed region.
+ * timed region; and "unheard": prompt playing or caller talking while
+ * nothing consumes the VAD (ivr_dspchain_listen off: no canceller, VAD or
+ * hand-off).
  * Prints: name impl frames ns_per_frame x_realtime(calls/core), and the
  * ratio chain / sum of stages measured in the same run (the chain's own
  * overhead).  Thread CPU time, median of REPEATS interleaved runs.  --smoke: short, checks
@@ -102,15 +104,27 @@ enum stage {
 	S_CHAIN_SIL,
 	S_CHAIN_TALK,
 	S_CHAIN_TAIL64,
+	S_CHAIN_PROMPT_UNHEARD,
+	S_CHAIN_SPEECH_UNHEARD,
 	S_N
 };
-static const char *const stage_name[S_N] = {
-	"dtmf",		 "faxtone",	 "aec",
-	"vad",		 "dtmf_silence", "faxtone_silence",
-	"vad_silence",	 "dtmf_speech",	 "faxtone_speech",
-	"vad_speech",	 "chain_prompt", "chain_idle",
-	"chain_silence", "chain_speech", "chain_prompt_tail64ms"
-};
+static const char *const stage_name[S_N] = { "dtmf",
+					     "faxtone",
+					     "aec",
+					     "vad",
+					     "dtmf_silence",
+					     "faxtone_silence",
+					     "vad_silence",
+					     "dtmf_speech",
+					     "faxtone_speech",
+					     "vad_speech",
+					     "chain_prompt",
+					     "chain_idle",
+					     "chain_silence",
+					     "chain_speech",
+					     "chain_prompt_tail64ms",
+					     "chain_prompt_unheard",
+					     "chain_speech_unheard" };
 
 static struct ivr_ring *ring;
 
@@ -167,12 +181,17 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	case S_CHAIN_IDLE:
 	case S_CHAIN_SIL:
 	case S_CHAIN_TALK:
-	case S_CHAIN_TAIL64: {
+	case S_CHAIN_TAIL64:
+	case S_CHAIN_PROMPT_UNHEARD:
+	case S_CHAIN_SPEECH_UNHEARD: {
 		struct ivr_dspchain_cfg cfg = { .aec_tail_ms = s == S_CHAIN_TAIL64 ? 64 : 0 };
 		struct ivr_dspchain *ch = ivr_dspchain_new(&cfg);
 		struct ivr_dspchain_out o;
 		struct ivr_asr_frame rec;
-		const bool idle = s == S_CHAIN_IDLE || s == S_CHAIN_SIL || s == S_CHAIN_TALK;
+		const bool idle = s == S_CHAIN_IDLE || s == S_CHAIN_SIL || s == S_CHAIN_TALK ||
+				  s == S_CHAIN_SPEECH_UNHEARD;
+		/* "unheard": nothing consumes the VAD (ivr_dspchain_listen) */
+		ivr_dspchain_listen(ch, s != S_CHAIN_PROMPT_UNHEARD && s != S_CHAIN_SPEECH_UNHEARD);
 		/* Consume in chunks outside the timed region, like an ASR thread would. */
 		for (size_t f0 = 0; f0 < frames; f0 += 256) {
 			size_t f1 = f0 + 256 < frames ? f0 + 256 : frames;
@@ -225,7 +244,7 @@ int main(int argc, char **argv)
 	input[S_CHAIN_IDLE] = near_idle;
 	input[S_DTMF_SIL] = input[S_FAX_SIL] = input[S_VAD_SIL] = input[S_CHAIN_SIL] = near_sil;
 	input[S_DTMF_TALK] = input[S_FAX_TALK] = input[S_VAD_TALK] = input[S_CHAIN_TALK] =
-		near_talk;
+		input[S_CHAIN_SPEECH_UNHEARD] = near_talk;
 
 	double t[S_N][REPEATS];
 	for (int k = 0; k < repeats; k++)

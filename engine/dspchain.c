@@ -78,6 +78,13 @@ struct ivr_dspchain {
 	uint8_t tone_pos;
 	bool tone_open; /* tone_*[tone_pos - 1] has no END yet */
 
+	/* Listening (ivr_dspchain_listen): the canceller/VAD/hand-off stage runs */
+	bool listen;	    /* what the caller asked for */
+	bool vad_on;	    /* the stage is running (follows listen at the next frame) */
+	bool vad_in_speech; /* the endpointer's state after its last frame */
+	uint64_t resume_cf; /* first frame of this listening period */
+	uint64_t vad_base;  /* chain sample of the VAD's sample 0 */
+
 	/* AEC bypass */
 	uint32_t far_silent; /* samples of digital silence in a row on the far side */
 	uint32_t bypass_after;
@@ -200,6 +207,9 @@ static void clear_state(struct ivr_dspchain *ch)
 	ch->rfc_now_ts = 0;
 	ch->rfc_have_ts = false;
 	ch->far_silent = 0;
+	ch->listen = ch->vad_on = true;
+	ch->vad_in_speech = false;
+	ch->resume_cf = ch->vad_base = 0;
 	memset(ch->tone_on, 0, sizeof(ch->tone_on));
 	memset(ch->tone_end, 0, sizeof(ch->tone_end));
 	ch->tone_pos = 0;
@@ -590,6 +600,46 @@ static void run_dtmf(struct ivr_dspchain *ch, const float *pcm, struct ivr_dspch
 		merge_inband(ch, &ev[i], out);
 }
 
+void ivr_dspchain_listen(struct ivr_dspchain *ch, bool on)
+{
+	ch->listen = on;
+}
+
+/*
+ * Start or stop the canceller/VAD/hand-off stage at frame @cf.  Stopping in
+ * the middle of speech ends it there: SPEECH_END one past the last frame the
+ * VAD heard, and the open utterance closed with a LAST marker.  Starting
+ * resets the VAD (it re-learns the noise over its first 250 ms) and waits
+ * LOOKAHEAD frames for the delay lines to fill; the pre-roll history from
+ * before is stale and cleared.
+ */
+static void switch_stage(struct ivr_dspchain *ch, bool on, uint64_t cf, struct ivr_ring *asr,
+			 struct ivr_dspchain_out *out)
+{
+	ch->vad_on = on;
+	if (on) {
+		ivr_vad_reset(VAD(ch));
+		ch->resume_cf = cf;
+		ch->vad_base = cf * FRAME;
+		ch->far_silent = 0;
+		memset(ch->hist, 0, sizeof(ch->hist));
+		memset(ch->noise, 0, sizeof(ch->noise));
+		return;
+	}
+	const uint64_t heard = cf > ch->resume_cf + LOOKAHEAD ? cf - LOOKAHEAD : ch->resume_cf;
+	if (ch->vad_in_speech)
+		put_ev(out, IVR_MEDIA_EV_SPEECH_END, 0, 0, 0, heard * FRAME, 0);
+	ch->vad_in_speech = false;
+	if (ch->utt_open) {
+		ch->utt_open = false;
+		if (asr && push_rec(ch, asr, ch->utt_id, ch->frame_idx, IVR_ASR_F_LAST, heard,
+				    false) < 0) {
+			ch->abort_pending = true;
+			ch->abort_utt = ch->utt_id;
+		}
+	}
+}
+
 int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float *far,
 			 size_t n_samples, unsigned flags, struct ivr_ring *asr,
 			 struct ivr_dspchain_out *out)
@@ -635,7 +685,13 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 	const uint64_t cf = ch->clock / FRAME;
 	const unsigned slot = (unsigned)(cf % LOOKAHEAD);
 	out->speech = out->in_speech = 0;
-	if (cf >= LOOKAHEAD) {
+	/* A detector on the canceller's output (tests) needs the stage whatever listens. */
+	const bool listen = ch->listen || ch->cfg.dtmf_on_aec_output;
+	if (listen != ch->vad_on)
+		switch_stage(ch, listen, cf, asr, out);
+	if (!ch->vad_on)
+		goto done;
+	if (cf >= ch->resume_cf + LOOKAHEAD) {
 		const uint64_t vf = cf - LOOKAHEAD;
 		const bool tone = tone_in(ch, vf * FRAME, vf * FRAME + FRAME);
 		/* A detector on the canceller's output (tests) must hear the tone through it. */
@@ -670,13 +726,17 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 
 		struct ivr_vad_result vr;
 		(void)ivr_vad_process(VAD(ch), clean, FRAME, &vr);
-		for (unsigned i = 0; i < vr.n_events; i++)
+		for (unsigned i = 0; i < vr.n_events; i++) {
+			/* The VAD counts from the start of this listening period. */
+			vr.ev[i].sample += ch->vad_base;
 			put_ev(out,
 			       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
 								 : IVR_MEDIA_EV_SPEECH_END,
 			       0, 0, 0, vr.ev[i].sample, 0);
+		}
 		out->speech = vr.speech;
 		out->in_speech = vr.in_speech;
+		ch->vad_in_speech = vr.in_speech;
 		if (!vr.speech && !tone)
 			memcpy(ch->noise, clean, sizeof(ch->noise));
 		/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
@@ -691,7 +751,7 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		frame_to_s16(ch->dly_far[slot], far);
 	else
 		memset(ch->dly_far[slot], 0, sizeof(ch->dly_far[slot]));
-
+done:
 	ch->clock += FRAME;
 	return (int)out->n_events;
 }
