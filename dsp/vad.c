@@ -208,7 +208,6 @@ struct ivr_vad {
 	/* buffers */
 	_Alignas(16) float hist[WIN_MAX]; /* last two blocks */
 	_Alignas(16) float z_re[HALF_MAX], z_im[HALF_MAX];
-	_Alignas(16) float c_re[NBV], c_im[NBV]; /* Z*[M - k] for the band bins */
 	/* band power with one guard slot either side (3-tap smoothing): power = pwx + 4 */
 	_Alignas(16) float pwx[NBV + 8];
 
@@ -218,7 +217,6 @@ struct ivr_vad {
 	_Alignas(16) float s_min[NBV], s_tmp[NBV];
 	_Alignas(16) float p[NBV];  /* speech presence probability */
 	_Alignas(16) float a2[NBV]; /* previous clean-power estimate / lambda (DD rule) */
-	_Alignas(16) float llr[NBV];
 };
 
 #define POWER(v) ((v)->pwx + 4)
@@ -409,19 +407,17 @@ static float band_power(struct ivr_vad *v)
 {
 	const uint32_t half = v->nfft / 2;
 	fft_half(v);
-	/* Z*[M - k] of the band bins, in bin order, so the split below runs on whole vectors. */
-	for (uint32_t b = 0; b < NBV; b++) {
-		const uint32_t km = half - (K_LO + b);
-		v->c_re[b] = v->z_re[km];
-		v->c_im[b] = -v->z_im[km];
-	}
 	float *pw = POWER(v);
 	for (uint32_t i = 0; i < NVEC; i++) {
 		/* Split: X[k] = E + W^k O with E = (Z[k] + Z*[M-k]) / 2, O = (Z[k] - Z*[M-k]) / 2j.
 		 */
-		const uint32_t b = 4 * i;
+		const uint32_t b = 4 * i, km = half - (K_LO + b) - 3;
 		const v4sf zr = ld(v->z_re + K_LO + b), zi = ld(v->z_im + K_LO + b);
-		const v4sf cr = ld(v->c_re + b), ci = ld(v->c_im + b);
+		/* Z*[M - k] for the same 4 bins: M-k runs down, so load 4 and reverse. */
+		const v4sf cr =
+			__builtin_shufflevector(ld(v->z_re + km), ld(v->z_re + km), 3, 2, 1, 0);
+		const v4sf ci =
+			-__builtin_shufflevector(ld(v->z_im + km), ld(v->z_im + km), 3, 2, 1, 0);
 		const v4sf er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
 		const v4sf dr = 0.5f * (zr - cr), di = 0.5f * (zi - ci);
 		const v4sf or_ = di, oi = -dr; /* (d) / j */
@@ -523,6 +519,7 @@ static float mean_llr(struct ivr_vad *v)
 {
 	const float *pw = POWER(v);
 	const v4sf one = splat(1.0f), gmax = splat(GAMMA_MAX), ximin = splat(XI_MIN);
+	v4sf acc = splat(0.0f), last = acc;
 	for (uint32_t i = 0; i < NVEC; i++) {
 		const uint32_t b = 4 * i;
 		const v4sf g = vmin(ld(pw + b) / ld(v->lambda + b), gmax);
@@ -530,11 +527,16 @@ static float mean_llr(struct ivr_vad *v)
 					     (1.0f - DD_ALPHA) * vmax(g - one, splat(0.0f)),
 				     ximin);
 		const v4sf gain = xi / (one + xi);
-		st(v->llr + b, g * gain - vlog(one + xi));
+		const v4sf llr = g * gain - vlog(one + xi);
+		if (i < NVEC - 1)
+			acc += llr;
+		else
+			last = llr;
 		st(v->a2 + b, gain * gain * g);
 	}
 	v->a2_clear = 0;
-	return band_sum(v->llr) / (float)NB;
+	/* The same order of sums as band_sum(): the pad lane left out. */
+	return (hsum(acc) + (last[0] + last[1] + last[2])) / (float)NB;
 }
 
 /* Windowed mean square of the history: >= the band level of the same window (Parseval). */
