@@ -22,7 +22,7 @@
  * loudness gate and within 6 dB of the noise floor: they cannot be speech)
  * without computing their spectrum, analysing one in 8 of them to keep the
  * noise tracker current; the per-bin loops are 4-lane vector code.  About
- * 0.4 us per 20 ms frame of line noise and 1.7 us of speech at 8 kHz
+ * 0.4 us per 20 ms frame of line noise and 1.6 us of speech at 8 kHz
  * (bench/bench_dspchain.c), against 6.9 us for every frame before.
  *
  * Input: float32 (full scale 1.0), 8000 or 16000 Hz, frames of 10 or 20 ms.
