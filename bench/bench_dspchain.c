@@ -6,13 +6,18 @@
  * Signals (8 kHz, mu-law): far = speech-like noise through a moving
  * resonance with pauses (the prompt); near = its echo (10 ms, decaying
  * response, -6 dB) plus a "caller" of the same kind every other second and
- * DTMF digits.  Stages run alone on the same frames: in-band DTMF, fax
- * tones, AEC (speexdsp + suppressor), VAD; then the whole chain, once with
- * the prompt playing (canceller on) and once with nothing sent to the
- * caller (canceller bypassed), and with a 64 ms echo tail instead of
- * 128 ms (line echo behind a bulk delay rarely needs more), with the ASR
- * hand-off into a ring that a
- * consumer empties outside the timed region.
+ * DTMF digits.  Besides: "silence" = idle-channel noise at -66 dBFS (white,
+ * a quiet line), "speech" = the caller talking all the time over that
+ * noise.  Stages run alone on the same frames: in-band DTMF, fax tones,
+ * AEC (speexdsp + suppressor), VAD, the detectors also on silence and on
+ * speech; then the whole chain, once with the prompt playing (canceller
+ * on), once with nothing sent to the caller (canceller bypassed), on
+ * silence and on speech with nothing sent, and with a 64 ms echo tail
+ * instead of 128 ms (line echo behind a bulk delay rarely needs more),
+ * with the ASR hand-off into a ring that a consumer empties outside the
+ * timed region; and "unheard": prompt playing or caller talking while
+ * nothing consumes the VAD (ivr_dspchain_listen off: no canceller, VAD or
+ * hand-off).
  * Prints: name impl frames ns_per_frame x_realtime(calls/core), and the
  * ratio chain / sum of stages measured in the same run (the chain's own
  * overhead).  Thread CPU time, median of REPEATS interleaved runs.  --smoke: short, checks
@@ -70,10 +75,56 @@ static void make_signals(float *far, float *near, size_t n)
 	ulaw(near, n);
 }
 
-enum stage { S_DTMF, S_FAX, S_AEC, S_VAD, S_CHAIN_PROMPT, S_CHAIN_IDLE, S_CHAIN_TAIL64, S_N };
-static const char *const stage_name[S_N] = {
-	"dtmf", "faxtone", "aec", "vad", "chain_prompt", "chain_idle", "chain_prompt_tail64ms"
+/* Idle-channel noise at -66 dBFS rms (white) added to @x. */
+static void add_line_noise(float *x, size_t n)
+{
+	uint64_t s = 0x9E3779B97F4A7C15ull;
+	const float amp = 5.0e-4f * 3.4641f; /* uniform of rms 5e-4 */
+	for (size_t i = 0; i < n; i++) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		x[i] += amp * (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
+	}
+}
+
+enum stage {
+	S_DTMF,
+	S_FAX,
+	S_AEC,
+	S_VAD,
+	S_DTMF_SIL,
+	S_FAX_SIL,
+	S_VAD_SIL,
+	S_DTMF_TALK,
+	S_FAX_TALK,
+	S_VAD_TALK,
+	S_CHAIN_PROMPT,
+	S_CHAIN_IDLE,
+	S_CHAIN_SIL,
+	S_CHAIN_TALK,
+	S_CHAIN_TAIL64,
+	S_CHAIN_PROMPT_UNHEARD,
+	S_CHAIN_SPEECH_UNHEARD,
+	S_N
 };
+static const char *const stage_name[S_N] = { "dtmf",
+					     "faxtone",
+					     "aec",
+					     "vad",
+					     "dtmf_silence",
+					     "faxtone_silence",
+					     "vad_silence",
+					     "dtmf_speech",
+					     "faxtone_speech",
+					     "vad_speech",
+					     "chain_prompt",
+					     "chain_idle",
+					     "chain_silence",
+					     "chain_speech",
+					     "chain_prompt_tail64ms",
+					     "chain_prompt_unheard",
+					     "chain_speech_unheard" };
 
 static struct ivr_ring *ring;
 
@@ -82,7 +133,9 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	const size_t frames = n / FR;
 	double t0 = 0, t = 0;
 	switch (s) {
-	case S_DTMF: {
+	case S_DTMF:
+	case S_DTMF_SIL:
+	case S_DTMF_TALK: {
 		struct ivr_dtmf_rx *d = ivr_dtmf_rx_new(NULL);
 		struct ivr_dtmf_event ev[4];
 		t0 = bench_cpu_ns();
@@ -92,7 +145,9 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 		ivr_dtmf_rx_free(d);
 		break;
 	}
-	case S_FAX: {
+	case S_FAX:
+	case S_FAX_SIL:
+	case S_FAX_TALK: {
 		struct ivr_faxtone *x = ivr_faxtone_new(NULL);
 		struct ivr_faxtone_event ev[2];
 		t0 = bench_cpu_ns();
@@ -111,7 +166,9 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 		ivr_aec_free(a);
 		break;
 	}
-	case S_VAD: {
+	case S_VAD:
+	case S_VAD_SIL:
+	case S_VAD_TALK: {
 		struct ivr_vad *v = ivr_vad_new(NULL);
 		t0 = bench_cpu_ns();
 		for (size_t f = 0; f < frames; f++)
@@ -122,12 +179,19 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	}
 	case S_CHAIN_PROMPT:
 	case S_CHAIN_IDLE:
-	case S_CHAIN_TAIL64: {
+	case S_CHAIN_SIL:
+	case S_CHAIN_TALK:
+	case S_CHAIN_TAIL64:
+	case S_CHAIN_PROMPT_UNHEARD:
+	case S_CHAIN_SPEECH_UNHEARD: {
 		struct ivr_dspchain_cfg cfg = { .aec_tail_ms = s == S_CHAIN_TAIL64 ? 64 : 0 };
 		struct ivr_dspchain *ch = ivr_dspchain_new(&cfg);
 		struct ivr_dspchain_out o;
 		struct ivr_asr_frame rec;
-		const bool idle = s == S_CHAIN_IDLE;
+		const bool idle = s == S_CHAIN_IDLE || s == S_CHAIN_SIL || s == S_CHAIN_TALK ||
+				  s == S_CHAIN_SPEECH_UNHEARD;
+		/* "unheard": nothing consumes the VAD (ivr_dspchain_listen) */
+		ivr_dspchain_listen(ch, s != S_CHAIN_PROMPT_UNHEARD && s != S_CHAIN_SPEECH_UNHEARD);
 		/* Consume in chunks outside the timed region, like an ASR thread would. */
 		for (size_t f0 = 0; f0 < frames; f0 += 256) {
 			size_t f1 = f0 + 256 < frames ? f0 + 256 : frames;
@@ -166,12 +230,26 @@ int main(int argc, char **argv)
 	float *near_idle = malloc(n * sizeof(float));
 	make_caller(near_idle, n);
 	ulaw(near_idle, n);
+	float *near_sil = calloc(n, sizeof(float)), *near_talk = malloc(n * sizeof(float));
+	if (!near_idle || !near_sil || !near_talk)
+		return 1;
+	add_line_noise(near_sil, n);
+	ulaw(near_sil, n);
+	bench_speechlike(near_talk, n, RATE, 1234567ull, 0.03f);
+	add_line_noise(near_talk, n);
+	ulaw(near_talk, n);
+	const float *input[S_N];
+	for (int s = 0; s < S_N; s++)
+		input[s] = near;
+	input[S_CHAIN_IDLE] = near_idle;
+	input[S_DTMF_SIL] = input[S_FAX_SIL] = input[S_VAD_SIL] = input[S_CHAIN_SIL] = near_sil;
+	input[S_DTMF_TALK] = input[S_FAX_TALK] = input[S_VAD_TALK] = input[S_CHAIN_TALK] =
+		input[S_CHAIN_SPEECH_UNHEARD] = near_talk;
 
 	double t[S_N][REPEATS];
 	for (int k = 0; k < repeats; k++)
 		for (int s = 0; s < S_N; s++)
-			t[s][k] = run((enum stage)s, s == S_CHAIN_IDLE ? near_idle : near, far, n,
-				      out);
+			t[s][k] = run((enum stage)s, input[s], far, n, out);
 	printf("# name impl frames ns_per_frame x_realtime(calls/core)%s\n",
 	       smoke ? " [smoke]" : "");
 	double med[S_N];
@@ -191,6 +269,8 @@ int main(int argc, char **argv)
 	free(far);
 	free(near);
 	free(near_idle);
+	free(near_sil);
+	free(near_talk);
 	free(out);
 	free(ring);
 	return ok ? 0 : 1;

@@ -6,8 +6,11 @@
  * with pauses plus a noise floor).  Reference in the same run: speexdsp's
  * preprocessor with only its denoiser on (a comparable per-frame FFT
  * analysis, the cheapest spectral processor the engine links anyway).
+ * Also the VAD with its pre-gate off (no_pregate: every block analysed, as
+ * before the gate), on the same signal, whose pauses carry a -71 dBFS floor.
  * Prints: name impl n_samples ns_per_sample x_realtime(channels/core), and
- * the ratio vad/reference.  Median of REPEATS runs.  --smoke: short run.
+ * the ratios vad/reference and vad/no_pregate.  Median of REPEATS runs.
+ * --smoke: short run.
  */
 #include "config.h"
 
@@ -60,7 +63,7 @@ int main(int argc, char **argv)
 			x16[i] = ivr_f32_to_s16(x[i]);
 		for (uint32_t ms = 10; ms <= 20; ms += 10) {
 			const size_t frame = rate * ms / 1000;
-			double tv[REPEATS], tr[REPEATS];
+			double tv[REPEATS], tr[REPEATS], tn[REPEATS];
 			size_t speech = 0;
 			for (int k = 0; k < repeats; k++) {
 				struct ivr_vad *v =
@@ -70,6 +73,14 @@ int main(int argc, char **argv)
 				for (size_t off = 0; off + frame <= n; off += frame)
 					speech += ivr_vad_process(v, x + off, frame, NULL) > 0;
 				tv[k] = bench_cpu_ns() - t0;
+				ivr_vad_free(v);
+
+				v = ivr_vad_new(
+					&(struct ivr_vad_cfg){ .rate_hz = rate, .no_pregate = 1 });
+				t0 = bench_cpu_ns();
+				for (size_t off = 0; off + frame <= n; off += frame)
+					(void)ivr_vad_process(v, x + off, frame, NULL);
+				tn[k] = bench_cpu_ns() - t0;
 				ivr_vad_free(v);
 
 				SpeexPreprocessState *pp =
@@ -82,10 +93,13 @@ int main(int argc, char **argv)
 				speex_preprocess_state_destroy(pp);
 			}
 			const double mv = bench_median(tv, repeats), mr = bench_median(tr, repeats);
+			const double mn = bench_median(tn, repeats);
 			char name[48];
 			snprintf(name, sizeof(name), "vad_%uk_%ums", rate / 1000, ms);
 			bench_row(name, "ivr_vad", n, mv / n, 1, rate);
+			bench_row(name, "ivr_vad_no_pregate", n, mn / n, 1, rate);
 			bench_row(name, "speex_denoise_ref", n, mr / n, 1, rate);
+			printf("%s ratio vad/no_pregate %.3f\n", name, mv / mn);
 			printf("%s ratio vad/ref %.3f (speech frames %.0f%%)\n", name, mv / mr,
 			       100.0 * speech * frame / n);
 			if (!(mv > 0) || speech == 0)

@@ -2,13 +2,19 @@
 /*
  * dsp/faxtone.c - CNG / CED-ANS detection (see faxtone.h for the method).
  *
- * Per sample: two complex rotators (1100 and 2100 Hz) multiply the input
- * and accumulate; per 5 ms block: purity, level and phase step decide.
- * The rotators are renormalised every block so float drift cannot grow.
+ * Per 5 ms block: the input times e^{-j w n} for both tones, summed, and
+ * its power; then purity, level and phase step decide.  Both tones make a
+ * whole number of cycles in 10 ms (1100 Hz: 11, 2100 Hz: 21), so
+ * e^{-j w n} is a table of two blocks indexed by n modulo two blocks:
+ * exact, no rotator to renormalise, and the block sums are dot products
+ * the compiler turns into vector code (five of 40 samples per block, about
+ * a sixth of the former per-sample rotators' cost).  The tables are
+ * shared by all detectors, filled once (pthread_once) at the first init.
  */
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -24,9 +30,35 @@
 
 enum { DET_CNG, DET_ANS, N_DET };
 
+/* e^{-j w n} over two blocks (10 ms), per rate (0: 8 kHz, 1: 16 kHz) and tone. */
+#define TAB_MAX 160
+static float tab_re[2][N_DET][TAB_MAX], tab_im[2][N_DET][TAB_MAX];
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+static const float tone_hz[N_DET] = { 1100.0f, 2100.0f };
+
+static void tab_fill(void)
+{
+	for (int r = 0; r < 2; r++)
+		for (int d = 0; d < N_DET; d++)
+			for (int n = 0; n < TAB_MAX; n++) {
+				const double w = 2 * M_PI * tone_hz[d] / (r ? 16000.0 : 8000.0);
+				tab_re[r][d][n] = (float)cos(w * n);
+				tab_im[r][d][n] = (float)-sin(w * n); /* demodulate to 0 Hz */
+			}
+}
+
+typedef float v4sf __attribute__((vector_size(16)));
+typedef int32_t v4si __attribute__((vector_size(16)));
+
+static inline v4sf ld(const float *p)
+{
+	v4sf v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 struct det {
 	float f0, tol_hz;
-	float osc_re, osc_im, step_re, step_im;
 	float acc_re, acc_im;
 	bool in_run, reported;
 	uint32_t bad_streak, reversals;
@@ -51,6 +83,7 @@ struct ivr_faxtone {
 	float sumsq;
 	bool have_cng;
 	uint64_t last_cng_onset; /* for the cadence flag */
+	uint8_t tab;		 /* 0: 8 kHz tables, 1: 16 kHz */
 	struct det det[N_DET];
 };
 
@@ -60,16 +93,11 @@ size_t ivr_faxtone_size(const struct ivr_faxtone_cfg *cfg)
 	return r == 8000 || r == 16000 ? sizeof(struct ivr_faxtone) : 0;
 }
 
-static void det_setup(struct det *d, float f0, float tol, uint32_t rate)
+static void det_setup(struct det *d, float f0, float tol)
 {
 	memset(d, 0, sizeof(*d));
 	d->f0 = f0;
 	d->tol_hz = tol;
-	d->osc_re = 1.0f;
-	d->osc_im = 0.0f;
-	double w = 2 * M_PI * f0 / rate;
-	d->step_re = (float)cos(w);
-	d->step_im = (float)-sin(w); /* e^{-j w}: demodulate to 0 Hz */
 }
 
 int ivr_faxtone_init(struct ivr_faxtone *ft, size_t size, const struct ivr_faxtone_cfg *cfg)
@@ -89,6 +117,8 @@ int ivr_faxtone_init(struct ivr_faxtone *ft, size_t size, const struct ivr_faxto
 		return -EINVAL;
 	memset(ft, 0, sizeof(*ft));
 	ft->rate_hz = cfg && cfg->rate_hz ? cfg->rate_hz : 8000;
+	ft->tab = ft->rate_hz == 16000;
+	(void)pthread_once(&tab_once, tab_fill);
 	ft->block = ft->rate_hz / 1000 * BLOCK_MS;
 	float a0 = IVR_DBM0_RMS_S16 / 32768.0f;
 	ft->p_min = a0 * a0 * powf(10.0f, lvl / 10.0f);
@@ -108,9 +138,9 @@ void ivr_faxtone_reset(struct ivr_faxtone *ft)
 	ft->sumsq = 0;
 	ft->have_cng = false;
 	ft->last_cng_onset = 0;
-	det_setup(&ft->det[DET_CNG], 1100.0f, 38.0f, ft->rate_hz);
+	det_setup(&ft->det[DET_CNG], tone_hz[DET_CNG], 38.0f);
 	/* V.25 says +-15 Hz; 5 Hz more absorbs measurement error at low SNR. */
-	det_setup(&ft->det[DET_ANS], 2100.0f, 20.0f, ft->rate_hz);
+	det_setup(&ft->det[DET_ANS], tone_hz[DET_ANS], 20.0f);
 }
 
 static double det_freq(const struct ivr_faxtone *ft, const struct det *d)
@@ -182,10 +212,6 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_fax
 	float inv = 1.0f / (float)ft->block;
 	float zr = d->acc_re * inv, zi = d->acc_im * inv;
 	d->acc_re = d->acc_im = 0;
-	/* keep the rotator on the unit circle */
-	float m = sqrtf(d->osc_re * d->osc_re + d->osc_im * d->osc_im);
-	d->osc_re /= m;
-	d->osc_im /= m;
 
 	float mag2 = zr * zr + zi * zi;
 	bool good = p >= ft->p_min && 2.0f * mag2 >= PURITY * p;
@@ -263,22 +289,46 @@ int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_sampl
 		return -EINVAL;
 	size_t n = 0;
 	struct det *c = &ft->det[DET_CNG], *a = &ft->det[DET_ANS];
-	for (size_t i = 0; i < n_samples; i++) {
-		float x = pcm[i];
-		if (!isfinite(x))
-			x = 0.0f;
-		ft->sumsq += x * x;
-		c->acc_re += x * c->osc_re;
-		c->acc_im += x * c->osc_im;
-		a->acc_re += x * a->osc_re;
-		a->acc_im += x * a->osc_im;
-		float r = c->osc_re * c->step_re - c->osc_im * c->step_im;
-		c->osc_im = c->osc_re * c->step_im + c->osc_im * c->step_re;
-		c->osc_re = r;
-		r = a->osc_re * a->step_re - a->osc_im * a->step_im;
-		a->osc_im = a->osc_re * a->step_im + a->osc_im * a->step_re;
-		a->osc_re = r;
-		if (++ft->fill == ft->block) {
+	const float *cre = tab_re[ft->tab][DET_CNG], *cim = tab_im[ft->tab][DET_CNG];
+	const float *are = tab_re[ft->tab][DET_ANS], *aim = tab_im[ft->tab][DET_ANS];
+	size_t i = 0;
+	while (i < n_samples) {
+		const uint32_t t0 = (uint32_t)(ft->block_idx & 1) * ft->block;
+		if (ft->fill == 0 && n_samples - i >= ft->block) {
+			/* A whole block (the usual case): five dot products, 4 lanes wide. */
+			const v4sf zero = { 0, 0, 0, 0 };
+			v4sf e = zero, sr = zero, si = zero, tr = zero, ti = zero;
+			for (uint32_t k = 0; k < ft->block; k += 4) {
+				v4sf x = ld(pcm + i + k);
+				/* NaN/Inf (exponent all ones) count as silence */
+				const v4si fin = ((v4si)x & 0x7f800000) != 0x7f800000;
+				x = (v4sf)((v4si)x & fin);
+				e += x * x;
+				sr += x * ld(cre + t0 + k);
+				si += x * ld(cim + t0 + k);
+				tr += x * ld(are + t0 + k);
+				ti += x * ld(aim + t0 + k);
+			}
+			ft->sumsq = (e[0] + e[1]) + (e[2] + e[3]);
+			c->acc_re = (sr[0] + sr[1]) + (sr[2] + sr[3]);
+			c->acc_im = (si[0] + si[1]) + (si[2] + si[3]);
+			a->acc_re = (tr[0] + tr[1]) + (tr[2] + tr[3]);
+			a->acc_im = (ti[0] + ti[1]) + (ti[2] + ti[3]);
+			i += ft->block;
+			ft->fill = ft->block;
+		} else {
+			float x = pcm[i++];
+			if (!isfinite(x))
+				x = 0.0f;
+			const uint32_t t = t0 + ft->fill;
+			ft->sumsq += x * x;
+			c->acc_re += x * cre[t];
+			c->acc_im += x * cim[t];
+			a->acc_re += x * are[t];
+			a->acc_im += x * aim[t];
+			ft->fill++;
+		}
+		if (ft->fill == ft->block) {
 			ft->pos += ft->block;
 			float p = ft->sumsq / (float)ft->block;
 			det_block(ft, DET_CNG, p, ev, max_ev, &n);

@@ -22,6 +22,7 @@
  *      the band total over the last 2.4 s (Martin's minimum statistics).  The
  *      floor is what lets lambda rise when the noise does, even while every
  *      block is judged speech.  The first 250 ms are taken as noise.
+ * Before step 1, the pre-gate (GATE_NOISE) passes over background blocks.
  * The raw block decisions then drive the hangover (frame flag; armed only
  * by 3 speech blocks in a row, so a lone click gets none) and the endpointer
  * (events).  No allocation, no pointers in the state.
@@ -33,13 +34,20 @@
 
 #include "dsp/vad.h"
 
-#define FFT_MAX	   512 /* real FFT size at 16 kHz */
-#define HALF_MAX   (FFT_MAX / 2)
-#define WIN_MAX	   320	  /* 20 ms at 16 kHz */
-#define BIN_HZ	   31.25f /* bin spacing at both rates */
-#define BAND_LO_HZ 200.0f
-#define BAND_HI_HZ 3800.0f
-#define NBIN_MAX   128
+#define FFT_MAX	 512 /* real FFT size at 16 kHz */
+#define HALF_MAX (FFT_MAX / 2)
+#define WIN_MAX	 320	/* 20 ms at 16 kHz */
+#define BIN_HZ	 31.25f /* bin spacing at both rates */
+/*
+ * The band 200-3800 Hz: bins 7..121 at both rates (31.25 Hz spacing), 115
+ * bins, computed as 116 (29 vectors of 4) with the last lane a copy of bin
+ * 121 that the sums leave out.  Fixed at compile time so every per-bin loop
+ * is a whole number of vectors.
+ */
+#define K_LO 7
+#define NB   115
+#define NBV  116
+#define NVEC (NBV / 4)
 
 /* MCRA (Cohen & Berdugo 2002) constants, per 10 ms block. */
 #define MCRA_ALPHA_S 0.8f      /* time smoothing of S */
@@ -60,19 +68,116 @@
 #define XI_MIN	    0.0031623f /* -25 dB */
 #define GAMMA_MAX   1.0e4f     /* bounds the LR of a loud block over digital silence */
 #define POWER_FLOOR 1.0e-14f
+/*
+ * Pre-gate: a block whose windowed energy (an upper bound of its band
+ * level, by Parseval) is under the loudness gate cannot be speech, and if
+ * it is also within GATE_NOISE of the tracked noise floor it is plain
+ * background: its spectrum is not computed.  One such block in GATE_DECIM
+ * still gets the whole analysis and a noise update that stands for the
+ * blocks skipped since the last one, so the tracker keeps following the
+ * background at 1/GATE_DECIM of the cost.
+ */
+#define GATE_NOISE 4.0f /* 6 dB over the noise floor's band level */
+#define GATE_DECIM 8	/* one analysed block per 80 ms of background */
+
+/* Generic vectors (GCC and clang; SSE2 on x86-64, scalar code elsewhere): no -m flags. */
+typedef float v4sf __attribute__((vector_size(16)));
+typedef int32_t v4si __attribute__((vector_size(16)));
+
+static inline v4sf ld(const float *p)
+{
+	v4sf v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void st(float *p, v4sf v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline v4sf splat(float x)
+{
+	return (v4sf){ x, x, x, x };
+}
+
+/* Lane-wise m ? a : b for a compare mask m. */
+static inline v4sf sel(v4si m, v4sf a, v4sf b)
+{
+	return (v4sf)((m & (v4si)a) | (~m & (v4si)b));
+}
+
+static inline v4sf vmin(v4sf a, v4sf b)
+{
+	return sel(a < b, a, b);
+}
+
+static inline v4sf vmax(v4sf a, v4sf b)
+{
+	return sel(a > b, a, b);
+}
+
+static inline float hsum(v4sf v)
+{
+	return (v[0] + v[1]) + (v[2] + v[3]);
+}
+
+/*
+ * Natural log of x > 0 (normal, finite), 4 lanes: Cephes' logf (exponent
+ * split, mantissa in [sqrt(1/2), sqrt(2)), degree-9 polynomial; Cephes
+ * gives its error as about 1e-7 relative).  Replaces log1pf, which was a
+ * third of the detector's time as a scalar libm call per bin; test_vad's
+ * figures did not change.
+ */
+static inline v4sf vlog(v4sf x)
+{
+	const v4si bits = (v4si)x;
+	v4si e = ((bits >> 23) & 0xff) - 127;
+	v4sf m = (v4sf)((bits & 0x007fffff) | 0x3f800000); /* [1, 2) */
+	const v4si big = m > splat(1.41421356f);
+	m = sel(big, m * 0.5f, m);
+	e -= big; /* big is -1 where true */
+	const v4sf ef = __builtin_convertvector(e, v4sf);
+	const v4sf f = m - 1.0f, z = f * f;
+	v4sf y = splat(7.0376836292e-2f);
+	y = y * f - 1.1514610310e-1f;
+	y = y * f + 1.1676998740e-1f;
+	y = y * f - 1.2420140846e-1f;
+	y = y * f + 1.4249322787e-1f;
+	y = y * f - 1.6668057665e-1f;
+	y = y * f + 2.0000714765e-1f;
+	y = y * f - 2.4999993993e-1f;
+	y = y * f + 3.3333331174e-1f;
+	y = y * f * z;
+	y += ef * -2.12194440e-4f;
+	y -= 0.5f * z;
+	return f + y + ef * 0.693359375f;
+}
+
+/* Sum of the NB real lanes of a NBV-lane array (the pad lane left out). */
+static inline float band_sum(const float *a)
+{
+	v4sf acc = splat(0.0f);
+	for (uint32_t i = 0; i < NVEC - 1; i++)
+		acc += ld(a + 4 * i);
+	const v4sf last = ld(a + 4 * (NVEC - 1));
+	return hsum(acc) + (last[0] + last[1] + last[2]);
+}
 
 struct ivr_vad {
 	/* configuration */
 	uint32_t rate_hz;
-	uint32_t hop;	     /* samples per 10 ms block */
-	uint32_t nfft;	     /* real FFT size */
-	uint32_t log2_half;  /* log2(nfft / 2) */
-	uint32_t k_lo, nbin; /* first bin and number of bins of the band */
+	uint32_t hop;	    /* samples per 10 ms block */
+	uint32_t nfft;	    /* real FFT size */
+	uint32_t log2_half; /* log2(nfft / 2) */
 	uint32_t hang_blocks, start_blocks, end_blocks;
 	float threshold;
 	float min_level;
 	float prior_level; /* linear band power */
 	float power_norm;  /* band bin power -> mean square of the signal */
+	float inv_w2;	   /* 1 / sum of the window squared: windowed energy -> mean square */
+	/* smoothing constants to the power of 1..GATE_DECIM blocks (index = blocks) */
+	float a_s[GATE_DECIM + 1], a_p[GATE_DECIM + 1];
 
 	/* running state */
 	uint64_t n_blocks;	/* blocks analysed since reset */
@@ -82,6 +187,10 @@ struct ivr_vad {
 	uint64_t run_start;	/* block index where the current speech run began */
 	uint64_t last_speech;	/* block index one past the last raw speech block */
 	uint8_t in_speech;	/* endpointer state */
+	uint8_t a2_clear;	/* a2[] is all 0 (background since the last analysed block) */
+	uint8_t pregate;	/* the pre-gate is on (configuration) */
+	uint8_t gated_now;	/* the last block was passed over */
+	uint32_t skipped;	/* pre-gated blocks since the last noise update */
 	uint32_t mcra_count;	/* blocks into the current minimum sub-window */
 	float noise_total;	/* sum of lambda over the band */
 	float tot_min, tot_tmp; /* minimum of the band total of S: overall, current sub-window */
@@ -90,25 +199,29 @@ struct ivr_vad {
 	float tot_s;		/* band total, smoothed over FLOOR_ALPHA */
 	float tot_sub[FLOOR_SUBWIN]; /* minima of the previous sub-windows */
 	uint32_t floor_count, floor_idx;
+	float band_ratio; /* band level / windowed level of background blocks (running mean) */
 
 	/* tables */
-	float window[WIN_MAX];
-	float tw_re[HALF_MAX / 2], tw_im[HALF_MAX / 2]; /* e^{-j 2 pi k / (nfft/2)} */
-	float sp_re[HALF_MAX + 1], sp_im[HALF_MAX + 1]; /* e^{-j 2 pi k / nfft} */
+	_Alignas(16) float window[WIN_MAX];
+	_Alignas(16) float tw_re[HALF_MAX], tw_im[HALF_MAX]; /* stage h: [h + k] = W_2h^k */
+	_Alignas(16) float sp_re[NBV], sp_im[NBV];	     /* e^{-j 2 pi k / nfft}, band bins */
 	uint16_t bitrev[HALF_MAX];
 
 	/* buffers */
-	float hist[WIN_MAX]; /* last two blocks */
-	float z_re[HALF_MAX], z_im[HALF_MAX];
-	float power[NBIN_MAX];
+	_Alignas(16) float hist[WIN_MAX]; /* last two blocks */
+	_Alignas(16) float z_re[HALF_MAX], z_im[HALF_MAX];
+	/* band power with one guard slot either side (3-tap smoothing): power = pwx + 4 */
+	_Alignas(16) float pwx[NBV + 8];
 
 	/* per-bin state */
-	float lambda[NBIN_MAX]; /* noise power */
-	float s[NBIN_MAX];	/* smoothed power */
-	float s_min[NBIN_MAX], s_tmp[NBIN_MAX];
-	float p[NBIN_MAX];  /* speech presence probability */
-	float a2[NBIN_MAX]; /* previous clean-power estimate / lambda (DD rule) */
+	_Alignas(16) float lambda[NBV]; /* noise power */
+	_Alignas(16) float s[NBV];	/* smoothed power */
+	_Alignas(16) float s_min[NBV], s_tmp[NBV];
+	_Alignas(16) float p[NBV];  /* speech presence probability */
+	_Alignas(16) float a2[NBV]; /* previous clean-power estimate / lambda (DD rule) */
 };
+
+#define POWER(v) ((v)->pwx + 4)
 
 static int fill_cfg(struct ivr_vad_cfg *c, const struct ivr_vad_cfg *cfg)
 {
@@ -128,6 +241,8 @@ static int fill_cfg(struct ivr_vad_cfg *c, const struct ivr_vad_cfg *cfg)
 	if (d.min_level_dbfs == 0.0f)
 		d.min_level_dbfs = -60.0f;
 	if (d.rate_hz != 8000 && d.rate_hz != 16000)
+		return -EINVAL;
+	if (d.no_pregate > 1)
 		return -EINVAL;
 	if (d.hangover_ms > 10000 || d.start_ms > 10000 || d.end_ms > 60000)
 		return -EINVAL;
@@ -155,13 +270,16 @@ static void init_tables(struct ivr_vad *v)
 	const double pi = 3.14159265358979323846;
 	for (uint32_t i = 0; i < win; i++)
 		v->window[i] = (float)(0.5 - 0.5 * cos(2.0 * pi * (i + 0.5) / win));
-	for (uint32_t k = 0; k < half / 2; k++) {
-		v->tw_re[k] = (float)cos(2.0 * pi * k / half);
-		v->tw_im[k] = (float)-sin(2.0 * pi * k / half);
-	}
-	for (uint32_t k = 0; k <= half; k++) {
-		v->sp_re[k] = (float)cos(2.0 * pi * k / v->nfft);
-		v->sp_im[k] = (float)-sin(2.0 * pi * k / v->nfft);
+	/* Per stage of half-length h, W_2h^k for k < h, contiguous: the butterflies read them in
+	 * order. */
+	for (uint32_t h = 1; h < half; h <<= 1)
+		for (uint32_t k = 0; k < h; k++) {
+			v->tw_re[h + k] = (float)cos(pi * k / h);
+			v->tw_im[h + k] = (float)-sin(pi * k / h);
+		}
+	for (uint32_t b = 0; b < NBV; b++) {
+		v->sp_re[b] = (float)cos(2.0 * pi * (K_LO + b) / v->nfft);
+		v->sp_im[b] = (float)-sin(2.0 * pi * (K_LO + b) / v->nfft);
 	}
 	for (uint32_t i = 0; i < half; i++) {
 		uint32_t r = 0;
@@ -178,6 +296,11 @@ static void init_tables(struct ivr_vad *v)
 	for (uint32_t i = 0; i < win; i++)
 		w2 += (double)v->window[i] * v->window[i];
 	v->power_norm = (float)(2.0 / ((double)v->nfft * w2));
+	v->inv_w2 = (float)(1.0 / w2);
+	for (uint32_t n = 0; n <= GATE_DECIM; n++) {
+		v->a_s[n] = powf(MCRA_ALPHA_S, (float)n);
+		v->a_p[n] = powf(MCRA_ALPHA_P, (float)n);
+	}
 }
 
 int ivr_vad_init(struct ivr_vad *vad, size_t size, const struct ivr_vad_cfg *cfg)
@@ -193,12 +316,11 @@ int ivr_vad_init(struct ivr_vad *vad, size_t size, const struct ivr_vad_cfg *cfg
 	vad->hop = c.rate_hz / 100;
 	vad->nfft = c.rate_hz == 8000 ? 256 : 512;
 	vad->log2_half = c.rate_hz == 8000 ? 7 : 8;
-	vad->k_lo = (uint32_t)ceilf(BAND_LO_HZ / BIN_HZ);
-	vad->nbin = (uint32_t)floorf(BAND_HI_HZ / BIN_HZ) - vad->k_lo + 1;
 	vad->hang_blocks = (c.hangover_ms + 9) / 10;
 	vad->start_blocks = IVR_MAX(1u, (c.start_ms + 9) / 10);
 	vad->end_blocks = IVR_MAX(1u, (c.end_ms + 9) / 10);
 	vad->threshold = c.threshold;
+	vad->pregate = !c.no_pregate;
 	init_tables(vad);
 	vad->min_level = powf(10.0f, c.min_level_dbfs / 10.0f);
 	vad->prior_level =
@@ -216,6 +338,8 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->run_start = 0;
 	vad->last_speech = 0;
 	vad->in_speech = 0;
+	vad->a2_clear = 0;
+	vad->skipped = 0;
 	vad->mcra_count = 0;
 	vad->noise_total = 0.0f;
 	vad->tot_min = vad->tot_tmp = vad->tot_s = 0.0f;
@@ -224,7 +348,9 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->n_speech = 0;
 	memset(vad->tot_sub, 0, sizeof(vad->tot_sub));
 	vad->floor_count = vad->floor_idx = 0;
+	vad->band_ratio = 1.0f;
 	memset(vad->hist, 0, sizeof(vad->hist));
+	memset(vad->pwx, 0, sizeof(vad->pwx));
 	memset(vad->lambda, 0, sizeof(vad->lambda));
 	memset(vad->s, 0, sizeof(vad->s));
 	memset(vad->s_min, 0, sizeof(vad->s_min));
@@ -233,130 +359,198 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	memset(vad->a2, 0, sizeof(vad->a2));
 }
 
-/* In-place radix-2 complex FFT of z (nfft/2 points), decimation in time. */
+/*
+ * Windowed history into z (real input packed as z[n] = x[2n] + j x[2n+1],
+ * zero-padded) in bit-reversed order, then an in-place radix-2 complex FFT
+ * of nfft/2 points, decimation in time: the first two stages (twiddles 1
+ * and -j) as one scalar radix-4 pass, the others four butterflies at a time.
+ */
 static void fft_half(struct ivr_vad *v)
 {
-	const uint32_t n = v->nfft / 2;
+	const uint32_t n = v->nfft / 2, win = 2 * v->hop;
 	float *re = v->z_re, *im = v->z_im;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t j = v->bitrev[i];
-		if (j > i) {
-			float t = re[i];
-			re[i] = re[j];
-			re[j] = t;
-			t = im[i];
-			im[i] = im[j];
-			im[j] = t;
-		}
+	memset(re, 0, n * sizeof(float));
+	memset(im, 0, n * sizeof(float));
+	for (uint32_t i = 0; i < win / 2; i++) {
+		const uint32_t j = v->bitrev[i];
+		re[j] = v->hist[2 * i] * v->window[2 * i];
+		im[j] = v->hist[2 * i + 1] * v->window[2 * i + 1];
 	}
-	for (uint32_t len = 2; len <= n; len <<= 1) {
-		const uint32_t h = len / 2, step = n / len;
-		for (uint32_t i = 0; i < n; i += len) {
-			for (uint32_t k = 0; k < h; k++) {
-				const float wr = v->tw_re[k * step], wi = v->tw_im[k * step];
+	for (uint32_t i = 0; i < n; i += 4) {
+		const float ar = re[i] + re[i + 1], ai = im[i] + im[i + 1];
+		const float br = re[i] - re[i + 1], bi = im[i] - im[i + 1];
+		const float cr = re[i + 2] + re[i + 3], ci = im[i + 2] + im[i + 3];
+		/* (x2 - x3) * -j */
+		const float dr = im[i + 2] - im[i + 3], di = re[i + 3] - re[i + 2];
+		re[i] = ar + cr, im[i] = ai + ci;
+		re[i + 2] = ar - cr, im[i + 2] = ai - ci;
+		re[i + 1] = br + dr, im[i + 1] = bi + di;
+		re[i + 3] = br - dr, im[i + 3] = bi - di;
+	}
+	for (uint32_t h = 4; h < n; h <<= 1) {
+		for (uint32_t i = 0; i < n; i += 2 * h) {
+			for (uint32_t k = 0; k < h; k += 4) {
 				const uint32_t a = i + k, b = a + h;
-				const float xr = re[b] * wr - im[b] * wi;
-				const float xi = re[b] * wi + im[b] * wr;
-				re[b] = re[a] - xr;
-				im[b] = im[a] - xi;
-				re[a] += xr;
-				im[a] += xi;
+				const v4sf wr = ld(v->tw_re + h + k), wi = ld(v->tw_im + h + k);
+				const v4sf br = ld(re + b), bi = ld(im + b);
+				const v4sf ar = ld(re + a), ai = ld(im + a);
+				const v4sf xr = br * wr - bi * wi, xi = br * wi + bi * wr;
+				st(re + b, ar - xr);
+				st(im + b, ai - xi);
+				st(re + a, ar + xr);
+				st(im + a, ai + xi);
 			}
 		}
 	}
 }
 
-/* Power spectrum of the windowed history over the band into v->power; returns band power. */
+/* Power spectrum of the windowed history over the band into POWER(v); returns band power. */
 static float band_power(struct ivr_vad *v)
 {
-	const uint32_t win = 2 * v->hop, half = v->nfft / 2;
-	/* Pack the real input as z[n] = x[2n] + j x[2n+1], zero-padded. */
-	for (uint32_t n = 0; n < half; n++) {
-		uint32_t i0 = 2 * n, i1 = 2 * n + 1;
-		v->z_re[n] = i0 < win ? v->hist[i0] * v->window[i0] : 0.0f;
-		v->z_im[n] = i1 < win ? v->hist[i1] * v->window[i1] : 0.0f;
-	}
+	const uint32_t half = v->nfft / 2;
 	fft_half(v);
-	float total = 0.0f;
-	for (uint32_t b = 0; b < v->nbin; b++) {
-		const uint32_t k = v->k_lo + b, km = (half - k) & (half - 1);
+	float *pw = POWER(v);
+	for (uint32_t i = 0; i < NVEC; i++) {
 		/* Split: X[k] = E + W^k O with E = (Z[k] + Z*[M-k]) / 2, O = (Z[k] - Z*[M-k]) / 2j.
 		 */
-		const float zr = v->z_re[k], zi = v->z_im[k];
-		const float cr = v->z_re[km], ci = -v->z_im[km];
-		const float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
-		const float dr = 0.5f * (zr - cr), di = 0.5f * (zi - ci);
-		const float or_ = di, oi = -dr; /* (d) / j */
-		const float xr = er + v->sp_re[k] * or_ - v->sp_im[k] * oi;
-		const float xi = ei + v->sp_re[k] * oi + v->sp_im[k] * or_;
-		const float pw = xr * xr + xi * xi + POWER_FLOOR;
-		v->power[b] = pw;
-		total += pw;
+		const uint32_t b = 4 * i, km = half - (K_LO + b) - 3;
+		const v4sf zr = ld(v->z_re + K_LO + b), zi = ld(v->z_im + K_LO + b);
+		/* Z*[M - k] for the same 4 bins: M-k runs down, so load 4 and reverse. */
+		const v4sf cr =
+			__builtin_shufflevector(ld(v->z_re + km), ld(v->z_re + km), 3, 2, 1, 0);
+		const v4sf ci =
+			-__builtin_shufflevector(ld(v->z_im + km), ld(v->z_im + km), 3, 2, 1, 0);
+		const v4sf er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+		const v4sf dr = 0.5f * (zr - cr), di = 0.5f * (zi - ci);
+		const v4sf or_ = di, oi = -dr; /* (d) / j */
+		const v4sf spr = ld(v->sp_re + b), spi = ld(v->sp_im + b);
+		const v4sf xr = er + spr * or_ - spi * oi;
+		const v4sf xi = ei + spr * oi + spi * or_;
+		st(pw + b, xr * xr + xi * xi + POWER_FLOOR);
 	}
-	return total;
+	/* The pad lane and the guards repeat the edge bins (MCRA's 3-tap smoothing). */
+	pw[NB] = pw[NB - 1];
+	pw[-1] = pw[0];
+	return band_sum(pw);
 }
 
 /*
- * MCRA noise update after the decision on this block.  @speech (the block's
- * own raw decision or hangover) freezes the averaging: MCRA's per-bin
- * presence probability alone lets the quieter bins of a vowel leak into
- * lambda.  Frozen or not, lambda never stays below MIN_BIAS times the
- * windowed minimum, which is what lets it follow a rise of the noise level
- * even while every block is judged speech.
+ * Martin's minimum statistics on the band total @tot of one block: the
+ * minimum over the last 4 sub-windows of 0.6 s.  One window of 0.8 s
+ * (MCRA's) is not enough: a fluent reader does not pause for that long, the
+ * minimum rises to the speech and pulls lambda up with it.  Run on every
+ * block, pre-gated ones included (with an estimate of @tot): a minimum
+ * over fewer blocks would be biased up, and lambda with it.
  */
-static void mcra_update(struct ivr_vad *v, int speech)
+static void floor_track(struct ivr_vad *v, float tot)
 {
-	const uint32_t nb = v->nbin;
-	float prev = v->power[0];
-	for (uint32_t b = 0; b < nb; b++) {
-		/* 3-tap frequency smoothing (Cohen: window b over neighbours). */
-		const float next = b + 1 < nb ? v->power[b + 1] : v->power[b];
-		const float sf = 0.25f * prev + 0.5f * v->power[b] + 0.25f * next;
-		prev = v->power[b];
-		v->s[b] = MCRA_ALPHA_S * v->s[b] + (1.0f - MCRA_ALPHA_S) * sf;
-		v->s_min[b] = fminf(v->s_min[b], v->s[b]);
-		v->s_tmp[b] = fminf(v->s_tmp[b], v->s[b]);
-		const float ind = v->s[b] > MCRA_DELTA * v->s_min[b] ? 1.0f : 0.0f;
-		v->p[b] = MCRA_ALPHA_P * v->p[b] + (1.0f - MCRA_ALPHA_P) * ind;
-		const float ad = speech ? 1.0f : MCRA_ALPHA_D + (1.0f - MCRA_ALPHA_D) * v->p[b];
-		v->lambda[b] = ad * v->lambda[b] + (1.0f - ad) * v->power[b];
-	}
-	/* The same minimum search on the band total drives the lambda floor. */
-	float tot = 0.0f, lam = 0.0f;
-	for (uint32_t b = 0; b < nb; b++) {
-		tot += v->power[b];
-		lam += v->lambda[b];
-	}
 	v->tot_s = FLOOR_ALPHA * v->tot_s + (1.0f - FLOOR_ALPHA) * tot;
 	tot = v->tot_s;
-	/*
-	 * Martin's minimum statistics on the band total: the minimum over the
-	 * last 4 sub-windows of 0.6 s.  One window of 0.8 s (MCRA's) is not
-	 * enough: a fluent reader does not pause for that long, the minimum
-	 * rises to the speech and pulls lambda up with it.
-	 */
-	v->tot_tmp = fminf(v->tot_tmp, tot);
+	v->tot_tmp = IVR_MIN(v->tot_tmp, tot);
 	v->tot_min = v->tot_tmp;
 	for (uint32_t i = 0; i < FLOOR_SUBWIN; i++)
-		v->tot_min = fminf(v->tot_min, v->tot_sub[i]);
+		v->tot_min = IVR_MIN(v->tot_min, v->tot_sub[i]);
 	if (++v->floor_count >= FLOOR_L) {
 		v->floor_count = 0;
 		v->tot_sub[v->floor_idx] = v->tot_tmp;
 		v->floor_idx = (v->floor_idx + 1) % FLOOR_SUBWIN;
 		v->tot_tmp = tot;
 	}
-	if (lam < MIN_BIAS * v->tot_min) {
-		const float up = MIN_BIAS * v->tot_min / lam;
-		for (uint32_t b = 0; b < nb; b++)
-			v->lambda[b] *= up;
-	}
-	if (++v->mcra_count >= MCRA_L) {
-		v->mcra_count = 0;
-		for (uint32_t b = 0; b < nb; b++) {
-			v->s_min[b] = fminf(v->s_tmp[b], v->s[b]);
-			v->s_tmp[b] = v->s[b];
+}
+
+/*
+ * MCRA noise update after the decision on this block, whose smoothing
+ * stands for @step blocks (1, or more for a background block after
+ * pre-gated ones: the constants are raised to that power) and which
+ * advances the minimum windows by @count blocks.  @speech (the block's own raw decision or
+ * hangover) freezes the averaging: MCRA's per-bin presence probability alone lets the quieter bins
+ * of a vowel leak into lambda.  Frozen or not, lambda never stays below MIN_BIAS times the windowed
+ * minimum, which is what lets it follow a rise of the noise level even while every block is judged
+ * speech.
+ */
+static void mcra_update(struct ivr_vad *v, int speech, uint32_t step, uint32_t count)
+{
+	const float *pw = POWER(v);
+	const v4sf as = splat(v->a_s[step]), ap = splat(v->a_p[step]);
+	const v4sf one = splat(1.0f), delta = splat(MCRA_DELTA);
+	for (uint32_t i = 0; i < NVEC; i++) {
+		const uint32_t b = 4 * i;
+		/* 3-tap frequency smoothing (Cohen: window b over neighbours). */
+		const v4sf pb = ld(pw + b);
+		const v4sf sf = 0.25f * ld(pw + b - 1) + 0.5f * pb + 0.25f * ld(pw + b + 1);
+		const v4sf s = as * ld(v->s + b) + (one - as) * sf;
+		st(v->s + b, s);
+		const v4sf smin = vmin(ld(v->s_min + b), s);
+		st(v->s_min + b, smin);
+		st(v->s_tmp + b, vmin(ld(v->s_tmp + b), s));
+		const v4sf ind = (v4sf)((v4si)one & (s > delta * smin));
+		const v4sf p = ap * ld(v->p + b) + (one - ap) * ind;
+		st(v->p + b, p);
+		v4sf lam = ld(v->lambda + b);
+		if (!speech) {
+			const v4sf ad1 = MCRA_ALPHA_D + (1.0f - MCRA_ALPHA_D) * p;
+			v4sf ad = ad1;
+			for (uint32_t k = 1; k < step; k++)
+				ad *= ad1;
+			lam = ad * lam + (one - ad) * pb;
+			st(v->lambda + b, lam);
 		}
 	}
+	/* The same minimum search on the band total drives the lambda floor. */
+	const float tot = band_sum(pw);
+	const float lam = band_sum(v->lambda);
+	floor_track(v, tot);
+	if (lam < MIN_BIAS * v->tot_min) {
+		const v4sf up = splat(MIN_BIAS * v->tot_min / lam);
+		for (uint32_t i = 0; i < NVEC; i++)
+			st(v->lambda + 4 * i, ld(v->lambda + 4 * i) * up);
+	}
+	v->mcra_count += count;
+	if (v->mcra_count >= MCRA_L) {
+		v->mcra_count = 0;
+		for (uint32_t i = 0; i < NVEC; i++) {
+			const v4sf s = ld(v->s + 4 * i);
+			st(v->s_min + 4 * i, vmin(ld(v->s_tmp + 4 * i), s));
+			st(v->s_tmp + 4 * i, s);
+		}
+	}
+}
+
+/* Mean log-likelihood ratio of the band (Sohn), updating the decision-directed a2. */
+static float mean_llr(struct ivr_vad *v)
+{
+	const float *pw = POWER(v);
+	const v4sf one = splat(1.0f), gmax = splat(GAMMA_MAX), ximin = splat(XI_MIN);
+	v4sf acc = splat(0.0f), last = acc;
+	for (uint32_t i = 0; i < NVEC; i++) {
+		const uint32_t b = 4 * i;
+		const v4sf g = vmin(ld(pw + b) / ld(v->lambda + b), gmax);
+		const v4sf xi = vmax(DD_ALPHA * ld(v->a2 + b) +
+					     (1.0f - DD_ALPHA) * vmax(g - one, splat(0.0f)),
+				     ximin);
+		const v4sf gain = xi / (one + xi);
+		const v4sf llr = g * gain - vlog(one + xi);
+		if (i < NVEC - 1)
+			acc += llr;
+		else
+			last = llr;
+		st(v->a2 + b, gain * gain * g);
+	}
+	v->a2_clear = 0;
+	/* The same order of sums as band_sum(): the pad lane left out. */
+	return (hsum(acc) + (last[0] + last[1] + last[2])) / (float)NB;
+}
+
+/* Windowed mean square of the history: >= the band level of the same window (Parseval). */
+static float window_level(const struct ivr_vad *v)
+{
+	const uint32_t win = 2 * v->hop;
+	v4sf acc = splat(0.0f);
+	for (uint32_t i = 0; i < win; i += 4) {
+		const v4sf y = ld(v->hist + i) * ld(v->window + i);
+		acc += y * y;
+	}
+	return hsum(acc) * v->inv_w2;
 }
 
 /* Analyse one 10 ms block; returns the raw decision and the mean LLR in *llr. */
@@ -364,17 +558,52 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 {
 	const uint32_t hop = v->hop;
 	memmove(v->hist, v->hist + hop, hop * sizeof(float));
-	for (uint32_t i = 0; i < hop; i++) {
-		float s = x[i];
-		v->hist[hop + i] = isfinite(s) ? s : 0.0f;
+	for (uint32_t i = 0; i < hop; i += 4) {
+		/* NaN/Inf (exponent all ones) become 0 */
+		const v4sf s = ld(x + i);
+		const v4si fin = ((v4si)s & 0x7f800000) != 0x7f800000;
+		st(v->hist + hop + i, (v4sf)((v4si)s & fin));
+	}
+	/*
+	 * Pre-gate (see GATE_NOISE): under both the loudness gate below (so
+	 * the decision would be "not speech" whatever the spectrum) and near
+	 * the noise floor.  The margin of 1e-3 covers the rounding between
+	 * the two ways of measuring the level.
+	 */
+	int gated = 0;
+	const float wl = window_level(v);
+	v->gated_now = 0;
+	if (v->pregate && v->n_blocks >= INIT_BLOCKS) {
+		const float loud = IVR_MAX(v->min_level, v->speech_level * REL_GATE);
+		gated = wl * 1.001f < loud && wl < GATE_NOISE * v->noise_total * v->power_norm;
+		if (gated && v->skipped + 1 < GATE_DECIM) {
+			v->skipped++;
+			v->gated_now = 1;
+			v->n_blocks++;
+			/* A background block leaves a2 at about XI_MIN^2: negligible. */
+			if (!v->a2_clear) {
+				memset(v->a2, 0, sizeof(v->a2));
+				v->a2_clear = 1;
+			}
+			/* The floor's minimum search sees every block (see floor_track). */
+			floor_track(v, v->band_ratio * wl / v->power_norm);
+			*llr = 0.0f;
+			*level = wl;
+			return 0;
+		}
 	}
 	const float total = band_power(v);
+	const float *pw = POWER(v);
 	*level = total * v->power_norm;
+	/* How much of a background block's windowed level is in the band: calibrates floor_track.
+	 */
+	if ((gated || v->n_blocks < INIT_BLOCKS) && wl > 0.0f)
+		v->band_ratio += 0.1f * (IVR_MIN(*level / wl, 1.0f) - v->band_ratio);
 
 	if (v->n_blocks == 0) {
 		/* Start from the first block: a call starts with line noise, not speech. */
-		for (uint32_t b = 0; b < v->nbin; b++) {
-			v->lambda[b] = v->s[b] = v->s_min[b] = v->s_tmp[b] = v->power[b];
+		for (uint32_t b = 0; b < NBV; b++) {
+			v->lambda[b] = v->s[b] = v->s_min[b] = v->s_tmp[b] = pw[b];
 			v->a2[b] = 1.0f;
 		}
 		v->tot_min = v->tot_tmp = v->tot_s = total;
@@ -382,19 +611,7 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 			v->tot_sub[i] = total;
 	}
 
-	float sum = 0.0f;
-	for (uint32_t b = 0; b < v->nbin; b++) {
-		float g = v->power[b] / v->lambda[b];
-		if (g > GAMMA_MAX)
-			g = GAMMA_MAX;
-		float xi = DD_ALPHA * v->a2[b] + (1.0f - DD_ALPHA) * fmaxf(g - 1.0f, 0.0f);
-		if (xi < XI_MIN)
-			xi = XI_MIN;
-		const float gain = xi / (1.0f + xi);
-		sum += g * gain - log1pf(xi);
-		v->a2[b] = gain * gain * g;
-	}
-	*llr = sum / (float)v->nbin;
+	*llr = mean_llr(v);
 	/*
 	 * Relative gate (the idea of P.56's activity threshold, which sits
 	 * 15.9 dB under the active level): a block far below the talker's
@@ -410,23 +627,29 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 		if (v->n_speech < SL_BLOCKS)
 			v->n_speech++;
 	}
+	/*
+	 * The blocks skipped since the last update count for the minimum
+	 * windows; the smoothing stands for them only if this block is
+	 * background too: a block that ended a run of background may be the
+	 * onset of speech, and weighting it as several blocks would pull
+	 * lambda up into the speech.
+	 */
+	const uint32_t steps = v->skipped + 1, smooth = gated ? steps : 1;
+	v->skipped = 0;
 	if (v->n_blocks < INIT_BLOCKS) {
 		/* Learning: lambda is the plain mean of the blocks so far. */
 		const float w = 1.0f / (float)(v->n_blocks + 1);
-		for (uint32_t b = 0; b < v->nbin; b++)
-			v->lambda[b] += w * (v->power[b] - v->lambda[b]);
-		mcra_update(v, 1);
+		for (uint32_t b = 0; b < NBV; b++)
+			v->lambda[b] += w * (pw[b] - v->lambda[b]);
+		mcra_update(v, 1, 1, 1);
 	} else {
-		mcra_update(v, raw || v->hang_left);
+		mcra_update(v, raw || v->hang_left, smooth, steps);
 	}
 
-	float nt = 0.0f;
-	for (uint32_t b = 0; b < v->nbin; b++) {
-		if (v->lambda[b] < POWER_FLOOR)
-			v->lambda[b] = POWER_FLOOR;
-		nt += v->lambda[b];
-	}
-	v->noise_total = nt;
+	const v4sf fl = splat(POWER_FLOOR);
+	for (uint32_t i = 0; i < NVEC; i++)
+		st(v->lambda + 4 * i, vmax(ld(v->lambda + 4 * i), fl));
+	v->noise_total = band_sum(v->lambda);
 	v->n_blocks++;
 	return raw;
 }
@@ -454,12 +677,14 @@ int ivr_vad_process(struct ivr_vad *vad, const float *restrict pcm, size_t n_sam
 		memset(res, 0, sizeof(*res));
 	int speech = 0;
 	float llr_max = -1e30f, level_sum = 0.0f;
+	uint8_t n_gated = 0;
 	for (size_t off = 0; off < n_samples; off += vad->hop) {
 		float llr, level;
 		const uint64_t idx = vad->n_blocks;
 		const int raw = block(vad, pcm + off, &llr, &level);
 		llr_max = fmaxf(llr_max, llr);
 		level_sum += level;
+		n_gated += vad->gated_now;
 		if (raw) {
 			if (vad->run_speech == 0)
 				vad->run_start = idx;
@@ -492,6 +717,7 @@ int ivr_vad_process(struct ivr_vad *vad, const float *restrict pcm, size_t n_sam
 		res->llr = llr_max;
 		res->level_dbfs = to_db(level_sum * vad->hop / (float)n_samples);
 		res->noise_dbfs = to_db(vad->noise_total * vad->power_norm);
+		res->n_gated = n_gated;
 	}
 	return speech;
 }

@@ -565,6 +565,12 @@ void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples)
 {
 	if (!c->dsp_ready)
 		return;
+	/*
+	 * The VAD's output goes to the event ring, the ASR ring and the flow;
+	 * a call with none of them (an engine without --ring or flows) skips
+	 * the canceller, the VAD and the hand-off (engine/dspchain.h).
+	 */
+	ivr_dspchain_listen(call_chain(c), c->events || c->asr || c->flow_ready);
 	/* c->out still holds the previous tick's frame: exactly what was sent last. */
 	struct ivr_dspchain_out o;
 	int n = ivr_dspchain_process(call_chain(c), frame, c->out, n_samples,

@@ -78,6 +78,13 @@ struct ivr_dspchain {
 	uint8_t tone_pos;
 	bool tone_open; /* tone_*[tone_pos - 1] has no END yet */
 
+	/* Listening (ivr_dspchain_listen): the canceller/VAD/hand-off stage runs */
+	bool listen;	    /* what the caller asked for */
+	bool vad_on;	    /* the stage is running (follows listen at the next frame) */
+	bool vad_in_speech; /* the endpointer's state after its last frame */
+	uint64_t resume_cf; /* first frame of this listening period */
+	uint64_t vad_base;  /* chain sample of the VAD's sample 0 */
+
 	/* AEC bypass */
 	uint32_t far_silent; /* samples of digital silence in a row on the far side */
 	uint32_t bypass_after;
@@ -223,6 +230,9 @@ static void clear_state(struct ivr_dspchain *ch)
 	ch->rfc_now_ts = 0;
 	ch->rfc_have_ts = false;
 	ch->far_silent = 0;
+	ch->listen = ch->vad_on = true;
+	ch->vad_in_speech = false;
+	ch->resume_cf = ch->vad_base = 0;
 	memset(ch->tone_on, 0, sizeof(ch->tone_on));
 	memset(ch->tone_end, 0, sizeof(ch->tone_end));
 	ch->tone_pos = 0;
@@ -557,6 +567,37 @@ static void handoff(struct ivr_dspchain *ch, struct ivr_ring *asr, const struct 
 
 /* ------------------------------------------------------------------ frame */
 
+typedef float v4sf __attribute__((vector_size(16)));
+typedef int32_t v4si __attribute__((vector_size(16)));
+typedef int16_t v4hi __attribute__((vector_size(8)));
+
+/*
+ * A frame to PCM16 as ivr_f32_to_s16() does it (round to nearest even,
+ * clamp, NaN -> 0), four samples at a time: the per-sample branches made
+ * the delay lines and the pre-roll copy a third of the chain's idle cost.
+ * Adding and subtracting 1.5 * 2^23 rounds to an integer in the default
+ * rounding mode for |v| < 2^22 (the clamp comes first).
+ */
+static void frame_to_s16(int16_t *restrict out, const float *restrict in, size_t n)
+{
+	const v4sf hi = { 32767.0f, 32767.0f, 32767.0f, 32767.0f };
+	const v4sf lo = { -32768.0f, -32768.0f, -32768.0f, -32768.0f };
+	const v4sf magic = { 12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f };
+	for (size_t i = 0; i < n; i += 4) { /* n: 160 or 320, a multiple of 4 */
+		v4sf x;
+		memcpy(&x, in + i, sizeof(x));
+		const v4si num = x == x;
+		v4sf v = x * 32768.0f;
+		v4si m = v > hi;
+		v = (v4sf)((m & (v4si)hi) | (~m & (v4si)v));
+		m = v < lo;
+		v = (v4sf)((m & (v4si)lo) | (~m & (v4si)v));
+		v = (v4sf)(num & (v4si)((v + magic) - magic));
+		const v4hi h = __builtin_convertvector(__builtin_convertvector(v, v4si), v4hi);
+		memcpy(out + i, &h, sizeof(h));
+	}
+}
+
 static bool silent(const float *x, size_t n)
 {
 	if (!x)
@@ -593,6 +634,46 @@ static void run_dtmf(struct ivr_dspchain *ch, const float *pcm, struct ivr_dspch
 	int n = ivr_dtmf_rx_process(DTMF(ch), pcm, ch->frame, ev, IVR_N_ELEMENTS(ev));
 	for (int i = 0; i < n; i++)
 		merge_inband(ch, &ev[i], out);
+}
+
+void ivr_dspchain_listen(struct ivr_dspchain *ch, bool on)
+{
+	ch->listen = on;
+}
+
+/*
+ * Start or stop the canceller/VAD/hand-off stage at frame @cf.  Stopping in
+ * the middle of speech ends it there: SPEECH_END one past the last frame the
+ * VAD heard, and the open utterance closed with a LAST marker.  Starting
+ * resets the VAD (it re-learns the noise over its first 250 ms) and waits
+ * LOOKAHEAD frames for the delay lines to fill; the pre-roll history from
+ * before is stale and cleared.
+ */
+static void switch_stage(struct ivr_dspchain *ch, bool on, uint64_t cf, struct ivr_ring *asr,
+			 struct ivr_dspchain_out *out)
+{
+	ch->vad_on = on;
+	if (on) {
+		ivr_vad_reset(VAD(ch));
+		ch->resume_cf = cf;
+		ch->vad_base = cf * ch->frame;
+		ch->far_silent = 0;
+		memset(HIST(ch, 0), 0, HIST_FRAMES * ch->frame * sizeof(int16_t));
+		memset(FBUF(ch, off_noise), 0, ch->frame * sizeof(float));
+		return;
+	}
+	const uint64_t heard = cf > ch->resume_cf + LOOKAHEAD ? cf - LOOKAHEAD : ch->resume_cf;
+	if (ch->vad_in_speech)
+		put_ev(out, IVR_MEDIA_EV_SPEECH_END, 0, 0, 0, heard * ch->frame, 0);
+	ch->vad_in_speech = false;
+	if (ch->utt_open) {
+		ch->utt_open = false;
+		if (asr && push_rec(ch, asr, ch->utt_id, ch->frame_idx, IVR_ASR_F_LAST, heard,
+				    false) < 0) {
+			ch->abort_pending = true;
+			ch->abort_utt = ch->utt_id;
+		}
+	}
 }
 
 int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float *far,
@@ -643,7 +724,13 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 	const uint64_t cf = ch->clock / fr;
 	const unsigned slot = (unsigned)(cf % LOOKAHEAD);
 	out->speech = out->in_speech = 0;
-	if (cf >= LOOKAHEAD) {
+	/* A detector on the canceller's output (tests) needs the stage whatever listens. */
+	const bool listen = ch->listen || ch->cfg.dtmf_on_aec_output;
+	if (listen != ch->vad_on)
+		switch_stage(ch, listen, cf, asr, out);
+	if (!ch->vad_on)
+		goto done;
+	if (cf >= ch->resume_cf + LOOKAHEAD) {
 		const uint64_t vf = cf - LOOKAHEAD;
 		const bool tone = tone_in(ch, vf * fr, vf * fr + fr);
 		/* A detector on the canceller's output (tests) must hear the tone through it. */
@@ -679,33 +766,32 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 
 		struct ivr_vad_result vr;
 		(void)ivr_vad_process(VAD(ch), clean, fr, &vr);
-		for (unsigned i = 0; i < vr.n_events; i++)
+		for (unsigned i = 0; i < vr.n_events; i++) {
+			/* The VAD counts from the start of this listening period. */
+			vr.ev[i].sample += ch->vad_base;
 			put_ev(out,
 			       vr.ev[i].type == IVR_VAD_EV_START ? IVR_MEDIA_EV_SPEECH_START
 								 : IVR_MEDIA_EV_SPEECH_END,
 			       0, 0, 0, vr.ev[i].sample, 0);
+		}
 		out->speech = vr.speech;
 		out->in_speech = vr.in_speech;
+		ch->vad_in_speech = vr.in_speech;
 		if (!vr.speech && !tone)
 			memcpy(noise, clean, fr * sizeof(float));
 		/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
-		int16_t *h = HIST(ch, vf);
-		for (size_t i = 0; i < fr; i++)
-			h[i] = ivr_f32_to_s16(clean[i]);
+		frame_to_s16(HIST(ch, vf), clean, fr);
 		if (asr)
 			handoff(ch, asr, &vr, vf);
 	}
 	/* This frame and its echo reference wait LOOKAHEAD frames (PCM16: G.711's range). */
-	int16_t *dn = DLY_NEAR(ch, slot), *df = DLY_FAR(ch, slot);
-	for (size_t i = 0; i < fr; i++)
-		dn[i] = ivr_f32_to_s16(near[i]);
+	frame_to_s16(DLY_NEAR(ch, slot), near, fr);
 	ch->dly_far_silent[slot] = silent(far, fr);
 	if (far)
-		for (size_t i = 0; i < fr; i++)
-			df[i] = ivr_f32_to_s16(far[i]);
+		frame_to_s16(DLY_FAR(ch, slot), far, fr);
 	else
-		memset(df, 0, fr * sizeof(int16_t));
-
+		memset(DLY_FAR(ch, slot), 0, fr * sizeof(int16_t));
+done:
 	ch->clock += fr;
 	return (int)out->n_events;
 }

@@ -229,6 +229,18 @@ IVR_RT int ivr_dspchain_rfc4733(struct ivr_dspchain *ch, const uint8_t *payload,
 				uint32_t rtp_ts, uint16_t seq, bool marker,
 				struct ivr_dspchain_out *out);
 
+/**
+ * Say whether anything consumes the VAD's output (speech events, the ASR
+ * hand-off).  While nothing does, the canceller, the VAD and the hand-off
+ * are skipped (their output goes nowhere else); in-band DTMF, fax tones and
+ * the RFC 4733 merge run as always.  Takes effect at the next process call:
+ * stopping during speech ends it there (SPEECH_END, the utterance closed by
+ * a LAST record); starting resets the VAD, which re-learns the noise floor
+ * over its first 250 ms, and speech is detected from LOOKAHEAD (60 ms) after.
+ * Init and reset leave it on.  Thread: the call's media worker, IVR_RT.
+ */
+IVR_RT void ivr_dspchain_listen(struct ivr_dspchain *ch, bool on);
+
 /** @return the chain's clock: media samples processed since init/reset. Thread: RT. */
 IVR_RT uint64_t ivr_dspchain_samples(const struct ivr_dspchain *ch);
 

@@ -1239,6 +1239,99 @@ IVR_TEST(wideband_16k)
 	return IVR_TEST_RESULT();
 }
 
+/* ---------------------------------------------------------- listening */
+
+/*
+ * ivr_dspchain_listen(): the caller ("numbers.raw", -26 dBFS) talks at 3 s
+ * over -65 dBFS noise, a key at 1 s.  Not listening: the digit, no speech
+ * event, no ASR record.  Listening from 2 s on (the VAD
+ * reset at 2 s): the same speech_start as a chain that listened all along,
+ * within 20 ms.  Stopping 500 ms into the speech: SPEECH_END at once, the
+ * utterance closed (one utterance out of the reassembler), nothing after.
+ */
+IVR_TEST(listen_only_when_consumed)
+{
+	struct ivr_audio caller = { 0 };
+	if (!load(&caller, "numbers.raw", -26.0))
+		return IVR_TEST_SKIP;
+	const size_t n = IVR_ROUND_UP(MS(3000) + caller.n_samples + MS(1500), FR);
+	float *x = calloc(n, sizeof(float));
+	for (size_t i = 0; i < caller.n_samples; i++)
+		x[MS(3000) + i] = caller.samples[i];
+	ivr_check(ivr_tone_dtmf_add(x + MS(1000), MS(100), RATE, '5', NULL) == 0);
+	add_noise(x, n, -65.0, 3);
+	ivr_speech_ulaw(x, n);
+
+	/* mode 0: always listening (reference), 1: never, 2: from 2 s, 3: until 3.5 s */
+	uint64_t first_start[4] = { 0 };
+	for (int mode = 0; mode < 4; mode++) {
+		struct ivr_dspchain *ch = chain(NULL);
+		struct ivr_ring *ring = ring_new(1024);
+		static struct log l;
+		l.n = 0;
+		struct ivr_dspchain_out o;
+		uint64_t off_at = 0;
+		for (size_t t = 0; t * FR + FR <= n; t++) {
+			const uint64_t now = t * FR;
+			bool on = mode == 0 || (mode == 2 && now >= MS(2000)) ||
+				  (mode == 3 && now < MS(3500));
+			if (mode == 3 && !on && !off_at)
+				off_at = now;
+			ivr_dspchain_listen(ch, on);
+			ivr_check(ivr_dspchain_process(ch, x + now, NULL, FR, 0, ring, &o) >= 0);
+			log_add(&l, &o, ivr_dspchain_samples(ch));
+		}
+		struct ivr_asr_reasm *ra = ivr_asr_reasm_new(2, MS(30000));
+		struct ivr_asr_utt u;
+		int utts = 0;
+		while (ivr_asr_reasm_poll(ra, ring, &u) == 1)
+			utts++;
+		ivr_asr_reasm_free(ra);
+		struct ivr_dspchain_stats st;
+		ivr_dspchain_get_stats(ch, &st);
+		const int ns = count(&l, IVR_MEDIA_EV_SPEECH_START, -1);
+		const int ne = count(&l, IVR_MEDIA_EV_SPEECH_END, -1);
+		for (int i = 0; i < l.n; i++)
+			if (l.ev[i].type == IVR_MEDIA_EV_SPEECH_START && !first_start[mode])
+				first_start[mode] = l.ev[i].sample;
+		printf("  mode %d: %d digit, %d speech_start (first %.0f ms), %d "
+		       "speech_end, %d "
+		       "utterances, %llu ASR records\n",
+		       mode, count(&l, IVR_MEDIA_EV_DTMF_END, -1), ns,
+		       first_start[mode] * 1000.0 / RATE, ne, utts,
+		       (unsigned long long)st.asr_frames);
+		ivr_check_int_eq(count(&l, IVR_MEDIA_EV_DTMF_END, -1), 1);
+		ivr_check_int_eq(ns, ne);
+		if (mode == 1) {
+			ivr_check_int_eq(ns, 0);
+			ivr_check_int_eq(st.asr_frames, 0);
+			ivr_check_int_eq(utts, 0);
+		} else {
+			ivr_check(ns >= 1);
+			ivr_check(utts >= 1);
+			ivr_check_near((double)first_start[mode], (double)MS(3000), MS(150));
+		}
+		if (mode == 2)
+			ivr_check_near((double)first_start[2], (double)first_start[0], MS(20));
+		if (mode == 3) {
+			/* The one utterance ends where listening stopped, reported then. */
+			ivr_check_int_eq(ns, 1);
+			ivr_check_int_eq(utts, 1);
+			for (int i = 0; i < l.n; i++)
+				if (l.ev[i].type == IVR_MEDIA_EV_SPEECH_END) {
+					ivr_check(l.at[i] == off_at + FR);
+					ivr_check(l.ev[i].sample <= off_at &&
+						  l.ev[i].sample + MS(80) >= off_at);
+				}
+		}
+		free(ring);
+		ivr_dspchain_free(ch);
+	}
+	free(x);
+	ivr_audio_free(&caller);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -1259,5 +1352,6 @@ int main(int argc, char **argv)
 	ivr_test_run(bad_input_and_reset);
 	ivr_test_run(process_does_not_allocate);
 	ivr_test_run(wideband_16k);
+	ivr_test_run(listen_only_when_consumed);
 	return ivr_test_summary();
 }

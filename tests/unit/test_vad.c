@@ -17,7 +17,7 @@
  * Conditions: clean, white noise and babble (the sum of six other talkers)
  * at 20 and 10 dB SNR (active speech level vs noise power).  F1 and the
  * false-alarm rate are printed per condition and the targets asserted:
- * F1 >= 0.95 and FA <= 5% clean and at 20 dB, F1 >= 0.90 at 10 dB.
+ * F1 >= 0.965 and FA <= 4% clean and at 20 dB, F1 >= 0.90 at 10 dB.
  * Also: the line 10 dB quieter and louder, endpointer events against the
  * known silences, noise-floor tracking, 10 ms vs 20 ms frames, reset/clone,
  * bad input.
@@ -36,6 +36,9 @@
 #define LEVEL_DBFS -26.0
 #define N_BABBLE   6
 #define BED_DB	   35.0 /* idle-channel noise below the active speech level */
+/* Clean and 20 dB SNR: measured 0.972-0.985 and at most 3.6% (16k babble); a little slack. */
+#define F1_MIN 0.965
+#define FA_MAX 0.04
 
 static char tmpdir[64];
 
@@ -247,9 +250,9 @@ static void conditions(const struct stream *s, int ulaw, const char *tag)
 #define COND(label, nz, snr, f1, fa)                                                               \
 	snprintf(name, sizeof(name), "%s %s", tag, label);                                         \
 	check_condition(name, s, nz, snr, ulaw, f1, fa)
-	COND("clean", NOISE_NONE, 0, 0.95, 0.05);
-	COND("white 20 dB", NOISE_WHITE, 20, 0.95, 0.05);
-	COND("babble 20 dB", NOISE_BABBLE, 20, 0.95, 0.05);
+	COND("clean", NOISE_NONE, 0, F1_MIN, FA_MAX);
+	COND("white 20 dB", NOISE_WHITE, 20, F1_MIN, FA_MAX);
+	COND("babble 20 dB", NOISE_BABBLE, 20, F1_MIN, FA_MAX);
 	COND("white 10 dB", NOISE_WHITE, 10, 0.90, 1.0);
 	COND("babble 10 dB", NOISE_BABBLE, 10, 0.90, 1.0);
 #undef COND
@@ -289,9 +292,9 @@ IVR_TEST(level_independence)
 		char name[64];
 		level_offset_db = off[i];
 		snprintf(name, sizeof(name), "8k mu-law %+.0f dB clean", off[i]);
-		check_condition(name, &st8, NOISE_NONE, 0, 1, 0.95, 0.05);
+		check_condition(name, &st8, NOISE_NONE, 0, 1, F1_MIN, FA_MAX);
 		snprintf(name, sizeof(name), "8k mu-law %+.0f dB babble 20", off[i]);
-		check_condition(name, &st8, NOISE_BABBLE, 20, 1, 0.95, 0.05);
+		check_condition(name, &st8, NOISE_BABBLE, 20, 1, F1_MIN, FA_MAX);
 	}
 	level_offset_db = 0.0;
 	return IVR_TEST_RESULT();
@@ -415,6 +418,84 @@ IVR_TEST(noise_floor_tracking)
 	return IVR_TEST_RESULT();
 }
 
+/*
+ * The pre-gate passes over background, not onsets: each utterance after 4 s
+ * of idle-line noise (35 dB under the speech, which the gate passes over)
+ * must give its START at the same sample and in the same frame as with every
+ * block analysed (no_pregate), give or take one 10 ms block, and the gate
+ * must actually have passed over most of the silence.
+ */
+IVR_TEST(pregate_keeps_onsets)
+{
+	if (!load())
+		return IVR_TEST_SKIP;
+	for (int k = 0; k < 2; k++) {
+		const struct ivr_speech_corpus *c = k ? &corpus16 : &corpus8;
+		const uint32_t rate = k ? 16000 : 8000;
+		const size_t fl = rate / 50, gap = 4 * (size_t)rate;
+		const float bed = (float)pow(10.0, (LEVEL_DBFS - BED_DB) / 20.0);
+		struct ivr_vad *v[2];
+		v[0] = ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = rate });
+		v[1] = ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = rate, .no_pregate = 1 });
+		uint64_t seed = 11, pos = 0;
+		size_t gated = 0, silent_blocks = 0;
+		int found[2] = { 0, 0 }, same = 0, close = 0;
+		float x[320];
+		for (int u = 0; u < c->n_utt; u++) {
+			const size_t len = gap + c->utt[u].n_samples;
+			const uint64_t onset = pos + gap;
+			uint64_t start[2] = { 0, 0 }, at[2] = { 0, 0 };
+			for (size_t off = 0; off + fl <= len; off += fl) {
+				for (size_t i = 0; i < fl; i++) {
+					const size_t j = off + i;
+					x[i] = bed * (float)ivr_speech_gauss(&seed) +
+					       (j >= gap ? c->utt[u].samples[j - gap] : 0.0f);
+				}
+				if (!k)
+					ivr_speech_ulaw(x, fl);
+				for (int d = 0; d < 2; d++) {
+					struct ivr_vad_result r;
+					ivr_check(ivr_vad_process(v[d], x, fl, &r) >= 0);
+					if (d == 0 && off + fl <= gap && off >= rate) {
+						gated += r.n_gated;
+						silent_blocks += 2;
+					}
+					for (int e = 0; e < r.n_events; e++)
+						if (r.ev[e].type == IVR_VAD_EV_START && !at[d] &&
+						    r.ev[e].sample + rate / 10 >= onset) {
+							start[d] = r.ev[e].sample;
+							at[d] = pos + off + fl;
+						}
+				}
+			}
+			pos += len - len % fl;
+			for (int d = 0; d < 2; d++)
+				found[d] +=
+					at[d] && start[d] <= onset + 400 * (uint64_t)rate / 1000;
+			same += at[0] == at[1] && start[0] == start[1];
+			close += at[0] && at[1] && at[0] <= at[1] + rate / 100 &&
+				 start[0] <= start[1] + rate / 100;
+			if (!(at[0] == at[1] && start[0] == start[1]))
+				printf("  %u Hz utterance %d: START %.3f s (at %.3f) gated, %.3f s "
+				       "(at "
+				       "%.3f) reference\n",
+				       rate, u, (double)start[0] / rate, (double)at[0] / rate,
+				       (double)start[1] / rate, (double)at[1] / rate);
+		}
+		printf("  %u Hz: %d utterances after 4 s of noise: %d/%d found (gate/reference), "
+		       "%d identical, %d within 10 ms; gate passed over %.0f%% of the silence\n",
+		       rate, c->n_utt, found[0], found[1], same, close,
+		       100.0 * (double)gated / (double)silent_blocks);
+		ivr_check_int_eq(found[0], c->n_utt);
+		ivr_check_int_eq(found[1], c->n_utt);
+		ivr_check_int_eq(close, c->n_utt);
+		ivr_check(gated * 2 > silent_blocks);
+		ivr_vad_free(v[0]);
+		ivr_vad_free(v[1]);
+	}
+	return IVR_TEST_RESULT();
+}
+
 /* 10 ms frames give the same decisions as 20 ms ones (the analysis is per 10 ms). */
 IVR_TEST(frame_sizes_agree)
 {
@@ -484,6 +565,7 @@ IVR_TEST(bad_input)
 	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .min_level_dbfs = 10 }), 0);
 	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .prior_level_dbfs = 3 }), 0);
 	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .hangover_ms = 100000 }), 0);
+	ivr_check_int_eq(ivr_vad_size(&(struct ivr_vad_cfg){ .no_pregate = 2 }), 0);
 	ivr_check(ivr_vad_size(NULL) > 0);
 	errno = 0;
 	ivr_check(ivr_vad_new(&(struct ivr_vad_cfg){ .rate_hz = 22050 }) == NULL);
@@ -529,6 +611,7 @@ int main(int argc, char **argv)
 	ivr_test_run(level_independence);
 	ivr_test_run(endpointer_events);
 	ivr_test_run(noise_floor_tracking);
+	ivr_test_run(pregate_keeps_onsets);
 	ivr_test_run(frame_sizes_agree);
 	ivr_test_run(clone_and_reset);
 	ivr_test_run(bad_input);
