@@ -22,6 +22,7 @@
  * says so and prints the engine's own figures.  --smoke: 20 calls for 1 s, checks it works.
  * Options: --calls 100,250,500,1000,1500,2000,2500,3000  --seconds 10  --repeats 3
  * --no-latency (skip the paired mouth-to-ear run of each point)  --no-rtpengine
+ * --no-ring: the engine without an event ring, so no call's VAD runs (nothing consumes it)
  * --rt PRIO: engine and rtpengine run SCHED_FIFO at PRIO, the bench and ivr-load at PRIO + 1
  * (as media servers are deployed; on a machine shared with other work it keeps the late-frame
  * figures about the engine rather than about the neighbours; a saturated server then takes
@@ -110,18 +111,28 @@ static int cmp_d(const void *a, const void *b)
 
 /* ---- IVR engine + ivr-load ---- */
 
+/*
+ * With an event ring every call's VAD runs (speech events have a consumer), which is the
+ * issue's IVR workload: decode, DTMF, VAD, prompt, encode.  Without one the chain skips
+ * the VAD (docs/dspchain.md "What runs when"): --no-ring measures that case.
+ */
+static bool with_ring = true;
+
 static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 {
 	struct result r = { 0 };
-	char eng[600], load[600], sock[128], calls[32], dur[32], maxc[32];
+	char eng[600], load[600], sock[128], calls[32], dur[32], maxc[32], ring[64];
 	snprintf(eng, sizeof(eng), "%s/../engine/ivr-engine", dir);
 	snprintf(load, sizeof(load), "%s/../tools/ivr-load", dir);
 	snprintf(sock, sizeof(sock), "/tmp/bench_engine_%d.sock", (int)getpid());
 	snprintf(calls, sizeof(calls), "%d", n);
 	snprintf(dur, sizeof(dur), "%.1f", secs);
 	snprintf(maxc, sizeof(maxc), "%d", n + 16);
-	char *eargv[] = { eng,	"--control", sock,	    "--workers", "2",	      "--max-calls",
-			  maxc, "--ports",   "44000-60000", "--bind",	 "127.0.0.1", NULL };
+	snprintf(ring, sizeof(ring), "bench_engine_%d", (int)getpid());
+	char *eargv[] = { eng,		 "--control",	sock,	     "--workers",
+			  "2",		 "--max-calls", maxc,	     "--ports",
+			  "44000-60000", "--bind",	"127.0.0.1", with_ring ? "--ring" : NULL,
+			  ring,		 NULL };
 	pid_t ep = spawn(eargv, -1, true, true);
 	for (int i = 0; i < 300 && access(sock, F_OK) != 0; i++)
 		msleep(10);
@@ -397,6 +408,8 @@ int main(int argc, char **argv)
 			latency = false;
 		else if (!strcmp(argv[i], "--no-rtpengine"))
 			relay = false;
+		else if (!strcmp(argv[i], "--no-ring"))
+			with_ring = false;
 		else if (!strcmp(argv[i], "--rt") && i + 1 < argc) {
 			int v = atoi(argv[++i]);
 			rt_prio = IVR_CLAMP(v, 1, 98);
@@ -406,9 +419,9 @@ int main(int argc, char **argv)
 			int v = atoi(argv[++i]); /* not inside IVR_CLAMP: it evaluates twice */
 			repeats = IVR_CLAMP(v, 1, 15);
 		} else {
-			fprintf(stderr,
-				"usage: bench_engine [--smoke] [--calls A,B,..] [--seconds "
-				"S] [--repeats R] [--no-latency] [--no-rtpengine] [--rt PRIO]\n");
+			fprintf(stderr, "usage: bench_engine [--smoke] [--calls A,B,..] [--seconds "
+					"S] [--repeats R] [--no-latency] [--no-rtpengine] "
+					"[--no-ring] [--rt PRIO]\n");
 			return 2;
 		}
 	}
