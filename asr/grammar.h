@@ -22,6 +22,7 @@
 enum ivr_grammar_mode {
 	IVR_GRAMMAR_PHRASES = 0, /* carrier words + one example phrase (strict) */
 	IVR_GRAMMAR_LOOP,	 /* phrases, or any sequence of node + carrier words */
+	IVR_GRAMMAR_LM,		 /* trigram language model from the phrases (ivr_grammar_arpa) */
 };
 
 /**
@@ -47,5 +48,29 @@ int ivr_grammar_words(const struct ivr_flow_node *node, char (*words)[IVR_INTENT
  * the weight of a function word.  @return true if it is. Thread: any.
  */
 bool ivr_grammar_is_carrier(const char *word);
+
+/**
+ * Build a trigram language model (ARPA text, log10 probabilities with
+ * backoff) for @node: counted from its example phrases, the same phrases
+ * with one word replaced by a synonym from the built-in telephony lexicon,
+ * and wrapped in carrier phrases; every carrier and background word is in
+ * its vocabulary at a low unigram probability, so speech outside the menu
+ * can come out as words the classifier does not know.  *@arpa is malloc'ed
+ * (caller frees).
+ * @return 0, -EINVAL (node has no intents or no words), -ENOMEM. Thread: control.
+ */
+IVR_NODISCARD int ivr_grammar_arpa(const struct ivr_flow_node *node, char **arpa);
+
+/**
+ * The lexicon group after group @after (-1: the first) that holds @word.
+ * @return the group index, or -1 when no further group has it. Thread: any.
+ */
+int ivr_grammar_synonym_group(const char *word, int after);
+
+/**
+ * The @k-th word of lexicon group @group into @w.
+ * @return false when @k or @group is past the end. Thread: any.
+ */
+bool ivr_grammar_synonym(int group, size_t k, char w[IVR_INTENT_WORD_MAX]);
 
 #endif /* IVR_ASR_GRAMMAR_H */

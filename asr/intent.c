@@ -99,6 +99,42 @@ static int find_word(const struct ivr_intent_model *m, const char *w)
 	return -1;
 }
 
+/* Crude English suffix stripping: "payments" -> "payment", "collected" -> "collect". */
+static size_t stem_len(const char *w)
+{
+	size_t n = strlen(w);
+	static const char *const SUF[] = { "ing", "ed", "es", "s" };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(SUF); i++) {
+		size_t l = strlen(SUF[i]);
+		if (n > l + 2 && !strcmp(w + n - l, SUF[i]))
+			return n - l;
+	}
+	return n;
+}
+
+/*
+ * The model's word for @w: itself, a word with the same stem, or a word of
+ * one of its lexicon groups (asr/grammar.c).  @return the index, or -1.
+ */
+static int find_known(const struct ivr_intent_model *m, const char *w)
+{
+	int wi = find_word(m, w);
+	if (wi >= 0)
+		return wi;
+	size_t sl = stem_len(w);
+	for (size_t i = 0; i < m->n_words; i++) {
+		size_t ml = stem_len(m->words[i].text);
+		if (ml == sl && ml >= 3 && !strncmp(m->words[i].text, w, sl))
+			return (int)i;
+	}
+	char syn[IVR_INTENT_WORD_MAX];
+	for (int g = ivr_grammar_synonym_group(w, -1); g >= 0; g = ivr_grammar_synonym_group(w, g))
+		for (size_t k = 0; ivr_grammar_synonym(g, k, syn); k++)
+			if (strcmp(syn, w) && (wi = find_word(m, syn)) >= 0)
+				return wi;
+	return -1;
+}
+
 struct ivr_intent_model *ivr_intent_build(const struct ivr_flow_node *node)
 {
 	if (!node || node->n_intents == 0 || node->n_intents > 32) {
@@ -203,7 +239,12 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 			dup |= !strcmp(words[j], words[k]);
 		if (dup)
 			continue;
-		int wi = find_word(m, words[k]);
+		int wi = find_known(m, words[k]);
+		for (size_t j = 0; j < n_uniq && wi >= 0; j++)
+			if (idx[j] == wi)
+				wi = -2; /* a synonym of a word already counted */
+		if (wi == -2)
+			continue;
 		idx[n_uniq++] = wi;
 		total += wi >= 0 ? m->words[wi].weight
 				 : (is_stop(words[k]) || ivr_grammar_is_carrier(words[k])

@@ -182,6 +182,8 @@ static int cmd_test(int argc, char **argv)
 			verbose = 1;
 		else if (!strcmp(argv[i], "--loop"))
 			loop = 1;
+		else if (!strcmp(argv[i], "--lm"))
+			loop = 2;
 		else if (!strcmp(argv[i], "--no-verify"))
 			verify = 0;
 		else if (!strcmp(argv[i], "--verify-always"))
@@ -223,7 +225,9 @@ static int cmd_test(int argc, char **argv)
 		return 2;
 	}
 	const struct ivr_flow *fl[1] = { f };
-	struct ivr_recognizer_cfg rcfg = { .mode = loop ? IVR_GRAMMAR_LOOP : IVR_GRAMMAR_PHRASES,
+	struct ivr_recognizer_cfg rcfg = { .mode = loop == 2 ? IVR_GRAMMAR_LM
+						   : loop    ? IVR_GRAMMAR_LOOP
+							     : IVR_GRAMMAR_PHRASES,
 					   .phone_lm = verify ? NULL : "",
 					   .verify_always = verify_always };
 	struct ivr_recognizer *rec = ivr_recognizer_new(fl, 1, &rcfg, err, sizeof(err));
