@@ -18,11 +18,14 @@
 #include "asr/flow.h"
 #include "asr/intent.h"
 
-/** Grammar shapes. */
+/**
+ * Search shapes.  The default, the n-gram model, understood held-out
+ * paraphrases best (docs/asr.md); the JSGF shapes are cheaper to decode.
+ */
 enum ivr_grammar_mode {
-	IVR_GRAMMAR_PHRASES = 0, /* carrier words + one example phrase (strict) */
-	IVR_GRAMMAR_LOOP,	 /* phrases, or any sequence of node + carrier words */
-	IVR_GRAMMAR_LM,		 /* trigram language model from the phrases (ivr_grammar_arpa) */
+	IVR_GRAMMAR_LM = 0,  /* trigram language model from the phrases (ivr_grammar_arpa) */
+	IVR_GRAMMAR_PHRASES, /* JSGF: carrier words + one example phrase (strict) */
+	IVR_GRAMMAR_LOOP,    /* JSGF: phrases, or any sequence of node + carrier words */
 };
 
 /**

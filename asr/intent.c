@@ -24,8 +24,9 @@
 
 #define MAX_TEXT_WORDS 64
 /* Weight of a word the node has never seen: about an average content word. */
-#define UNKNOWN_WEIGHT 1.0f
-#define STOP_WEIGHT    0.15f
+#define UNKNOWN_WEIGHT	1.0f
+#define STOP_WEIGHT	0.15f
+#define MIN_TEXT_WEIGHT 0.5f
 
 /* Function words: present in most phrases of most intents, they say little. */
 static const char *const STOP[] = { "a",    "an",   "the",   "to",   "i",     "my",   "me",
@@ -187,13 +188,26 @@ struct ivr_intent_model *ivr_intent_build(const struct ivr_flow_node *node)
 			}
 		}
 	}
+	bool *alone = calloc(m->n_words ? m->n_words : 1, sizeof(*alone));
+	if (!alone)
+		goto oom;
+	for (size_t p = 0; p < m->n_phrases; p++)
+		if (m->phrases[p].n_words == 1)
+			alone[m->word_idx[m->phrases[p].first]] = true;
 	for (size_t i = 0; i < m->n_words; i++) {
 		struct word *w = &m->words[i];
 		float df = (float)__builtin_popcount(w->mask);
 		w->weight = logf(1.0f + (float)m->n_intents / df);
-		if (is_stop(w->text))
+		/*
+		 * Carrier words ("how", "tell", "know") are what any request is
+		 * wrapped in; with an n-gram search noise and off-topic speech
+		 * often come out as one of them.  Damped like function words,
+		 * unless a phrase is that word alone ("yes", "no").
+		 */
+		if (is_stop(w->text) || (ivr_grammar_is_carrier(w->text) && !alone[i]))
 			w->weight *= STOP_WEIGHT;
 	}
+	free(alone);
 	for (size_t p = 0; p < m->n_phrases; p++) {
 		struct phrase *ph = &m->phrases[p];
 		for (size_t k = 0; k < ph->n_words; k++)
@@ -253,6 +267,12 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 	}
 	if (n_uniq == 0 || total <= 0)
 		return 0;
+	/*
+	 * A text must weigh at least half a content word to cover an intent
+	 * alone: a lone function or carrier word (what noise often decodes
+	 * to under the n-gram search) is not a request.
+	 */
+	total = fmaxf(total, MIN_TEXT_WEIGHT);
 	float best = 0, second = 0;
 	int best_i = -1, second_i = -1;
 	for (size_t i = 0; i < m->n_intents; i++) {
