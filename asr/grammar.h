@@ -2,14 +2,16 @@
 /*
  * asr/grammar.h - what pocketsphinx needs for one flow node, built from its intents.
  *
- * A JSGF grammar that accepts the node's example phrases, the same phrases
- * wrapped in the carrier words callers add ("I'd like to ...", "... please"),
- * and any sequence of the node's words and common carrier words (so a
- * paraphrase like "how much money is in my account" still comes out as words
- * the intent classifier knows), plus the vocabulary list used to build a
- * small per-decoder dictionary.  Out-of-domain speech is rejected later, by
- * comparing the grammar's acoustic score with a free phone loop's
- * (asr/recognizer.c), not by the grammar.
+ * The default: a trigram language model (ARPA) counted from the node's example
+ * phrases, the phrases with one word replaced by a synonym from a small
+ * telephony lexicon, and both wrapped in the carrier words callers add ("I'd
+ * like to ...", "... please"); carrier and background words (function words,
+ * generic verbs) are in its vocabulary at a low probability so off-topic speech
+ * comes out as words no intent knows.  Also the older JSGF shapes (the phrases
+ * with carriers; or any sequence of the node's words), and the vocabulary list
+ * used to build a small per-decoder dictionary.  Out-of-domain speech is
+ * rejected by the classifier and by comparing the search's score with a free
+ * phone loop's (asr/recognizer.c).  Measurements: docs/asr.md.
  * Thread: control (allocates).
  */
 #ifndef IVR_ASR_GRAMMAR_H
