@@ -227,10 +227,6 @@ static int add_grammar(struct ivr_recognizer *r, const char *name, const char *j
 	struct grammar *g = &r->g[r->n_g];
 	memset(g, 0, sizeof(*g));
 	snprintf(g->search, sizeof(g->search), "g%zu_%.40s", r->n_g, name);
-	/*
-	 * What ps_set_jsgf_string() does, minus its leak: 5prealpha never frees
-	 * the parsed jsgf_t.  ps_set_fsg() keeps its own reference to the FSG.
-	 */
 	if (!jsgf) {
 		if (set_lm(r, g->search, arpa) < 0) {
 			seterr(err, err_len, "language model for %s does not load%s", name, "");
@@ -238,6 +234,10 @@ static int add_grammar(struct ivr_recognizer *r, const char *name, const char *j
 		}
 		goto model;
 	}
+	/*
+	 * What ps_set_jsgf_string() does, minus its leak: 5prealpha never frees
+	 * the parsed jsgf_t.  ps_set_fsg() keeps its own reference to the FSG.
+	 */
 	jsgf_t *jg = jsgf_parse_string(jsgf, NULL);
 	jsgf_rule_t *rule = jg ? jsgf_get_public_rule(jg) : NULL;
 	fsg_model_t *fsg = rule ? jsgf_build_fsg(jg, rule, ps_get_logmath(r->ps),
