@@ -2,14 +2,16 @@
 /*
  * asr/grammar.h - what pocketsphinx needs for one flow node, built from its intents.
  *
- * A JSGF grammar that accepts the node's example phrases, the same phrases
- * wrapped in the carrier words callers add ("I'd like to ...", "... please"),
- * and any sequence of the node's words and common carrier words (so a
- * paraphrase like "how much money is in my account" still comes out as words
- * the intent classifier knows), plus the vocabulary list used to build a
- * small per-decoder dictionary.  Out-of-domain speech is rejected later, by
- * comparing the grammar's acoustic score with a free phone loop's
- * (asr/recognizer.c), not by the grammar.
+ * The default: a trigram language model (ARPA) counted from the node's example
+ * phrases, the phrases with one word replaced by a synonym from a small
+ * telephony lexicon, and both wrapped in the carrier words callers add ("I'd
+ * like to ...", "... please"); carrier and background words (function words,
+ * generic verbs) are in its vocabulary at a low probability so off-topic speech
+ * comes out as words no intent knows.  Also the older JSGF shapes (the phrases
+ * with carriers; or any sequence of the node's words), and the vocabulary list
+ * used to build a small per-decoder dictionary.  Out-of-domain speech is
+ * rejected by the classifier and by comparing the search's score with a free
+ * phone loop's (asr/recognizer.c).  Measurements: docs/asr.md.
  * Thread: control (allocates).
  */
 #ifndef IVR_ASR_GRAMMAR_H
@@ -18,10 +20,14 @@
 #include "asr/flow.h"
 #include "asr/intent.h"
 
-/** Grammar shapes. */
+/**
+ * Search shapes.  The default, the n-gram model, understood held-out
+ * paraphrases best (docs/asr.md); the JSGF shapes are cheaper to decode.
+ */
 enum ivr_grammar_mode {
-	IVR_GRAMMAR_PHRASES = 0, /* carrier words + one example phrase (strict) */
-	IVR_GRAMMAR_LOOP,	 /* phrases, or any sequence of node + carrier words */
+	IVR_GRAMMAR_LM = 0,  /* trigram language model from the phrases (ivr_grammar_arpa) */
+	IVR_GRAMMAR_PHRASES, /* JSGF: carrier words + one example phrase (strict) */
+	IVR_GRAMMAR_LOOP,    /* JSGF: phrases, or any sequence of node + carrier words */
 };
 
 /**
@@ -47,5 +53,29 @@ int ivr_grammar_words(const struct ivr_flow_node *node, char (*words)[IVR_INTENT
  * the weight of a function word.  @return true if it is. Thread: any.
  */
 bool ivr_grammar_is_carrier(const char *word);
+
+/**
+ * Build a trigram language model (ARPA text, log10 probabilities with
+ * backoff) for @node: counted from its example phrases, the same phrases
+ * with one word replaced by a synonym from the built-in telephony lexicon,
+ * and wrapped in carrier phrases; every carrier and background word is in
+ * its vocabulary at a low unigram probability, so speech outside the menu
+ * can come out as words the classifier does not know.  *@arpa is malloc'ed
+ * (caller frees).
+ * @return 0, -EINVAL (node has no intents or no words), -ENOMEM. Thread: control.
+ */
+IVR_NODISCARD int ivr_grammar_arpa(const struct ivr_flow_node *node, char **arpa);
+
+/**
+ * The lexicon group after group @after (-1: the first) that holds @word.
+ * @return the group index, or -1 when no further group has it. Thread: any.
+ */
+int ivr_grammar_synonym_group(const char *word, int after);
+
+/**
+ * The @k-th word of lexicon group @group into @w.
+ * @return false when @k or @group is past the end. Thread: any.
+ */
+bool ivr_grammar_synonym(int group, size_t k, char w[IVR_INTENT_WORD_MAX]);
 
 #endif /* IVR_ASR_GRAMMAR_H */

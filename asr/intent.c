@@ -24,8 +24,9 @@
 
 #define MAX_TEXT_WORDS 64
 /* Weight of a word the node has never seen: about an average content word. */
-#define UNKNOWN_WEIGHT 1.0f
-#define STOP_WEIGHT    0.15f
+#define UNKNOWN_WEIGHT	1.0f
+#define STOP_WEIGHT	0.15f
+#define MIN_TEXT_WEIGHT 0.5f
 
 /* Function words: present in most phrases of most intents, they say little. */
 static const char *const STOP[] = { "a",    "an",   "the",   "to",   "i",     "my",   "me",
@@ -99,6 +100,42 @@ static int find_word(const struct ivr_intent_model *m, const char *w)
 	return -1;
 }
 
+/* Crude English suffix stripping: "payments" -> "payment", "collected" -> "collect". */
+static size_t stem_len(const char *w)
+{
+	size_t n = strlen(w);
+	static const char *const SUF[] = { "ing", "ed", "es", "s" };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(SUF); i++) {
+		size_t l = strlen(SUF[i]);
+		if (n > l + 2 && !strcmp(w + n - l, SUF[i]))
+			return n - l;
+	}
+	return n;
+}
+
+/*
+ * The model's word for @w: itself, a word with the same stem, or a word of
+ * one of its lexicon groups (asr/grammar.c).  @return the index, or -1.
+ */
+static int find_known(const struct ivr_intent_model *m, const char *w)
+{
+	int wi = find_word(m, w);
+	if (wi >= 0)
+		return wi;
+	size_t sl = stem_len(w);
+	for (size_t i = 0; i < m->n_words; i++) {
+		size_t ml = stem_len(m->words[i].text);
+		if (ml == sl && ml >= 3 && !strncmp(m->words[i].text, w, sl))
+			return (int)i;
+	}
+	char syn[IVR_INTENT_WORD_MAX];
+	for (int g = ivr_grammar_synonym_group(w, -1); g >= 0; g = ivr_grammar_synonym_group(w, g))
+		for (size_t k = 0; ivr_grammar_synonym(g, k, syn); k++)
+			if (strcmp(syn, w) && (wi = find_word(m, syn)) >= 0)
+				return wi;
+	return -1;
+}
+
 struct ivr_intent_model *ivr_intent_build(const struct ivr_flow_node *node)
 {
 	if (!node || node->n_intents == 0 || node->n_intents > 32) {
@@ -151,13 +188,26 @@ struct ivr_intent_model *ivr_intent_build(const struct ivr_flow_node *node)
 			}
 		}
 	}
+	bool *alone = calloc(m->n_words ? m->n_words : 1, sizeof(*alone));
+	if (!alone)
+		goto oom;
+	for (size_t p = 0; p < m->n_phrases; p++)
+		if (m->phrases[p].n_words == 1)
+			alone[m->word_idx[m->phrases[p].first]] = true;
 	for (size_t i = 0; i < m->n_words; i++) {
 		struct word *w = &m->words[i];
 		float df = (float)__builtin_popcount(w->mask);
 		w->weight = logf(1.0f + (float)m->n_intents / df);
-		if (is_stop(w->text))
+		/*
+		 * Carrier words ("how", "tell", "know") are what any request is
+		 * wrapped in; with an n-gram search noise and off-topic speech
+		 * often come out as one of them.  Damped like function words,
+		 * unless a phrase is that word alone ("yes", "no").
+		 */
+		if (is_stop(w->text) || (ivr_grammar_is_carrier(w->text) && !alone[i]))
 			w->weight *= STOP_WEIGHT;
 	}
+	free(alone);
 	for (size_t p = 0; p < m->n_phrases; p++) {
 		struct phrase *ph = &m->phrases[p];
 		for (size_t k = 0; k < ph->n_words; k++)
@@ -203,7 +253,12 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 			dup |= !strcmp(words[j], words[k]);
 		if (dup)
 			continue;
-		int wi = find_word(m, words[k]);
+		int wi = find_known(m, words[k]);
+		for (size_t j = 0; j < n_uniq && wi >= 0; j++)
+			if (idx[j] == wi)
+				wi = -2; /* a synonym of a word already counted */
+		if (wi == -2)
+			continue;
 		idx[n_uniq++] = wi;
 		total += wi >= 0 ? m->words[wi].weight
 				 : (is_stop(words[k]) || ivr_grammar_is_carrier(words[k])
@@ -212,6 +267,12 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 	}
 	if (n_uniq == 0 || total <= 0)
 		return 0;
+	/*
+	 * A text must weigh at least half a content word to cover an intent
+	 * alone: a lone function or carrier word (what noise often decodes
+	 * to under the n-gram search) is not a request.
+	 */
+	total = fmaxf(total, MIN_TEXT_WEIGHT);
 	float best = 0, second = 0;
 	int best_i = -1, second_i = -1;
 	for (size_t i = 0; i < m->n_intents; i++) {

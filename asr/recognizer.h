@@ -86,6 +86,7 @@ struct ivr_recognizer_cfg {
 	const char *dict_path; /* NULL: IVR_PS_MODELDIR/en-us/cmudict-en-us.dict */
 	const char *phone_lm;  /* NULL: en-us-phone.lm.bin; "" disables verification */
 	bool full_dict;	       /* load the whole dictionary (needed for custom grammars) */
+	/* 0 = IVR_GRAMMAR_LM; verify_center applies to the JSGF modes only */
 	enum ivr_grammar_mode mode;
 	float verify_center; /* per-frame score gap giving confidence 0.5 (0 = built-in) */
 	float verify_scale;  /* gap units per logistic unit (0 = built-in) */

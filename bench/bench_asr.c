@@ -330,18 +330,21 @@ static void pool_latency(const struct ivr_flow *const *fl, const struct ivr_flow
 
 int main(int argc, char **argv)
 {
-	int smoke = 0, verify = 1;
+	int smoke = 0, verify = 1, phrases = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--smoke"))
 			smoke = 1;
 		else if (!strcmp(argv[i], "--no-verify"))
 			verify = 0;
+		else if (!strcmp(argv[i], "--phrases"))
+			phrases = 1; /* our path with the strict JSGF instead of the n-gram model */
 		else {
-			fprintf(stderr, "usage: bench_asr [--smoke] [--no-verify]\n");
+			fprintf(stderr, "usage: bench_asr [--smoke] [--no-verify] [--phrases]\n");
 			return 2;
 		}
 	}
-	struct ivr_recognizer_cfg rcfg = { .phone_lm = verify ? NULL : "" };
+	struct ivr_recognizer_cfg rcfg = { .phone_lm = verify ? NULL : "",
+					   .mode = phrases ? IVR_GRAMMAR_PHRASES : IVR_GRAMMAR_LM };
 	int repeats = smoke ? 1 : 3;
 	char src[1024], err[512], cache[1024], tmpdir[] = "/tmp/ivr_bench_asr_XXXXXX";
 	snprintf(src, sizeof(src), "%s/grammars/bank.yaml", IVR_SOURCE_DIR);

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct ivr_recognizer_cfg cfg = { .phone_lm = verify ? NULL : "",
-					  .mode = loop ? IVR_GRAMMAR_LOOP : IVR_GRAMMAR_PHRASES };
+					  .mode = loop ? IVR_GRAMMAR_LOOP : IVR_GRAMMAR_LM };
 	const struct ivr_flow *fl[1] = { f };
 	struct ivr_recognizer *rec = ivr_recognizer_new(fl, 1, &cfg, err, sizeof(err));
 	if (!rec) {

@@ -26,7 +26,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ivr-flow lint [--dict DICT] FLOW.yaml\n"
-		   "       ivr-flow test [--voices slt,rms] [--cache DIR] [-v] [--loop] "
+		   "       ivr-flow test [--voices slt,rms] [--cache DIR] [-v] [--loop|--phrases] "
 		   "[--no-verify]\n"
 		   "                     [--verify-always]\n"
 		   "                     FLOW.yaml CASES\n"
@@ -40,7 +40,9 @@ static void usage(FILE *f)
 		   "      are rendered once per voice (flite slt/rms/awb/kal, espeak) to 8 kHz\n"
 		   "      mu-law and cached.  Prints accuracy, confusion matrix, per-intent\n"
 		   "      recall, false accepts/rejects against the threshold.  Exit 0 ran,\n"
-		   "      2 bad input or no recogniser.\n"
+		   "      2 bad input or no recogniser.  Each node is searched with a trigram\n"
+		   "      model built from its phrases; --phrases uses the strict JSGF of the\n"
+		   "      phrases instead, --loop a JSGF that also takes any word sequence.\n"
 		   "prompts: render every prompt_text (and reprompt/no-match/no-input texts) to\n"
 		   "      DIR/NODE[.kind].wav, 8 kHz mu-law, with flite (or --voice espeak).\n");
 }
@@ -182,6 +184,8 @@ static int cmd_test(int argc, char **argv)
 			verbose = 1;
 		else if (!strcmp(argv[i], "--loop"))
 			loop = 1;
+		else if (!strcmp(argv[i], "--phrases"))
+			loop = 2;
 		else if (!strcmp(argv[i], "--no-verify"))
 			verify = 0;
 		else if (!strcmp(argv[i], "--verify-always"))
@@ -223,7 +227,9 @@ static int cmd_test(int argc, char **argv)
 		return 2;
 	}
 	const struct ivr_flow *fl[1] = { f };
-	struct ivr_recognizer_cfg rcfg = { .mode = loop ? IVR_GRAMMAR_LOOP : IVR_GRAMMAR_PHRASES,
+	struct ivr_recognizer_cfg rcfg = { .mode = loop == 2 ? IVR_GRAMMAR_PHRASES
+						   : loop    ? IVR_GRAMMAR_LOOP
+							     : IVR_GRAMMAR_LM,
 					   .phone_lm = verify ? NULL : "",
 					   .verify_always = verify_always };
 	struct ivr_recognizer *rec = ivr_recognizer_new(fl, 1, &rcfg, err, sizeof(err));

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/unit/test_grammar.c - JSGF and vocabulary built from a node's intents.
- * The JSGF is checked by sphinxbase's own parser when ASR is built.
+ * tests/unit/test_grammar.c - JSGF, trigram model and vocabulary built from a
+ * node's intents.  The JSGF and the ARPA text are checked by sphinxbase's own
+ * readers when ASR is built; the model's probabilities are checked to sum to 1.
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #include "ivr_test.h"
 #if IVR_HAVE_ASR
 #include <sphinxbase/jsgf.h>
+#include <sphinxbase/ngram_model.h>
+#include <unistd.h>
 #endif
 
 static const char FLOW[] = "flow: g\nstart: m\nnodes:\n"
@@ -64,6 +68,102 @@ IVR_TEST(jsgf_holds_every_phrase)
 	return IVR_TEST_RESULT();
 }
 
+/* log10 probability of the unigram @w in @arpa, or NAN; its backoff into *@bo. */
+static double uni(const char *arpa, const char *w, double *bo)
+{
+	const char *s = strstr(arpa, "\\1-grams:\n");
+	const char *end = strstr(arpa, "\\2-grams:");
+	for (s = s ? strchr(s, '\n') + 1 : NULL; s && s < end; s = strchr(s, '\n') + 1) {
+		double p, b;
+		char word[64];
+		if (sscanf(s, "%lf %63s %lf", &p, word, &b) == 3 && !strcmp(word, w)) {
+			*bo = b;
+			return p;
+		}
+	}
+	return NAN;
+}
+
+IVR_TEST(arpa_is_a_proper_model)
+{
+	struct ivr_flow *f;
+	char err[256];
+	ivr_check_int_eq(ivr_flow_parse(&f, FLOW, strlen(FLOW), NULL, err, sizeof(err)), 0);
+	if (!f)
+		return IVR_TEST_FAIL;
+	char *a = NULL;
+	ivr_check_int_eq(ivr_grammar_arpa(&f->nodes[0], &a), 0);
+	if (!a) {
+		ivr_flow_free(f);
+		return IVR_TEST_FAIL;
+	}
+	/* the header's counts match the sections */
+	size_t hdr[3] = { 0 }, got[3] = { 0 };
+	ivr_check(sscanf(strstr(a, "ngram 1="), "ngram 1=%zu ngram 2=%zu ngram 3=%zu", &hdr[0],
+			 &hdr[1], &hdr[2]) == 3);
+	int sec = -1;
+	double sum1 = 0;
+	for (const char *s = a; *s; s = strchr(s, '\n') ? strchr(s, '\n') + 1 : s + strlen(s)) {
+		if (!strncmp(s, "\\1-grams:", 9) || !strncmp(s, "\\2-grams:", 9) ||
+		    !strncmp(s, "\\3-grams:", 9)) {
+			sec = s[1] - '1';
+			continue;
+		}
+		if (sec < 0 || *s == '\n' || *s == '\\')
+			continue;
+		got[sec]++;
+		double p;
+		char w1[64];
+		if (sec == 0 && sscanf(s, "%lf %63s", &p, w1) == 2 && strcmp(w1, "<s>"))
+			sum1 += pow(10, p);
+	}
+	for (int k = 0; k < 3; k++)
+		ivr_check_msg(hdr[k] == got[k] && got[k] > 0, "%d-grams %zu vs %zu", k + 1, hdr[k],
+			      got[k]);
+	ivr_check_near(sum1, 1.0, 0.01);
+	/* every phrase word, a synonym ("representative" for "agent") and a
+	 * background word are in the vocabulary */
+	double bo;
+	ivr_check(!isnan(uni(a, "balance", &bo)) && !isnan(uni(a, "representative", &bo)) &&
+		  !isnan(uni(a, "where", &bo)));
+	ivr_check(isnan(uni(a, "zebra", &bo)));
+	/* after <s>: seen bigrams + backoff * unseen unigrams = 1 */
+	double bo_s;
+	ivr_check(!isnan(uni(a, "<s>", &bo_s)));
+	double seen = 0, seen_uni = 0;
+	const char *s2 = strstr(a, "\\2-grams:"), *e2 = strstr(a, "\\3-grams:");
+	for (const char *s = strchr(s2, '\n') + 1; s < e2; s = strchr(s, '\n') + 1) {
+		double p, b;
+		char w1[64], w2[64];
+		if (sscanf(s, "%lf %63s %63s %lf", &p, w1, w2, &b) == 4 && !strcmp(w1, "<s>")) {
+			seen += pow(10, p);
+			seen_uni += pow(10, uni(a, w2, &b));
+		}
+	}
+	ivr_check_near(seen + pow(10, bo_s) * (sum1 - seen_uni), 1.0, 0.01);
+#if IVR_HAVE_ASR
+	char path[] = "/tmp/test_grammar_XXXXXX";
+	int fd = mkstemp(path);
+	ivr_check(fd >= 0 && write(fd, a, strlen(a)) == (ssize_t)strlen(a));
+	if (fd >= 0)
+		close(fd);
+	logmath_t *lm = logmath_init(1.0001, 0, 0);
+	ngram_model_t *ng = ngram_model_read(NULL, path, NGRAM_ARPA, lm);
+	ivr_check_msg(ng != NULL, "sphinxbase rejected the ARPA model");
+	if (ng)
+		ngram_model_free(ng);
+	logmath_free(lm);
+	unlink(path);
+#endif
+	free(a);
+	/* a node without intents has no model */
+	ivr_check_int_eq(ivr_grammar_arpa(&f->nodes[2], &a), -EINVAL);
+	ivr_check(a == NULL);
+	ivr_check_int_eq(ivr_grammar_arpa(NULL, &a), -EINVAL);
+	ivr_flow_free(f);
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(vocabulary_once_each)
 {
 	struct ivr_flow *f;
@@ -108,6 +208,7 @@ int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	ivr_test_run(jsgf_holds_every_phrase);
+	ivr_test_run(arpa_is_a_proper_model);
 	ivr_test_run(vocabulary_once_each);
 	ivr_test_run(carrier_words);
 	return ivr_test_summary();

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "asr/flow.h"
+#include "asr/grammar.h"
 #include "asr/intent.h"
 #include "ivr_test.h"
 
@@ -108,6 +109,44 @@ IVR_TEST(paraphrases_and_off_topic)
 	return IVR_TEST_RESULT();
 }
 
+IVR_TEST(synonyms_stems_and_lone_carriers)
+{
+	const struct ivr_flow_node *n = main_node();
+	struct ivr_intent_model *m = ivr_intent_build(n);
+	/* "someone" is in the lexicon's group of "person": it counts like it */
+	struct ivr_intent_result syn, unk;
+	ivr_intent_classify(m, "can i talk to someone", 1.0f, n->threshold, &syn);
+	ivr_intent_classify(m, "can i talk to zebras", 1.0f, n->threshold, &unk);
+	ivr_check_msg(syn.intent == intent_of(n, "agent"), "-> %d %.2f", syn.intent,
+		      syn.confidence);
+	ivr_check_msg(syn.confidence > unk.confidence + 0.1f, "%.2f vs %.2f", syn.confidence,
+		      unk.confidence);
+	/* "paying" and "bills" share the stems of "pay" and "bill" */
+	struct ivr_intent_result st;
+	ivr_intent_classify(m, "paying bills", 1.0f, n->threshold, &st);
+	ivr_check_msg(st.intent == intent_of(n, "payments"), "-> %d %.2f", st.intent,
+		      st.confidence);
+	/* a lone carrier word, what noise may decode to, is no request */
+	struct ivr_intent_result lone;
+	ivr_intent_classify(m, "how", 1.0f, n->threshold, &lone);
+	ivr_check_msg(lone.intent == -1, "\"how\" -> %d %.2f", lone.intent, lone.confidence);
+	ivr_intent_free(m);
+	/* ... unless a phrase is that word alone */
+	const struct ivr_flow_node *ae = &bank->nodes[ivr_flow_find_node(bank, "anything_else")];
+	m = ivr_intent_build(ae);
+	struct ivr_intent_result yes;
+	ivr_intent_classify(m, "yep", 1.0f, ae->threshold, &yes);
+	ivr_check_msg(yes.intent == ivr_flow_find_intent(ae, "yes"), "\"yep\" -> %d", yes.intent);
+	ivr_intent_free(m);
+	/* the lexicon lookup itself */
+	char w[IVR_INTENT_WORD_MAX];
+	int g = ivr_grammar_synonym_group("someone", -1);
+	ivr_check(g >= 0 && ivr_grammar_synonym(g, 0, w) && !strcmp(w, "agent"));
+	ivr_check(ivr_grammar_synonym_group("zebra", -1) == -1);
+	ivr_check(!ivr_grammar_synonym(-1, 0, w) && !ivr_grammar_synonym(g, 1000, w));
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(bad_input)
 {
 	struct ivr_flow_node empty;
@@ -138,6 +177,7 @@ int main(int argc, char **argv)
 	ivr_test_run(tokeniser);
 	ivr_test_run(phrases_map_to_their_intent);
 	ivr_test_run(paraphrases_and_off_topic);
+	ivr_test_run(synonyms_stems_and_lone_carriers);
 	ivr_test_run(bad_input);
 	ivr_flow_free(bank);
 	return ivr_test_summary();
