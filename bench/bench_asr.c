@@ -125,8 +125,9 @@ static double median(double *v, int n)
  * child is a copy of this process, and getrusage's ru_maxrss keeps that
  * copy's peak (this bench's own decoders) across the exec.
  */
-static double run_ref(const char *wav, const char *gram, const char *dict, long *maxrss_kb,
-		      long *anon_peak_kb, long *pss_peak_kb, char *out, size_t out_len)
+static double run_ref(const char *wav, const char *search, const char *gram, const char *dict,
+		      long *maxrss_kb, long *anon_peak_kb, long *pss_peak_kb, char *out,
+		      size_t out_len)
 {
 	int pipefd[2];
 	if (pipe(pipefd) < 0)
@@ -139,8 +140,8 @@ static double run_ref(const char *wav, const char *gram, const char *dict, long 
 		close(pipefd[0]);
 		FILE *devnull = freopen("/dev/null", "w", stderr);
 		(void)devnull;
-		execlp("pocketsphinx_continuous", "pocketsphinx_continuous", "-infile", wav,
-		       "-jsgf", gram, "-dict", dict, "-logfn", "/dev/null", (char *)NULL);
+		execlp("pocketsphinx_continuous", "pocketsphinx_continuous", "-infile", wav, search,
+		       gram, "-dict", dict, "-logfn", "/dev/null", (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -492,14 +493,24 @@ int main(int argc, char **argv)
 		snprintf(gram, sizeof(gram), "%s/main.gram", tmpdir);
 		snprintf(dict, sizeof(dict), "%s/main.dict", tmpdir);
 		snprintf(call, sizeof(call), "%s/call.wav", tmpdir);
-		char *jsgf;
-		if (ivr_grammar_jsgf(&flow->nodes[main_node], "bank_main", IVR_GRAMMAR_PHRASES,
-				     &jsgf) < 0)
+		/*
+		 * The reference searches what ours searches ("the same grammar"): the node's
+		 * n-gram model by default, the strict JSGF with --phrases.
+		 */
+		char *model;
+		const char *search = phrases ? "-jsgf" : "-lm";
+		if ((phrases ? ivr_grammar_jsgf(&flow->nodes[main_node], "bank_main",
+						IVR_GRAMMAR_PHRASES, &model)
+			     : ivr_grammar_arpa(&flow->nodes[main_node], &model)) < 0)
 			return 1;
 		FILE *gf = fopen(gram, "w");
-		fputs(jsgf, gf);
+		if (!gf)
+			return 1;
+		fputs(model, gf);
 		fclose(gf);
-		free(jsgf);
+		free(model);
+		printf("# reference: pocketsphinx_continuous %s (the same %s as ours)\n", search,
+		       phrases ? "JSGF" : "trigram model");
 		write_dict(&flow->nodes[main_node], dict);
 		size_t total = (size_t)(call_s * 16000) + 16000;
 		float *cs = calloc(total, sizeof(float));
@@ -526,8 +537,8 @@ int main(int argc, char **argv)
 		int ok = 1;
 		for (int rep = 0; rep < repeats && ok; rep++) {
 			long rss_rep, anon_rep, pss_rep;
-			ref_cpu[rep] = run_ref(call, gram, dict, &rss_rep, &anon_rep, &pss_rep, out,
-					       sizeof(out));
+			ref_cpu[rep] = run_ref(call, search, gram, dict, &rss_rep, &anon_rep,
+					       &pss_rep, out, sizeof(out));
 			maxrss = rss_rep > maxrss ? rss_rep : maxrss;
 			ref_anon = anon_rep > ref_anon ? anon_rep : ref_anon;
 			ref_pss = pss_rep > ref_pss ? pss_rep : ref_pss;
@@ -559,7 +570,8 @@ int main(int argc, char **argv)
 				free(up);
 				long m, ma, mp;
 				rn++;
-				if (run_ref(uw, gram, dict, &m, &ma, &mp, out, sizeof(out)) >= 0 &&
+				if (run_ref(uw, search, gram, dict, &m, &ma, &mp, out,
+					    sizeof(out)) >= 0 &&
 				    strspn(out, " \n\t") < strlen(out))
 					rfa++;
 				unlink(uw);
