@@ -14,34 +14,24 @@
 #include "engine_test_util.h"
 #include "ivr_test.h"
 
-/* Minimal reader for the engine's N-channel PCM16 WAV (dsp/wav.h reads mono only). */
+/* Every channel of the engine's N-channel WAV, through dsp/wav (the reader tools use). */
 static int read_multi(const char *path, int *n_ch, float **ch, size_t *n_frames)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	uint8_t h[44];
-	if (fread(h, 1, 44, f) != 44 || memcmp(h, "RIFF", 4) || memcmp(h + 36, "data", 4)) {
-		fclose(f);
-		return -1;
+	struct ivr_audio all;
+	char err[200];
+	int e = ivr_wav_read_channel(&all, path, IVR_WAV_ALL, 0, err, sizeof(err));
+	if (e < 0) {
+		fprintf(stderr, "  %s\n", err);
+		return e;
 	}
-	*n_ch = h[22];
-	uint32_t bytes = (uint32_t)h[40] | (uint32_t)h[41] << 8 | (uint32_t)h[42] << 16 |
-			 (uint32_t)h[43] << 24;
-	*n_frames = bytes / (2u * (unsigned)*n_ch);
-	int16_t *raw = malloc(bytes + 2);
-	size_t got = fread(raw, 1, bytes, f);
-	fclose(f);
-	if (got != bytes) {
-		free(raw);
-		return -1;
+	*n_ch = all.n_channels;
+	*n_frames = all.n_samples;
+	for (int c = 0; c < *n_ch && c < 3; c++) {
+		ch[c] = malloc(all.n_samples * sizeof(float) + 1);
+		memcpy(ch[c], all.samples + (size_t)c * all.n_samples,
+		       all.n_samples * sizeof(float));
 	}
-	for (int c = 0; c < *n_ch; c++) {
-		ch[c] = malloc(*n_frames * sizeof(float) + 1);
-		for (size_t i = 0; i < *n_frames; i++)
-			ch[c][i] = raw[i * (size_t)*n_ch + (size_t)c] / 32768.0f;
-	}
-	free(raw);
+	ivr_audio_free(&all);
 	return 0;
 }
 
