@@ -674,6 +674,8 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	if (p->ptime_ms && p->ptime_ms != IVR_FRAME_MS)
 		return fail(-EINVAL, "create_call: ptime_ms %u not supported (20 only)",
 			    p->ptime_ms);
+	if (p->vars_json && strlen(p->vars_json) >= IVR_CALL_VARS_MAX_BYTES)
+		return fail(-E2BIG, "create_call: vars over %d bytes", IVR_CALL_VARS_MAX_BYTES - 1);
 	if (!valid_json_object(p->vars_json))
 		return fail(-EINVAL, "create_call: vars is not a JSON object");
 
@@ -1128,6 +1130,12 @@ int ivr_call_set_vars(struct ivr_engine *e, uint64_t call_id, const char *vars_j
 	if (!s) {
 		pthread_mutex_unlock(&e->lock);
 		return fail(-ENOMEM, "set_vars: out of memory");
+	}
+	if (strlen(s) >= IVR_CALL_VARS_MAX_BYTES) {
+		free(s);
+		pthread_mutex_unlock(&e->lock);
+		return fail(-E2BIG, "set_vars: vars would be over %d bytes",
+			    IVR_CALL_VARS_MAX_BYTES - 1);
 	}
 	free(e->vars[c->slot]);
 	e->vars[c->slot] = s;
