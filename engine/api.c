@@ -1145,6 +1145,8 @@ int ivr_call_set_vars(struct ivr_engine *e, uint64_t call_id, const char *vars_j
 
 int ivr_call_get_vars(struct ivr_engine *e, uint64_t call_id, char *buf, size_t cap)
 {
+	if (!e || (!buf && cap))
+		return fail(-EINVAL, "get_vars: no buffer");
 	pthread_mutex_lock(&e->lock);
 	struct ivr_call *c = find(e, call_id);
 	if (!c) {
@@ -1164,6 +1166,8 @@ int ivr_call_get_vars(struct ivr_engine *e, uint64_t call_id, char *buf, size_t 
 
 int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_info *info)
 {
+	if (!info)
+		return fail(-EINVAL, "stats: no info buffer");
 	struct ivr_call *c = find(e, call_id);
 	if (!c)
 		return no_call("stats", call_id);
@@ -1217,6 +1221,8 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 
 int ivr_engine_get_stats(struct ivr_engine *e, struct ivr_engine_stats *st)
 {
+	if (!e || !st)
+		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&e->lock);
 	reclaim_locked(e);

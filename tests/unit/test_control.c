@@ -214,6 +214,58 @@ IVR_TEST(test_limits)
 	return IVR_TEST_RESULT();
 }
 
+/* The same operations through the C API with NULL, empty and absurd arguments: errors. */
+IVR_TEST(test_api_bad_args)
+{
+	struct ivr_call_params p = { .remote = "127.0.0.1:9", .pt = -1, .dtmf_pt = -1 };
+	uint64_t id;
+	uint16_t port;
+	ivr_check(ivr_call_create(eng, NULL, &id, &port) < 0);
+	ivr_check(ivr_call_create(eng, &p, NULL, &port) < 0);
+	ivr_check(ivr_call_create(NULL, &p, &id, &port) < 0);
+	struct ivr_call_params bad = p;
+	bad.remote = "127.0.0.1:99999";
+	ivr_check(ivr_call_create(eng, &bad, &id, &port) < 0);
+	bad.remote = "127.0.0.1:9";
+	bad.codec = "";
+	ivr_check(ivr_call_create(eng, &bad, &id, &port) < 0);
+	bad.codec = NULL;
+	bad.vars_json = "{\"a\":";
+	ivr_check(ivr_call_create(eng, &bad, &id, &port) < 0);
+	ivr_check_int_eq(ivr_call_create(eng, &p, &id, &port), 0);
+	ivr_check(ivr_call_play(eng, id, NULL, false, false) < 0);
+	ivr_check(ivr_call_play(eng, id, "", false, false) < 0);
+	ivr_check(ivr_call_send_dtmf(eng, id, NULL, NULL) < 0);
+	ivr_check(ivr_call_send_dtmf(eng, id, "", NULL) < 0);
+	ivr_check(ivr_call_send_dtmf(eng, id, "1", "loud") < 0);
+	ivr_check(ivr_call_record_start(eng, id, NULL, NULL) < 0);
+	ivr_check(ivr_call_record_start(eng, id, "", NULL) < 0);
+	ivr_check(ivr_call_record_start(eng, id, "/nonexistent/dir/x.wav", NULL) < 0);
+	ivr_check(ivr_call_record_start(eng, id, "/tmp/x.wav", "caller,nobody") < 0);
+	ivr_check(ivr_call_conf_join(eng, id, NULL, true, true, 0) < 0);
+	ivr_check(ivr_call_conf_join(eng, id, "", true, true, 0) < 0);
+	ivr_check(ivr_call_conf_join(eng, id, "room", true, true, id + 1) < 0);
+	ivr_check(ivr_call_transfer(eng, id, NULL) < 0);
+	ivr_check(ivr_call_set_vars(eng, id, NULL) < 0);
+	ivr_check(ivr_call_set_vars(eng, id, "[1]") < 0);
+	char small[2];
+	ivr_check(ivr_call_get_vars(eng, id, small, sizeof(small)) == -ENOSPC);
+	ivr_check(ivr_call_get_vars(eng, id, NULL, 0) < 0);
+	ivr_check(ivr_call_get_vars(eng, id, NULL, 100) == -EINVAL);
+	ivr_check(ivr_call_get_vars(NULL, id, small, sizeof(small)) < 0);
+	ivr_check(ivr_call_play(NULL, id, "x.wav", false, false) < 0);
+	ivr_check(ivr_engine_get_stats(NULL, NULL) < 0);
+	ivr_check(ivr_call_get_info(eng, id, NULL) < 0);
+	ivr_check(ivr_call_get_info(eng, UINT64_MAX, NULL) < 0);
+	ivr_check(ivr_call_destroy(eng, UINT64_MAX) < 0);
+	ivr_check(ivr_call_destroy(eng, 0) < 0);
+	ivr_check(ivr_engine_get_stats(eng, NULL) < 0);
+	ivr_check_int_eq(ivr_call_destroy(eng, id), 0);
+	ivr_check(ivr_call_destroy(eng, id) < 0); /* twice */
+	ivr_check(ivr_call_stop_play(eng, id) < 0);
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(test_call_ops)
 {
 	json_t *j;
@@ -593,6 +645,7 @@ int main(int argc, char **argv)
 		return 77;
 	ivr_test_run(test_bad_requests);
 	ivr_test_run(test_limits);
+	ivr_test_run(test_api_bad_args);
 	ivr_test_run(test_call_ops);
 	ivr_test_run(test_max_calls);
 	ivr_test_run(test_server_tcp);
