@@ -206,7 +206,7 @@ static void check_queue_audio(const struct phone *p, size_t a0, const char *prom
 	if (moh_before) {
 		/* best of three 250 ms windows: a skipped tick in one does not hide the MOH */
 		double c = -1;
-		for (size_t w = 6000; w >= 2000 && a0 > 8000; w -= 2000)
+		for (size_t w = 6000; w >= 2000 && a0 > 8000 && c <= 0.9; w -= 2000)
 			c = fmax(c, moh_corr(p, a0 - w, 2000, &moh));
 		printf("  before the announcement: correlation with the MOH loop %.3f\n", c);
 		ivr_check_msg(c > 0.9, "MOH before the announcement (corr %.3f)", c);
@@ -226,11 +226,15 @@ static void check_queue_audio(const struct phone *p, size_t a0, const char *prom
 	/* all of its first second, or all but one chunk holding a skipped tick */
 	ivr_check_msg(good >= ANN_CHUNKS - 1, "announcement heard (%d of %d chunks, corr %.3f)",
 		      good, ANN_CHUNKS, ca);
-	/* MOH again: best of three 250 ms windows from 200 ms after the announcement's end */
+	/*
+	 * MOH again: the best 250 ms window from 200 ms after the announcement's end to the
+	 * end of what was received (ticks skipped under load end the announcement later on
+	 * the RTP clock).
+	 */
 	size_t after = start + ann.n_samples + 1600;
 	double c2 = -1;
-	for (int w = 0; w < 3; w++)
-		c2 = fmax(c2, moh_corr(p, after + (size_t)w * 2000, 2000, &moh));
+	for (size_t w = after; w + 2000 <= p->rx_n && c2 <= 0.9; w += 2000)
+		c2 = fmax(c2, moh_corr(p, w, 2000, &moh));
 	printf("  after the announcement: correlation with the MOH loop %.3f\n", c2);
 	ivr_check_msg(c2 > 0.9, "MOH again after the announcement (corr %.3f, rx %zu of %zu)", c2,
 		      after + 2000, p->rx_n);
