@@ -522,34 +522,42 @@ static void take_lines(struct ivr_control *ctl, struct client *c)
 	}
 }
 
+/* Lines one client gets answered per poll round: one busy client cannot starve the others. */
+#define LINES_PER_ROUND 16
+
+/* Whether @c has received lines waiting to be answered (and no reply pending). */
+static bool has_pending_input(const struct client *c)
+{
+	return c->fd >= 0 && c->out_len == 0 && c->in_off < c->in_len;
+}
+
 /*
- * Serve @c after poll() flagged it: flush, answer what is buffered, read at
- * most one more chunk (8 KiB: bounded work per client per round, so one
- * busy client cannot starve the others).  @return false to drop the client.
+ * Serve @c: flush, answer buffered lines (LINES_PER_ROUND at most), read at
+ * most one more chunk.  @return false to drop the client.
  */
 static bool client_serve(struct ivr_control *ctl, struct client *c)
 {
-	for (int chunk = 0;; chunk++) {
+	bool have_read = false;
+	for (int lines = 0; lines < LINES_PER_ROUND;) {
 		if (!flush_out(c))
 			return false;
-		take_lines(ctl, c);
-		if (c->out_len) {
-			if (!flush_out(c))
-				return false;
-			if (c->out_len)
-				return true; /* wait for POLLOUT */
+		if (c->out_len)
+			return true; /* wait for POLLOUT */
+		if (c->in_off < c->in_len) {
+			take_lines(ctl, c);
+			lines += c->out_len > 0;
 			continue;
 		}
-		if (c->in_off < c->in_len)
-			continue;
-		if (chunk > 0)
+		if (have_read)
 			return true;
 		ssize_t n = recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
 		if (n <= 0)
 			return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
 		c->in_off = 0;
 		c->in_len = (size_t)n;
+		have_read = true;
 	}
+	return flush_out(c);
 }
 
 static void *control_main(void *arg)
@@ -561,14 +569,18 @@ static void *control_main(void *arg)
 		pf[n++] = (struct pollfd){ .fd = ctl->wake[0], .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = ctl->lfd, .events = POLLIN };
 		int map[MAX_CLIENTS];
+		int timeout_ms = 1000;
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (ctl->cl[i].fd >= 0) {
+				/* Lines left over from the last round: come back at once. */
+				if (has_pending_input(&ctl->cl[i]))
+					timeout_ms = 0;
 				map[n - 2] = i;
 				/* A client with a reply pending is not read until it takes it. */
 				short ev = ctl->cl[i].out_len ? POLLOUT : POLLIN;
 				pf[n++] = (struct pollfd){ .fd = ctl->cl[i].fd, .events = ev };
 			}
-		if (poll(pf, (nfds_t)n, 1000) < 0 && errno != EINTR)
+		if (poll(pf, (nfds_t)n, timeout_ms) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents)
 			break;
@@ -599,9 +611,9 @@ static void *control_main(void *arg)
 			}
 		}
 		for (int k = 2; k < n; k++) {
-			if (!pf[k].revents)
-				continue;
 			struct client *c = &ctl->cl[map[k - 2]];
+			if (!pf[k].revents && !has_pending_input(c))
+				continue;
 			if (c->fd < 0)
 				continue;
 			if (!client_serve(ctl, c))
