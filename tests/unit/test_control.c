@@ -522,10 +522,10 @@ IVR_TEST(test_server_client_never_reads)
 	int other = connect_to(&a, 0);
 	ivr_check(stuck >= 0 && other >= 0);
 	/*
-	 * 15000 stats requests (~6.5 MB of replies, more than the socket buffers
+	 * 30000 stats requests (~12 MB of replies, more than the socket buffers
 	 * hold: tcp_wmem max is 4 MB here, the stuck client's receive buffer 4 KiB).
 	 */
-	const int n_req = 15000;
+	const int n_req = 30000;
 	size_t cap = (size_t)n_req * 40, len = 0;
 	char *reqs = malloc(cap);
 	for (int i = 1; i <= n_req; i++)
