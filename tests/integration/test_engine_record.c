@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/integration/test_engine_record.c - speech sent as RTP over loopback
- * comes back out of the recording: the caller channel matches what was sent
- * (through G.711, aligned), the engine channel holds the prompt that was
- * played meanwhile, mixed is their sum, and a paused section is silence.
- * Exit 77 when the engine cannot start here.
+ * comes back out of the recording, read through dsp/wav (every channel of
+ * the engine's 3-channel WAV): the caller channel holds what was sent
+ * (through G.711, every played frame bit-exact, aligned frame by frame), the
+ * engine channel the prompt that was played meanwhile, mixed their sum, and
+ * a paused section is silence.  Exit 77 when the engine cannot start here.
  */
 #include "config.h"
 
