@@ -270,21 +270,26 @@ static inline double aligned_snr(const float *ref, const float *got, size_t n, s
 	return 10 * log10(s / (e + 1e-20));
 }
 
+/*
+ * A media engine is deployed at a raised priority; so is the engine under test, as far
+ * as the environment allows (root or CAP_SYS_NICE; otherwise nothing changes).  Threads
+ * started afterwards (the engine's) and child processes (ivr-engine) inherit it.  On a
+ * machine loaded with other builds the workers then still get the CPU every 20 ms,
+ * instead of skipping seconds of ticks (seen: 83 of 240) and dropping the audio under
+ * test.  The assertions stay what they are.
+ */
+static inline void test_raise_priority(void)
+{
+	if (setpriority(PRIO_PROCESS, 0, -10) < 0) {
+		/* not permitted here: run at the normal priority */
+	}
+}
+
 /* Start an in-process engine configured by @cfg; NULL means "environment refused" (exit 77),
  * with the reason on stderr. */
 static inline struct ivr_engine *test_engine_start(const struct ivr_engine_cfg *cfg)
 {
-	/*
-	 * A media engine is deployed at a raised priority; so is this one, as far as the
-	 * environment allows (root or CAP_SYS_NICE; otherwise nothing changes).  The
-	 * engine's threads inherit it from this thread.  On a machine loaded with other
-	 * builds the workers then still get the CPU every 20 ms, instead of skipping
-	 * seconds of ticks (seen: 83 skipped frames in 4.8 s) and dropping the audio
-	 * under test.  The assertions stay what they are.
-	 */
-	if (setpriority(PRIO_PROCESS, 0, -10) < 0) {
-		/* not permitted here: run at the normal priority */
-	}
+	test_raise_priority();
 	struct ivr_engine *e = ivr_engine_new(cfg);
 	if (!e || ivr_engine_start(e) < 0) {
 		fprintf(stderr, "SKIP: engine cannot start: %s\n", ivr_engine_last_error());

@@ -622,6 +622,7 @@ IVR_TEST(test_router_and_engine_processes)
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
+	test_raise_priority(); /* also for the ivr-engine and ivr-router children */
 	ivr_test_run(test_queue_moh_announce_in_process);
 	ivr_test_run(test_router_transfer_stops_flow);
 	ivr_test_run(test_router_and_engine_processes);
