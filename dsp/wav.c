@@ -7,11 +7,15 @@
  * is reported (tools exit 2 with a one-line reason).  The reader walks the
  * chunk list with every length checked against the bytes that are really
  * there, so truncated or hostile files end in -EBADMSG, never in a read
- * past the buffer (fuzzed by tests/fuzz/fuzz_wav.c).
+ * past the buffer (fuzzed by tests/fuzz/fuzz_wav.c).  Multi-channel data
+ * is de-interleaved by the fmt chunk's block align, which must equal
+ * channels x sample size: a file that disagrees is refused rather than read
+ * with one channel's audio attributed to another.
  */
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -76,12 +80,50 @@ static float sample_at(const uint8_t *p, uint16_t tag, uint16_t bits)
 	}
 }
 
-int ivr_wav_parse(struct ivr_audio *out, const void *data, size_t n_bytes, uint32_t target_rate_hz,
-		  char *err, size_t err_len)
+/* Resample each of @n_ch planes of @n frames in @s (freed) to @to Hz; *@out/@n_out get the result.
+ */
+static int resample_planes(float *s, size_t n, unsigned n_ch, uint32_t from, uint32_t to,
+			   float **out, size_t *n_out)
+{
+	float *all = NULL;
+	size_t nr = 0;
+	int e = 0;
+	for (unsigned c = 0; c < n_ch && e == 0; c++) {
+		float *r;
+		size_t k;
+		e = ivr_resample_buffer(s + (size_t)c * n, n, from, &r, &k, to);
+		if (e < 0)
+			break;
+		if (c == 0) {
+			nr = k;
+			all = malloc((nr ? nr : 1) * n_ch * sizeof(float));
+			if (!all)
+				e = -ENOMEM;
+		}
+		/* Same input length and ratio give the same output length; pad if not. */
+		if (e == 0) {
+			size_t m = IVR_MIN(k, nr);
+			memcpy(all + (size_t)c * nr, r, m * sizeof(float));
+			memset(all + (size_t)c * nr + m, 0, (nr - m) * sizeof(float));
+		}
+		free(r);
+	}
+	free(s);
+	if (e < 0) {
+		free(all);
+		return e;
+	}
+	*out = all;
+	*n_out = nr;
+	return 0;
+}
+
+int ivr_wav_parse_channel(struct ivr_audio *out, const void *data, size_t n_bytes, int channel,
+			  uint32_t target_rate_hz, char *err, size_t err_len)
 {
 	const uint8_t *b = data;
-	if (!out || (!data && n_bytes))
-		return -EINVAL;
+	if (!out || (!data && n_bytes) || channel < IVR_WAV_ALL || channel >= IVR_WAV_MAX_CHANNELS)
+		return fail(err, err_len, -EINVAL, "invalid arguments");
 	memset(out, 0, sizeof(*out));
 	if (n_bytes < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4))
 		return fail(err, err_len, -EBADMSG, "not a WAV file (no RIFF/WAVE header)");
@@ -116,16 +158,26 @@ int ivr_wav_parse(struct ivr_audio *out, const void *data, size_t n_bytes, uint3
 	if (!pcm)
 		return fail(err, err_len, -EBADMSG, "WAV has no data chunk");
 
-	uint16_t tag = rd16(fmt), channels = rd16(fmt + 2), bits = rd16(fmt + 14);
+	uint16_t tag = rd16(fmt), channels = rd16(fmt + 2), block_align = rd16(fmt + 12),
+		 bits = rd16(fmt + 14);
 	uint32_t rate = rd32(fmt + 4);
 	if (tag == WAVE_FORMAT_EXTENSIBLE) {
 		if (fmt_len < 40)
 			return fail(err, err_len, -EBADMSG, "WAV extensible fmt chunk too short");
 		tag = rd16(fmt + 24); /* first two bytes of the subformat GUID */
 	}
-	if (channels != 1)
-		return fail(err, err_len, -ENOTSUP, "WAV has %u channels; only mono is supported",
+	if (channels == 0)
+		return fail(err, err_len, -EBADMSG, "WAV has 0 channels");
+	if (channels > IVR_WAV_MAX_CHANNELS)
+		return fail(err, err_len, -ENOTSUP, "WAV has %u channels; at most %d are supported",
+			    channels, IVR_WAV_MAX_CHANNELS);
+	if (channel == IVR_WAV_MONO && channels != 1)
+		return fail(err, err_len, -ENOTSUP,
+			    "WAV has %u channels; only mono is read unless a channel is chosen",
 			    channels);
+	if (channel >= (int)channels)
+		return fail(err, err_len, -EINVAL, "WAV has %u channel%s; there is no channel %d",
+			    channels, channels == 1 ? "" : "s", channel);
 	if (rate < 1000 || rate > 384000)
 		return fail(err, err_len, -ENOTSUP, "WAV sample rate %u Hz is not usable", rate);
 	unsigned bytes_per_sample;
@@ -152,34 +204,68 @@ int ivr_wav_parse(struct ivr_audio *out, const void *data, size_t n_bytes, uint3
 	default:
 		return fail(err, err_len, -ENOTSUP, "WAV format tag 0x%04x is not supported", tag);
 	}
+	/* The frame size decides where every channel's samples are: a wrong one would
+	 * silently read one channel's audio as another's, so it must match. */
+	size_t frame_bytes = (size_t)channels * bytes_per_sample;
+	if (block_align != frame_bytes)
+		return fail(err, err_len, -EBADMSG,
+			    "WAV block align %u does not match %u channels of %u bytes",
+			    block_align, channels, bytes_per_sample);
 
-	size_t n = pcm_len / bytes_per_sample;
-	float *s = malloc((n ? n : 1) * sizeof(float));
+	unsigned n_out = channel == IVR_WAV_ALL ? channels : 1;
+	unsigned first = channel >= 0 ? (unsigned)channel : 0;
+	size_t n = pcm_len / frame_bytes;
+	float *s = malloc((n ? n : 1) * n_out * sizeof(float));
 	if (!s)
 		return fail(err, err_len, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		s[i] = sample_at(pcm + i * bytes_per_sample, tag, bits);
+	for (unsigned c = 0; c < n_out; c++) {
+		const uint8_t *p = pcm + (size_t)(first + c) * bytes_per_sample;
+		float *d = s + (size_t)c * n;
+		for (size_t i = 0; i < n; i++, p += frame_bytes)
+			d[i] = sample_at(p, tag, bits);
+	}
 
 	if (target_rate_hz && target_rate_hz != rate) {
-		float *r;
-		size_t nr;
-		int e = ivr_resample_buffer(s, n, rate, &r, &nr, target_rate_hz);
-		free(s);
+		int e = resample_planes(s, n, n_out, rate, target_rate_hz, &s, &n);
 		if (e < 0)
 			return fail(err, err_len, e, "cannot resample %u Hz to %u Hz: %s", rate,
 				    target_rate_hz, ivr_strerror(e));
-		s = r;
-		n = nr;
 		rate = target_rate_hz;
 	}
 	out->samples = s;
 	out->n_samples = n;
 	out->rate_hz = rate;
+	out->n_channels = (uint16_t)n_out;
 	return 0;
+}
+
+int ivr_wav_parse(struct ivr_audio *out, const void *data, size_t n_bytes, uint32_t target_rate_hz,
+		  char *err, size_t err_len)
+{
+	return ivr_wav_parse_channel(out, data, n_bytes, IVR_WAV_MONO, target_rate_hz, err,
+				     err_len);
+}
+
+int ivr_wav_channel_parse(const char *s)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end != '\0' || errno || v >= IVR_WAV_MAX_CHANNELS)
+		return -EINVAL;
+	return (int)v;
 }
 
 int ivr_wav_read(struct ivr_audio *out, const char *path, uint32_t target_rate_hz, char *err,
 		 size_t err_len)
+{
+	return ivr_wav_read_channel(out, path, IVR_WAV_MONO, target_rate_hz, err, err_len);
+}
+
+int ivr_wav_read_channel(struct ivr_audio *out, const char *path, int channel,
+			 uint32_t target_rate_hz, char *err, size_t err_len)
 {
 	if (!out || !path)
 		return -EINVAL;
@@ -198,7 +284,7 @@ int ivr_wav_read(struct ivr_audio *out, const char *path, uint32_t target_rate_h
 	if (rc < 0)
 		return fail(err, err_len, -EIO, "%s: read error", path);
 	char why[200] = "";
-	int e = ivr_wav_parse(out, buf, len, target_rate_hz, why, sizeof(why));
+	int e = ivr_wav_parse_channel(out, buf, len, channel, target_rate_hz, why, sizeof(why));
 	free(buf);
 	if (e < 0)
 		return fail(err, err_len, e, "%s: %s", path, why);
@@ -220,6 +306,19 @@ static void wr32(uint8_t *p, uint32_t v)
 int ivr_wav_write(const char *path, const float *samples, size_t n_samples, uint32_t rate_hz,
 		  enum ivr_wav_format format)
 {
+	const float *ch[1] = { samples };
+	if (n_samples && !samples)
+		return -EINVAL;
+	return ivr_wav_write_channels(path, ch, 1, n_samples, rate_hz, format);
+}
+
+/* KSDATAFORMAT_SUBTYPE_* GUID tail shared by PCM, IEEE float, A-law and mu-law. */
+static const uint8_t ksdataformat_tail[14] = { 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
+					       0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71 };
+
+int ivr_wav_write_channels(const char *path, const float *const *channels, unsigned n_channels,
+			   size_t n_samples, uint32_t rate_hz, enum ivr_wav_format format)
+{
 	unsigned bps;
 	switch (format) {
 	case IVR_WAV_PCM16:
@@ -235,46 +334,64 @@ int ivr_wav_write(const char *path, const float *samples, size_t n_samples, uint
 	default:
 		return -EINVAL;
 	}
-	if (!path || (n_samples && !samples) || rate_hz == 0 || n_samples > (UINT32_MAX - 64) / bps)
+	if (!path || (n_channels && !channels) || n_channels == 0 ||
+	    n_channels > IVR_WAV_MAX_CHANNELS || rate_hz == 0 ||
+	    n_samples > (UINT32_MAX - 128) / (bps * n_channels))
 		return -EINVAL;
+	const unsigned frame = bps * n_channels;
+	if ((uint64_t)rate_hz * frame > UINT32_MAX)
+		return -EINVAL;
+	/* The Microsoft WAVE spec asks for WAVE_FORMAT_EXTENSIBLE beyond two channels. */
+	const bool ext = n_channels > 2;
+	const uint32_t fmt_len = ext ? 40 : 16, hdr = 20 + fmt_len + 8;
 	FILE *f = fopen(path, "wb");
 	if (!f)
 		return -errno;
-	uint32_t data_len = (uint32_t)(n_samples * bps);
-	uint8_t h[44];
+	uint32_t data_len = (uint32_t)(n_samples * frame);
+	uint8_t h[68];
 	memcpy(h, "RIFF", 4);
-	wr32(h + 4, 36 + data_len + (data_len & 1));
+	wr32(h + 4, hdr - 8 + data_len + (data_len & 1));
 	memcpy(h + 8, "WAVEfmt ", 8);
-	wr32(h + 16, 16);
-	wr16(h + 20, (uint16_t)format);
-	wr16(h + 22, 1);
+	wr32(h + 16, fmt_len);
+	wr16(h + 20, ext ? WAVE_FORMAT_EXTENSIBLE : (uint16_t)format);
+	wr16(h + 22, (uint16_t)n_channels);
 	wr32(h + 24, rate_hz);
-	wr32(h + 28, rate_hz * bps);
-	wr16(h + 32, (uint16_t)bps);
+	wr32(h + 28, rate_hz * frame);
+	wr16(h + 32, (uint16_t)frame);
 	wr16(h + 34, (uint16_t)(bps * 8));
-	memcpy(h + 36, "data", 4);
-	wr32(h + 40, data_len);
-	int ok = fwrite(h, 1, 44, f) == 44;
+	uint8_t *d = h + 36;
+	if (ext) {
+		wr16(d, 22);			  /* cbSize */
+		wr16(d + 2, (uint16_t)(bps * 8)); /* valid bits */
+		wr32(d + 4, 0);			  /* channel mask: not speaker positions */
+		wr16(d + 8, (uint16_t)format);	  /* subformat GUID */
+		memcpy(d + 10, ksdataformat_tail, sizeof(ksdataformat_tail));
+		d += 24;
+	}
+	memcpy(d, "data", 4);
+	wr32(d + 4, data_len);
+	int ok = fwrite(h, 1, hdr, f) == hdr;
 	uint8_t chunk[4096];
 	for (size_t i = 0; ok && i < n_samples;) {
 		size_t k = 0;
-		for (; i < n_samples && k + 4 <= sizeof(chunk); i++) {
-			float x = samples[i];
-			switch (format) {
-			case IVR_WAV_PCM16:
-				wr16(chunk + k, (uint16_t)ivr_f32_to_s16(x));
-				break;
-			case IVR_WAV_FLOAT32:
-				memcpy(chunk + k, &x, 4);
-				break;
-			case IVR_WAV_ULAW:
-				chunk[k] = ivr_g711_ulaw_encode(ivr_f32_to_s16(x));
-				break;
-			default:
-				chunk[k] = ivr_g711_alaw_encode(ivr_f32_to_s16(x));
-				break;
+		for (; i < n_samples && k + frame <= sizeof(chunk); i++) {
+			for (unsigned c = 0; c < n_channels; c++, k += bps) {
+				float x = channels[c] ? channels[c][i] : 0.0f;
+				switch (format) {
+				case IVR_WAV_PCM16:
+					wr16(chunk + k, (uint16_t)ivr_f32_to_s16(x));
+					break;
+				case IVR_WAV_FLOAT32:
+					memcpy(chunk + k, &x, 4);
+					break;
+				case IVR_WAV_ULAW:
+					chunk[k] = ivr_g711_ulaw_encode(ivr_f32_to_s16(x));
+					break;
+				default:
+					chunk[k] = ivr_g711_alaw_encode(ivr_f32_to_s16(x));
+					break;
+				}
 			}
-			k += bps;
 		}
 		ok = fwrite(chunk, 1, k, f) == k;
 	}

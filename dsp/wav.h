@@ -3,11 +3,16 @@
  * dsp/wav.h - WAV (RIFF/WAVE) reading and writing for tools, tests and prompts.
  *
  * Reads PCM 8/16/24/32-bit, IEEE float32, mu-law and A-law, plain or
- * WAVE_FORMAT_EXTENSIBLE, mono only (a stereo file is refused with a clear
- * reason rather than silently downmixed: callers' and engine's channels must
- * not be mixed by accident).  Samples come back as float32, full scale 1.0.
- * Optional conversion to a target rate uses libsamplerate at its best
- * quality (dsp/resample.h), off the real-time path.
+ * WAVE_FORMAT_EXTENSIBLE, with 1 to IVR_WAV_MAX_CHANNELS interleaved
+ * channels.  A multi-channel file is never downmixed: the caller names the
+ * channel it wants (an engine recording holds caller, engine and mixed side
+ * by side, which must not be mixed by accident), asks for all of them
+ * (planar), or gets a clear refusal from the mono-only ivr_wav_parse() /
+ * ivr_wav_read().  Samples come back as float32, full scale 1.0.  Optional
+ * conversion to a target rate uses libsamplerate at its best quality
+ * (dsp/resample.h), off the real-time path.  The writer writes 1..N
+ * channels; more than two channels use WAVE_FORMAT_EXTENSIBLE as the
+ * Microsoft WAVE spec asks (channel mask 0: the channels are not speakers).
  * Thread: control (allocates).
  */
 #ifndef IVR_DSP_WAV_H
@@ -23,11 +28,19 @@ enum ivr_wav_format {
 	IVR_WAV_ULAW = 7,
 };
 
-/** Mono audio in memory. */
+/** Most channels a WAV may have to be read or written. */
+#define IVR_WAV_MAX_CHANNELS 64
+
+/** Channel selectors for ivr_wav_parse_channel() (>= 0 picks that channel, 0-based). */
+#define IVR_WAV_MONO (-1) /* the file must be mono; refused with a reason otherwise */
+#define IVR_WAV_ALL  (-2) /* every channel, planar */
+
+/** Audio in memory: @n_channels planes of @n_samples each, back to back. */
 struct ivr_audio {
-	float *samples; /* n_samples floats, full scale 1.0 */
-	size_t n_samples;
+	float *samples;	  /* n_channels * n_samples floats, channel c at c * n_samples */
+	size_t n_samples; /* per channel */
 	uint32_t rate_hz;
+	uint16_t n_channels; /* 1 unless read with IVR_WAV_ALL */
 };
 
 /**
@@ -42,6 +55,18 @@ IVR_NODISCARD int ivr_wav_parse(struct ivr_audio *out, const void *data, size_t 
 				uint32_t target_rate_hz, char *err, size_t err_len);
 
 /**
+ * Parse a WAV image and return one channel or all of them: @channel >= 0
+ * (0-based) gives that channel as mono audio (-EINVAL with a reason naming
+ * the channel count when the file has no such channel), IVR_WAV_ALL gives
+ * every channel planar (out->n_channels set), IVR_WAV_MONO behaves as
+ * ivr_wav_parse().  Otherwise as ivr_wav_parse().
+ * @return 0, or -EBADMSG, -ENOTSUP, -EINVAL, -ENOMEM.  Thread: control.
+ */
+IVR_NODISCARD int ivr_wav_parse_channel(struct ivr_audio *out, const void *data, size_t n_bytes,
+					int channel, uint32_t target_rate_hz, char *err,
+					size_t err_len);
+
+/**
  * Read a WAV file; see ivr_wav_parse().  @return 0 or a negative errno
  * (-ENOENT etc. when the file cannot be opened).  Thread: control.
  */
@@ -49,11 +74,36 @@ IVR_NODISCARD int ivr_wav_read(struct ivr_audio *out, const char *path, uint32_t
 			       char *err, size_t err_len);
 
 /**
+ * Read a WAV file; see ivr_wav_parse_channel() for @channel.
+ * @return 0 or a negative errno.  Thread: control.
+ */
+IVR_NODISCARD int ivr_wav_read_channel(struct ivr_audio *out, const char *path, int channel,
+				       uint32_t target_rate_hz, char *err, size_t err_len);
+
+/**
+ * Parse a channel selector given on a command line: a decimal number from 0
+ * to IVR_WAV_MAX_CHANNELS - 1.  @return the channel (>= 0) or -EINVAL.
+ * Thread: any.
+ */
+IVR_NODISCARD int ivr_wav_channel_parse(const char *s);
+
+/**
  * Write mono audio as WAV in @format (PCM16, FLOAT32, ULAW or ALAW).
  * @return 0 or a negative errno.  Thread: control.
  */
 IVR_NODISCARD int ivr_wav_write(const char *path, const float *samples, size_t n_samples,
 				uint32_t rate_hz, enum ivr_wav_format format);
+
+/**
+ * Write @n_channels channels (@channels[c]: @n_samples floats each; NULL =
+ * silence) interleaved as WAV in @format; more than two channels are written
+ * as WAVE_FORMAT_EXTENSIBLE.
+ * @return 0 or a negative errno (-EINVAL for 0 or more than
+ *         IVR_WAV_MAX_CHANNELS channels).  Thread: control.
+ */
+IVR_NODISCARD int ivr_wav_write_channels(const char *path, const float *const *channels,
+					 unsigned n_channels, size_t n_samples, uint32_t rate_hz,
+					 enum ivr_wav_format format);
 
 /** Free the samples of @a (NULL-safe) and zero it. */
 void ivr_audio_free(struct ivr_audio *a);

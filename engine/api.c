@@ -701,6 +701,8 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	if (p->ptime_ms && p->ptime_ms != IVR_FRAME_MS)
 		return fail(-EINVAL, "create_call: ptime_ms %u not supported (20 only)",
 			    p->ptime_ms);
+	if (p->vars_json && strlen(p->vars_json) >= IVR_CALL_VARS_MAX_BYTES)
+		return fail(-E2BIG, "create_call: vars over %d bytes", IVR_CALL_VARS_MAX_BYTES - 1);
 	if (!valid_json_object(p->vars_json))
 		return fail(-EINVAL, "create_call: vars is not a JSON object");
 
@@ -1172,6 +1174,12 @@ int ivr_call_set_vars(struct ivr_engine *e, uint64_t call_id, const char *vars_j
 		pthread_mutex_unlock(&e->lock);
 		return fail(-ENOMEM, "set_vars: out of memory");
 	}
+	if (strlen(s) >= IVR_CALL_VARS_MAX_BYTES) {
+		free(s);
+		pthread_mutex_unlock(&e->lock);
+		return fail(-E2BIG, "set_vars: vars would be over %d bytes",
+			    IVR_CALL_VARS_MAX_BYTES - 1);
+	}
 	free(e->vars[c->slot]);
 	e->vars[c->slot] = s;
 	pthread_mutex_unlock(&e->lock);
@@ -1180,6 +1188,8 @@ int ivr_call_set_vars(struct ivr_engine *e, uint64_t call_id, const char *vars_j
 
 int ivr_call_get_vars(struct ivr_engine *e, uint64_t call_id, char *buf, size_t cap)
 {
+	if (!e || (!buf && cap))
+		return fail(-EINVAL, "get_vars: no buffer");
 	pthread_mutex_lock(&e->lock);
 	struct ivr_call *c = find(e, call_id);
 	if (!c) {
@@ -1199,6 +1209,8 @@ int ivr_call_get_vars(struct ivr_engine *e, uint64_t call_id, char *buf, size_t 
 
 int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_info *info)
 {
+	if (!info)
+		return fail(-EINVAL, "stats: no info buffer");
 	struct ivr_call *c = find(e, call_id);
 	if (!c)
 		return no_call("stats", call_id);
@@ -1254,6 +1266,8 @@ int ivr_call_get_info(struct ivr_engine *e, uint64_t call_id, struct ivr_call_in
 
 int ivr_engine_get_stats(struct ivr_engine *e, struct ivr_engine_stats *st)
 {
+	if (!e || !st)
+		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&e->lock);
 	reclaim_locked(e);

@@ -188,7 +188,15 @@ int ivr_call_transfer(struct ivr_engine *e, uint64_t call_id, const char *target
  */
 int ivr_call_hangup(struct ivr_engine *e, uint64_t call_id);
 
-/** Replace the call's variables (JSON object text). @return 0 or -errno. */
+/** Most bytes a call's variables take as compact JSON text (with the NUL). */
+#define IVR_CALL_VARS_MAX_BYTES 4096
+
+/**
+ * Merge @vars_json (JSON object text) into the call's variables: new keys
+ * replace old ones.  @return 0 or -errno (-E2BIG when the result would be
+ * IVR_CALL_VARS_MAX_BYTES bytes or more: a client cannot grow a call without bound).
+ * Thread: control.
+ */
 int ivr_call_set_vars(struct ivr_engine *e, uint64_t call_id, const char *vars_json);
 
 /**

@@ -172,7 +172,7 @@ static int run_op(struct ivr_engine *e, const char *op, struct req *r, json_t *o
 			if ((rc = ivr_call_get_info(e, id, &in)) < 0)
 				return rc;
 			json_object_set_new(out, "call", info_json(&in));
-			char vars[4096];
+			char vars[IVR_CALL_VARS_MAX_BYTES];
 			if (ivr_call_get_vars(e, id, vars, sizeof(vars)) >= 0)
 				json_object_set_new(out, "vars", json_loads(vars, 0, NULL));
 			return 0;
@@ -431,11 +431,25 @@ size_t ivr_control_handle(struct ivr_engine *e, const char *line, size_t n_bytes
 
 /* ---- server ---- */
 
+/*
+ * A client's state.  Replies are never written with a blocking send: a
+ * client that does not read its replies would otherwise stall the one
+ * control thread, and with it every other client.  Instead a reply that does
+ * not fit in the socket buffer waits in @out, the client's further input
+ * stays unread (in @in and in the kernel, which pushes back on the client)
+ * and poll() waits for POLLOUT on it alone.  So each request is still
+ * answered before the next line of that client is read, at most one reply
+ * per client is held, and other clients go on.
+ */
 struct client {
 	int fd;
-	char *buf;
+	char *buf; /* the line being assembled, IVR_CONTROL_MAX_LINE bytes */
 	size_t len;
 	bool discarding; /* inside an over-long line: drop until newline */
+	char in[8192];	 /* bytes received but not yet taken into lines */
+	size_t in_off, in_len;
+	char *out; /* the pending reply, IVR_CONTROL_MAX_LINE bytes */
+	size_t out_off, out_len;
 };
 
 struct ivr_control {
@@ -446,64 +460,57 @@ struct ivr_control {
 	int wake[2]; /* self-pipe to stop the thread */
 	pthread_t thread;
 	struct client cl[MAX_CLIENTS];
-	char reply[IVR_CONTROL_MAX_LINE];
 };
 
 static void drop_client(struct client *c)
 {
 	close(c->fd);
 	free(c->buf);
+	free(c->out);
 	c->fd = -1;
-	c->buf = NULL;
-	c->len = 0;
+	c->buf = c->out = NULL;
+	c->len = c->in_off = c->in_len = c->out_off = c->out_len = 0;
 	c->discarding = false;
 }
 
-static void send_all(int fd, const char *s, size_t n)
+/* Send what the socket takes of the pending reply.  @return false if the client is gone. */
+static bool flush_out(struct client *c)
 {
-	while (n) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-		if (w <= 0) {
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0 && errno == EAGAIN) {
-				struct pollfd p = { .fd = fd, .events = POLLOUT };
-				if (poll(&p, 1, 1000) > 0)
-					continue;
-			}
-			return;
-		}
-		s += w;
-		n -= (size_t)w;
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true; /* the rest goes when poll() says POLLOUT */
+		if (w <= 0)
+			return false;
+		c->out_off += (size_t)w;
 	}
+	c->out_off = c->out_len = 0;
+	return true;
 }
 
-static bool client_read(struct ivr_control *ctl, struct client *c)
+/* Take bytes of @c->in into lines and answer them, until the input is used up or a reply
+ * waits for the client to read. */
+static void take_lines(struct ivr_control *ctl, struct client *c)
 {
-	char tmp[8192];
-	ssize_t n = recv(c->fd, tmp, sizeof(tmp), 0);
-	if (n <= 0)
-		return n < 0 && (errno == EAGAIN || errno == EINTR);
-	for (ssize_t i = 0; i < n; i++) {
-		char ch = tmp[i];
+	while (c->in_off < c->in_len && c->out_len == 0) {
+		char ch = c->in[c->in_off++];
 		if (ch == '\n') {
 			if (c->discarding) {
-				size_t m = (size_t)snprintf(ctl->reply, sizeof(ctl->reply),
-							    "{\"id\":null,\"ok\":false,\"error\":"
-							    "\"line longer than %d bytes\"}\n",
-							    IVR_CONTROL_MAX_LINE);
-				send_all(c->fd, ctl->reply, m);
+				c->out_len = (size_t)snprintf(c->out, IVR_CONTROL_MAX_LINE,
+							      "{\"id\":null,\"ok\":false,\"error\":"
+							      "\"line longer than %d bytes\"}\n",
+							      IVR_CONTROL_MAX_LINE);
 				c->discarding = false;
 			} else {
 				size_t len = c->len;
 				if (len && c->buf[len - 1] == '\r')
 					len--;
-				if (len) {
-					size_t m =
-						ivr_control_handle(ctl->e, c->buf, len, ctl->reply,
-								   sizeof(ctl->reply));
-					send_all(c->fd, ctl->reply, m);
-				}
+				if (len)
+					c->out_len = ivr_control_handle(ctl->e, c->buf, len, c->out,
+									IVR_CONTROL_MAX_LINE);
 			}
 			c->len = 0;
 			continue;
@@ -517,7 +524,44 @@ static bool client_read(struct ivr_control *ctl, struct client *c)
 		}
 		c->buf[c->len++] = ch;
 	}
-	return true;
+}
+
+/* Lines one client gets answered per poll round: one busy client cannot starve the others. */
+#define LINES_PER_ROUND 16
+
+/* Whether @c has received lines waiting to be answered (and no reply pending). */
+static bool has_pending_input(const struct client *c)
+{
+	return c->fd >= 0 && c->out_len == 0 && c->in_off < c->in_len;
+}
+
+/*
+ * Serve @c: flush, answer buffered lines (LINES_PER_ROUND at most), read at
+ * most one more chunk.  @return false to drop the client.
+ */
+static bool client_serve(struct ivr_control *ctl, struct client *c)
+{
+	bool have_read = false;
+	for (int lines = 0; lines < LINES_PER_ROUND;) {
+		if (!flush_out(c))
+			return false;
+		if (c->out_len)
+			return true; /* wait for POLLOUT */
+		if (c->in_off < c->in_len) {
+			take_lines(ctl, c);
+			lines += c->out_len > 0;
+			continue;
+		}
+		if (have_read)
+			return true;
+		ssize_t n = recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
+		if (n <= 0)
+			return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+		c->in_off = 0;
+		c->in_len = (size_t)n;
+		have_read = true;
+	}
+	return flush_out(c);
 }
 
 static void *control_main(void *arg)
@@ -529,12 +573,18 @@ static void *control_main(void *arg)
 		pf[n++] = (struct pollfd){ .fd = ctl->wake[0], .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = ctl->lfd, .events = POLLIN };
 		int map[MAX_CLIENTS];
+		int timeout_ms = 1000;
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (ctl->cl[i].fd >= 0) {
+				/* Lines left over from the last round: come back at once. */
+				if (has_pending_input(&ctl->cl[i]))
+					timeout_ms = 0;
 				map[n - 2] = i;
-				pf[n++] = (struct pollfd){ .fd = ctl->cl[i].fd, .events = POLLIN };
+				/* A client with a reply pending is not read until it takes it. */
+				short ev = ctl->cl[i].out_len ? POLLOUT : POLLIN;
+				pf[n++] = (struct pollfd){ .fd = ctl->cl[i].fd, .events = ev };
 			}
-		if (poll(pf, (nfds_t)n, 1000) < 0 && errno != EINTR)
+		if (poll(pf, (nfds_t)n, timeout_ms) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents)
 			break;
@@ -546,23 +596,31 @@ static void *control_main(void *arg)
 					if (ctl->cl[i].fd < 0)
 						slot = i;
 				char *buf = slot >= 0 ? malloc(IVR_CONTROL_MAX_LINE) : NULL;
-				if (!buf) {
+				char *out = buf ? malloc(IVR_CONTROL_MAX_LINE) : NULL;
+				if (!out) {
+					/* A fresh socket's buffer takes this line: no wait. */
 					const char *msg = "{\"id\":null,\"ok\":false,\"error\":"
 							  "\"too many control clients\"}\n";
-					send_all(fd, msg, strlen(msg));
+					(void)!send(fd, msg, strlen(msg),
+						    MSG_NOSIGNAL | MSG_DONTWAIT);
 					close(fd);
+					free(buf);
 				} else {
-					ctl->cl[slot] = (struct client){ .fd = fd, .buf = buf };
+					struct client *c = &ctl->cl[slot];
+					memset(c, 0, sizeof(*c));
+					c->fd = fd;
+					c->buf = buf;
+					c->out = out;
 				}
 			}
 		}
 		for (int k = 2; k < n; k++) {
-			if (!pf[k].revents)
-				continue;
 			struct client *c = &ctl->cl[map[k - 2]];
+			if (!pf[k].revents && !has_pending_input(c))
+				continue;
 			if (c->fd < 0)
 				continue;
-			if (!client_read(ctl, c))
+			if (!client_serve(ctl, c))
 				drop_client(c);
 		}
 	}

@@ -11,7 +11,9 @@
  * Malformed input (not JSON, wrong types, unknown op, lines over 64 KiB)
  * gets an error reply; nothing a client sends can stop the engine.
  * One control thread serves all clients with poll(); each request is
- * answered before the next line of that client is read.
+ * answered before the next line of that client is read.  Replies are never
+ * sent blocking: a client that does not read its replies is not read any
+ * further until it does, and never holds up the other clients (at most 64).
  * Thread: control.
  */
 #ifndef IVR_ENGINE_CONTROL_H

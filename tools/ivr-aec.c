@@ -3,14 +3,17 @@
  * tools/ivr-aec.c - remove the echo of FAR from NEAR (DESIGN.md section 2).
  *
  *   ivr-aec --far FAR.wav --near NEAR.wav --out OUT.wav [--tail-ms N] [--delay-ms N]
+ *           [--far-channel N] [--near-channel N]
  *
  * FAR is what the engine sent (the prompt), NEAR the caller's audio with the
  * echo of FAR plus the caller's voice; OUT is NEAR with the echo removed, at
  * NEAR's rate and length (PCM16).  8000 and 16000 Hz are processed as they
  * are; other rates are resampled to 16000 Hz (8000 Hz when both files are at
  * or below it) and OUT is resampled back to NEAR's rate.  A FAR shorter than
- * NEAR is padded with silence.  Exit 0 on success, 2 with a one-line reason
- * on bad usage or input.
+ * NEAR is padded with silence.  Multi-channel inputs (an engine recording
+ * holds caller and engine side by side) need --far-channel / --near-channel
+ * (0-based); without them such a file is refused, never downmixed.  Exit 0
+ * on success, 2 with a one-line reason on bad usage or input.
  */
 #include "config.h"
 
@@ -31,7 +34,10 @@ static void usage(FILE *f)
 		"  --tail-ms N   echo canceller filter length (default 128, max %d)\n"
 		"  --delay-ms N  bulk delay of the echo path taken out before the filter "
 		"(default 0, max %d)\n"
-		"  Input: mono WAV, PCM16/mu-law/A-law/float; OUT: PCM16 at NEAR's rate "
+		"  --far-channel N, --near-channel N  channel (0-based) of a multi-channel input,\n"
+		"                required when that input is not mono (an engine recording made\n"
+		"                with all channels: 0 caller = NEAR, 1 engine = FAR)\n"
+		"  Input: WAV, PCM16/mu-law/A-law/float; OUT: PCM16 at NEAR's rate "
 		"and length.\n",
 		IVR_AEC_MAX_TAIL_MS, IVR_AEC_MAX_DELAY_MS);
 }
@@ -40,6 +46,15 @@ static int fail(const char *what, const char *why)
 {
 	fprintf(stderr, "ivr-aec: %s: %s\n", what, why);
 	return 2;
+}
+
+/* A multi-channel file read without a selector: say which option picks one. */
+static const char *with_hint(char *err, size_t len, int channel, const char *opt)
+{
+	size_t n = strlen(err);
+	if (channel == IVR_WAV_MONO && strstr(err, "only mono") && n < len)
+		snprintf(err + n, len - n, " (pick one with %s N)", opt);
+	return err;
 }
 
 static int parse_ms(const char *s, long max, uint32_t *out)
@@ -60,11 +75,14 @@ int main(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "tail-ms", required_argument, NULL, 't' },
 		{ "delay-ms", required_argument, NULL, 'd' },
+		{ "far-channel", required_argument, NULL, 'F' },
+		{ "near-channel", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *far_path = NULL, *near_path = NULL, *out_path = NULL;
 	struct ivr_aec_cfg cfg = { 0 };
+	int far_ch = IVR_WAV_MONO, near_ch = IVR_WAV_MONO;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -87,6 +105,13 @@ int main(int argc, char **argv)
 			if (parse_ms(optarg, IVR_AEC_MAX_DELAY_MS, &cfg.bulk_delay_ms) < 0)
 				return fail("--delay-ms", "expects 0 to 1000");
 			break;
+		case 'F':
+		case 'N':
+			*(c == 'F' ? &far_ch : &near_ch) = ivr_wav_channel_parse(optarg);
+			if ((c == 'F' ? far_ch : near_ch) < 0)
+				return fail(c == 'F' ? "--far-channel" : "--near-channel",
+					    "expects a channel number from 0");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -103,11 +128,11 @@ int main(int argc, char **argv)
 	char err[160];
 	struct ivr_audio far = { 0 }, near = { 0 };
 	/* ivr_wav_read's reason already names the file. */
-	if (ivr_wav_read(&near, near_path, 0, err, sizeof(err)) < 0)
-		return fail("--near", err);
-	if (ivr_wav_read(&far, far_path, 0, err, sizeof(err)) < 0) {
+	if (ivr_wav_read_channel(&near, near_path, near_ch, 0, err, sizeof(err)) < 0)
+		return fail("--near", with_hint(err, sizeof(err), near_ch, "--near-channel"));
+	if (ivr_wav_read_channel(&far, far_path, far_ch, 0, err, sizeof(err)) < 0) {
 		ivr_audio_free(&near);
-		return fail("--far", err);
+		return fail("--far", with_hint(err, sizeof(err), far_ch, "--far-channel"));
 	}
 	/* Work rate: the files' own when both are 8 or 16 kHz and equal, else resample. */
 	uint32_t rate = near.rate_hz;

@@ -21,14 +21,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ivr-asr --flow FLOW.yaml [--node NODE] [--no-verify] [--loop] FILE...\n"
-		   "Recognises each WAV FILE (PCM16, mu-law or A-law, mono; 8 or 16 kHz, other\n"
+	fprintf(f, "usage: ivr-asr --flow FLOW.yaml [--node NODE] [--no-verify] [--loop]\n"
+		   "               [--channel N] FILE...\n"
+		   "Recognises each WAV FILE (PCM16, mu-law or A-law; 8 or 16 kHz, other\n"
 		   "rates resampled) against NODE's intents (default: the flow's start node)\n"
 		   "and prints one JSON object per file:\n"
 		   "  {\"file\":..., \"text\":..., \"intent\":... or null, \"confidence\":0..1,\n"
 		   "   \"nbest\":[{\"text\":..., \"intent\":..., \"confidence\":...}]}\n"
 		   "--no-verify  skip the phone-loop check that rejects out-of-domain speech\n"
-		   "--loop       grammar also accepts any sequence of the node's words\n");
+		   "--loop       grammar also accepts any sequence of the node's words\n"
+		   "--channel N  recognise channel N (0-based) of multi-channel FILEs, e.g. 0 =\n"
+		   "             caller in an engine recording; required for non-mono FILEs\n");
 }
 
 #if IVR_HAVE_ASR
@@ -51,7 +54,7 @@ static void json_str(const char *s)
 int main(int argc, char **argv)
 {
 	const char *flow_path = NULL, *node_name = NULL;
-	int first_file = 0, verify = 1, loop = 0;
+	int first_file = 0, verify = 1, loop = 0, channel = IVR_WAV_MONO;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
@@ -64,6 +67,13 @@ int main(int argc, char **argv)
 			verify = 0;
 		} else if (!strcmp(argv[i], "--loop")) {
 			loop = 1;
+		} else if (!strcmp(argv[i], "--channel") && i + 1 < argc) {
+			channel = ivr_wav_channel_parse(argv[++i]);
+			if (channel < 0) {
+				fprintf(stderr,
+					"ivr-asr: --channel expects a channel number from 0\n");
+				return 2;
+			}
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "ivr-asr: unknown option %s\n", argv[i]);
 			usage(stderr);
@@ -111,14 +121,18 @@ int main(int argc, char **argv)
 	int status = 0;
 	for (int i = first_file; i < argc; i++) {
 		struct ivr_audio a;
-		if (ivr_wav_read(&a, argv[i], 0, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ivr-asr: %s: %s\n", argv[i], err);
+		if (ivr_wav_read_channel(&a, argv[i], channel, 0, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ivr-asr: %s: %s%s\n", argv[i], err,
+				channel == IVR_WAV_MONO && strstr(err, "only mono")
+					? " (pick one with --channel N)"
+					: "");
 			status = 2;
 			continue;
 		}
 		if (a.rate_hz != 8000 && a.rate_hz != 16000) {
 			ivr_audio_free(&a);
-			if (ivr_wav_read(&a, argv[i], 16000, err, sizeof(err)) < 0) {
+			if (ivr_wav_read_channel(&a, argv[i], channel, 16000, err, sizeof(err)) <
+			    0) {
 				fprintf(stderr, "ivr-asr: %s: %s\n", argv[i], err);
 				status = 2;
 				continue;

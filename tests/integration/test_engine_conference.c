@@ -39,10 +39,17 @@ static void phase(bool heard[3][3])
 	const float *src[3] = { sig[0], sig[1], sig[2] };
 	phones_run(phs, src, 3, FRAMES);
 	for (int i = 0; i < 3; i++) {
-		/* skip the first 200 ms (flags take effect, jitter buffers fill) */
-		size_t from = 1600, n = ph[i].rx_n > from + 4000 ? 4000 : 0;
+		/*
+		 * skip the first 200 ms (flags take effect, jitter buffers fill); then the
+		 * louder of two 250 ms windows: a tone heard must fill one of them, a tone
+		 * not heard must be absent from both (a worker starved on a loaded machine
+		 * may miss a member's fresh frames for part of a window)
+		 */
+		size_t from = 1600, n = ph[i].rx_n > from + 4000 ? 2000 : 0;
 		for (int j = 0; j < 3; j++) {
-			double pw = n ? tone_power(ph[i].rx + from, n, freq[j]) : 0;
+			double pw = n ? fmax(tone_power(ph[i].rx + from, n, freq[j]),
+					     tone_power(ph[i].rx + from + n, n, freq[j]))
+				      : 0;
 			/* each tone is sent at 0.2 amplitude: power 0.02 when heard */
 			heard[i][j] = pw > 0.005;
 			if (pw > 0.0005 && pw < 0.005)

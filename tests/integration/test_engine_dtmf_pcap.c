@@ -66,7 +66,7 @@ IVR_TEST(test_pcaps)
 	}
 	char ring[64];
 	snprintf(ring, sizeof(ring), "/ivr_test_pcap_%d", (int)getpid());
-	uint16_t port_min = (uint16_t)(30000 + (getpid() % 200) * 50);
+	uint16_t port_min = test_port(30000 + (uint32_t)(getpid() % 200) * 50);
 	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
 				      .port_min = port_min,
 				      .port_max = (uint16_t)(port_min + 40),

@@ -101,7 +101,7 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 	char ring[64];
 	snprintf(ring, sizeof(ring), "/ivr_test_flow_%d", (int)getpid());
 	/* a port range of its own per run: other engines may be running on this machine */
-	uint16_t base = (uint16_t)(42000 + (getpid() % 50) * 400);
+	uint16_t base = test_port(42000 + (uint32_t)(getpid() % 50) * 400);
 	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
 				      .port_min = base,
 				      .port_max = (uint16_t)(base + 398),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/unit/test_wav.c - WAV round trips in every written format, resampling
- * on read, and refusal of broken files with a reason.
+ * tests/unit/test_wav.c - WAV round trips in every written format, mono and
+ * multi-channel (plain and WAVE_FORMAT_EXTENSIBLE), channel selection,
+ * resampling on read, and refusal of broken files with a reason.
  */
 #include "config.h"
 
@@ -136,6 +137,129 @@ IVR_TEST(float_nan_inf_are_defined)
 	return IVR_TEST_RESULT();
 }
 
+/* Three different tones on three channels come back each on its own channel, in every format. */
+IVR_TEST(multichannel_round_trip_and_selection)
+{
+	static float a[4000], b[4000], c[4000];
+	sine(a, 4000, 440, 8000, 0.5);
+	sine(b, 4000, 1300, 8000, 0.3);
+	sine(c, 4000, 2100, 8000, 0.2);
+	const float *chans[3] = { a, b, c };
+	const enum ivr_wav_format fmts[] = { IVR_WAV_PCM16, IVR_WAV_FLOAT32, IVR_WAV_ULAW,
+					     IVR_WAV_ALAW };
+	const double tol[] = { 1.0 / 32768, 1e-7, 0.02, 0.02 };
+	char err[200];
+	for (unsigned nch = 2; nch <= 3; nch++) {
+		for (size_t f = 0; f < 4; f++) {
+			ivr_check_int_eq(ivr_wav_write_channels(tmp("mc.wav"), chans, nch, 4000,
+								8000, fmts[f]),
+					 0);
+			/* The format tag says EXTENSIBLE beyond two channels (spec). */
+			FILE *fp = fopen(tmp("mc.wav"), "rb");
+			uint8_t h[22];
+			ivr_check(fp && fread(h, 1, sizeof(h), fp) == sizeof(h));
+			if (fp)
+				fclose(fp);
+			ivr_check_int_eq(h[20] | h[21] << 8, nch > 2 ? 0xFFFE : (int)fmts[f]);
+			struct ivr_audio all;
+			ivr_check_int_eq(ivr_wav_read_channel(&all, tmp("mc.wav"), IVR_WAV_ALL, 0,
+							      err, sizeof(err)),
+					 0);
+			ivr_check_int_eq(all.n_channels, nch);
+			ivr_check_int_eq(all.n_samples, 4000);
+			for (unsigned ch = 0; ch < nch && all.n_samples == 4000; ch++) {
+				struct ivr_audio one;
+				ivr_check_int_eq(ivr_wav_read_channel(&one, tmp("mc.wav"), (int)ch,
+								      0, err, sizeof(err)),
+						 0);
+				ivr_check_int_eq(one.n_channels, 1);
+				double e_all = 0, e_one = 0;
+				for (size_t i = 0; i < 4000 && one.n_samples == 4000; i++) {
+					e_all = fmax(e_all, fabs(all.samples[ch * 4000 + i] -
+								 chans[ch][i]));
+					e_one = fmax(e_one, fabs(one.samples[i] - chans[ch][i]));
+				}
+				ivr_check_msg(e_all <= tol[f] && e_one <= tol[f],
+					      "%u ch fmt %d ch %u: errors %g %g", nch, fmts[f], ch,
+					      e_all, e_one);
+				ivr_audio_free(&one);
+			}
+			ivr_audio_free(&all);
+		}
+	}
+	/* Mono-only readers refuse, naming the channel count; a missing channel is named. */
+	struct ivr_audio x;
+	ivr_check_int_eq(ivr_wav_read(&x, tmp("mc.wav"), 0, err, sizeof(err)), -ENOTSUP);
+	ivr_check_msg(strstr(err, "3 channels") != NULL, "%s", err);
+	ivr_check_int_eq(ivr_wav_read_channel(&x, tmp("mc.wav"), 3, 0, err, sizeof(err)), -EINVAL);
+	ivr_check_msg(strstr(err, "no channel 3") != NULL, "%s", err);
+	/* Resampling all channels keeps each tone on its own channel. */
+	ivr_check_int_eq(
+		ivr_wav_read_channel(&x, tmp("mc.wav"), IVR_WAV_ALL, 16000, err, sizeof(err)), 0);
+	ivr_check_int_eq(x.rate_hz, 16000);
+	ivr_check(x.n_samples >= 7990 && x.n_samples <= 8010);
+	const double hz[3] = { 440, 1300, 2100 }, amp[3] = { 0.5, 0.3, 0.2 };
+	for (int ch = 0; ch < 3 && x.n_channels == 3; ch++) {
+		const float *p = x.samples + (size_t)ch * x.n_samples + 1000;
+		double re = 0, im = 0;
+		for (size_t i = 0; i < 6000; i++) {
+			re += p[i] * cos(2 * M_PI * hz[ch] * (double)i / 16000);
+			im += p[i] * sin(2 * M_PI * hz[ch] * (double)i / 16000);
+		}
+		ivr_check_near(2 * sqrt(re * re + im * im) / 6000, amp[ch], 0.01);
+	}
+	ivr_audio_free(&x);
+	/* Bad writer arguments. */
+	ivr_check_int_eq(ivr_wav_write_channels(tmp("mc.wav"), chans, 0, 10, 8000, IVR_WAV_PCM16),
+			 -EINVAL);
+	ivr_check_int_eq(ivr_wav_write_channels(tmp("mc.wav"), chans, IVR_WAV_MAX_CHANNELS + 1, 10,
+						8000, IVR_WAV_PCM16),
+			 -EINVAL);
+	/* Channel selectors from a command line. */
+	ivr_check_int_eq(ivr_wav_channel_parse("0"), 0);
+	ivr_check_int_eq(ivr_wav_channel_parse("2"), 2);
+	ivr_check_int_eq(ivr_wav_channel_parse("-1"), -EINVAL);
+	ivr_check_int_eq(ivr_wav_channel_parse("1x"), -EINVAL);
+	ivr_check_int_eq(ivr_wav_channel_parse(""), -EINVAL);
+	ivr_check_int_eq(ivr_wav_channel_parse("99999999999999999999"), -EINVAL);
+	return IVR_TEST_RESULT();
+}
+
+/* A block align that disagrees with the channel layout is refused, not misread. */
+IVR_TEST(multichannel_bad_layout_is_refused)
+{
+	static float a[100];
+	const float *chans[2] = { a, a };
+	ivr_check_int_eq(ivr_wav_write_channels(tmp("st.wav"), chans, 2, 100, 8000, IVR_WAV_PCM16),
+			 0);
+	uint8_t buf[44 + 400];
+	FILE *f = fopen(tmp("st.wav"), "rb");
+	ivr_check(f && fread(buf, 1, sizeof(buf), f) == sizeof(buf));
+	if (f)
+		fclose(f);
+	char err[200];
+	struct ivr_audio x;
+	ivr_check_int_eq(ivr_wav_parse_channel(&x, buf, sizeof(buf), 1, 0, err, sizeof(err)), 0);
+	ivr_check_int_eq(x.n_samples, 100);
+	ivr_audio_free(&x);
+	buf[32] = 2; /* block align of mono in a stereo file */
+	ivr_check_int_eq(ivr_wav_parse_channel(&x, buf, sizeof(buf), 1, 0, err, sizeof(err)),
+			 -EBADMSG);
+	ivr_check_msg(strstr(err, "block align") != NULL, "%s", err);
+	buf[32] = 4;
+	buf[22] = 0; /* no channels */
+	ivr_check_int_eq(
+		ivr_wav_parse_channel(&x, buf, sizeof(buf), IVR_WAV_ALL, 0, err, sizeof(err)),
+		-EBADMSG);
+	buf[22] = 200; /* too many */
+	ivr_check_int_eq(
+		ivr_wav_parse_channel(&x, buf, sizeof(buf), IVR_WAV_ALL, 0, err, sizeof(err)),
+		-ENOTSUP);
+	ivr_check_int_eq(ivr_wav_parse_channel(&x, buf, sizeof(buf), -3, 0, err, sizeof(err)),
+			 -EINVAL);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ivr-test-wav-XXXXXX");
@@ -146,6 +270,8 @@ int main(int argc, char **argv)
 	ivr_test_run(resample_on_read_keeps_tone);
 	ivr_test_run(broken_files_are_refused_with_reason);
 	ivr_test_run(float_nan_inf_are_defined);
+	ivr_test_run(multichannel_round_trip_and_selection);
+	ivr_test_run(multichannel_bad_layout_is_refused);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
