@@ -760,19 +760,20 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	/*
 	 * n-best: the best text with its best and second intents.  pocketsphinx's
 	 * own ps_nbest() (A* over the lattice) took 10 s for a 1.6 s utterance with
-	 * these grammars, so alternative word strings are not listed.
+	 * these grammars, so alternative word strings are not listed.  The entries name
+	 * their intents whatever the node's threshold (which decides out->intent only):
+	 * a router reads what the runner-up was and judges by its confidence.
 	 */
 	if (out->text[0]) {
 		out->nbest[0] = best;
+		out->nbest[0].intent = out->best_intent;
 		out->n_nbest = 1;
 		struct ivr_intent_result ir;
 		if (g->model && ivr_intent_classify(g->model, out->text, ac, 2.0f, &ir) == 0 &&
 		    ir.runner_up >= 0) {
 			struct ivr_asr_hyp *h = &out->nbest[out->n_nbest++];
 			memcpy(h->text, best.text, sizeof(h->text));
-			h->intent = ir.runner_up_confidence >= g->flow->nodes[g->node].threshold
-					    ? ir.runner_up
-					    : -1;
+			h->intent = ir.runner_up;
 			h->confidence = ir.runner_up_confidence;
 		}
 	}

@@ -51,8 +51,8 @@
 /** One hypothesis and its intent. */
 struct ivr_asr_hyp {
 	char text[IVR_ASR_TEXT_MAX];
-	int intent;	  /* node intent index, -1 = none */
-	float confidence; /* 0..1 */
+	int intent;	  /* node intent index, -1 = none (not gated by the node's threshold) */
+	float confidence; /* of that intent, 0..1 */
 };
 
 /** Result of one utterance. */

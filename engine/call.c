@@ -472,7 +472,7 @@ void ivr_call_flow_result(struct ivr_call *c, const struct ivr_flowsvc_result *r
 	}
 	struct ivr_event_nbest nb[IVR_FLOWSVC_NBEST];
 	struct ivr_flowrt_result fr;
-	ivr_flowsvc_to_flowrt(r, nb, &fr);
+	ivr_flowsvc_to_flowrt(r, ivr_flowsvc_flow_model(c->flowver), nb, &fr);
 	struct ivr_flowrt_out o;
 	if (ivr_flowrt_result(call_flowrt(c), &fr, c->flow_now_ms, &o) > 0)
 		flow_exec(c, &o);

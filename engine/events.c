@@ -15,7 +15,7 @@
 
 #include "engine/events.h"
 
-enum kind { K_STR = 1, K_U32, K_F32, K_KV, K_NBEST, K_STEP, K_LINE };
+enum kind { K_STR = 1, K_U32, K_F32, K_KV, K_NBEST, K_STEP, K_LINE, K_HYP };
 
 enum key {
 	F_ANI = 1,
@@ -46,6 +46,7 @@ enum key {
 	F_MASKED,
 	F_TONE,
 	F_REVERSALS,
+	F_HYP, /* n-best entry with its intent; replaces F_NBEST in new records */
 	F_MAX
 };
 
@@ -64,7 +65,7 @@ static const struct {
 	[F_TEXT] = { "text", K_STR },
 	[F_INTENT] = { "intent", K_STR },
 	[F_CONFIDENCE] = { "confidence", K_F32 },
-	[F_NBEST] = { "nbest", K_NBEST },
+	[F_NBEST] = { "nbest", K_NBEST }, /* f32 confidence, text (records before F_HYP) */
 	[F_NODE] = { "node", K_STR },
 	[F_REASON] = { "reason", K_STR },
 	[F_COUNT] = { "count", K_U32 },
@@ -81,6 +82,7 @@ static const struct {
 	[F_MASKED] = { "masked", K_U32 }, /* rendered as a boolean */
 	[F_TONE] = { "tone", K_STR },
 	[F_REVERSALS] = { "reversals", K_U32 }, /* rendered as a boolean */
+	[F_HYP] = { "nbest", K_HYP },		/* f32 confidence, u8 intent length, intent, text */
 };
 
 static const char *const type_names[IVR_EVENT_TYPE_MAX] = {
@@ -177,6 +179,27 @@ static void put_kv(struct enc *e, const char *k, const char *val)
 		memcpy(v + 2 + kn, val, vn);
 }
 
+/* An n-best entry: f32 confidence, u8 intent length (0 = no intent), intent, text. */
+static void put_hyp(struct enc *e, const struct ivr_event_nbest *h)
+{
+	size_t in = h->intent ? strlen(h->intent) : 0, tn = h->text ? strlen(h->text) : 0;
+	if (in > 0xff) {
+		e->err = -EMSGSIZE;
+		return;
+	}
+	unsigned char *v = field(e, F_HYP, 5 + in + tn);
+	if (!v)
+		return;
+	uint32_t c;
+	memcpy(&c, &h->confidence, 4);
+	put_le32(v, c);
+	v[4] = (unsigned char)in;
+	if (in)
+		memcpy(v + 5, h->intent, in);
+	if (tn)
+		memcpy(v + 5 + in, h->text, tn);
+}
+
 /* A number prefix (u32 or f32 words) followed by text. */
 static void put_words_text(struct enc *e, uint8_t key, const uint32_t *w, size_t nw, const char *s)
 {
@@ -221,11 +244,8 @@ IVR_RT int ivr_event_encode(void *buf, size_t cap, const struct ivr_event *ev)
 		put_str(&e, F_TEXT, ev->u.recognition.text);
 		put_str(&e, F_INTENT, ev->u.recognition.intent);
 		put_f32(&e, F_CONFIDENCE, ev->u.recognition.confidence);
-		for (size_t i = 0; ev->u.recognition.nbest && i < ev->u.recognition.n_nbest; i++) {
-			uint32_t c;
-			memcpy(&c, &ev->u.recognition.nbest[i].confidence, 4);
-			put_words_text(&e, F_NBEST, &c, 1, ev->u.recognition.nbest[i].text);
-		}
+		for (size_t i = 0; ev->u.recognition.nbest && i < ev->u.recognition.n_nbest; i++)
+			put_hyp(&e, &ev->u.recognition.nbest[i]);
 		break;
 	case IVR_EVENT_PARTIAL:
 		put_str(&e, F_TEXT, ev->u.recognition.text);
@@ -458,7 +478,8 @@ int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, ch
 		}
 		off += 3 + vl;
 		unsigned kind = keys[key].kind;
-		int is_list = kind == K_KV || kind == K_NBEST || kind == K_STEP || kind == K_LINE;
+		int is_list = kind == K_KV || kind == K_NBEST || kind == K_STEP || kind == K_LINE ||
+			      kind == K_HYP;
 		int is_obj = kind == K_KV;
 		if (open_key && open_key != key) {
 			jw_raw(&j, keys[open_key].kind == K_KV ? "}" : "]", 1);
@@ -522,6 +543,28 @@ int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, ch
 			}
 			jw_cstr(&j, "{\"text\":");
 			jw_str(&j, v + 4, vl - 4);
+			jw_cstr(&j, ",\"confidence\":");
+			{
+				uint32_t u = get_le32(v);
+				float f;
+				memcpy(&f, &u, 4);
+				jw_fmt_f32(&j, f);
+			}
+			jw_raw(&j, "}", 1);
+			break;
+		case K_HYP:
+			if (vl < 5 || v[4] > vl - 5) {
+				jw_cstr(&j, "null");
+				malformed = 1;
+				break;
+			}
+			jw_cstr(&j, "{\"text\":");
+			jw_str(&j, v + 5 + v[4], vl - 5 - v[4]);
+			jw_cstr(&j, ",\"intent\":");
+			if (v[4])
+				jw_str(&j, v + 5, v[4]);
+			else
+				jw_cstr(&j, "null");
 			jw_cstr(&j, ",\"confidence\":");
 			{
 				uint32_t u = get_le32(v);

@@ -5,11 +5,13 @@
  *
  * A record's payload is a list of fields, each <key u8><len u16 LE><value>; the key
  * decides the value's kind (string, u32, f32, key/value pair, n-best entry, path step,
- * transcript line).  Repeated list fields are written contiguously and decoded into one
- * JSON object ("vars") or array ("nbest", "path", "transcript").  The format is private
- * between this encoder and decoder; readers other than ivr_event_to_json() should use
- * the JSON.  Strings are bytes; the JSON writer escapes quotes, backslashes and control
- * characters and replaces invalid UTF-8 with U+FFFD.
+ * transcript line).  Keys are only ever added, never re-used or re-shaped: an n-best entry
+ * with its intent has its own key (a reader built before it stops at that field and marks
+ * the object "malformed"; this reader still decodes the older intent-less entries).  Repeated list
+ * fields are written contiguously and decoded into one JSON object ("vars") or array ("nbest",
+ * "path", "transcript").  The format is private between this encoder and decoder; readers other
+ * than ivr_event_to_json() should use the JSON.  Strings are bytes; the JSON writer escapes quotes,
+ * backslashes and control characters and replaces invalid UTF-8 with U+FFFD.
  *
  * Encoding (ivr_event_encode, ivr_event_publish) is IVR_RT: no allocation, the caller
  * passes the buffer, and a record that does not fit is refused with -EMSGSIZE (never
@@ -60,9 +62,11 @@ struct ivr_event_kv {
 	const char *value;
 };
 
-/** One n-best hypothesis. */
+/** One n-best hypothesis: its words, the intent they map to (a name of the node's
+ *  intents, NULL = none) and that intent's confidence 0..1. */
 struct ivr_event_nbest {
 	const char *text;
+	const char *intent;
 	float confidence;
 };
 

@@ -580,13 +580,20 @@ int ivr_flowsvc_poll(struct ivr_flowsvc *svc, uint32_t worker, struct ivr_flowsv
 	return 1;
 }
 
-void ivr_flowsvc_to_flowrt(const struct ivr_flowsvc_result *r,
+void ivr_flowsvc_to_flowrt(const struct ivr_flowsvc_result *r, const struct ivr_flow *flow,
 			   struct ivr_event_nbest nb[IVR_FLOWSVC_NBEST],
 			   struct ivr_flowrt_result *out)
 {
+	const struct ivr_flow_node *node = flow && r->node >= 0 && (size_t)r->node < flow->n_nodes
+						   ? &flow->nodes[r->node]
+						   : NULL;
 	size_t n = IVR_MIN((size_t)r->n_nbest, (size_t)IVR_FLOWSVC_NBEST);
 	for (size_t i = 0; i < n; i++) {
+		int in = r->nbest[i].intent;
 		nb[i].text = r->nbest[i].text;
+		nb[i].intent = node && in >= 0 && (size_t)in < node->n_intents
+				       ? node->intents[in].name
+				       : NULL;
 		nb[i].confidence = r->nbest[i].confidence;
 	}
 	*out = (struct ivr_flowrt_result){ .turn = r->turn,
@@ -632,6 +639,7 @@ static void fill_result(struct ivr_flowsvc *svc, const struct ivr_asr_result *ar
 	for (size_t i = 0; i < nb; i++) {
 		copy_text(res->nbest[i].text, sizeof(res->nbest[i].text), ar->nbest[i].text);
 		res->nbest[i].confidence = ar->nbest[i].confidence;
+		res->nbest[i].intent = (int16_t)ar->nbest[i].intent;
 	}
 	res->n_nbest = (uint8_t)nb;
 }

@@ -87,7 +87,8 @@ struct ivr_flowsvc_result {
 	char text[IVR_FLOWSVC_TEXT_MAX];
 	struct {
 		char text[IVR_FLOWSVC_TEXT_MAX];
-		float confidence;
+		float confidence; /* of the entry's intent, 0..1 */
+		int16_t intent;	  /* intent index in that node, -1 = none */
 	} nbest[IVR_FLOWSVC_NBEST];
 };
 
@@ -237,8 +238,13 @@ IVR_RT int ivr_flowsvc_poll(struct ivr_flowsvc *svc, uint32_t worker,
  */
 IVR_RT uint32_t ivr_flowsvc_take_lost(struct ivr_flowsvc *svc, uint64_t call_id);
 
-/** Convert a ring result to flowrt's input (pointers into @r and @nb). Thread: any, IVR_RT. */
-IVR_RT void ivr_flowsvc_to_flowrt(const struct ivr_flowsvc_result *r,
+/**
+ * Convert a ring result to flowrt's input (pointers into @r, @nb and @flow).  The n-best
+ * entries' intent indices become names of node @r->node of @flow (the flow the call runs,
+ * which decoded the result); NULL @flow or an index out of range gives a NULL intent.
+ * Thread: any, IVR_RT.
+ */
+IVR_RT void ivr_flowsvc_to_flowrt(const struct ivr_flowsvc_result *r, const struct ivr_flow *flow,
 				  struct ivr_event_nbest nb[IVR_FLOWSVC_NBEST],
 				  struct ivr_flowrt_result *out);
 

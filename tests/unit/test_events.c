@@ -112,24 +112,93 @@ IVR_TEST(all_types_roundtrip)
 	ivr_check(j && strcmp(jstr(j, "type"), "speech_end") == 0 && jint(j, "offset_ms") == 2900);
 	json_decref(j);
 
-	struct ivr_event_nbest nb[] = { { "pay my bill", 0.82f }, { "play my bill", 0.11f } };
+	struct ivr_event_nbest nb[] = { { "pay my bill", "pay", 0.82f },
+					{ "pay my bill", "balance", 0.31f },
+					{ "play my bill", NULL, 0.11f } };
 	ev = (struct ivr_event){ .type = IVR_EVENT_RECOGNITION };
 	ev.u.recognition.text = "pay my bill";
 	ev.u.recognition.intent = "pay";
 	ev.u.recognition.confidence = 0.82f;
 	ev.u.recognition.nbest = nb;
-	ev.u.recognition.n_nbest = 2;
+	ev.u.recognition.n_nbest = 3;
 	j = roundtrip(&ev, 42);
 	ivr_check(j != NULL);
 	if (j) {
 		ivr_check(strcmp(jstr(j, "intent"), "pay") == 0);
 		ivr_check_near(json_real_value(json_object_get(j, "confidence")), 0.82, 1e-3);
 		json_t *a = json_object_get(j, "nbest");
-		ivr_check(json_is_array(a) && json_array_size(a) == 2);
-		ivr_check(strcmp(jstr(json_array_get(a, 1), "text"), "play my bill") == 0);
-		ivr_check_near(json_real_value(json_object_get(json_array_get(a, 1), "confidence")),
-			       0.11, 1e-3);
+		ivr_check(json_is_array(a) && json_array_size(a) == 3);
+		for (size_t k = 0; k < 3; k++) {
+			json_t *e = json_array_get(a, k);
+			ivr_check(strcmp(jstr(e, "text"), nb[k].text) == 0);
+			ivr_check_near(json_real_value(json_object_get(e, "confidence")),
+				       nb[k].confidence, 1e-3);
+			if (nb[k].intent)
+				ivr_check(jstr(e, "intent") &&
+					  strcmp(jstr(e, "intent"), nb[k].intent) == 0);
+			else /* no intent: present and null, not left out */
+				ivr_check(json_is_null(json_object_get(e, "intent")));
+		}
 		json_decref(j);
+	}
+	/* as ivr-events / ivr-demo print it: the same entries on one JSON line */
+	{
+		unsigned char scratch[1024], buf[1024];
+		char js[4096], *out = NULL;
+		size_t out_len = 0;
+		ivr_check(ivr_event_publish(&ring, 0, 43, 0, 0, &ev, scratch, sizeof(scratch)) >=
+			  1);
+		struct ivr_shmring_rec rec;
+		ivr_check_int_eq(ivr_shmring_read(&rd, &rec, buf, sizeof(buf)), 1);
+		FILE *f = open_memstream(&out, &out_len);
+		ivr_check(f != NULL);
+		if (f) {
+			ivr_check_int_eq(ivr_event_print(f, &rec, buf, js, sizeof(js)), 0);
+			fclose(f);
+			ivr_check(out_len > 0 && out[out_len - 1] == '\n');
+			json_error_t err;
+			json_t *p = json_loads(out, 0, &err);
+			json_t *a = p ? json_object_get(p, "nbest") : NULL;
+			ivr_check_msg(json_array_size(a) == 3, "%s", out);
+			ivr_check(strcmp(jstr(json_array_get(a, 0), "intent"), "pay") == 0 &&
+				  strcmp(jstr(json_array_get(a, 1), "intent"), "balance") == 0 &&
+				  json_is_null(json_object_get(json_array_get(a, 2), "intent")));
+			json_decref(p);
+		}
+		free(out);
+	}
+	/* an intent name longer than an entry can carry: refused whole, never cut */
+	{
+		char longname[300];
+		memset(longname, 'x', sizeof(longname) - 1);
+		longname[sizeof(longname) - 1] = 0;
+		struct ivr_event_nbest bad = { "pay my bill", longname, 0.5f };
+		struct ivr_event e2 = ev;
+		e2.u.recognition.nbest = &bad;
+		e2.u.recognition.n_nbest = 1;
+		unsigned char big[2048];
+		ivr_check_int_eq(ivr_event_encode(big, sizeof(big), &e2), -EMSGSIZE);
+	}
+	/*
+	 * A record from an engine built before entries carried intents (key 12: f32
+	 * confidence, text) still decodes, without an "intent" member.
+	 */
+	{
+		const unsigned char old[] = { 12, 8, 0, 0, 0, 0x40, 0x3f, 'p', 'a', 'y', '!' };
+		struct ivr_shmring_rec rec = { .seq = 1,
+					       .type = IVR_EVENT_RECOGNITION,
+					       .len = sizeof(old) };
+		char js[512];
+		ivr_check(ivr_event_to_json(&rec, old, js, sizeof(js)) > 0);
+		json_error_t err;
+		json_t *o = json_loads(js, 0, &err);
+		json_t *e = json_array_get(json_object_get(o, "nbest"), 0);
+		ivr_check_msg(e && !strcmp(jstr(e, "text"), "pay!") &&
+				      !json_object_get(e, "intent") &&
+				      !json_object_get(o, "malformed"),
+			      "%s", js);
+		ivr_check_near(json_real_value(json_object_get(e, "confidence")), 0.75, 1e-6);
+		json_decref(o);
 	}
 
 	const int node_types[] = { IVR_EVENT_NODE_ENTER, IVR_EVENT_NODE_EXIT };
@@ -302,16 +371,18 @@ IVR_TEST(bad_input)
 	struct ivr_shmring_rec rec = { .seq = 1, .type = IVR_EVENT_CALL_START };
 	char js[512];
 	const unsigned char cases[][8] = {
-		{ 1, 200, 0, 'a' },	/* length past the end */
-		{ 99, 1, 0, 'a' },	/* unknown key */
-		{ 7, 2, 0, 1, 2 },	/* u32 of 2 bytes */
-		{ 4, 1, 0, 9 },		/* kv too short */
-		{ 4, 3, 0, 9, 0, 'k' }, /* kv key length past value */
-		{ 12, 2, 0, 1, 2 },	/* nbest too short */
-		{ 18, 3, 0, 1, 2, 3 },	/* path step too short */
-		{ 1, 1 },		/* truncated field header */
+		{ 1, 200, 0, 'a' },	     /* length past the end */
+		{ 99, 1, 0, 'a' },	     /* unknown key */
+		{ 7, 2, 0, 1, 2 },	     /* u32 of 2 bytes */
+		{ 4, 1, 0, 9 },		     /* kv too short */
+		{ 4, 3, 0, 9, 0, 'k' },	     /* kv key length past value */
+		{ 12, 2, 0, 1, 2 },	     /* nbest too short */
+		{ 18, 3, 0, 1, 2, 3 },	     /* path step too short */
+		{ 1, 1 },		     /* truncated field header */
+		{ 29, 4, 0, 1, 2, 3, 4 },    /* n-best entry with intent too short */
+		{ 29, 5, 0, 0, 0, 0, 0, 1 }, /* its intent length past the value */
 	};
-	const size_t lens[] = { 4, 4, 5, 4, 6, 5, 6, 2 };
+	const size_t lens[] = { 4, 4, 5, 4, 6, 5, 6, 2, 7, 8 };
 	for (size_t i = 0; i < IVR_N_ELEMENTS(cases); i++) {
 		rec.len = (uint32_t)lens[i];
 		int n = ivr_event_to_json(&rec, cases[i], js, sizeof(js));

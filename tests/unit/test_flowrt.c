@@ -231,7 +231,8 @@ IVR_TEST(test_speech_barge_in_and_intent)
 	(void)ivr_flowrt_speech_end(rt, 3500, &o);
 	ivr_check(find_ev(&o, IVR_EVENT_SPEECH_END, 0) != NULL);
 	int bal = ivr_flow_find_intent(&f->nodes[node_idx(f, "main")], "balance");
-	struct ivr_event_nbest nb[2] = { { "check my balance", 0.8f }, { "check my card", 0.1f } };
+	struct ivr_event_nbest nb[2] = { { "check my balance", "balance", 0.8f },
+					 { "check my balance", "cards", 0.1f } };
 	struct ivr_flowrt_result res = { .turn = turn,
 					 .text = "check my balance",
 					 .intent = bal,
@@ -243,6 +244,9 @@ IVR_TEST(test_speech_barge_in_and_intent)
 	ivr_check(r && !strcmp(r->u.recognition.intent, "balance") &&
 		  !strcmp(r->u.recognition.text, "check my balance") &&
 		  r->u.recognition.n_nbest == 2);
+	/* the n-best reaches the event as given, runner-up intent included */
+	ivr_check(r && r->u.recognition.nbest &&
+		  !strcmp(r->u.recognition.nbest[1].intent, "cards"));
 	ivr_check_near(r->u.recognition.confidence, 0.8, 1e-6);
 	ivr_check(!strcmp(find_ev(&o, IVR_EVENT_NODE_EXIT, 0)->u.node.reason, "match"));
 	ivr_check(entered(&o) && !strcmp(entered(&o), "balance"));

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "asr/intent.h"
 #include "asr/testset.h"
 #include "common/ring.h"
 #include "dsp/g711.h"
@@ -458,6 +459,12 @@ IVR_TEST(test_asr_decodes_intents)
 	const char *says[][2] = { { "I want to check my balance", "balance" },
 				  { "I lost my card", "cards" },
 				  { "I would like to speak to an agent", "agent" } };
+	/* the node's own classifier, to know the runner-up intents independently */
+	struct ivr_intent_model *im = ivr_intent_build(&m->nodes[main_n]);
+	ivr_check(im != NULL);
+	if (!im)
+		return IVR_TEST_FAIL;
+	int n_runner_up = 0;
 	/* each sentence from a narrowband call (8 kHz records) and a wideband one (16 kHz records,
 	 * decoded at 16 kHz as they are) */
 	for (size_t i = 0; i < 2 * IVR_N_ELEMENTS(says); i++) {
@@ -491,9 +498,36 @@ IVR_TEST(test_asr_decodes_intents)
 		/* the flow runtime accepts it as its input */
 		struct ivr_event_nbest nb[IVR_FLOWSVC_NBEST];
 		struct ivr_flowrt_result fr;
-		ivr_flowsvc_to_flowrt(&res, nb, &fr);
+		ivr_flowsvc_to_flowrt(&res, m, nb, &fr);
 		ivr_check(fr.turn == res.turn && fr.intent == res.intent && fr.text == res.text);
+		/*
+		 * the n-best entries name the decoded words' best and runner-up intents, as the
+		 * node's classifier ranks them (threshold out of reach: ranks only), runner-up
+		 * included although its confidence is below the node's threshold
+		 */
+		struct ivr_intent_result ir;
+		ivr_check_int_eq(ivr_intent_classify(im, res.text, 1.0f, 2.0f, &ir), 0);
+		const struct ivr_flow_node *mn = &m->nodes[main_n];
+		ivr_check_int_eq(fr.n_nbest, ir.runner_up >= 0 ? 2 : 1);
+		ivr_check_msg(nb[0].intent && ir.best >= 0 &&
+				      !strcmp(nb[0].intent, mn->intents[ir.best].name) &&
+				      !strcmp(nb[0].intent, says[si][1]),
+			      "nbest[0] intent %s, want %s", nb[0].intent ? nb[0].intent : "null",
+			      says[si][1]);
+		if (fr.n_nbest == 2) {
+			ivr_check_msg(nb[1].intent &&
+					      !strcmp(nb[1].intent, mn->intents[ir.runner_up].name),
+				      "\"%s\": nbest[1] intent %s, want runner-up %s", res.text,
+				      nb[1].intent ? nb[1].intent : "null",
+				      mn->intents[ir.runner_up].name);
+			ivr_check(nb[1].intent && strcmp(nb[1].intent, nb[0].intent) != 0);
+			ivr_check(nb[1].confidence <= nb[0].confidence);
+			n_runner_up++;
+		}
 	}
+	/* the bank's main node has several intents: some sentence has a runner-up */
+	ivr_check(n_runner_up >= 1);
+	ivr_intent_free(im);
 	struct ivr_flowsvc_stats st;
 	ivr_flowsvc_get_stats(svc, &st);
 	ivr_check_int_eq(st.decoded, 2 * IVR_N_ELEMENTS(says));
