@@ -45,11 +45,13 @@
  * References: ITU-T Q.23, Q.24; Bellcore TR-TSY-000181 / Mitel CM7291 test
  * practice as in spandsp's dtmf_rx_tests.c; Goertzel/DFT detection as in
  * spandsp dtmf.c (here replaced by a vectorisable DFT and a two-tone fit).
- * State is a flat struct (tables included): no pointers, memcpy-able.
+ * State is a flat struct, no pointers, memcpy-able; the rate-only tables
+ * (cos/-sin, fit matrices, rotations) are shared, built once per process.
  */
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "dsp/dtmf.h"
@@ -102,10 +104,7 @@ struct ivr_dtmf_rx {
 	uint32_t force_c;
 	float thr_power; /* per tone, mean square (full scale 1.0) */
 	float gate_power;
-	float quiet_energy;	      /* sub-block energy under which its DFT is taken as 0 */
-	float rot_re[NB], rot_im[NB]; /* e^{-j w_k S} */
-	float minv[16][4][4];	      /* two-tone fit per row*4+col pair */
-	float tab[MAX_SUB][16];	      /* cos(w_k n), -sin(w_k n) */
+	float quiet_energy; /* sub-block energy under which its DFT is taken as 0 */
 
 	/* current sub-block */
 	float acc[IVR_DTMF_KERNEL_ACC];
@@ -130,6 +129,27 @@ struct ivr_dtmf_rx {
 	struct ivr_dtmf_event pend[PEND];
 	uint32_t pend_head, pend_count;
 };
+
+/*
+ * Tables that depend on the rate alone, one set per rate shared by every
+ * detector (6.2 KB that each call used to carry; with 1000+ calls the
+ * per-call copies did not stay in cache).  Built once under tables_once,
+ * read-only afterwards.
+ */
+struct dtmf_tables {
+	float rot_re[NB], rot_im[NB];	     /* e^{-j w_k S} */
+	float minv[16][4][4];		     /* two-tone fit per row*4+col pair */
+	_Alignas(64) float tab[MAX_SUB][16]; /* cos(w_k n), -sin(w_k n) */
+};
+
+static struct dtmf_tables dtmf_tab[2]; /* [0] 8 kHz, [1] 16 kHz */
+static int dtmf_tab_err;	       /* build_tables() failed (never for these rates) */
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static inline const struct dtmf_tables *tabs(const struct ivr_dtmf_rx *rx)
+{
+	return &dtmf_tab[rx->rate_hz != 8000];
+}
 
 /*
  * The C kernel is written with GNU vector extensions (4 floats: SSE2 on
@@ -307,26 +327,32 @@ static int fit_matrix(double bl, double bh, double tl, double th, uint32_t s, fl
 	return 0;
 }
 
-static int build_tables(struct ivr_dtmf_rx *rx)
+static int build_tables(struct dtmf_tables *t, uint32_t rate)
 {
-	uint32_t s = rx->sub_len;
+	const uint32_t s = rate / 1000 * SUB_MS;
 	double w[NB];
 	for (int k = 0; k < NB; k++) {
-		w[k] = 2.0 * M_PI * bin_hz[k] / rx->rate_hz;
-		rx->rot_re[k] = (float)cos(w[k] * s);
-		rx->rot_im[k] = (float)-sin(w[k] * s);
+		w[k] = 2.0 * M_PI * bin_hz[k] / rate;
+		t->rot_re[k] = (float)cos(w[k] * s);
+		t->rot_im[k] = (float)-sin(w[k] * s);
 	}
 	for (uint32_t n = 0; n < MAX_SUB; n++) {
 		for (int k = 0; k < NB; k++) {
-			rx->tab[n][k] = n < s ? (float)cos(w[k] * n) : 0.0f;
-			rx->tab[n][NB + k] = n < s ? (float)-sin(w[k] * n) : 0.0f;
+			t->tab[n][k] = n < s ? (float)cos(w[k] * n) : 0.0f;
+			t->tab[n][NB + k] = n < s ? (float)-sin(w[k] * n) : 0.0f;
 		}
 	}
 	for (int l = 0; l < 4; l++)
 		for (int h = 0; h < 4; h++)
-			if (fit_matrix(w[l], w[4 + h], w[l], w[4 + h], s, rx->minv[l * 4 + h]) < 0)
+			if (fit_matrix(w[l], w[4 + h], w[l], w[4 + h], s, t->minv[l * 4 + h]) < 0)
 				return -EINVAL;
 	return 0;
+}
+
+static void build_all_tables(void)
+{
+	dtmf_tab_err =
+		build_tables(&dtmf_tab[0], 8000) < 0 || build_tables(&dtmf_tab[1], 16000) < 0;
 }
 
 int ivr_dtmf_rx_init(struct ivr_dtmf_rx *rx, size_t size, const struct ivr_dtmf_cfg *cfg)
@@ -343,7 +369,8 @@ int ivr_dtmf_rx_init(struct ivr_dtmf_rx *rx, size_t size, const struct ivr_dtmf_
 	/* the 10 ms gate sees up to ~1 dB of offset loss and some leakage */
 	rx->gate_power = rx->thr_power * 0.25f;
 	rx->quiet_energy = rx->gate_power * (float)rx->sub_len * QUIET;
-	if (build_tables(rx) < 0)
+	pthread_once(&tables_once, build_all_tables);
+	if (dtmf_tab_err)
 		return -EINVAL;
 	return 0;
 }
@@ -415,7 +442,7 @@ static void fit_with(const struct ivr_dtmf_rx *rx, uint64_t i, int l, int h, con
 static void fit(const struct ivr_dtmf_rx *rx, uint64_t i, int l, int h, struct cplx *cl,
 		struct cplx *ch)
 {
-	fit_with(rx, i, l, h, (const float(*)[4])rx->minv[l * 4 + h], cl, ch);
+	fit_with(rx, i, l, h, (const float(*)[4])tabs(rx)->minv[l * 4 + h], cl, ch);
 }
 
 static float cabs2(struct cplx c)
@@ -453,6 +480,7 @@ static double coherent_amp(const struct ivr_dtmf_rx *rx, const struct cplx *c, c
 static int measure(const struct ivr_dtmf_rx *rx, int k, const struct cplx *c, const float *frac,
 		   int n, double *dw, double *amp)
 {
+	const struct dtmf_tables *t = tabs(rx);
 	double sr = 0, si = 0;
 	int core = 0, pairs = 0;
 	for (int i = 0; i < n; i++) {
@@ -464,8 +492,8 @@ static int measure(const struct ivr_dtmf_rx *rx, int k, const struct cplx *c, co
 			/* c(i+1) conj(c(i)) e^{-j w S} = |c|^2 e^{j dw S} */
 			double pr = c[i + 1].re * c[i].re + c[i + 1].im * c[i].im;
 			double pi = c[i + 1].im * c[i].re - c[i + 1].re * c[i].im;
-			sr += pr * rx->rot_re[k] - pi * rx->rot_im[k];
-			si += pr * rx->rot_im[k] + pi * rx->rot_re[k];
+			sr += pr * t->rot_re[k] - pi * t->rot_im[k];
+			si += pr * t->rot_im[k] + pi * t->rot_re[k];
 		}
 	}
 	if (core < 3 || pairs < 2)
@@ -638,11 +666,12 @@ static void step(struct ivr_dtmf_rx *rx, uint64_t s)
 	if (s < 1 || s - 1 < rx->floor_sub)
 		return;
 	/* 10 ms window (s-1, s): strongest row and column */
+	const struct dtmf_tables *t = tabs(rx);
 	const float *x0 = rx->hx[(s - 1) % HIST], *x1 = rx->hx[s % HIST];
 	float p[NB];
 	for (int k = 0; k < NB; k++) {
-		float yr = x0[k] + x1[k] * rx->rot_re[k] - x1[NB + k] * rx->rot_im[k];
-		float yi = x0[NB + k] + x1[k] * rx->rot_im[k] + x1[NB + k] * rx->rot_re[k];
+		float yr = x0[k] + x1[k] * t->rot_re[k] - x1[NB + k] * t->rot_im[k];
+		float yi = x0[NB + k] + x1[k] * t->rot_im[k] + x1[NB + k] * t->rot_re[k];
 		p[k] = yr * yr + yi * yi;
 	}
 	int l = 0, h = 4;
@@ -707,10 +736,10 @@ int ivr_dtmf_rx_process(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_sampl
 		size_t take = IVR_MIN(n_samples, (size_t)(rx->sub_len - rx->pos));
 #if IVR_HAVE_SIMD
 		if (simd)
-			ivr_dtmf_kernel_avx2(rx->acc, &rx->tab[rx->pos], pcm, take);
+			ivr_dtmf_kernel_avx2(rx->acc, &tabs(rx)->tab[rx->pos], pcm, take);
 		else
 #endif
-			ivr_dtmf_kernel_c(rx->acc, &rx->tab[rx->pos], pcm, take);
+			ivr_dtmf_kernel_c(rx->acc, &tabs(rx)->tab[rx->pos], pcm, take);
 		(void)simd;
 		rx->pos += (uint32_t)take;
 		pcm += take;

@@ -26,10 +26,18 @@
  * The raw block decisions then drive the hangover (frame flag; armed only
  * by 3 speech blocks in a row, so a lone click gets none) and the endpointer
  * (events).  No allocation, no pointers in the state.
+ *
+ * Footprint: the state holds only what lives from block to block (4.3 KB).
+ * The window, twiddle and bit-reversal tables depend on the rate alone and
+ * are shared by every detector (static, built once); the FFT buffers and the
+ * band power are scratch on the stack of block().  With 1000+ calls per
+ * engine the per-call state does not stay in cache, so every byte of it a
+ * block touches is a miss: the shared tables stay hot for all calls.
  */
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "dsp/vad.h"
@@ -201,17 +209,8 @@ struct ivr_vad {
 	uint32_t floor_count, floor_idx;
 	float band_ratio; /* band level / windowed level of background blocks (running mean) */
 
-	/* tables */
-	_Alignas(16) float window[WIN_MAX];
-	_Alignas(16) float tw_re[HALF_MAX], tw_im[HALF_MAX]; /* stage h: [h + k] = W_2h^k */
-	_Alignas(16) float sp_re[NBV], sp_im[NBV];	     /* e^{-j 2 pi k / nfft}, band bins */
-	uint16_t bitrev[HALF_MAX];
-
 	/* buffers */
 	_Alignas(16) float hist[WIN_MAX]; /* last two blocks */
-	_Alignas(16) float z_re[HALF_MAX], z_im[HALF_MAX];
-	/* band power with one guard slot either side (3-tap smoothing): power = pwx + 4 */
-	_Alignas(16) float pwx[NBV + 8];
 
 	/* per-bin state */
 	_Alignas(16) float lambda[NBV]; /* noise power */
@@ -221,7 +220,31 @@ struct ivr_vad {
 	_Alignas(16) float a2[NBV]; /* previous clean-power estimate / lambda (DD rule) */
 };
 
-#define POWER(v) ((v)->pwx + 4)
+/* Tables that depend on the rate alone: one set per rate, shared by all detectors. */
+struct vad_tables {
+	_Alignas(16) float window[WIN_MAX];
+	_Alignas(16) float tw_re[HALF_MAX], tw_im[HALF_MAX]; /* stage h: [h + k] = W_2h^k */
+	_Alignas(16) float sp_re[NBV], sp_im[NBV];	     /* e^{-j 2 pi k / nfft}, band bins */
+	uint16_t bitrev[HALF_MAX];
+};
+
+/* [0] 8 kHz, [1] 16 kHz; written once under tables_once, read-only afterwards. */
+static struct vad_tables vad_tab[2];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+/* Per-block scratch, on the stack of block(): nothing in it outlives the block. */
+struct vad_scratch {
+	_Alignas(16) float z_re[HALF_MAX], z_im[HALF_MAX];
+	/* band power with one guard slot either side (3-tap smoothing): power = pwx + 4 */
+	_Alignas(16) float pwx[NBV + 8];
+};
+
+#define POWER(sc) ((sc)->pwx + 4)
+
+static inline const struct vad_tables *tab(const struct ivr_vad *v)
+{
+	return &vad_tab[v->rate_hz != 8000];
+}
 
 static int fill_cfg(struct ivr_vad_cfg *c, const struct ivr_vad_cfg *cfg)
 {
@@ -264,29 +287,42 @@ size_t ivr_vad_size(const struct ivr_vad_cfg *cfg)
 	return sizeof(struct ivr_vad);
 }
 
-static void init_tables(struct ivr_vad *v)
+static void build_tables(struct vad_tables *t, uint32_t hop, uint32_t nfft, uint32_t log2_half)
 {
-	const uint32_t win = 2 * v->hop, half = v->nfft / 2;
+	const uint32_t win = 2 * hop, half = nfft / 2;
 	const double pi = 3.14159265358979323846;
 	for (uint32_t i = 0; i < win; i++)
-		v->window[i] = (float)(0.5 - 0.5 * cos(2.0 * pi * (i + 0.5) / win));
+		t->window[i] = (float)(0.5 - 0.5 * cos(2.0 * pi * (i + 0.5) / win));
 	/* Per stage of half-length h, W_2h^k for k < h, contiguous: the butterflies read them in
 	 * order. */
 	for (uint32_t h = 1; h < half; h <<= 1)
 		for (uint32_t k = 0; k < h; k++) {
-			v->tw_re[h + k] = (float)cos(pi * k / h);
-			v->tw_im[h + k] = (float)-sin(pi * k / h);
+			t->tw_re[h + k] = (float)cos(pi * k / h);
+			t->tw_im[h + k] = (float)-sin(pi * k / h);
 		}
 	for (uint32_t b = 0; b < NBV; b++) {
-		v->sp_re[b] = (float)cos(2.0 * pi * (K_LO + b) / v->nfft);
-		v->sp_im[b] = (float)-sin(2.0 * pi * (K_LO + b) / v->nfft);
+		t->sp_re[b] = (float)cos(2.0 * pi * (K_LO + b) / nfft);
+		t->sp_im[b] = (float)-sin(2.0 * pi * (K_LO + b) / nfft);
 	}
 	for (uint32_t i = 0; i < half; i++) {
 		uint32_t r = 0;
-		for (uint32_t b = 0; b < v->log2_half; b++)
-			r |= ((i >> b) & 1u) << (v->log2_half - 1 - b);
-		v->bitrev[i] = (uint16_t)r;
+		for (uint32_t b = 0; b < log2_half; b++)
+			r |= ((i >> b) & 1u) << (log2_half - 1 - b);
+		t->bitrev[i] = (uint16_t)r;
 	}
+}
+
+static void build_all_tables(void)
+{
+	build_tables(&vad_tab[0], 80, 256, 7);
+	build_tables(&vad_tab[1], 160, 512, 8);
+}
+
+static void init_tables(struct ivr_vad *v)
+{
+	const uint32_t win = 2 * v->hop;
+	pthread_once(&tables_once, build_all_tables);
+	const struct vad_tables *t = tab(v);
 	/*
 	 * Parseval: sum over all nfft bins of |X|^2 = nfft * sum (w x)^2, and the
 	 * band is counted once on the positive side, so twice that.  Dividing by
@@ -294,7 +330,7 @@ static void init_tables(struct ivr_vad *v)
 	 */
 	double w2 = 0.0;
 	for (uint32_t i = 0; i < win; i++)
-		w2 += (double)v->window[i] * v->window[i];
+		w2 += (double)t->window[i] * t->window[i];
 	v->power_norm = (float)(2.0 / ((double)v->nfft * w2));
 	v->inv_w2 = (float)(1.0 / w2);
 	for (uint32_t n = 0; n <= GATE_DECIM; n++) {
@@ -350,7 +386,6 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->floor_count = vad->floor_idx = 0;
 	vad->band_ratio = 1.0f;
 	memset(vad->hist, 0, sizeof(vad->hist));
-	memset(vad->pwx, 0, sizeof(vad->pwx));
 	memset(vad->lambda, 0, sizeof(vad->lambda));
 	memset(vad->s, 0, sizeof(vad->s));
 	memset(vad->s_min, 0, sizeof(vad->s_min));
@@ -365,16 +400,17 @@ void ivr_vad_reset(struct ivr_vad *vad)
  * of nfft/2 points, decimation in time: the first two stages (twiddles 1
  * and -j) as one scalar radix-4 pass, the others four butterflies at a time.
  */
-static void fft_half(struct ivr_vad *v)
+static void fft_half(const struct ivr_vad *v, struct vad_scratch *sc)
 {
+	const struct vad_tables *t = tab(v);
 	const uint32_t n = v->nfft / 2, win = 2 * v->hop;
-	float *re = v->z_re, *im = v->z_im;
+	float *re = sc->z_re, *im = sc->z_im;
 	memset(re, 0, n * sizeof(float));
 	memset(im, 0, n * sizeof(float));
 	for (uint32_t i = 0; i < win / 2; i++) {
-		const uint32_t j = v->bitrev[i];
-		re[j] = v->hist[2 * i] * v->window[2 * i];
-		im[j] = v->hist[2 * i + 1] * v->window[2 * i + 1];
+		const uint32_t j = t->bitrev[i];
+		re[j] = v->hist[2 * i] * t->window[2 * i];
+		im[j] = v->hist[2 * i + 1] * t->window[2 * i + 1];
 	}
 	for (uint32_t i = 0; i < n; i += 4) {
 		const float ar = re[i] + re[i + 1], ai = im[i] + im[i + 1];
@@ -391,7 +427,7 @@ static void fft_half(struct ivr_vad *v)
 		for (uint32_t i = 0; i < n; i += 2 * h) {
 			for (uint32_t k = 0; k < h; k += 4) {
 				const uint32_t a = i + k, b = a + h;
-				const v4sf wr = ld(v->tw_re + h + k), wi = ld(v->tw_im + h + k);
+				const v4sf wr = ld(t->tw_re + h + k), wi = ld(t->tw_im + h + k);
 				const v4sf br = ld(re + b), bi = ld(im + b);
 				const v4sf ar = ld(re + a), ai = ld(im + a);
 				const v4sf xr = br * wr - bi * wi, xi = br * wi + bi * wr;
@@ -404,26 +440,30 @@ static void fft_half(struct ivr_vad *v)
 	}
 }
 
-/* Power spectrum of the windowed history over the band into POWER(v); returns band power. */
-static float band_power(struct ivr_vad *v)
+/* Power spectrum of the windowed history over the band into POWER(sc); returns band power. */
+static float band_power(const struct ivr_vad *v, struct vad_scratch *sc)
 {
+	const struct vad_tables *t = tab(v);
 	const uint32_t half = v->nfft / 2;
-	fft_half(v);
-	float *pw = POWER(v);
+	fft_half(v, sc);
+	float *pw = POWER(sc);
+	/* The guard lanes the 3-tap smoothing reads past the band: 0 as in a zeroed buffer. */
+	memset(sc->pwx, 0, 4 * sizeof(float));
+	memset(pw + NBV, 0, 4 * sizeof(float));
 	for (uint32_t i = 0; i < NVEC; i++) {
 		/* Split: X[k] = E + W^k O with E = (Z[k] + Z*[M-k]) / 2, O = (Z[k] - Z*[M-k]) / 2j.
 		 */
 		const uint32_t b = 4 * i, km = half - (K_LO + b) - 3;
-		const v4sf zr = ld(v->z_re + K_LO + b), zi = ld(v->z_im + K_LO + b);
+		const v4sf zr = ld(sc->z_re + K_LO + b), zi = ld(sc->z_im + K_LO + b);
 		/* Z*[M - k] for the same 4 bins: M-k runs down, so load 4 and reverse. */
 		const v4sf cr =
-			__builtin_shufflevector(ld(v->z_re + km), ld(v->z_re + km), 3, 2, 1, 0);
+			__builtin_shufflevector(ld(sc->z_re + km), ld(sc->z_re + km), 3, 2, 1, 0);
 		const v4sf ci =
-			-__builtin_shufflevector(ld(v->z_im + km), ld(v->z_im + km), 3, 2, 1, 0);
+			-__builtin_shufflevector(ld(sc->z_im + km), ld(sc->z_im + km), 3, 2, 1, 0);
 		const v4sf er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
 		const v4sf dr = 0.5f * (zr - cr), di = 0.5f * (zi - ci);
 		const v4sf or_ = di, oi = -dr; /* (d) / j */
-		const v4sf spr = ld(v->sp_re + b), spi = ld(v->sp_im + b);
+		const v4sf spr = ld(t->sp_re + b), spi = ld(t->sp_im + b);
 		const v4sf xr = er + spr * or_ - spi * oi;
 		const v4sf xi = ei + spr * oi + spi * or_;
 		st(pw + b, xr * xr + xi * xi + POWER_FLOOR);
@@ -468,9 +508,9 @@ static void floor_track(struct ivr_vad *v, float tot)
  * minimum, which is what lets it follow a rise of the noise level even while every block is judged
  * speech.
  */
-static void mcra_update(struct ivr_vad *v, int speech, uint32_t step, uint32_t count)
+static void mcra_update(struct ivr_vad *v, const float *pw, int speech, uint32_t step,
+			uint32_t count)
 {
-	const float *pw = POWER(v);
 	const v4sf as = splat(v->a_s[step]), ap = splat(v->a_p[step]);
 	const v4sf one = splat(1.0f), delta = splat(MCRA_DELTA);
 	for (uint32_t i = 0; i < NVEC; i++) {
@@ -517,9 +557,8 @@ static void mcra_update(struct ivr_vad *v, int speech, uint32_t step, uint32_t c
 }
 
 /* Mean log-likelihood ratio of the band (Sohn), updating the decision-directed a2. */
-static float mean_llr(struct ivr_vad *v)
+static float mean_llr(struct ivr_vad *v, const float *pw)
 {
-	const float *pw = POWER(v);
 	const v4sf one = splat(1.0f), gmax = splat(GAMMA_MAX), ximin = splat(XI_MIN);
 	v4sf acc = splat(0.0f), last = acc;
 	for (uint32_t i = 0; i < NVEC; i++) {
@@ -544,10 +583,11 @@ static float mean_llr(struct ivr_vad *v)
 /* Windowed mean square of the history: >= the band level of the same window (Parseval). */
 static float window_level(const struct ivr_vad *v)
 {
+	const float *w = tab(v)->window;
 	const uint32_t win = 2 * v->hop;
 	v4sf acc = splat(0.0f);
 	for (uint32_t i = 0; i < win; i += 4) {
-		const v4sf y = ld(v->hist + i) * ld(v->window + i);
+		const v4sf y = ld(v->hist + i) * ld(w + i);
 		acc += y * y;
 	}
 	return hsum(acc) * v->inv_w2;
@@ -592,8 +632,9 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 			return 0;
 		}
 	}
-	const float total = band_power(v);
-	const float *pw = POWER(v);
+	struct vad_scratch sc;
+	const float total = band_power(v, &sc);
+	const float *pw = POWER(&sc);
 	*level = total * v->power_norm;
 	/* How much of a background block's windowed level is in the band: calibrates floor_track.
 	 */
@@ -611,7 +652,7 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 			v->tot_sub[i] = total;
 	}
 
-	*llr = mean_llr(v);
+	*llr = mean_llr(v, pw);
 	/*
 	 * Relative gate (the idea of P.56's activity threshold, which sits
 	 * 15.9 dB under the active level): a block far below the talker's
@@ -641,9 +682,9 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 		const float w = 1.0f / (float)(v->n_blocks + 1);
 		for (uint32_t b = 0; b < NBV; b++)
 			v->lambda[b] += w * (pw[b] - v->lambda[b]);
-		mcra_update(v, 1, 1, 1);
+		mcra_update(v, pw, 1, 1, 1);
 	} else {
-		mcra_update(v, raw || v->hang_left, smooth, steps);
+		mcra_update(v, pw, raw || v->hang_left, smooth, steps);
 	}
 
 	const v4sf fl = splat(POWER_FLOOR);

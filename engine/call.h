@@ -53,7 +53,7 @@
 
 #define IVR_CALL_FRAME_MAX    320
 #define IVR_CALL_PKT_MAX      512
-#define IVR_CALL_DSP_BYTES    36864 /* room for the 8 kHz DSP chain (ivr_dspchain_size(): 35584) */
+#define IVR_CALL_DSP_BYTES    19968 /* room for the 8 kHz DSP chain (ivr_dspchain_size(): 19776) */
 #define IVR_CALL_TONE_BYTES   128   /* dsp/tone.h sender (ivr_tone_tx_size(): 112) */
 #define IVR_CALL_DTMF_ON_MS   100   /* per digit sent, in-band and RFC 4733 alike */
 #define IVR_CALL_DTMF_OFF_MS  60    /* gap after each digit sent */

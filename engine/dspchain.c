@@ -30,7 +30,8 @@
 #include "engine/dspchain.h"
 
 #define FRAME_MS       20
-#define HIST_FRAMES    24 /* 480 ms: pre-roll (<= 400 ms) + VAD START latency (~80 ms) */
+#define FRAME_MAX      320 /* samples per frame at 16 kHz */
+#define HIST_FRAMES    24  /* 480 ms: pre-roll (<= 400 ms) + VAD START latency (~80 ms) */
 #define MAX_PREROLL_MS 400
 #define INBAND_HIST    8 /* in-band digits one dedup window can hold (60 ms per digit) */
 #define SILENT_ABS     (1.0f / 32768.0f) /* below one PCM16 step: digital silence */
@@ -100,11 +101,11 @@ struct ivr_dspchain {
 	 * 8 kHz chain keeps its size, a 16 kHz one doubles only these):
 	 * hist[HIST_FRAMES] canceller output, frame f at f % H (PCM16);
 	 * dly_near/dly_far[LOOKAHEAD] caller audio and its echo reference, frame
-	 * f at f % L (PCM16); clean, vin, vfar, noise: one float frame each
-	 * (canceller output/input/reference of this frame, last frame the VAD
-	 * heard as non-speech).
+	 * f at f % L (PCM16); noise: the last frame the VAD heard as
+	 * non-speech (float).  The canceller's input, reference and output of
+	 * the frame are scratch on the stack of ivr_dspchain_process().
 	 */
-	uint32_t off_hist, off_dly_near, off_dly_far, off_clean, off_vin, off_vfar, off_noise;
+	uint32_t off_hist, off_dly_near, off_dly_far, off_noise;
 	bool dly_far_silent[LOOKAHEAD]; /* that reference was digital silence */
 
 	struct ivr_dspchain_stats st;
@@ -159,7 +160,7 @@ static void sub_cfgs(const struct ivr_dspchain_cfg *c, struct ivr_dtmf_cfg *dt,
 
 /* Sizes and offsets of the sub-states; 0 if a sub-configuration is invalid. */
 static size_t layout(const struct ivr_dspchain_cfg *c, uint32_t off[5], uint32_t sz[5],
-		     uint32_t boff[7])
+		     uint32_t boff[4])
 {
 	struct ivr_dtmf_cfg dt;
 	struct ivr_vad_cfg va;
@@ -178,14 +179,10 @@ static size_t layout(const struct ivr_dspchain_cfg *c, uint32_t off[5], uint32_t
 		pos += IVR_ROUND_UP(s[i], IVR_ALIGN);
 	}
 	const size_t fr = c->rate_hz / 1000 * FRAME_MS;
-	const size_t b[7] = { HIST_FRAMES * fr * sizeof(int16_t),
-			      LOOKAHEAD * fr * sizeof(int16_t),
-			      LOOKAHEAD * fr * sizeof(int16_t),
-			      fr * sizeof(float),
-			      fr * sizeof(float),
-			      fr * sizeof(float),
-			      fr * sizeof(float) };
-	for (int i = 0; i < 7; i++) {
+	/* pre-roll history, near and far delay lines, the last background frame */
+	const size_t b[4] = { HIST_FRAMES * fr * sizeof(int16_t), LOOKAHEAD * fr * sizeof(int16_t),
+			      LOOKAHEAD * fr * sizeof(int16_t), fr * sizeof(float) };
+	for (int i = 0; i < 4; i++) {
 		boff[i] = (uint32_t)pos;
 		pos += IVR_ROUND_UP(b[i], IVR_ALIGN);
 	}
@@ -195,7 +192,7 @@ static size_t layout(const struct ivr_dspchain_cfg *c, uint32_t off[5], uint32_t
 size_t ivr_dspchain_size(const struct ivr_dspchain_cfg *cfg)
 {
 	struct ivr_dspchain_cfg c;
-	uint32_t off[5], sz[5], boff[7];
+	uint32_t off[5], sz[5], boff[4];
 	if (fill_cfg(&c, cfg) < 0)
 		return 0;
 	return layout(&c, off, sz, boff);
@@ -253,7 +250,7 @@ int ivr_dspchain_init(struct ivr_dspchain *ch, size_t size, const struct ivr_dsp
 	int r = fill_cfg(&c, cfg);
 	if (r < 0)
 		return r;
-	uint32_t off[5], sz[5], boff[7];
+	uint32_t off[5], sz[5], boff[4];
 	size_t need = layout(&c, off, sz, boff);
 	if (!ch || !need || size < need || ((uintptr_t)ch & (IVR_ALIGN - 1)))
 		return -EINVAL;
@@ -265,8 +262,7 @@ int ivr_dspchain_init(struct ivr_dspchain *ch, size_t size, const struct ivr_dsp
 	ch->off_fax = off[3], ch->sz_fax = sz[3];
 	ch->off_rfc = off[4], ch->sz_rfc = sz[4];
 	ch->off_hist = boff[0], ch->off_dly_near = boff[1], ch->off_dly_far = boff[2];
-	ch->off_clean = boff[3], ch->off_vin = boff[4], ch->off_vfar = boff[5];
-	ch->off_noise = boff[6];
+	ch->off_noise = boff[3];
 	ch->frame = c.rate_hz / 1000 * FRAME_MS;
 	ch->tone_margin = c.rate_hz / 1000 * TONE_MARGIN_MS;
 	ch->preroll = c.preroll_ms * c.rate_hz / 1000;
@@ -719,8 +715,9 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 	 * sounds like speech) nor reaches the VAD or the ASR.
 	 */
 	const size_t fr = ch->frame;
-	float *const vin = FBUF(ch, off_vin), *const vfar = FBUF(ch, off_vfar);
-	float *const cln = FBUF(ch, off_clean), *const noise = FBUF(ch, off_noise);
+	/* Scratch of this frame only: on the stack, not in the per-call state (cache footprint). */
+	_Alignas(64) float vin[FRAME_MAX], vfar[FRAME_MAX], cln[FRAME_MAX];
+	float *const noise = FBUF(ch, off_noise);
 	const uint64_t cf = ch->clock / fr;
 	const unsigned slot = (unsigned)(cf % LOOKAHEAD);
 	out->speech = out->in_speech = 0;
