@@ -502,6 +502,7 @@ struct thr {
 	int sleeping;
 	uint64_t got, lost, bad, wakes;
 	int done_flag; /* producer finished (atomic) */
+	int opened;    /* reader has mapped the ring (atomic) */
 	struct thr *prod;
 };
 
@@ -525,7 +526,10 @@ static void *thr_reader(void *arg)
 {
 	struct thr *t = arg;
 	struct ivr_shmring_reader r;
-	if (ivr_shmring_reader_open(&r, t->path, IVR_SHMRING_FROM_OLDEST) != 0) {
+	int open_rc = ivr_shmring_reader_open(&r, t->path, IVR_SHMRING_FROM_OLDEST);
+	/* Release: pairs with threads_run()'s acquire before the producer starts. */
+	__atomic_store_n(&t->opened, 1, __ATOMIC_RELEASE);
+	if (open_rc != 0) {
 		t->bad++;
 		return NULL;
 	}
@@ -576,9 +580,13 @@ static void threads_run(size_t maxlen)
 	pthread_t a, b, c;
 	ivr_check_int_eq(pthread_create(&a, NULL, thr_reader, &spin), 0);
 	ivr_check_int_eq(pthread_create(&b, NULL, thr_reader, &sleep), 0);
-	/* Let both readers map the ring before records flow (they start at the oldest). */
-	struct timespec ts = { 0, 20000000 };
-	nanosleep(&ts, NULL);
+	/* Both readers map the ring before records flow (they start at the oldest): waiting
+	 * for them, not a fixed sleep, so a loaded machine cannot start the producer first. */
+	struct timespec ts = { 0, 1000000 };
+	for (int i = 0; i < 10000 && !(__atomic_load_n(&spin.opened, __ATOMIC_ACQUIRE) &&
+				       __atomic_load_n(&sleep.opened, __ATOMIC_ACQUIRE));
+	     i++)
+		nanosleep(&ts, NULL);
 	ivr_check_int_eq(pthread_create(&c, NULL, thr_producer, &prod), 0);
 	pthread_join(c, NULL);
 	pthread_join(a, NULL);
