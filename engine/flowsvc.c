@@ -689,6 +689,13 @@ static void decode(struct asr_thread *t, struct call_ctx *c, struct ivr_flowsvc_
 
 /* ---------------------------------------------------------- streaming */
 
+/* A speech record's rate: wideband calls' records are 16 kHz, decoded as they are, not
+ * upsampled. */
+static uint32_t record_rate(const struct ivr_asr_frame *f)
+{
+	return f->flags & IVR_ASR_F_WB ? 16000 : 8000;
+}
+
 static struct live *live_find(struct asr_thread *t, uint64_t call_id)
 {
 	for (uint32_t k = 0; k < t->svc->cfg.streams_per_thread; k++)
@@ -730,8 +737,7 @@ static struct live *live_bind(struct asr_thread *t, const struct ivr_asr_frame *
 	    (int32_t)(f->utt_id - first) < 0)
 		return NULL;
 	int g = v->grammar[t->index * v->flow->n_nodes + (size_t)node];
-	/* wideband calls' records are 16 kHz: decoded as they are, not upsampled */
-	const uint32_t rate = f->flags & IVR_ASR_F_WB ? 16000 : 8000;
+	const uint32_t rate = record_rate(f);
 #if IVR_HAVE_ASR
 	if (g < 0 || ivr_recognizer_stream_begin(dec_of(v, t->index, (uint32_t)(L - t->live)), g,
 						 rate, call_cmn(c, f->call_id)) < 0)
@@ -795,8 +801,7 @@ static void live_record(struct asr_thread *t, uint32_t worker, const struct ivr_
 	if (!L || L->broken)
 		return;
 	if (f->frame_idx != L->next_idx || (f->flags & IVR_ASR_F_ABORTED) ||
-	    ((f->flags & IVR_ASR_F_WB) ? 16000u : 8000u) != L->rate_hz ||
-	    f->n_samples > IVR_ASR_FRAME_SAMPLES) {
+	    record_rate(f) != L->rate_hz || f->n_samples > IVR_ASR_FRAME_SAMPLES) {
 		L->broken = true;
 		return;
 	}
