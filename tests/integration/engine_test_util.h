@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/shmring.h"
 #include "dsp/g711.h"
 #include "engine/api.h"
 #include "engine/rtp.h"
@@ -312,6 +313,38 @@ static inline struct ivr_engine *test_engine(bool force_epoll, uint32_t max_call
 				      .max_calls = max_calls,
 				      .force_epoll = force_epoll };
 	return test_engine_start(&cfg);
+}
+
+/*
+ * Start an in-process engine on ports [@port_min, @port_min + 200) that publishes to its own
+ * event ring "/ivr_test_<tag>_<pid>_<epoll>"; when @rd is given, open it from its oldest
+ * record.  @asr_ring_records: 0 = no ASR ring.  NULL means "environment refused" (exit 77),
+ * with the reason on stderr.
+ */
+static inline struct ivr_engine *test_engine_with_ring(const char *tag, bool force_epoll,
+						       uint16_t port_min, uint32_t max_calls,
+						       uint32_t asr_ring_records,
+						       struct ivr_shmring_reader *rd)
+{
+	char ring[64];
+	snprintf(ring, sizeof(ring), "/ivr_test_%s_%d_%d", tag, (int)getpid(), (int)force_epoll);
+	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
+				      .port_min = port_min,
+				      .port_max = (uint16_t)(port_min + 200),
+				      .n_workers = 2,
+				      .max_calls = max_calls,
+				      .force_epoll = force_epoll,
+				      .ring_name = ring,
+				      .asr_ring_records = asr_ring_records };
+	struct ivr_engine *e = test_engine_start(&cfg);
+	if (!e || !rd)
+		return e;
+	if (ivr_shmring_reader_open(rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
+		fprintf(stderr, "SKIP: %s\n", rd->why);
+		ivr_engine_free(e);
+		return NULL;
+	}
+	return e;
 }
 
 /* A voiced, speech-like test signal: harmonics of a gliding pitch under a syllable envelope. */

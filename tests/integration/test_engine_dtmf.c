@@ -105,35 +105,13 @@ static void read_ring(struct ivr_shmring_reader *r, const uint64_t *ids, struct 
 	}
 }
 
-/*
- * An engine on the next free port range (2 workers, @max_calls slots, this run's I/O backend)
- * publishing to its own event ring "/ivr_test_<tag>_<pid>_<epoll>", and @rd reading that ring
- * from its oldest record.  @asr_ring_records: 0 = no ASR ring.  NULL means "environment
- * refused" (exit 77), with the reason on stderr.
- */
+/* An engine with an event ring read by @rd (engine_test_util.h), on this test's next ports. */
 static struct ivr_engine *engine_with_ring(const char *tag, uint32_t max_calls,
 					   uint32_t asr_ring_records, struct ivr_shmring_reader *rd)
 {
-	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_%s_%d_%d", tag, (int)getpid(), (int)use_epoll);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = test_port(port_base),
-				      .port_max = (uint16_t)(test_port(port_base) + 200),
-				      .n_workers = 2,
-				      .max_calls = max_calls,
-				      .force_epoll = use_epoll,
-				      .ring_name = ring,
-				      .asr_ring_records = asr_ring_records };
+	uint16_t p = test_port(port_base);
 	port_base += 400;
-	struct ivr_engine *e = test_engine_start(&cfg);
-	if (!e)
-		return NULL;
-	if (ivr_shmring_reader_open(rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
-		fprintf(stderr, "SKIP: %s\n", rd->why);
-		ivr_engine_free(e);
-		return NULL;
-	}
-	return e;
+	return test_engine_with_ring(tag, use_epoll, p, max_calls, asr_ring_records, rd);
 }
 
 IVR_TEST(test_dtmf_to_event_ring)

@@ -209,27 +209,14 @@ static void lowpass(const float *x, float *y, size_t n)
 	}
 }
 
+/* An engine with an event ring (read by @rd unless NULL), on this test's next ports. */
 static struct ivr_engine *engine_with_ring(const char *tag, struct ivr_shmring_reader *rd)
 {
-	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_wb_%s_%d_%d", tag, (int)getpid(), (int)use_epoll);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = port_base,
-				      .port_max = (uint16_t)(port_base + 200),
-				      .n_workers = 2,
-				      .max_calls = 8,
-				      .force_epoll = use_epoll,
-				      .ring_name = ring };
+	char wb_tag[32];
+	snprintf(wb_tag, sizeof(wb_tag), "wb_%s", tag);
+	uint16_t p = port_base;
 	port_base += 400;
-	struct ivr_engine *e = test_engine_start(&cfg);
-	if (!e || !rd)
-		return e;
-	if (ivr_shmring_reader_open(rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
-		fprintf(stderr, "SKIP: %s\n", rd->why);
-		ivr_engine_free(e);
-		return NULL;
-	}
-	return e;
+	return test_engine_with_ring(wb_tag, use_epoll, p, 8, 0, rd);
 }
 
 /* Run @n_frames of real time: each phone sends its next frame (if it has a source), all drain. */
