@@ -19,14 +19,16 @@
 #define BUF_SIZE    2048 /* larger than any RTP packet we accept */
 #define BUF_ENTRIES 4096
 #define BGID	    0
+#define SEND_BATCH  64 /* sends per submit within a tick (ur_send) */
 
 struct io_ur {
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	uint8_t *bufs;
-	unsigned recycled; /* buffers added back, not yet advanced */
-	unsigned wait_nr;  /* a completion count never reached: wake on the deadline only */
+	unsigned recycled;  /* buffers added back, not yet advanced */
+	unsigned wait_nr;   /* a completion count never reached: wake on the deadline only */
+	unsigned tx_queued; /* sends queued since the last submit */
 	ivr_io_rx_fn fn;
 	ivr_io_fd_fn fd_of;
 	void *ctx;
@@ -192,12 +194,24 @@ static int ur_send(void *p, int fd, uint64_t tag, struct msghdr *msg)
 	/* Only failures produce a completion: halves the CQ traffic of a tick. */
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	io_uring_sqe_set_data64(sqe, KIND_SEND << KIND_SHIFT);
+	/*
+	 * Submit every SEND_BATCH sends rather than all of a tick's at its end: a call's packet
+	 * then leaves about when the call was processed, so its send time varies with the work
+	 * of the calls before it only, not with the whole tick's (which a preempted or long tick
+	 * stretches), and the receiver gets 64-packet bursts instead of one of 1,000.  One
+	 * io_uring_enter per 64 sends costs about 1% of the sends themselves.
+	 */
+	if (++io->tx_queued >= SEND_BATCH) {
+		io->tx_queued = 0;
+		io_uring_submit(&io->ring);
+	}
 	return 0;
 }
 
 static int ur_flush(void *p)
 {
 	struct io_ur *io = p;
+	io->tx_queued = 0;
 	return io_uring_submit(&io->ring);
 }
 
