@@ -107,11 +107,11 @@ void ivr_jb_free(struct ivr_jb *jb);
 
 struct ivr_plc {
 	uint32_t rate_hz;
-	uint32_t n_lost;   /* samples concealed in the current loss */
-	uint32_t pitch;	   /* period in samples during a loss */
-	uint32_t pos;	   /* read position inside the repeated period */
-	uint32_t hist_pos; /* oldest sample; hist[hist_pos, hist_pos + HIST) is in order */
-	float hist[2 * IVR_PLC_HIST]; /* mirrored ring: history without a memmove per frame */
+	uint32_t n_lost;	  /* samples concealed in the current loss */
+	uint32_t pitch;		  /* period in samples during a loss */
+	uint32_t pos;		  /* read position inside the repeated period */
+	uint32_t hist_pos;	  /* oldest sample of the ring hist[] (= where the next one goes) */
+	float hist[IVR_PLC_HIST]; /* ring: one copy per good frame, unrolled only on a loss */
 	float period[IVR_PLC_HIST / 2];
 };
 
