@@ -170,6 +170,7 @@ struct ivr_call {
 	struct ivr_prompt *queue_ann;  /* queue announcement playing (a reference), or NULL */
 	size_t queue_ann_pos;
 	bool out_dtmf;	   /* c->out carries in-band DTMF we sent (echo guard) */
+	bool tone_tx_busy; /* digits were queued on tone_tx[] and may not be done yet */
 	bool rfc_tx_ready; /* rfc_tx[] holds an initialised sender */
 	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
 	/* struct ivr_tone_tx: the in-band DTMF sender */
