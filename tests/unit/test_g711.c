@@ -217,6 +217,76 @@ IVR_TEST(float_edges_clamp_and_nan)
 	return IVR_TEST_RESULT();
 }
 
+/*
+ * The batch float encoders (4 samples at a time where SIMD is available, the tail one by one)
+ * give exactly ivr_g711_*_encode(ivr_f32_to_s16(x)) for every input: each int16 level, the
+ * points half way between levels (round to nearest even), just inside and outside full
+ * scale, huge values, +-Inf, NaN, -0 and denormals, at every alignment and tail length.
+ */
+IVR_TEST(float_batch_encode_matches_per_sample)
+{
+	enum { N = 65536 * 2 + 64 };
+	static float x[N];
+	static uint8_t u[N], a[N];
+	size_t n = 0;
+	for (int v = -32768; v <= 32767; v++) {
+		x[n++] = (float)v / 32768.0f;
+		x[n++] = ((float)v + 0.5f) / 32768.0f;
+	}
+	const float edge[] = { 32766.5f / 32768.0f,
+			       32767.0f / 32768.0f,
+			       32767.4f / 32768.0f,
+			       32767.5f / 32768.0f,
+			       1.0f,
+			       -1.0f,
+			       -32768.5f / 32768.0f,
+			       -32767.5f / 32768.0f,
+			       nextafterf(1.0f, 2.0f),
+			       nextafterf(-1.0f, -2.0f),
+			       3e9f,
+			       -3e9f,
+			       1e30f,
+			       -1e30f,
+			       INFINITY,
+			       -INFINITY,
+			       NAN,
+			       -NAN,
+			       0.0f,
+			       -0.0f,
+			       1e-40f,
+			       -1e-40f,
+			       0.5f / 32768.0f,
+			       -0.5f / 32768.0f,
+			       1.5f / 32768.0f,
+			       -1.5f / 32768.0f };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(edge); i++)
+		x[n++] = edge[i];
+	ivr_check(n <= N);
+	for (size_t off = 0; off < 4; off++) {
+		ivr_g711_ulaw_encode_f32(u + off, x + off, n - off);
+		ivr_g711_alaw_encode_f32(a + off, x + off, n - off);
+		size_t bad = 0;
+		for (size_t i = off; i < n; i++) {
+			int16_t s16 = ivr_f32_to_s16(x[i]);
+			bad += u[i] != ivr_g711_ulaw_encode(s16);
+			bad += a[i] != ivr_g711_alaw_encode(s16);
+		}
+		ivr_check_msg(bad == 0, "offset %zu: %zu codes differ", off, bad);
+	}
+	/* short runs: tails only, and one vector plus a tail */
+	for (size_t len = 1; len <= 7; len++) {
+		uint8_t cu[8], ca[8];
+		ivr_g711_ulaw_encode_f32(cu, x + n - len, len);
+		ivr_g711_alaw_encode_f32(ca, x + n - len, len);
+		for (size_t i = 0; i < len; i++) {
+			int16_t s16 = ivr_f32_to_s16(x[n - len + i]);
+			ivr_check_int_eq(cu[i], ivr_g711_ulaw_encode(s16));
+			ivr_check_int_eq(ca[i], ivr_g711_alaw_encode(s16));
+		}
+	}
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -226,5 +296,6 @@ int main(int argc, char **argv)
 	ivr_test_run(decode_then_encode_is_identity);
 	ivr_test_run(digital_milliwatt_is_0dbm0);
 	ivr_test_run(float_edges_clamp_and_nan);
+	ivr_test_run(float_batch_encode_matches_per_sample);
 	return ivr_test_summary();
 }
