@@ -14,10 +14,12 @@
  * Both run in this one invocation, on the same loopback, with the same
  * sender.  Prints one line per case:
  *   name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt load_cpu_pct
- *   engine_overruns skipped_pct
+ *   engine_overruns skipped_pct load_overruns
  * (ns_per_pkt: engine CPU per datagram received or sent; load_cpu_pct: ivr-load's own CPU,
- * which shares the cores; skipped_pct: frames the engine left out when a tick overran, a gap
- * in the audio that is neither lost nor late) then the ratio, and at the end the knee of the
+ * which shares the cores; skipped_pct: frames the engine left out when it fell 40 ms or more
+ * behind, a gap in the audio that is neither lost nor late; load_overruns: 20 ms ticks that
+ * ivr-load itself started late: a stall of the whole machine, which the engine's late and
+ * skipped frames of that run share) then the ratio, and at the end the knee of the
  * curve: the first call count with >= 0.1% late or skipped frames.  Without rtpengine installed it
  * says so and prints the engine's own figures.  --smoke: 20 calls for 1 s, checks it works.
  * Options: --calls 100,250,500,1000,1500,2000,2500,3000  --seconds 10  --repeats 3
@@ -102,7 +104,7 @@ static int reap(pid_t pid)
 
 struct result {
 	double us_per_call_s, late_pct, lost_pct, p50, p99;
-	double ns_per_pkt, load_cpu_pct, overruns, skipped_pct; /* IVR side only */
+	double ns_per_pkt, load_cpu_pct, overruns, skipped_pct, load_overruns; /* IVR side */
 	bool ok;
 };
 
@@ -181,6 +183,7 @@ static struct result run_ivr(int n, double secs, const char *prompt, bool pairs)
 		r.load_cpu_pct = json_real_value(json_object_get(j, "load_cpu_pct"));
 		r.overruns = json_number_value(json_object_get(j, "engine_overruns"));
 		r.skipped_pct = json_number_value(json_object_get(j, "skipped_pct"));
+		r.load_overruns = json_number_value(json_object_get(j, "sender_overruns"));
 		r.ok = r.us_per_call_s > 0;
 	} else {
 		fprintf(stderr, "ivr-load failed (exit %d): %s\n", lrc, buf);
@@ -480,7 +483,8 @@ int main(int argc, char **argv)
 	if (print_slot_bytes() < 0)
 		return 1;
 	printf("# name impl n us_per_call_s calls_per_core late_pct lost_pct ns_per_pkt "
-	       "load_cpu_pct engine_overruns skipped_pct (median of %d x %.0f s%s)\n",
+	       "load_cpu_pct engine_overruns skipped_pct load_overruns (median of %d x %.0f "
+	       "s%s)\n",
 	       repeats, secs, rt_prio ? ", servers SCHED_FIFO" : "");
 	int fails = 0, knee = 0, last_n = 0;
 	char list[256];
@@ -500,9 +504,10 @@ int main(int argc, char **argv)
 			continue;
 		}
 		bool bad = r.late_pct + r.skipped_pct >= 0.1;
-		printf("engine_g711_duplex ivr %d %.2f %.0f %.4f %.4f %.0f %.1f %.0f %.4f%s\n", n,
-		       r.us_per_call_s, 1e6 / r.us_per_call_s, r.late_pct, r.lost_pct, r.ns_per_pkt,
-		       r.load_cpu_pct, r.overruns, r.skipped_pct, !knee && bad ? "  <- knee" : "");
+		printf("engine_g711_duplex ivr %d %.2f %.0f %.4f %.4f %.0f %.1f %.0f %.4f %.0f%s\n",
+		       n, r.us_per_call_s, 1e6 / r.us_per_call_s, r.late_pct, r.lost_pct,
+		       r.ns_per_pkt, r.load_cpu_pct, r.overruns, r.skipped_pct, r.load_overruns,
+		       !knee && bad ? "  <- knee" : "");
 		if (!knee && bad)
 			knee = n;
 		last_n = n;
