@@ -614,6 +614,27 @@ void ivr_call_dtmf_tx(struct ivr_call *c, float *out, size_t n_samples)
 		out[i] += tone[i];
 }
 
+typedef float v4sf __attribute__((vector_size(16)));
+
+/*
+ * out[i] += src[i], four lanes at a time: gcc -O2 leaves the plain loop scalar (it would
+ * need a run-time overlap check and a tail), and the prompt's add was ~800 of the 1,390
+ * instructions ivr_call_tick() itself ran per call and tick (callgrind, 1000 calls).
+ */
+static void add_f32(float *restrict out, const float *restrict src, size_t n)
+{
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		v4sf a, b;
+		memcpy(&a, out + i, sizeof(a));
+		memcpy(&b, src + i, sizeof(b));
+		a += b;
+		memcpy(out + i, &a, sizeof(a));
+	}
+	for (; i < n; i++)
+		out[i] += src[i];
+}
+
 static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 {
 	const struct ivr_prompt *p = c->prompt;
@@ -623,7 +644,7 @@ static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 		return;
 	}
 	size_t pos = c->play_moh ? (size_t)((tick * n) % p->n_samples) : c->play_pos;
-	/* In runs up to the prompt's end: the inner loop has no wrap test and vectorises. */
+	/* In runs up to the prompt's end: no wrap test inside the (vector) add. */
 	for (size_t i = 0; i < n;) {
 		if (pos >= p->n_samples) {
 			if (!c->play_loop && !c->play_moh) {
@@ -634,9 +655,7 @@ static void play_prompt(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 			pos = 0;
 		}
 		size_t k = IVR_MIN(n - i, p->n_samples - pos);
-		const float *src = p->samples + pos;
-		for (size_t j = 0; j < k; j++)
-			out[i + j] += src[j];
+		add_f32(out + i, p->samples + pos, k);
 		i += k;
 		pos += k;
 	}
@@ -671,8 +690,7 @@ static void queue_audio(struct ivr_call *c, uint64_t tick, float *out, size_t n)
 	if (!a)
 		return;
 	size_t k = IVR_MIN(n, a->n_samples - IVR_MIN(c->queue_ann_pos, a->n_samples));
-	for (size_t i = 0; i < k; i++)
-		out[i] += a->samples[c->queue_ann_pos + i];
+	add_f32(out, a->samples + c->queue_ann_pos, k);
 	c->queue_ann_pos += k;
 	if (c->queue_ann_pos >= a->n_samples) {
 		ivr_prompt_unref(c->queue_ann);
