@@ -39,6 +39,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 
 #include "dsp/vad.h"
 
@@ -135,14 +138,24 @@ static inline v4sf sel(v4si m, v4sf a, v4sf b)
 	return (v4sf)((m & (v4si)a) | (~m & (v4si)b));
 }
 
+/* a < b ? a : b and a > b ? a : b, lane-wise: minps/maxps (SSE, baseline on x86-64) do exactly
+ * that. */
 static inline v4sf vmin(v4sf a, v4sf b)
 {
+#ifdef __SSE__
+	return _mm_min_ps(a, b);
+#else
 	return sel(a < b, a, b);
+#endif
 }
 
 static inline v4sf vmax(v4sf a, v4sf b)
 {
+#ifdef __SSE__
+	return _mm_max_ps(a, b);
+#else
 	return sel(a > b, a, b);
+#endif
 }
 
 static inline float hsum(v4sf v)
@@ -250,7 +263,8 @@ struct vad_tables {
 	_Alignas(16) float window[WIN_MAX];
 	_Alignas(16) float tw_re[HALF_MAX], tw_im[HALF_MAX]; /* stage h: [h + k] = W_2h^k */
 	_Alignas(16) float sp_re[NBV], sp_im[NBV];	     /* e^{-j 2 pi k / nfft}, band bins */
-	uint16_t bitrev[HALF_MAX];
+	uint16_t grp[HALF_MAX /
+		     4]; /* [r]: where the radix-4 group of inputs r + {0, 1/2, 1/4, 3/4} n goes */
 };
 
 /* [0] 8 kHz, [1] 16 kHz; written once under tables_once, read-only afterwards. */
@@ -329,11 +343,12 @@ static void build_tables(struct vad_tables *t, uint32_t hop, uint32_t nfft, uint
 		t->sp_re[b] = (float)cos(2.0 * pi * (K_LO + b) / nfft);
 		t->sp_im[b] = (float)-sin(2.0 * pi * (K_LO + b) / nfft);
 	}
-	for (uint32_t i = 0; i < half; i++) {
+	/* Group g (outputs 4g..4g+3 in bit-reversed order) takes input bitrev(4g) = r first. */
+	for (uint32_t g = 0; g < half / 4; g++) {
 		uint32_t r = 0;
 		for (uint32_t b = 0; b < log2_half; b++)
-			r |= ((i >> b) & 1u) << (log2_half - 1 - b);
-		t->bitrev[i] = (uint16_t)r;
+			r |= (((4 * g) >> b) & 1u) << (log2_half - 1 - b);
+		t->grp[r] = (uint16_t)(4 * g);
 	}
 }
 
@@ -421,34 +436,67 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	memset(vad->a2, 0, sizeof(vad->a2));
 }
 
+/* 4x4 transpose: lane l of the results is row l. */
+static inline void transpose4(v4sf *a, v4sf *b, v4sf *c, v4sf *d)
+{
+	const v4sf t0 = __builtin_shufflevector(*a, *b, 0, 4, 1, 5);
+	const v4sf t1 = __builtin_shufflevector(*a, *b, 2, 6, 3, 7);
+	const v4sf t2 = __builtin_shufflevector(*c, *d, 0, 4, 1, 5);
+	const v4sf t3 = __builtin_shufflevector(*c, *d, 2, 6, 3, 7);
+	*a = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+	*b = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+	*c = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+	*d = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
+/* z[m..m+3] of the windowed history (z[m] = x[2m] + j x[2m+1]; 0 past the window). */
+static inline void load_z(const struct ivr_vad *v, const float *w, uint32_t m, v4sf *re, v4sf *im)
+{
+	if (m >= v->hop) { /* win / 2 = hop: a multiple of 4 */
+		*re = *im = splat(0.0f);
+		return;
+	}
+	const v4sf a = ld(v->hist + 2 * m) * ld(w + 2 * m);
+	const v4sf b = ld(v->hist + 2 * m + 4) * ld(w + 2 * m + 4);
+	*re = __builtin_shufflevector(a, b, 0, 2, 4, 6);
+	*im = __builtin_shufflevector(a, b, 1, 3, 5, 7);
+}
+
 /*
  * Windowed history into z (real input packed as z[n] = x[2n] + j x[2n+1],
- * zero-padded) in bit-reversed order, then an in-place radix-2 complex FFT
- * of nfft/2 points, decimation in time: the first two stages (twiddles 1
- * and -j) as one scalar radix-4 pass, the others four butterflies at a time.
+ * zero-padded), then an in-place radix-2 complex FFT of nfft/2 points,
+ * decimation in time.  The first two stages (twiddles 1 and -j) are one
+ * radix-4 pass fused with the windowing and the bit reversal: the four
+ * inputs of a group are z[r], z[r + n/2], z[r + n/4], z[r + 3n/4] for
+ * r < n/4, so four groups (r .. r+3) load as whole vectors, and a 4x4
+ * transpose puts each group's outputs in its place.  Then the other stages,
+ * four butterflies at a time.
  */
 static void fft_half(const struct ivr_vad *v, struct vad_scratch *sc)
 {
 	const struct vad_tables *t = tab(v);
-	const uint32_t n = v->nfft / 2, win = 2 * v->hop;
+	const uint32_t n = v->nfft / 2;
 	float *re = sc->z_re, *im = sc->z_im;
-	memset(re, 0, n * sizeof(float));
-	memset(im, 0, n * sizeof(float));
-	for (uint32_t i = 0; i < win / 2; i++) {
-		const uint32_t j = t->bitrev[i];
-		re[j] = v->hist[2 * i] * t->window[2 * i];
-		im[j] = v->hist[2 * i + 1] * t->window[2 * i + 1];
-	}
-	for (uint32_t i = 0; i < n; i += 4) {
-		const float ar = re[i] + re[i + 1], ai = im[i] + im[i + 1];
-		const float br = re[i] - re[i + 1], bi = im[i] - im[i + 1];
-		const float cr = re[i + 2] + re[i + 3], ci = im[i + 2] + im[i + 3];
+	for (uint32_t r = 0; r < n / 4; r += 4) {
+		v4sf r0, i0, r1, i1, r2, i2, r3, i3;
+		load_z(v, t->window, r, &r0, &i0);
+		load_z(v, t->window, r + n / 2, &r1, &i1);
+		load_z(v, t->window, r + n / 4, &r2, &i2);
+		load_z(v, t->window, r + 3 * n / 4, &r3, &i3);
+		const v4sf ar = r0 + r1, ai = i0 + i1, br = r0 - r1, bi = i0 - i1;
+		const v4sf cr = r2 + r3, ci = i2 + i3;
 		/* (x2 - x3) * -j */
-		const float dr = im[i + 2] - im[i + 3], di = re[i + 3] - re[i + 2];
-		re[i] = ar + cr, im[i] = ai + ci;
-		re[i + 2] = ar - cr, im[i + 2] = ai - ci;
-		re[i + 1] = br + dr, im[i + 1] = bi + di;
-		re[i + 3] = br - dr, im[i + 3] = bi - di;
+		const v4sf dr = i2 - i3, di = r3 - r2;
+		v4sf o0r = ar + cr, o1r = br + dr, o2r = ar - cr, o3r = br - dr;
+		v4sf o0i = ai + ci, o1i = bi + di, o2i = ai - ci, o3i = bi - di;
+		transpose4(&o0r, &o1r, &o2r, &o3r);
+		transpose4(&o0i, &o1i, &o2i, &o3i);
+		const v4sf orr[4] = { o0r, o1r, o2r, o3r }, oii[4] = { o0i, o1i, o2i, o3i };
+		for (uint32_t l = 0; l < 4; l++) {
+			const uint32_t g = t->grp[r + l];
+			st(re + g, orr[l]);
+			st(im + g, oii[l]);
+		}
 	}
 	for (uint32_t h = 4; h < n; h <<= 1) {
 		for (uint32_t i = 0; i < n; i += 2 * h) {
@@ -535,11 +583,12 @@ static void floor_track(struct ivr_vad *v, float tot)
  * minimum, which is what lets it follow a rise of the noise level even while every block is judged
  * speech.
  */
-static void mcra_update(struct ivr_vad *v, const float *pw, int speech, uint32_t step,
+static void mcra_update(struct ivr_vad *v, const float *pw, float tot, int speech, uint32_t step,
 			uint32_t count)
 {
 	const v4sf as = splat(v->a_s[step]), ap = splat(v->a_p[step]);
 	const v4sf one = splat(1.0f), delta = splat(MCRA_DELTA);
+	v4sf lam_acc = splat(0.0f), lam_last = lam_acc;
 	for (uint32_t i = 0; i < NVEC; i++) {
 		const uint32_t b = 4 * i;
 		/* 3-tap frequency smoothing (Cohen: window b over neighbours). */
@@ -562,10 +611,14 @@ static void mcra_update(struct ivr_vad *v, const float *pw, int speech, uint32_t
 			lam = ad * lam + (one - ad) * pb;
 			st(v->lambda + b, lam);
 		}
+		/* band_sum()'s order: the pad lane left out */
+		if (i < NVEC - 1)
+			lam_acc += lam;
+		else
+			lam_last = lam;
 	}
-	/* The same minimum search on the band total drives the lambda floor. */
-	const float tot = band_sum(pw);
-	const float lam = band_sum(v->lambda);
+	/* The same minimum search on the band total @tot drives the lambda floor. */
+	const float lam = hsum(lam_acc) + (lam_last[0] + lam_last[1] + lam_last[2]);
 	floor_track(v, tot);
 	if (lam < MIN_BIAS * v->tot_min) {
 		const v4sf up = splat(MIN_BIAS * v->tot_min / lam);
@@ -739,15 +792,21 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 		const float w = 1.0f / (float)(v->n_blocks + 1);
 		for (uint32_t b = 0; b < NBV; b++)
 			v->lambda[b] += w * (pw[b] - v->lambda[b]);
-		mcra_update(v, pw, 1, 1, 1);
+		mcra_update(v, pw, total, 1, 1, 1);
 	} else {
-		mcra_update(v, pw, raw || v->hang_left, smooth, steps);
+		mcra_update(v, pw, total, raw || v->hang_left, smooth, steps);
 	}
 
 	const v4sf fl = splat(POWER_FLOOR);
-	for (uint32_t i = 0; i < NVEC; i++)
-		st(v->lambda + 4 * i, vmax(ld(v->lambda + 4 * i), fl));
-	v->noise_total = band_sum(v->lambda);
+	v4sf acc = splat(0.0f);
+	for (uint32_t i = 0; i < NVEC; i++) {
+		const v4sf lam = vmax(ld(v->lambda + 4 * i), fl);
+		st(v->lambda + 4 * i, lam);
+		if (i < NVEC - 1)
+			acc += lam;
+		else
+			v->noise_total = hsum(acc) + (lam[0] + lam[1] + lam[2]); /* as band_sum() */
+	}
 	v->n_blocks++;
 	const float loud = IVR_MAX(v->min_level, v->speech_level * REL_GATE);
 	v->hold_max = 0;
