@@ -28,7 +28,7 @@
  * (events).  No allocation, no pointers in the state.
  *
  * Footprint: the state holds only what lives from block to block (4.3 KB).
- * The window, twiddle and bit-reversal tables depend on the rate alone and
+ * The window, twiddle and radix-4 group tables depend on the rate alone and
  * are shared by every detector (static, built once); the FFT buffers and the
  * band power are scratch on the stack of block().  With 1000+ calls per
  * engine the per-call state does not stay in cache, so every byte of it a
@@ -208,9 +208,8 @@ static inline float band_sum(const float *a)
 struct ivr_vad {
 	/* configuration */
 	uint32_t rate_hz;
-	uint32_t hop;	    /* samples per 10 ms block */
-	uint32_t nfft;	    /* real FFT size */
-	uint32_t log2_half; /* log2(nfft / 2) */
+	uint32_t hop;  /* samples per 10 ms block */
+	uint32_t nfft; /* real FFT size */
 	uint32_t hang_blocks, start_blocks, end_blocks;
 	float threshold;
 	float min_level;
@@ -391,7 +390,6 @@ int ivr_vad_init(struct ivr_vad *vad, size_t size, const struct ivr_vad_cfg *cfg
 	vad->rate_hz = c.rate_hz;
 	vad->hop = c.rate_hz / 100;
 	vad->nfft = c.rate_hz == 8000 ? 256 : 512;
-	vad->log2_half = c.rate_hz == 8000 ? 7 : 8;
 	vad->hang_blocks = (c.hangover_ms + 9) / 10;
 	vad->start_blocks = IVR_MAX(1u, (c.start_ms + 9) / 10);
 	vad->end_blocks = IVR_MAX(1u, (c.end_ms + 9) / 10);
@@ -449,6 +447,17 @@ static inline void transpose4(v4sf *a, v4sf *b, v4sf *c, v4sf *d)
 	*d = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
+/* Radix-2 butterflies a, b = a + W b, a - W b on 4 lanes, W from @wr/@wi. */
+static inline void cbfly(v4sf *ar, v4sf *ai, v4sf *br, v4sf *bi, const float *wr, const float *wi)
+{
+	const v4sf w_r = ld(wr), w_i = ld(wi);
+	const v4sf xr = *br * w_r - *bi * w_i, xi = *br * w_i + *bi * w_r;
+	*br = *ar - xr;
+	*bi = *ai - xi;
+	*ar = *ar + xr;
+	*ai = *ai + xi;
+}
+
 /* z[m..m+3] of the windowed history (z[m] = x[2m] + j x[2m+1]; 0 past the window). */
 static inline void load_z(const struct ivr_vad *v, const float *w, uint32_t m, v4sf *re, v4sf *im)
 {
@@ -498,19 +507,40 @@ static void fft_half(const struct ivr_vad *v, struct vad_scratch *sc)
 			st(im + g, oii[l]);
 		}
 	}
-	for (uint32_t h = 4; h < n; h <<= 1) {
-		for (uint32_t i = 0; i < n; i += 2 * h) {
+	/*
+	 * The radix-2 stages h and 2h two at a time on quarters a, a+h, a+2h,
+	 * a+3h held in registers (the same operations and twiddles as two
+	 * passes, one load and store of the data), the last one alone if odd.
+	 */
+	uint32_t h = 4;
+	for (; 2 * h < n; h *= 4) {
+		for (uint32_t i = 0; i < n; i += 4 * h) {
 			for (uint32_t k = 0; k < h; k += 4) {
-				const uint32_t a = i + k, b = a + h;
-				const v4sf wr = ld(t->tw_re + h + k), wi = ld(t->tw_im + h + k);
-				const v4sf br = ld(re + b), bi = ld(im + b);
-				const v4sf ar = ld(re + a), ai = ld(im + a);
-				const v4sf xr = br * wr - bi * wi, xi = br * wi + bi * wr;
-				st(re + b, ar - xr);
-				st(im + b, ai - xi);
-				st(re + a, ar + xr);
-				st(im + a, ai + xi);
+				const uint32_t a = i + k;
+				v4sf r0 = ld(re + a), i0 = ld(im + a);
+				v4sf r1 = ld(re + a + h), i1 = ld(im + a + h);
+				v4sf r2 = ld(re + a + 2 * h), i2 = ld(im + a + 2 * h);
+				v4sf r3 = ld(re + a + 3 * h), i3 = ld(im + a + 3 * h);
+				cbfly(&r0, &i0, &r1, &i1, t->tw_re + h + k, t->tw_im + h + k);
+				cbfly(&r2, &i2, &r3, &i3, t->tw_re + h + k, t->tw_im + h + k);
+				cbfly(&r0, &i0, &r2, &i2, t->tw_re + 2 * h + k,
+				      t->tw_im + 2 * h + k);
+				cbfly(&r1, &i1, &r3, &i3, t->tw_re + 3 * h + k,
+				      t->tw_im + 3 * h + k);
+				st(re + a, r0), st(im + a, i0);
+				st(re + a + h, r1), st(im + a + h, i1);
+				st(re + a + 2 * h, r2), st(im + a + 2 * h, i2);
+				st(re + a + 3 * h, r3), st(im + a + 3 * h, i3);
 			}
+		}
+	}
+	if (h < n) {
+		for (uint32_t k = 0; k < h; k += 4) { /* h = n / 2: one group */
+			v4sf r0 = ld(re + k), i0 = ld(im + k);
+			v4sf r1 = ld(re + k + h), i1 = ld(im + k + h);
+			cbfly(&r0, &i0, &r1, &i1, t->tw_re + h + k, t->tw_im + h + k);
+			st(re + k, r0), st(im + k, i0);
+			st(re + k + h, r1), st(im + k + h, i1);
 		}
 	}
 }
@@ -636,28 +666,41 @@ static void mcra_update(struct ivr_vad *v, const float *pw, float tot, int speec
 	}
 }
 
-/* Mean log-likelihood ratio of the band (Sohn), updating the decision-directed a2. */
+/*
+ * Mean log-likelihood ratio of the band (Sohn), updating the decision-directed a2.
+ * The sum of ln(1 + xi) over the band is taken as the log of a product: the
+ * exponents of 1 + xi summed as integers, the mantissas ([1, 2), 29 per
+ * lane: < 2^29) multiplied, and one vlog() per lane at the end instead of
+ * one per bin.
+ */
 static float mean_llr(struct ivr_vad *v, const float *pw)
 {
 	const v4sf one = splat(1.0f), gmax = splat(GAMMA_MAX), ximin = splat(XI_MIN);
-	v4sf acc = splat(0.0f), last = acc;
+	const v4si pad = { 0, 0, 0, -1 }; /* the pad lane of the last vector */
+	v4sf acc = splat(0.0f), mant = one;
+	v4si expo = { 0, 0, 0, 0 };
 	for (uint32_t i = 0; i < NVEC; i++) {
 		const uint32_t b = 4 * i;
 		const v4sf g = vmin(ld(pw + b) / ld(v->lambda + b), gmax);
 		const v4sf xi = vmax(DD_ALPHA * ld(v->a2 + b) +
 					     (1.0f - DD_ALPHA) * vmax(g - one, splat(0.0f)),
 				     ximin);
-		const v4sf gain = xi / (one + xi);
-		const v4sf llr = g * gain - vlog(one + xi);
-		if (i < NVEC - 1)
-			acc += llr;
-		else
-			last = llr;
-		st(v->a2 + b, gain * gain * g);
+		v4sf ox = one + xi;
+		const v4sf gain = xi / ox;
+		v4sf lr = g * gain;
+		st(v->a2 + b, gain * lr);
+		if (i == NVEC - 1) {
+			lr = (v4sf)(~pad & (v4si)lr);
+			ox = sel(pad, one, ox);
+		}
+		acc += lr;
+		const v4si bits = (v4si)ox;
+		expo += (bits >> 23) - 127; /* 1 + xi >= 1: positive, normal */
+		mant *= (v4sf)((bits & 0x007fffff) | 0x3f800000);
 	}
 	v->a2_clear = 0;
-	/* The same order of sums as band_sum(): the pad lane left out. */
-	return (hsum(acc) + (last[0] + last[1] + last[2])) / (float)NB;
+	const v4sf logs = vlog(mant) + __builtin_convertvector(expo, v4sf) * 0.69314718f;
+	return (hsum(acc) - hsum(logs)) / (float)NB;
 }
 
 /* Windowed mean square of the history: >= the band level of the same window (Parseval). */
