@@ -709,10 +709,14 @@ IVR_TEST(bad_input)
 	/* Digital silence: never speech. */
 	memset(x, 0, sizeof(x));
 	ivr_vad_reset(v);
-	int any = 0;
-	for (int f = 0; f < 100; f++)
-		any |= ivr_vad_process(v, x, 160, NULL);
+	int any = 0, gated = 0;
+	for (int f = 0; f < 100; f++) {
+		any |= ivr_vad_process(v, x, 160, &r);
+		gated += r.n_gated;
+	}
 	ivr_check(!any);
+	/* ... and passed over by the pre-gate after the first 250 ms (7 blocks in 8). */
+	ivr_check(gated >= 150);
 	ivr_vad_free(v);
 	return IVR_TEST_RESULT();
 }
