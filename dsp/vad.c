@@ -249,7 +249,9 @@ struct ivr_vad {
 	uint8_t held;			     /* blocks held since */
 
 	/* buffers */
-	_Alignas(16) float hist[WIN_MAX]; /* last two blocks */
+	_Alignas(16) float hist[WIN_MAX]; /* last two blocks: halves of hop, the newest at hist_new
+					   */
+	uint32_t hist_new;
 
 	/* per-bin state */
 	_Alignas(16) float lambda[NBV]; /* noise power */
@@ -428,6 +430,7 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->floor_count = vad->floor_idx = 0;
 	vad->band_ratio = 1.0f;
 	memset(vad->hist, 0, sizeof(vad->hist));
+	vad->hist_new = 0;
 	memset(vad->lambda, 0, sizeof(vad->lambda));
 	memset(vad->s, 0, sizeof(vad->s));
 	memset(vad->s_min, 0, sizeof(vad->s_min));
@@ -460,15 +463,21 @@ static inline void cbfly(v4sf *ar, v4sf *ai, v4sf *br, v4sf *bi, const float *wr
 	*ai = *ai + xi;
 }
 
-/* z[m..m+3] of the windowed history (z[m] = x[2m] + j x[2m+1]; 0 past the window). */
-static inline void load_z(const struct ivr_vad *v, const float *w, uint32_t m, v4sf *re, v4sf *im)
+/* Sample @i (< 2 hop) of the window: the older block, then the newer (no memmove per block). */
+static inline const float *win_at(const struct ivr_vad *v, uint32_t i)
+{
+	const uint32_t hop = v->hop, h = i < hop ? v->hist_new ^ 1u : v->hist_new;
+	return v->hist + h * hop + (i < hop ? i : i - hop);
+}
+
+/* z[m..m+3] of the windowed samples @xw (z[m] = x[2m] + j x[2m+1]; 0 past the window). */
+static inline void load_z(const struct ivr_vad *v, const float *xw, uint32_t m, v4sf *re, v4sf *im)
 {
 	if (m >= v->hop) { /* win / 2 = hop: a multiple of 4 */
 		*re = *im = splat(0.0f);
 		return;
 	}
-	const v4sf a = ld(v->hist + 2 * m) * ld(w + 2 * m);
-	const v4sf b = ld(v->hist + 2 * m + 4) * ld(w + 2 * m + 4);
+	const v4sf a = ld(xw + 2 * m), b = ld(xw + 2 * m + 4);
 	*re = __builtin_shufflevector(a, b, 0, 2, 4, 6);
 	*im = __builtin_shufflevector(a, b, 1, 3, 5, 7);
 }
@@ -483,17 +492,17 @@ static inline void load_z(const struct ivr_vad *v, const float *w, uint32_t m, v
  * transpose puts each group's outputs in its place.  Then the other stages,
  * four butterflies at a time.
  */
-static void fft_half(const struct ivr_vad *v, struct vad_scratch *sc)
+static void fft_half(const struct ivr_vad *v, const float *xw, struct vad_scratch *sc)
 {
 	const struct vad_tables *t = tab(v);
 	const uint32_t n = v->nfft / 2;
 	float *re = sc->z_re, *im = sc->z_im;
 	for (uint32_t r = 0; r < n / 4; r += 4) {
 		v4sf r0, i0, r1, i1, r2, i2, r3, i3;
-		load_z(v, t->window, r, &r0, &i0);
-		load_z(v, t->window, r + n / 2, &r1, &i1);
-		load_z(v, t->window, r + n / 4, &r2, &i2);
-		load_z(v, t->window, r + 3 * n / 4, &r3, &i3);
+		load_z(v, xw, r, &r0, &i0);
+		load_z(v, xw, r + n / 2, &r1, &i1);
+		load_z(v, xw, r + n / 4, &r2, &i2);
+		load_z(v, xw, r + 3 * n / 4, &r3, &i3);
 		const v4sf ar = r0 + r1, ai = i0 + i1, br = r0 - r1, bi = i0 - i1;
 		const v4sf cr = r2 + r3, ci = i2 + i3;
 		/* (x2 - x3) * -j */
@@ -548,11 +557,11 @@ static void fft_half(const struct ivr_vad *v, struct vad_scratch *sc)
 }
 
 /* Power spectrum of the windowed history over the band into POWER(sc); returns band power. */
-static float band_power(const struct ivr_vad *v, struct vad_scratch *sc)
+static float band_power(const struct ivr_vad *v, const float *xw, struct vad_scratch *sc)
 {
 	const struct vad_tables *t = tab(v);
 	const uint32_t half = v->nfft / 2;
-	fft_half(v, sc);
+	fft_half(v, xw, sc);
 	float *pw = POWER(sc);
 	/* The guard lanes the 3-tap smoothing reads past the band: 0 as in a zeroed buffer. */
 	memset(sc->pwx, 0, 4 * sizeof(float));
@@ -705,14 +714,24 @@ static float mean_llr(struct ivr_vad *v, const float *pw)
 	return (hsum(acc) - hsum(logs)) / (float)NB;
 }
 
-/* Windowed mean square of the history: >= the band level of the same window (Parseval). */
-static float window_level(const struct ivr_vad *v)
+/*
+ * Windowed mean square of the history: >= the band level of the same window
+ * (Parseval).  The windowed samples go to @xw, the FFT's input.
+ */
+static float window_level(const struct ivr_vad *v, float *xw)
 {
 	const float *w = tab(v)->window;
-	const uint32_t win = 2 * v->hop;
+	const uint32_t hop = v->hop;
+	const float *x0 = win_at(v, 0), *x1 = win_at(v, hop);
 	v4sf acc = splat(0.0f);
-	for (uint32_t i = 0; i < win; i += 4) {
-		const v4sf y = ld(v->hist + i) * ld(w + i);
+	for (uint32_t i = 0; i < hop; i += 4) {
+		const v4sf y = ld(x0 + i) * ld(w + i);
+		st(xw + i, y);
+		acc += y * y;
+	}
+	for (uint32_t i = 0; i < hop; i += 4) {
+		const v4sf y = ld(x1 + i) * ld(w + hop + i);
+		st(xw + hop + i, y);
 		acc += y * y;
 	}
 	return hsum(acc) * v->inv_w2;
@@ -732,12 +751,13 @@ static void learn_level(struct ivr_vad *v, float level)
 static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *level)
 {
 	const uint32_t hop = v->hop;
-	memmove(v->hist, v->hist + hop, hop * sizeof(float));
+	v->hist_new ^= 1u; /* the older half takes the new block */
+	float *h = v->hist + v->hist_new * hop;
 	for (uint32_t i = 0; i < hop; i += 4) {
 		/* NaN/Inf (exponent all ones) become 0 */
 		const v4sf s = ld(x + i);
 		const v4si fin = ((v4si)s & 0x7f800000) != 0x7f800000;
-		st(v->hist + hop + i, (v4sf)((v4si)s & fin));
+		st(h + i, (v4sf)((v4si)s & fin));
 	}
 	/*
 	 * Pre-gate (see GATE_NOISE): under both the loudness gate below (so
@@ -746,7 +766,8 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 	 * the two ways of measuring the level.
 	 */
 	int gated = 0;
-	const float wl = window_level(v);
+	_Alignas(16) float xw[WIN_MAX]; /* windowed history, scratch */
+	const float wl = window_level(v, xw);
 	v->gated_now = 0;
 	if (v->pregate && v->n_blocks >= INIT_BLOCKS) {
 		const float loud = IVR_MAX(v->min_level, v->speech_level * REL_GATE);
@@ -795,7 +816,7 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 		return v->last_raw;
 	}
 	struct vad_scratch sc;
-	const float total = band_power(v, &sc);
+	const float total = band_power(v, xw, &sc);
 	const float *pw = POWER(&sc);
 	*level = total * v->power_norm;
 	/* How much of a background block's windowed level is in the band: calibrates floor_track.
