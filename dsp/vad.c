@@ -106,6 +106,8 @@
  * Tried and dropped: 3 background blocks in a row (babble 20 dB at 16 kHz
  * went over 4% false alarms) and a 3 dB window (the same).
  */
+/* 1: the MCRA update runs on every other analysed speech block (lambda is frozen there) */
+#define MCRA_DECIM  1
 #define HOLD_SPEECH 3
 #define HOLD_BG	    1
 #define HOLD_LLR    2.0f
@@ -247,6 +249,8 @@ struct ivr_vad {
 	uint8_t hold_max;		     /* blocks it allows to be held (see HOLD_SPEECH) */
 	uint8_t last_raw;		     /* its decision */
 	uint8_t held;			     /* blocks held since */
+	uint8_t mcra_sp;		     /* the last MCRA update was on a speech block */
+	uint8_t mcra_owed; /* the last analysed block left its update to the next */
 
 	/* buffers */
 	_Alignas(16) float hist[WIN_MAX]; /* last two blocks: halves of hop, the newest at hist_new
@@ -419,6 +423,7 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->a2_clear = 0;
 	vad->skipped = 0;
 	vad->hold_max = vad->last_raw = vad->held = 0;
+	vad->mcra_sp = vad->mcra_owed = 0;
 	vad->last_wl = vad->last_level = vad->last_llr = 0.0f;
 	vad->mcra_count = 0;
 	vad->noise_total = 0.0f;
@@ -852,10 +857,27 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 	 * onset of speech, and weighting it as several blocks would pull
 	 * lambda up into the speech.
 	 */
+	/*
+	 * In speech lambda is frozen and MCRA only follows S and its minimum:
+	 * every other analysed speech block leaves that to the next one, whose
+	 * smoothing stands for it (MCRA_DECIM).
+	 */
+	const int sp = raw || v->hang_left;
+	if (MCRA_DECIM && v->pregate && v->n_blocks >= INIT_BLOCKS && sp && v->mcra_sp &&
+	    !v->mcra_owed && v->skipped + 1 < GATE_DECIM) {
+		floor_track(v, total);
+		v->skipped++;
+		v->held = 0;
+		v->mcra_owed = 1;
+		goto decided;
+	}
 	const uint32_t steps = v->skipped + 1,
-		       smooth = gated || (v->held && raw == v->last_raw) ? steps : 1;
+		       smooth = gated || ((v->held || v->mcra_owed) && raw == v->last_raw) ? steps
+											   : 1;
 	v->skipped = 0;
 	v->held = 0;
+	v->mcra_owed = 0;
+	v->mcra_sp = (uint8_t)sp;
 	if (v->n_blocks < INIT_BLOCKS) {
 		/* Learning: lambda is the plain mean of the blocks so far. */
 		const float w = 1.0f / (float)(v->n_blocks + 1);
@@ -876,6 +898,7 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 		else
 			v->noise_total = hsum(acc) + (lam[0] + lam[1] + lam[2]); /* as band_sum() */
 	}
+decided:
 	v->n_blocks++;
 	const float loud = IVR_MAX(v->min_level, v->speech_level * REL_GATE);
 	v->hold_max = 0;

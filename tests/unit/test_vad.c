@@ -553,7 +553,7 @@ static int has_event(const struct events *ev, uint8_t type, uint64_t sample, uin
  * block analysed), at most 1% of the frame decisions differ, every START comes within 20 ms
  * of the reference's and is reported at most 20 ms later, and 80% of the ENDs within 100 ms
  * (the rest are final syllables near the relative gate, which any change of state moves:
- * 7 of 120 with the hold, 3 of 120 with the pre-gate alone), while over 30% of the speech blocks
+ * 6 of 120 with the hold, 3 of 120 with the pre-gate alone), while over 30% of the speech blocks
  * are not analysed.
  */
 IVR_TEST(decimation_keeps_decisions)
