@@ -704,6 +704,17 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		return -EINVAL;
 	out->n_events = 0;
 	ch->st.frames++;
+	/*
+	 * The VAD's state and the delay line it reads are not in cache with
+	 * thousands of calls: start loading them now, DTMF and fax tones run
+	 * meanwhile.
+	 */
+	if (ch->vad_on && ch->listen) {
+		const int16_t *d = DLY_NEAR(ch, (ch->clock / ch->frame) % LOOKAHEAD);
+		for (size_t i = 0; i < ch->frame; i += 32)
+			__builtin_prefetch(d + i, 0, 3);
+		ivr_vad_prefetch(VAD(ch));
+	}
 
 	/* RFC 4733 events whose end packets were all lost end here. */
 	if (ch->rfc_have_ts) {
