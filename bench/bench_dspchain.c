@@ -17,11 +17,14 @@
  * with the ASR hand-off into a ring that a consumer empties outside the
  * timed region; and "unheard": prompt playing or caller talking while
  * nothing consumes the VAD (ivr_dspchain_listen off: no canceller, VAD or
- * hand-off).
+ * hand-off).  "load": ivr-load's default caller signal (a voiced 140/280 Hz
+ * tone pair, amplitude-modulated at 3 Hz, through mu-law: what every call of
+ * bench/bench_engine sends), through the VAD alone (vad_load) and through the
+ * chain listening without a canceller (chain_load: the engine's G.711 calls).
  * Prints: name impl frames ns_per_frame x_realtime(calls/core), and the
  * ratio chain / sum of stages measured in the same run (the chain's own
  * overhead).  Thread CPU time, median of REPEATS interleaved runs.  --smoke: short, checks
- * it works.
+ * it works.  --stage NAME runs that stage alone (callgrind, perf).
  */
 #include "config.h"
 
@@ -106,6 +109,8 @@ enum stage {
 	S_CHAIN_TAIL64,
 	S_CHAIN_PROMPT_UNHEARD,
 	S_CHAIN_SPEECH_UNHEARD,
+	S_VAD_LOAD,
+	S_CHAIN_LOAD,
 	S_N
 };
 static const char *const stage_name[S_N] = { "dtmf",
@@ -124,7 +129,9 @@ static const char *const stage_name[S_N] = { "dtmf",
 					     "chain_speech",
 					     "chain_prompt_tail64ms",
 					     "chain_prompt_unheard",
-					     "chain_speech_unheard" };
+					     "chain_speech_unheard",
+					     "vad_load",
+					     "chain_load" };
 
 static struct ivr_ring *ring;
 
@@ -168,7 +175,8 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	}
 	case S_VAD:
 	case S_VAD_SIL:
-	case S_VAD_TALK: {
+	case S_VAD_TALK:
+	case S_VAD_LOAD: {
 		struct ivr_vad *v = ivr_vad_new(NULL);
 		t0 = bench_cpu_ns();
 		for (size_t f = 0; f < frames; f++)
@@ -183,13 +191,15 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	case S_CHAIN_TALK:
 	case S_CHAIN_TAIL64:
 	case S_CHAIN_PROMPT_UNHEARD:
-	case S_CHAIN_SPEECH_UNHEARD: {
-		struct ivr_dspchain_cfg cfg = { .aec_tail_ms = s == S_CHAIN_TAIL64 ? 64 : 0 };
+	case S_CHAIN_SPEECH_UNHEARD:
+	case S_CHAIN_LOAD: {
+		struct ivr_dspchain_cfg cfg = { .aec_tail_ms = s == S_CHAIN_TAIL64 ? 64 : 0,
+						.no_aec = s == S_CHAIN_LOAD };
 		struct ivr_dspchain *ch = ivr_dspchain_new(&cfg);
 		struct ivr_dspchain_out o;
 		struct ivr_asr_frame rec;
 		const bool idle = s == S_CHAIN_IDLE || s == S_CHAIN_SIL || s == S_CHAIN_TALK ||
-				  s == S_CHAIN_SPEECH_UNHEARD;
+				  s == S_CHAIN_SPEECH_UNHEARD || s == S_CHAIN_LOAD;
 		/* "unheard": nothing consumes the VAD (ivr_dspchain_listen) */
 		ivr_dspchain_listen(ch, s != S_CHAIN_PROMPT_UNHEARD && s != S_CHAIN_SPEECH_UNHEARD);
 		/* Consume in chunks outside the timed region, like an ASR thread would. */
@@ -213,9 +223,37 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	return t / (double)frames;
 }
 
+/* tools/ivr-load.c's default caller audio (its "synthetic voiced signal", 4 s looped). */
+static void make_load_signal(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const double t = (double)(i % (4 * RATE)) / RATE;
+		x[i] = (float)((0.5 + 0.5 * sin(2 * M_PI * 3 * t)) *
+			       (0.3 * sin(2 * M_PI * 140 * t) + 0.1 * sin(2 * M_PI * 280 * t)));
+	}
+	ulaw(x, n);
+}
+
 int main(int argc, char **argv)
 {
-	const int smoke = bench_smoke(argc, argv);
+	int smoke = 0, only = -1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--smoke") == 0) {
+			smoke = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--stage") == 0 && i + 1 < argc) {
+			for (int s = 0; s < S_N; s++)
+				if (strcmp(argv[i + 1], stage_name[s]) == 0)
+					only = s;
+			if (only >= 0) {
+				i++;
+				continue;
+			}
+		}
+		fprintf(stderr, "usage: %s [--smoke] [--stage NAME]\n", argv[0]);
+		return 2;
+	}
 	const double seconds = smoke ? 1.0 : 20.0;
 	const int repeats = smoke ? 1 : REPEATS;
 	const size_t n = (size_t)(seconds * RATE) / FR * FR;
@@ -231,8 +269,10 @@ int main(int argc, char **argv)
 	make_caller(near_idle, n);
 	ulaw(near_idle, n);
 	float *near_sil = calloc(n, sizeof(float)), *near_talk = malloc(n * sizeof(float));
-	if (!near_idle || !near_sil || !near_talk)
+	float *near_load = malloc(n * sizeof(float));
+	if (!near_idle || !near_sil || !near_talk || !near_load)
 		return 1;
+	make_load_signal(near_load, n);
 	add_line_noise(near_sil, n);
 	ulaw(near_sil, n);
 	bench_speechlike(near_talk, n, RATE, 1234567ull, 0.03f);
@@ -245,6 +285,16 @@ int main(int argc, char **argv)
 	input[S_DTMF_SIL] = input[S_FAX_SIL] = input[S_VAD_SIL] = input[S_CHAIN_SIL] = near_sil;
 	input[S_DTMF_TALK] = input[S_FAX_TALK] = input[S_VAD_TALK] = input[S_CHAIN_TALK] =
 		input[S_CHAIN_SPEECH_UNHEARD] = near_talk;
+	input[S_VAD_LOAD] = input[S_CHAIN_LOAD] = near_load;
+
+	if (only >= 0) {
+		double t1[REPEATS];
+		for (int k = 0; k < repeats; k++)
+			t1[k] = run((enum stage)only, input[only], far, n, out);
+		const double m = bench_median(t1, repeats);
+		bench_row("dspchain_8k", stage_name[only], n / FR, m, 0, RATE / FR);
+		return m > 0 ? 0 : 1;
+	}
 
 	double t[S_N][REPEATS];
 	for (int k = 0; k < repeats; k++)
@@ -271,6 +321,7 @@ int main(int argc, char **argv)
 	free(near_idle);
 	free(near_sil);
 	free(near_talk);
+	free(near_load);
 	free(out);
 	free(ring);
 	return ok ? 0 : 1;

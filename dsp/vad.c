@@ -28,7 +28,7 @@
  * (events).  No allocation, no pointers in the state.
  *
  * Footprint: the state holds only what lives from block to block (4.3 KB).
- * The window, twiddle and bit-reversal tables depend on the rate alone and
+ * The window, twiddle and radix-4 group tables depend on the rate alone and
  * are shared by every detector (static, built once); the FFT buffers and the
  * band power are scratch on the stack of block().  With 1000+ calls per
  * engine the per-call state does not stay in cache, so every byte of it a
@@ -39,6 +39,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 
 #include "dsp/vad.h"
 
@@ -87,6 +90,30 @@
  */
 #define GATE_NOISE 4.0f /* 6 dB over the noise floor's band level */
 #define GATE_DECIM 8	/* one analysed block per 80 ms of background */
+/* Under -90 dBFS (digital silence, a muted phone): gated however far under the floor. */
+#define GATE_SILENT 1.0e-9f
+/*
+ * Hold: a block whose windowed energy is within HOLD_RATIO of the last
+ * analysed block's takes that block's decision without its spectrum, when
+ * that block was sustained speech (a run that has reached start_ms, HOLD_LLR
+ * times over the threshold and HOLD_LOUD over the loudness gates; at most
+ * HOLD_SPEECH blocks in a row) or plain background (under HOLD_BG_LLR of the
+ * threshold or HOLD_LOUD under the gates; at most HOLD_BG in a row).  Any
+ * change of level (an onset, an offset, a pause, the next syllable) gets the
+ * whole analysis.  The held blocks count for the minimum search and the
+ * speech level with their level estimated from the windowed energy, and the
+ * next analysed block's smoothing stands for them when it decides the same.
+ * Tried and dropped: 3 background blocks in a row (babble 20 dB at 16 kHz
+ * went over 4% false alarms) and a 3 dB window (the same).
+ */
+/* 1: the MCRA update runs on every other analysed speech block (lambda is frozen there) */
+#define MCRA_DECIM  1
+#define HOLD_SPEECH 3
+#define HOLD_BG	    1
+#define HOLD_LLR    2.0f
+#define HOLD_BG_LLR 0.5f
+#define HOLD_LOUD   2.0f  /* 3 dB */
+#define HOLD_RATIO  1.41f /* 1.5 dB either way */
 
 /* Generic vectors (GCC and clang; SSE2 on x86-64, scalar code elsewhere): no -m flags. */
 typedef float v4sf __attribute__((vector_size(16)));
@@ -115,14 +142,24 @@ static inline v4sf sel(v4si m, v4sf a, v4sf b)
 	return (v4sf)((m & (v4si)a) | (~m & (v4si)b));
 }
 
+/* a < b ? a : b and a > b ? a : b, lane-wise: minps/maxps (SSE, baseline on x86-64) do exactly
+ * that. */
 static inline v4sf vmin(v4sf a, v4sf b)
 {
+#ifdef __SSE__
+	return _mm_min_ps(a, b);
+#else
 	return sel(a < b, a, b);
+#endif
 }
 
 static inline v4sf vmax(v4sf a, v4sf b)
 {
+#ifdef __SSE__
+	return _mm_max_ps(a, b);
+#else
 	return sel(a > b, a, b);
+#endif
 }
 
 static inline float hsum(v4sf v)
@@ -175,9 +212,8 @@ static inline float band_sum(const float *a)
 struct ivr_vad {
 	/* configuration */
 	uint32_t rate_hz;
-	uint32_t hop;	    /* samples per 10 ms block */
-	uint32_t nfft;	    /* real FFT size */
-	uint32_t log2_half; /* log2(nfft / 2) */
+	uint32_t hop;  /* samples per 10 ms block */
+	uint32_t nfft; /* real FFT size */
 	uint32_t hang_blocks, start_blocks, end_blocks;
 	float threshold;
 	float min_level;
@@ -208,9 +244,18 @@ struct ivr_vad {
 	float tot_sub[FLOOR_SUBWIN]; /* minima of the previous sub-windows */
 	uint32_t floor_count, floor_idx;
 	float band_ratio; /* band level / windowed level of background blocks (running mean) */
+	/* the last analysed block, for the hold */
+	float last_wl, last_level, last_llr; /* windowed level, band level, mean LLR */
+	uint8_t hold_max;		     /* blocks it allows to be held (see HOLD_SPEECH) */
+	uint8_t last_raw;		     /* its decision */
+	uint8_t held;			     /* blocks held since */
+	uint8_t mcra_sp;		     /* the last MCRA update was on a speech block */
+	uint8_t mcra_owed; /* the last analysed block left its update to the next */
 
 	/* buffers */
-	_Alignas(16) float hist[WIN_MAX]; /* last two blocks */
+	_Alignas(16) float hist[WIN_MAX]; /* last two blocks: halves of hop, the newest at hist_new
+					   */
+	uint32_t hist_new;
 
 	/* per-bin state */
 	_Alignas(16) float lambda[NBV]; /* noise power */
@@ -225,7 +270,8 @@ struct vad_tables {
 	_Alignas(16) float window[WIN_MAX];
 	_Alignas(16) float tw_re[HALF_MAX], tw_im[HALF_MAX]; /* stage h: [h + k] = W_2h^k */
 	_Alignas(16) float sp_re[NBV], sp_im[NBV];	     /* e^{-j 2 pi k / nfft}, band bins */
-	uint16_t bitrev[HALF_MAX];
+	uint16_t grp[HALF_MAX /
+		     4]; /* [r]: where the radix-4 group of inputs r + {0, 1/2, 1/4, 3/4} n goes */
 };
 
 /* [0] 8 kHz, [1] 16 kHz; written once under tables_once, read-only afterwards. */
@@ -304,11 +350,12 @@ static void build_tables(struct vad_tables *t, uint32_t hop, uint32_t nfft, uint
 		t->sp_re[b] = (float)cos(2.0 * pi * (K_LO + b) / nfft);
 		t->sp_im[b] = (float)-sin(2.0 * pi * (K_LO + b) / nfft);
 	}
-	for (uint32_t i = 0; i < half; i++) {
+	/* Group g (outputs 4g..4g+3 in bit-reversed order) takes input bitrev(4g) = r first. */
+	for (uint32_t g = 0; g < half / 4; g++) {
 		uint32_t r = 0;
 		for (uint32_t b = 0; b < log2_half; b++)
-			r |= ((i >> b) & 1u) << (log2_half - 1 - b);
-		t->bitrev[i] = (uint16_t)r;
+			r |= (((4 * g) >> b) & 1u) << (log2_half - 1 - b);
+		t->grp[r] = (uint16_t)(4 * g);
 	}
 }
 
@@ -351,7 +398,6 @@ int ivr_vad_init(struct ivr_vad *vad, size_t size, const struct ivr_vad_cfg *cfg
 	vad->rate_hz = c.rate_hz;
 	vad->hop = c.rate_hz / 100;
 	vad->nfft = c.rate_hz == 8000 ? 256 : 512;
-	vad->log2_half = c.rate_hz == 8000 ? 7 : 8;
 	vad->hang_blocks = (c.hangover_ms + 9) / 10;
 	vad->start_blocks = IVR_MAX(1u, (c.start_ms + 9) / 10);
 	vad->end_blocks = IVR_MAX(1u, (c.end_ms + 9) / 10);
@@ -376,6 +422,9 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->in_speech = 0;
 	vad->a2_clear = 0;
 	vad->skipped = 0;
+	vad->hold_max = vad->last_raw = vad->held = 0;
+	vad->mcra_sp = vad->mcra_owed = 0;
+	vad->last_wl = vad->last_level = vad->last_llr = 0.0f;
 	vad->mcra_count = 0;
 	vad->noise_total = 0.0f;
 	vad->tot_min = vad->tot_tmp = vad->tot_s = 0.0f;
@@ -386,6 +435,7 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	vad->floor_count = vad->floor_idx = 0;
 	vad->band_ratio = 1.0f;
 	memset(vad->hist, 0, sizeof(vad->hist));
+	vad->hist_new = 0;
 	memset(vad->lambda, 0, sizeof(vad->lambda));
 	memset(vad->s, 0, sizeof(vad->s));
 	memset(vad->s_min, 0, sizeof(vad->s_min));
@@ -394,58 +444,129 @@ void ivr_vad_reset(struct ivr_vad *vad)
 	memset(vad->a2, 0, sizeof(vad->a2));
 }
 
+/* 4x4 transpose: lane l of the results is row l. */
+static inline void transpose4(v4sf *a, v4sf *b, v4sf *c, v4sf *d)
+{
+	const v4sf t0 = __builtin_shufflevector(*a, *b, 0, 4, 1, 5);
+	const v4sf t1 = __builtin_shufflevector(*a, *b, 2, 6, 3, 7);
+	const v4sf t2 = __builtin_shufflevector(*c, *d, 0, 4, 1, 5);
+	const v4sf t3 = __builtin_shufflevector(*c, *d, 2, 6, 3, 7);
+	*a = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+	*b = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+	*c = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+	*d = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
+/* Radix-2 butterflies a, b = a + W b, a - W b on 4 lanes, W from @wr/@wi. */
+static inline void cbfly(v4sf *ar, v4sf *ai, v4sf *br, v4sf *bi, const float *wr, const float *wi)
+{
+	const v4sf w_r = ld(wr), w_i = ld(wi);
+	const v4sf xr = *br * w_r - *bi * w_i, xi = *br * w_i + *bi * w_r;
+	*br = *ar - xr;
+	*bi = *ai - xi;
+	*ar = *ar + xr;
+	*ai = *ai + xi;
+}
+
+/* Sample @i (< 2 hop) of the window: the older block, then the newer (no memmove per block). */
+static inline const float *win_at(const struct ivr_vad *v, uint32_t i)
+{
+	const uint32_t hop = v->hop, h = i < hop ? v->hist_new ^ 1u : v->hist_new;
+	return v->hist + h * hop + (i < hop ? i : i - hop);
+}
+
+/* z[m..m+3] of the windowed samples @xw (z[m] = x[2m] + j x[2m+1]; 0 past the window). */
+static inline void load_z(const struct ivr_vad *v, const float *xw, uint32_t m, v4sf *re, v4sf *im)
+{
+	if (m >= v->hop) { /* win / 2 = hop: a multiple of 4 */
+		*re = *im = splat(0.0f);
+		return;
+	}
+	const v4sf a = ld(xw + 2 * m), b = ld(xw + 2 * m + 4);
+	*re = __builtin_shufflevector(a, b, 0, 2, 4, 6);
+	*im = __builtin_shufflevector(a, b, 1, 3, 5, 7);
+}
+
 /*
  * Windowed history into z (real input packed as z[n] = x[2n] + j x[2n+1],
- * zero-padded) in bit-reversed order, then an in-place radix-2 complex FFT
- * of nfft/2 points, decimation in time: the first two stages (twiddles 1
- * and -j) as one scalar radix-4 pass, the others four butterflies at a time.
+ * zero-padded), then an in-place radix-2 complex FFT of nfft/2 points,
+ * decimation in time.  The first two stages (twiddles 1 and -j) are one
+ * radix-4 pass fused with the windowing and the bit reversal: the four
+ * inputs of a group are z[r], z[r + n/2], z[r + n/4], z[r + 3n/4] for
+ * r < n/4, so four groups (r .. r+3) load as whole vectors, and a 4x4
+ * transpose puts each group's outputs in its place.  Then the other stages,
+ * four butterflies at a time.
  */
-static void fft_half(const struct ivr_vad *v, struct vad_scratch *sc)
+static void fft_half(const struct ivr_vad *v, const float *xw, struct vad_scratch *sc)
 {
 	const struct vad_tables *t = tab(v);
-	const uint32_t n = v->nfft / 2, win = 2 * v->hop;
+	const uint32_t n = v->nfft / 2;
 	float *re = sc->z_re, *im = sc->z_im;
-	memset(re, 0, n * sizeof(float));
-	memset(im, 0, n * sizeof(float));
-	for (uint32_t i = 0; i < win / 2; i++) {
-		const uint32_t j = t->bitrev[i];
-		re[j] = v->hist[2 * i] * t->window[2 * i];
-		im[j] = v->hist[2 * i + 1] * t->window[2 * i + 1];
-	}
-	for (uint32_t i = 0; i < n; i += 4) {
-		const float ar = re[i] + re[i + 1], ai = im[i] + im[i + 1];
-		const float br = re[i] - re[i + 1], bi = im[i] - im[i + 1];
-		const float cr = re[i + 2] + re[i + 3], ci = im[i + 2] + im[i + 3];
+	for (uint32_t r = 0; r < n / 4; r += 4) {
+		v4sf r0, i0, r1, i1, r2, i2, r3, i3;
+		load_z(v, xw, r, &r0, &i0);
+		load_z(v, xw, r + n / 2, &r1, &i1);
+		load_z(v, xw, r + n / 4, &r2, &i2);
+		load_z(v, xw, r + 3 * n / 4, &r3, &i3);
+		const v4sf ar = r0 + r1, ai = i0 + i1, br = r0 - r1, bi = i0 - i1;
+		const v4sf cr = r2 + r3, ci = i2 + i3;
 		/* (x2 - x3) * -j */
-		const float dr = im[i + 2] - im[i + 3], di = re[i + 3] - re[i + 2];
-		re[i] = ar + cr, im[i] = ai + ci;
-		re[i + 2] = ar - cr, im[i + 2] = ai - ci;
-		re[i + 1] = br + dr, im[i + 1] = bi + di;
-		re[i + 3] = br - dr, im[i + 3] = bi - di;
+		const v4sf dr = i2 - i3, di = r3 - r2;
+		v4sf o0r = ar + cr, o1r = br + dr, o2r = ar - cr, o3r = br - dr;
+		v4sf o0i = ai + ci, o1i = bi + di, o2i = ai - ci, o3i = bi - di;
+		transpose4(&o0r, &o1r, &o2r, &o3r);
+		transpose4(&o0i, &o1i, &o2i, &o3i);
+		const v4sf orr[4] = { o0r, o1r, o2r, o3r }, oii[4] = { o0i, o1i, o2i, o3i };
+		for (uint32_t l = 0; l < 4; l++) {
+			const uint32_t g = t->grp[r + l];
+			st(re + g, orr[l]);
+			st(im + g, oii[l]);
+		}
 	}
-	for (uint32_t h = 4; h < n; h <<= 1) {
-		for (uint32_t i = 0; i < n; i += 2 * h) {
+	/*
+	 * The radix-2 stages h and 2h two at a time on quarters a, a+h, a+2h,
+	 * a+3h held in registers (the same operations and twiddles as two
+	 * passes, one load and store of the data), the last one alone if odd.
+	 */
+	uint32_t h = 4;
+	for (; 2 * h < n; h *= 4) {
+		for (uint32_t i = 0; i < n; i += 4 * h) {
 			for (uint32_t k = 0; k < h; k += 4) {
-				const uint32_t a = i + k, b = a + h;
-				const v4sf wr = ld(t->tw_re + h + k), wi = ld(t->tw_im + h + k);
-				const v4sf br = ld(re + b), bi = ld(im + b);
-				const v4sf ar = ld(re + a), ai = ld(im + a);
-				const v4sf xr = br * wr - bi * wi, xi = br * wi + bi * wr;
-				st(re + b, ar - xr);
-				st(im + b, ai - xi);
-				st(re + a, ar + xr);
-				st(im + a, ai + xi);
+				const uint32_t a = i + k;
+				v4sf r0 = ld(re + a), i0 = ld(im + a);
+				v4sf r1 = ld(re + a + h), i1 = ld(im + a + h);
+				v4sf r2 = ld(re + a + 2 * h), i2 = ld(im + a + 2 * h);
+				v4sf r3 = ld(re + a + 3 * h), i3 = ld(im + a + 3 * h);
+				cbfly(&r0, &i0, &r1, &i1, t->tw_re + h + k, t->tw_im + h + k);
+				cbfly(&r2, &i2, &r3, &i3, t->tw_re + h + k, t->tw_im + h + k);
+				cbfly(&r0, &i0, &r2, &i2, t->tw_re + 2 * h + k,
+				      t->tw_im + 2 * h + k);
+				cbfly(&r1, &i1, &r3, &i3, t->tw_re + 3 * h + k,
+				      t->tw_im + 3 * h + k);
+				st(re + a, r0), st(im + a, i0);
+				st(re + a + h, r1), st(im + a + h, i1);
+				st(re + a + 2 * h, r2), st(im + a + 2 * h, i2);
+				st(re + a + 3 * h, r3), st(im + a + 3 * h, i3);
 			}
+		}
+	}
+	if (h < n) {
+		for (uint32_t k = 0; k < h; k += 4) { /* h = n / 2: one group */
+			v4sf r0 = ld(re + k), i0 = ld(im + k);
+			v4sf r1 = ld(re + k + h), i1 = ld(im + k + h);
+			cbfly(&r0, &i0, &r1, &i1, t->tw_re + h + k, t->tw_im + h + k);
+			st(re + k, r0), st(im + k, i0);
+			st(re + k + h, r1), st(im + k + h, i1);
 		}
 	}
 }
 
 /* Power spectrum of the windowed history over the band into POWER(sc); returns band power. */
-static float band_power(const struct ivr_vad *v, struct vad_scratch *sc)
+static float band_power(const struct ivr_vad *v, const float *xw, struct vad_scratch *sc)
 {
 	const struct vad_tables *t = tab(v);
 	const uint32_t half = v->nfft / 2;
-	fft_half(v, sc);
+	fft_half(v, xw, sc);
 	float *pw = POWER(sc);
 	/* The guard lanes the 3-tap smoothing reads past the band: 0 as in a zeroed buffer. */
 	memset(sc->pwx, 0, 4 * sizeof(float));
@@ -508,11 +629,12 @@ static void floor_track(struct ivr_vad *v, float tot)
  * minimum, which is what lets it follow a rise of the noise level even while every block is judged
  * speech.
  */
-static void mcra_update(struct ivr_vad *v, const float *pw, int speech, uint32_t step,
+static void mcra_update(struct ivr_vad *v, const float *pw, float tot, int speech, uint32_t step,
 			uint32_t count)
 {
 	const v4sf as = splat(v->a_s[step]), ap = splat(v->a_p[step]);
 	const v4sf one = splat(1.0f), delta = splat(MCRA_DELTA);
+	v4sf lam_acc = splat(0.0f), lam_last = lam_acc;
 	for (uint32_t i = 0; i < NVEC; i++) {
 		const uint32_t b = 4 * i;
 		/* 3-tap frequency smoothing (Cohen: window b over neighbours). */
@@ -535,10 +657,14 @@ static void mcra_update(struct ivr_vad *v, const float *pw, int speech, uint32_t
 			lam = ad * lam + (one - ad) * pb;
 			st(v->lambda + b, lam);
 		}
+		/* band_sum()'s order: the pad lane left out */
+		if (i < NVEC - 1)
+			lam_acc += lam;
+		else
+			lam_last = lam;
 	}
-	/* The same minimum search on the band total drives the lambda floor. */
-	const float tot = band_sum(pw);
-	const float lam = band_sum(v->lambda);
+	/* The same minimum search on the band total @tot drives the lambda floor. */
+	const float lam = hsum(lam_acc) + (lam_last[0] + lam_last[1] + lam_last[2]);
 	floor_track(v, tot);
 	if (lam < MIN_BIAS * v->tot_min) {
 		const v4sf up = splat(MIN_BIAS * v->tot_min / lam);
@@ -556,53 +682,87 @@ static void mcra_update(struct ivr_vad *v, const float *pw, int speech, uint32_t
 	}
 }
 
-/* Mean log-likelihood ratio of the band (Sohn), updating the decision-directed a2. */
+/*
+ * Mean log-likelihood ratio of the band (Sohn), updating the decision-directed a2.
+ * The sum of ln(1 + xi) over the band is taken as the log of a product: the
+ * exponents of 1 + xi summed as integers, the mantissas ([1, 2), 29 per
+ * lane: < 2^29) multiplied, and one vlog() per lane at the end instead of
+ * one per bin.
+ */
 static float mean_llr(struct ivr_vad *v, const float *pw)
 {
 	const v4sf one = splat(1.0f), gmax = splat(GAMMA_MAX), ximin = splat(XI_MIN);
-	v4sf acc = splat(0.0f), last = acc;
+	const v4si pad = { 0, 0, 0, -1 }; /* the pad lane of the last vector */
+	v4sf acc = splat(0.0f), mant = one;
+	v4si expo = { 0, 0, 0, 0 };
 	for (uint32_t i = 0; i < NVEC; i++) {
 		const uint32_t b = 4 * i;
 		const v4sf g = vmin(ld(pw + b) / ld(v->lambda + b), gmax);
 		const v4sf xi = vmax(DD_ALPHA * ld(v->a2 + b) +
 					     (1.0f - DD_ALPHA) * vmax(g - one, splat(0.0f)),
 				     ximin);
-		const v4sf gain = xi / (one + xi);
-		const v4sf llr = g * gain - vlog(one + xi);
-		if (i < NVEC - 1)
-			acc += llr;
-		else
-			last = llr;
-		st(v->a2 + b, gain * gain * g);
+		v4sf ox = one + xi;
+		const v4sf gain = xi / ox;
+		v4sf lr = g * gain;
+		st(v->a2 + b, gain * lr);
+		if (i == NVEC - 1) {
+			lr = (v4sf)(~pad & (v4si)lr);
+			ox = sel(pad, one, ox);
+		}
+		acc += lr;
+		const v4si bits = (v4si)ox;
+		expo += (bits >> 23) - 127; /* 1 + xi >= 1: positive, normal */
+		mant *= (v4sf)((bits & 0x007fffff) | 0x3f800000);
 	}
 	v->a2_clear = 0;
-	/* The same order of sums as band_sum(): the pad lane left out. */
-	return (hsum(acc) + (last[0] + last[1] + last[2])) / (float)NB;
+	const v4sf logs = vlog(mant) + __builtin_convertvector(expo, v4sf) * 0.69314718f;
+	return (hsum(acc) - hsum(logs)) / (float)NB;
 }
 
-/* Windowed mean square of the history: >= the band level of the same window (Parseval). */
-static float window_level(const struct ivr_vad *v)
+/*
+ * Windowed mean square of the history: >= the band level of the same window
+ * (Parseval).  The windowed samples go to @xw, the FFT's input.
+ */
+static float window_level(const struct ivr_vad *v, float *xw)
 {
 	const float *w = tab(v)->window;
-	const uint32_t win = 2 * v->hop;
+	const uint32_t hop = v->hop;
+	const float *x0 = win_at(v, 0), *x1 = win_at(v, hop);
 	v4sf acc = splat(0.0f);
-	for (uint32_t i = 0; i < win; i += 4) {
-		const v4sf y = ld(v->hist + i) * ld(w + i);
+	for (uint32_t i = 0; i < hop; i += 4) {
+		const v4sf y = ld(x0 + i) * ld(w + i);
+		st(xw + i, y);
+		acc += y * y;
+	}
+	for (uint32_t i = 0; i < hop; i += 4) {
+		const v4sf y = ld(x1 + i) * ld(w + hop + i);
+		st(xw + hop + i, y);
 		acc += y * y;
 	}
 	return hsum(acc) * v->inv_w2;
+}
+
+/* Active speech level: mean power of the speech blocks, over ~SL_BLOCKS. */
+static void learn_level(struct ivr_vad *v, float level)
+{
+	const float w =
+		v->n_speech < SL_BLOCKS ? 1.0f / (float)(v->n_speech + 1) : 1.0f / SL_BLOCKS;
+	v->speech_level += w * (level - v->speech_level);
+	if (v->n_speech < SL_BLOCKS)
+		v->n_speech++;
 }
 
 /* Analyse one 10 ms block; returns the raw decision and the mean LLR in *llr. */
 static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *level)
 {
 	const uint32_t hop = v->hop;
-	memmove(v->hist, v->hist + hop, hop * sizeof(float));
+	v->hist_new ^= 1u; /* the older half takes the new block */
+	float *h = v->hist + v->hist_new * hop;
 	for (uint32_t i = 0; i < hop; i += 4) {
 		/* NaN/Inf (exponent all ones) become 0 */
 		const v4sf s = ld(x + i);
 		const v4si fin = ((v4si)s & 0x7f800000) != 0x7f800000;
-		st(v->hist + hop + i, (v4sf)((v4si)s & fin));
+		st(h + i, (v4sf)((v4si)s & fin));
 	}
 	/*
 	 * Pre-gate (see GATE_NOISE): under both the loudness gate below (so
@@ -611,11 +771,25 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 	 * the two ways of measuring the level.
 	 */
 	int gated = 0;
-	const float wl = window_level(v);
+	_Alignas(16) float xw[WIN_MAX]; /* windowed history, scratch */
+	const float wl = window_level(v, xw);
 	v->gated_now = 0;
 	if (v->pregate && v->n_blocks >= INIT_BLOCKS) {
 		const float loud = IVR_MAX(v->min_level, v->speech_level * REL_GATE);
-		gated = wl * 1.001f < loud && wl < GATE_NOISE * v->noise_total * v->power_norm;
+		/*
+		 * Within GATE_NOISE of the floor both ways: a block far under the
+		 * floor means the floor is too high, and lambda can only come down
+		 * through the analysis of such blocks (ivr-load's caller signal,
+		 * which dips to near silence 3 times a second: 74 of 1000 frames
+		 * speech with the troughs gated against 667 with every block
+		 * analysed, 667 with this bound).  Digital silence (GATE_SILENT) is
+		 * gated all the same: it has no floor to teach, and a caller's muted
+		 * pauses would otherwise cost the whole analysis (bench_dspchain
+		 * chain_idle: 24397 instructions per frame against 16585).
+		 */
+		const float nl = v->noise_total * v->power_norm;
+		gated = wl * 1.001f < loud && wl < GATE_NOISE * nl &&
+			(GATE_NOISE * v->band_ratio * wl > nl || wl < GATE_SILENT);
 		if (gated && v->skipped + 1 < GATE_DECIM) {
 			v->skipped++;
 			v->gated_now = 1;
@@ -632,8 +806,22 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 			return 0;
 		}
 	}
+	/* Hold (see HOLD_SPEECH): sustained speech or background at a steady level. */
+	if (v->held < v->hold_max && v->skipped + 1 < GATE_DECIM && wl < HOLD_RATIO * v->last_wl &&
+	    v->last_wl < HOLD_RATIO * wl) {
+		v->held++;
+		v->skipped++;
+		v->gated_now = 1;
+		v->n_blocks++;
+		*llr = v->last_llr;
+		*level = v->last_level * (wl / v->last_wl);
+		if (v->last_raw)
+			learn_level(v, *level);
+		floor_track(v, *level / v->power_norm);
+		return v->last_raw;
+	}
 	struct vad_scratch sc;
-	const float total = band_power(v, &sc);
+	const float total = band_power(v, xw, &sc);
 	const float *pw = POWER(&sc);
 	*level = total * v->power_norm;
 	/* How much of a background block's windowed level is in the band: calibrates floor_track.
@@ -660,14 +848,8 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 	 */
 	const int loud_enough = *level > v->min_level && *level > v->speech_level * REL_GATE;
 	const int raw = *llr > v->threshold && loud_enough;
-	if (raw) {
-		/* Active speech level: mean power of the speech blocks, over ~SL_BLOCKS. */
-		const float w = v->n_speech < SL_BLOCKS ? 1.0f / (float)(v->n_speech + 1)
-							: 1.0f / SL_BLOCKS;
-		v->speech_level += w * (*level - v->speech_level);
-		if (v->n_speech < SL_BLOCKS)
-			v->n_speech++;
-	}
+	if (raw)
+		learn_level(v, *level);
 	/*
 	 * The blocks skipped since the last update count for the minimum
 	 * windows; the smoothing stands for them only if this block is
@@ -675,23 +857,62 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 	 * onset of speech, and weighting it as several blocks would pull
 	 * lambda up into the speech.
 	 */
-	const uint32_t steps = v->skipped + 1, smooth = gated ? steps : 1;
+	/*
+	 * In speech lambda is frozen and MCRA only follows S and its minimum:
+	 * every other analysed speech block leaves that to the next one, whose
+	 * smoothing stands for it (MCRA_DECIM).
+	 */
+	const int sp = raw || v->hang_left;
+	if (MCRA_DECIM && v->pregate && v->n_blocks >= INIT_BLOCKS && sp && v->mcra_sp &&
+	    !v->mcra_owed && v->skipped + 1 < GATE_DECIM) {
+		floor_track(v, total);
+		v->skipped++;
+		v->held = 0;
+		v->mcra_owed = 1;
+		goto decided;
+	}
+	const uint32_t steps = v->skipped + 1,
+		       smooth = gated || ((v->held || v->mcra_owed) && raw == v->last_raw) ? steps
+											   : 1;
 	v->skipped = 0;
+	v->held = 0;
+	v->mcra_owed = 0;
+	v->mcra_sp = (uint8_t)sp;
 	if (v->n_blocks < INIT_BLOCKS) {
 		/* Learning: lambda is the plain mean of the blocks so far. */
 		const float w = 1.0f / (float)(v->n_blocks + 1);
 		for (uint32_t b = 0; b < NBV; b++)
 			v->lambda[b] += w * (pw[b] - v->lambda[b]);
-		mcra_update(v, pw, 1, 1, 1);
+		mcra_update(v, pw, total, 1, 1, 1);
 	} else {
-		mcra_update(v, pw, raw || v->hang_left, smooth, steps);
+		mcra_update(v, pw, total, raw || v->hang_left, smooth, steps);
 	}
 
 	const v4sf fl = splat(POWER_FLOOR);
-	for (uint32_t i = 0; i < NVEC; i++)
-		st(v->lambda + 4 * i, vmax(ld(v->lambda + 4 * i), fl));
-	v->noise_total = band_sum(v->lambda);
+	v4sf acc = splat(0.0f);
+	for (uint32_t i = 0; i < NVEC; i++) {
+		const v4sf lam = vmax(ld(v->lambda + 4 * i), fl);
+		st(v->lambda + 4 * i, lam);
+		if (i < NVEC - 1)
+			acc += lam;
+		else
+			v->noise_total = hsum(acc) + (lam[0] + lam[1] + lam[2]); /* as band_sum() */
+	}
+decided:
 	v->n_blocks++;
+	const float loud = IVR_MAX(v->min_level, v->speech_level * REL_GATE);
+	v->hold_max = 0;
+	if (v->pregate && v->n_blocks > INIT_BLOCKS) {
+		if (raw && v->run_speech + 1 >= v->start_blocks &&
+		    *llr >= HOLD_LLR * v->threshold && *level >= HOLD_LOUD * loud)
+			v->hold_max = HOLD_SPEECH;
+		else if (!raw && (*llr < HOLD_BG_LLR * v->threshold || *level * HOLD_LOUD < loud))
+			v->hold_max = HOLD_BG;
+	}
+	v->last_raw = (uint8_t)raw;
+	v->last_wl = wl;
+	v->last_level = *level;
+	v->last_llr = *llr;
 	return raw;
 }
 
@@ -761,6 +982,17 @@ int ivr_vad_process(struct ivr_vad *vad, const float *restrict pcm, size_t n_sam
 		res->n_gated = n_gated;
 	}
 	return speech;
+}
+
+void ivr_vad_prefetch(const struct ivr_vad *vad)
+{
+	/* Every line of the state but the history an 8 kHz detector does not use. */
+	const char *q = (const char *)vad, *end = (const char *)(vad + 1);
+	const char *unused = (const char *)(vad->hist + 2 * vad->hop);
+	const char *unused_end = (const char *)(vad->hist + WIN_MAX);
+	for (; q < end; q += 64)
+		if (q < unused || q >= unused_end)
+			__builtin_prefetch(q, 1, 3);
 }
 
 float ivr_vad_noise_dbfs(const struct ivr_vad *vad)

@@ -19,11 +19,13 @@
  * end_ms of non-speech to end).  Not speexdsp's VAD (a stub) nor WebRTC's.
  *
  * Cost: a pre-gate passes over background blocks (windowed energy under the
- * loudness gate and within 6 dB of the noise floor: they cannot be speech)
- * without computing their spectrum, analysing one in 8 of them to keep the
- * noise tracker current; the per-bin loops are 4-lane vector code.  About
- * 0.4 us per 20 ms frame of line noise and 1.6 us of speech at 8 kHz
- * (bench/bench_dspchain.c), against 6.9 us for every frame before.
+ * loudness gate and within 6 dB of the noise floor either way: they cannot
+ * be speech) without computing their spectrum, analysing one in 8 of them to
+ * keep the noise tracker current; a hold gives a block within 1.5 dB of the
+ * last analysed block the decision of that block when it was sustained
+ * speech (up to 3 blocks in a row) or plain background (1), so only changes
+ * of level get the whole analysis; the per-bin loops and the FFT are 4-lane
+ * vector code.  See docs/dspchain.md for the figures.
  *
  * Input: float32 (full scale 1.0), 8000 or 16000 Hz, frames of 10 or 20 ms.
  * The state is one flat block (no pointers, memcpy-clonable), placed by the
@@ -46,7 +48,7 @@ struct ivr_vad_cfg {
 	float threshold;	/* mean log-likelihood ratio for speech [IVR_VAD_THRESHOLD] */
 	float min_level_dbfs;	/* blocks below this band level are never speech [-60] */
 	float prior_level_dbfs; /* active level assumed until speech is heard [none] */
-	uint8_t no_pregate;	/* 1: analyse every block, no pre-gate (reference) [0] */
+	uint8_t no_pregate;	/* 1: analyse every block, no pre-gate, no hold (reference) [0] */
 };
 
 /** Default mean log-likelihood-ratio threshold (tuned on tests/unit/test_vad.c's corpus). */
@@ -73,7 +75,8 @@ struct ivr_vad_result {
 	float llr;	  /* largest mean log-likelihood ratio of the frame's blocks */
 	float level_dbfs; /* band level of the frame, dB re full-scale square wave */
 	float noise_dbfs; /* tracked noise floor in the same band and units */
-	uint8_t n_gated;  /* blocks of the frame the pre-gate passed over (llr 0 for them) */
+	uint8_t n_gated;  /* blocks of the frame not analysed (pre-gate: llr 0; hold: that of the
+			     last analysed block) */
 };
 
 /**
@@ -100,6 +103,14 @@ IVR_RT void ivr_vad_reset(struct ivr_vad *vad);
  */
 IVR_RT int ivr_vad_process(struct ivr_vad *vad, const float *restrict pcm, size_t n_samples,
 			   struct ivr_vad_result *res);
+
+/**
+ * Start loading the detector's per-call state into the cache (software
+ * prefetch of every line a block touches), for a caller with other work to
+ * do before ivr_vad_process(): with thousands of detectors the state is not
+ * in cache when its frame comes.  No effect on the results.  Thread: RT.
+ */
+IVR_RT void ivr_vad_prefetch(const struct ivr_vad *vad);
 
 /** @return the tracked noise floor in dBFS (band 200-3800 Hz). Thread: RT. */
 IVR_RT float ivr_vad_noise_dbfs(const struct ivr_vad *vad);

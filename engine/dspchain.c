@@ -102,11 +102,15 @@ struct ivr_dspchain {
 	 * hist[HIST_FRAMES] canceller output, frame f at f % H (PCM16);
 	 * dly_near/dly_far[LOOKAHEAD] caller audio and its echo reference, frame
 	 * f at f % L (PCM16); noise: the last frame the VAD heard as
-	 * non-speech (float).  The canceller's input, reference and output of
+	 * non-speech (PCM16).  The canceller's input, reference and output of
 	 * the frame are scratch on the stack of ivr_dspchain_process().
+	 * The delay line of the reference and its silence flags are kept only
+	 * with a canceller, the history only while there is an ASR ring.
 	 */
 	uint32_t off_hist, off_dly_near, off_dly_far, off_noise;
 	bool dly_far_silent[LOOKAHEAD]; /* that reference was digital silence */
+	bool hist_on;			/* the history is being kept (an ASR ring was given) */
+	uint64_t hist_from;		/* first frame of the history kept since */
 
 	struct ivr_dspchain_stats st;
 	_Alignas(64) unsigned char blob[];
@@ -181,7 +185,7 @@ static size_t layout(const struct ivr_dspchain_cfg *c, uint32_t off[5], uint32_t
 	const size_t fr = c->rate_hz / 1000 * FRAME_MS;
 	/* pre-roll history, near and far delay lines, the last background frame */
 	const size_t b[4] = { HIST_FRAMES * fr * sizeof(int16_t), LOOKAHEAD * fr * sizeof(int16_t),
-			      LOOKAHEAD * fr * sizeof(int16_t), fr * sizeof(float) };
+			      LOOKAHEAD * fr * sizeof(int16_t), fr * sizeof(int16_t) };
 	for (int i = 0; i < 4; i++) {
 		boff[i] = (uint32_t)pos;
 		pos += IVR_ROUND_UP(b[i], IVR_ALIGN);
@@ -211,7 +215,7 @@ static inline void *sub(struct ivr_dspchain *ch, uint32_t off)
 #define HIST(ch, f)	     BUF16(ch, off_hist, HIST_FRAMES, f)
 #define DLY_NEAR(ch, f)	     BUF16(ch, off_dly_near, LOOKAHEAD, f)
 #define DLY_FAR(ch, f)	     BUF16(ch, off_dly_far, LOOKAHEAD, f)
-#define FBUF(ch, off)	     ((float *)sub(ch, (ch)->off))
+#define NOISE(ch)	     ((int16_t *)sub(ch, (ch)->off_noise))
 
 /* Everything but the detectors' own state and the configuration. */
 static void clear_state(struct ivr_dspchain *ch)
@@ -237,7 +241,9 @@ static void clear_state(struct ivr_dspchain *ch)
 	memset(DLY_NEAR(ch, 0), 0, LOOKAHEAD * ch->frame * sizeof(int16_t));
 	memset(DLY_FAR(ch, 0), 0, LOOKAHEAD * ch->frame * sizeof(int16_t));
 	memset(ch->dly_far_silent, 0, sizeof(ch->dly_far_silent));
-	memset(FBUF(ch, off_noise), 0, ch->frame * sizeof(float));
+	memset(NOISE(ch), 0, ch->frame * sizeof(int16_t));
+	ch->hist_on = false;
+	ch->hist_from = 0;
 	ch->utt_open = ch->abort_pending = false;
 	ch->utt_id = ch->frame_idx = ch->abort_utt = 0;
 	memset(HIST(ch, 0), 0, HIST_FRAMES * ch->frame * sizeof(int16_t));
@@ -523,6 +529,8 @@ static void utt_open(struct ivr_dspchain *ch, struct ivr_ring *asr, uint64_t s, 
 	uint64_t first = s > ch->preroll ? (s - ch->preroll + ch->frame - 1) / ch->frame : 0;
 	if (cur + 1 > HIST_FRAMES && first < cur + 1 - HIST_FRAMES)
 		first = cur + 1 - HIST_FRAMES;
+	if (first < ch->hist_from)
+		first = ch->hist_from; /* no history from before the ASR ring */
 	for (uint64_t f = first; f <= cur && ch->utt_open; f++)
 		utt_frame(ch, asr, f, f == first ? IVR_ASR_F_FIRST : 0);
 }
@@ -594,16 +602,32 @@ static void frame_to_s16(int16_t *restrict out, const float *restrict in, size_t
 	}
 }
 
+/* PCM16 to float32 (full scale 1.0), four samples at a time; n a multiple of 4. */
+static void s16_to_frame(float *restrict out, const int16_t *restrict in, size_t n)
+{
+	for (size_t i = 0; i < n; i += 4) {
+		v4hi h;
+		memcpy(&h, in + i, sizeof(h));
+		const v4sf x = __builtin_convertvector(__builtin_convertvector(h, v4si), v4sf) *
+			       (1.0f / 32768.0f);
+		memcpy(out + i, &x, sizeof(x));
+	}
+}
+
+/* Is every |x| under SILENT_ABS (NaN ignored, as before)?  Four lanes, no branch per sample. */
 static bool silent(const float *x, size_t n)
 {
 	if (!x)
 		return true;
-	float m = 0.0f;
-	for (size_t i = 0; i < n; i++) {
-		float a = x[i] < 0 ? -x[i] : x[i];
-		m = a > m ? a : m;
+	const v4sf lim = { SILENT_ABS, SILENT_ABS, SILENT_ABS, SILENT_ABS };
+	v4si quiet = { -1, -1, -1, -1 };
+	for (size_t i = 0; i < n; i += 4) {
+		v4sf v;
+		memcpy(&v, x + i, sizeof(v));
+		const v4sf a = (v4sf)((v4si)v & 0x7fffffff);
+		quiet &= (a < lim) | (a != a);
 	}
-	return m < SILENT_ABS;
+	return (quiet[0] & quiet[1] & quiet[2] & quiet[3]) != 0;
 }
 
 /* Does [a, b) overlap a tone the detector reported (TONE_MARGIN_MS either side)? */
@@ -655,7 +679,7 @@ static void switch_stage(struct ivr_dspchain *ch, bool on, uint64_t cf, struct i
 		ch->vad_base = cf * ch->frame;
 		ch->far_silent = 0;
 		memset(HIST(ch, 0), 0, HIST_FRAMES * ch->frame * sizeof(int16_t));
-		memset(FBUF(ch, off_noise), 0, ch->frame * sizeof(float));
+		memset(NOISE(ch), 0, ch->frame * sizeof(int16_t));
 		return;
 	}
 	const uint64_t heard = cf > ch->resume_cf + LOOKAHEAD ? cf - LOOKAHEAD : ch->resume_cf;
@@ -680,6 +704,17 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		return -EINVAL;
 	out->n_events = 0;
 	ch->st.frames++;
+	/*
+	 * The VAD's state and the delay line it reads are not in cache with
+	 * thousands of calls: start loading them now, DTMF and fax tones run
+	 * meanwhile.
+	 */
+	if (ch->vad_on && ch->listen) {
+		const int16_t *d = DLY_NEAR(ch, (ch->clock / ch->frame) % LOOKAHEAD);
+		for (size_t i = 0; i < ch->frame; i += 32)
+			__builtin_prefetch(d + i, 0, 3);
+		ivr_vad_prefetch(VAD(ch));
+	}
 
 	/* RFC 4733 events whose end packets were all lost end here. */
 	if (ch->rfc_have_ts) {
@@ -716,8 +751,7 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 	 */
 	const size_t fr = ch->frame;
 	/* Scratch of this frame only: on the stack, not in the per-call state (cache footprint). */
-	_Alignas(64) float vin[FRAME_MAX], vfar[FRAME_MAX], cln[FRAME_MAX];
-	float *const noise = FBUF(ch, off_noise);
+	_Alignas(64) float vin[FRAME_MAX], vfar[FRAME_MAX], cln[FRAME_MAX], nz[FRAME_MAX];
 	const uint64_t cf = ch->clock / fr;
 	const unsigned slot = (unsigned)(cf % LOOKAHEAD);
 	out->speech = out->in_speech = 0;
@@ -731,13 +765,12 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		const uint64_t vf = cf - LOOKAHEAD;
 		const bool tone = tone_in(ch, vf * fr, vf * fr + fr);
 		/* A detector on the canceller's output (tests) must hear the tone through it. */
-		if (tone && !ch->cfg.dtmf_on_aec_output) {
-			memcpy(vin, noise, fr * sizeof(float));
-		} else {
-			const int16_t *d = DLY_NEAR(ch, slot);
-			for (size_t i = 0; i < fr; i++)
-				vin[i] = (float)d[i] * (1.0f / 32768.0f);
-		}
+		if (tone)
+			s16_to_frame(nz, NOISE(ch), fr);
+		if (tone && !ch->cfg.dtmf_on_aec_output)
+			memcpy(vin, nz, fr * sizeof(float));
+		else
+			s16_to_frame(vin, DLY_NEAR(ch, slot), fr);
 		/* Echo cancelling, bypassed while there has been no far signal for a whole echo. */
 		const float *clean = vin;
 		if (ch->aec_live) {
@@ -748,9 +781,7 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 				ch->far_silent = 0;
 			}
 			if (ch->far_silent < ch->bypass_after) {
-				const int16_t *d = DLY_FAR(ch, slot);
-				for (size_t i = 0; i < fr; i++)
-					vfar[i] = (float)d[i] * (1.0f / 32768.0f);
+				s16_to_frame(vfar, DLY_FAR(ch, slot), fr);
 				(void)ivr_aec_process(AEC(ch), vin, vfar, cln, fr);
 				clean = cln;
 				ch->st.aec_frames++;
@@ -759,7 +790,7 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		if (ch->cfg.dtmf_on_aec_output)
 			run_dtmf(ch, clean, out);
 		if (tone)
-			clean = noise;
+			clean = nz;
 
 		struct ivr_vad_result vr;
 		(void)ivr_vad_process(VAD(ch), clean, fr, &vr);
@@ -774,20 +805,39 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		out->speech = vr.speech;
 		out->in_speech = vr.in_speech;
 		ch->vad_in_speech = vr.in_speech;
-		if (!vr.speech && !tone)
-			memcpy(noise, clean, fr * sizeof(float));
-		/* Keep the last HIST_FRAMES frames for the pre-roll, then hand speech over. */
-		frame_to_s16(HIST(ch, vf), clean, fr);
-		if (asr)
+		/* The caller's own frame (no canceller, no tone) is in the delay line as it is. */
+		const int16_t *c16 = clean == vin && !tone ? DLY_NEAR(ch, slot) : NULL;
+		if (!vr.speech && !tone) {
+			if (c16)
+				memcpy(NOISE(ch), c16, fr * sizeof(int16_t));
+			else
+				frame_to_s16(NOISE(ch), clean, fr);
+		}
+		/*
+		 * Keep the last HIST_FRAMES frames for the pre-roll, then hand speech
+		 * over; without an ASR ring neither (a ring given later starts its
+		 * history then: no pre-roll from before).
+		 */
+		if (asr && !ch->hist_on)
+			ch->hist_from = vf;
+		ch->hist_on = asr != NULL;
+		if (asr) {
+			if (c16)
+				memcpy(HIST(ch, vf), c16, fr * sizeof(int16_t));
+			else
+				frame_to_s16(HIST(ch, vf), clean, fr);
 			handoff(ch, asr, &vr, vf);
+		}
 	}
 	/* This frame and its echo reference wait LOOKAHEAD frames (PCM16: G.711's range). */
 	frame_to_s16(DLY_NEAR(ch, slot), near, fr);
-	ch->dly_far_silent[slot] = silent(far, fr);
-	if (far)
-		frame_to_s16(DLY_FAR(ch, slot), far, fr);
-	else
-		memset(DLY_FAR(ch, slot), 0, fr * sizeof(int16_t));
+	if (ch->aec_live) {
+		ch->dly_far_silent[slot] = silent(far, fr);
+		if (far)
+			frame_to_s16(DLY_FAR(ch, slot), far, fr);
+		else
+			memset(DLY_FAR(ch, slot), 0, fr * sizeof(int16_t));
+	}
 done:
 	ch->clock += fr;
 	return (int)out->n_events;

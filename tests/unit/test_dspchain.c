@@ -560,6 +560,47 @@ IVR_TEST(barge_in_and_asr_handoff)
 }
 
 /* Where in-band detection goes: before or after the canceller (report in the output). */
+/*
+ * Without an ASR ring the chain keeps no pre-roll history; a ring given
+ * 100 ms before the caller starts gets an utterance whose pre-roll reaches
+ * back only to the frame the VAD was at then (60 ms behind), not 300 ms
+ * into history that was never kept.
+ */
+IVR_TEST(preroll_from_ring_start)
+{
+	const uint32_t at_ms = 6000;
+	struct scene s = make_scene(11.0, at_ms, -26.0);
+	if (!s.ok)
+		return IVR_TEST_SKIP;
+	struct ivr_dspchain *ch = chain(&(struct ivr_dspchain_cfg){ .call_id = 78 });
+	struct ivr_ring *ring = ring_new(1024);
+	const size_t t_ring = (s.onset - MS(100)) / FR;
+	struct ivr_dspchain_out o;
+	for (size_t t = 0; t * FR + FR <= s.n; t++) {
+		const float *f = t ? s.far + (t - 1) * FR : NULL;
+		ivr_check(ivr_dspchain_process(ch, s.near + t * FR, f, FR, 0,
+					       t >= t_ring ? ring : NULL, &o) >= 0);
+	}
+	struct ivr_asr_reasm *ra = ivr_asr_reasm_new(4, MS(30000));
+	struct ivr_asr_utt u;
+	int got = 0;
+	while (ivr_asr_reasm_poll(ra, ring, &u) == 1) {
+		got++;
+		printf("  ring from %.0f ms: utterance %.0f-%.0f ms\n", t_ring * FR * 1000.0 / RATE,
+		       u.start_sample * 1000.0 / RATE,
+		       (u.start_sample + u.n_samples) * 1000.0 / RATE);
+		ivr_check_int_eq(u.start_sample, (t_ring - 3) * FR);
+		ivr_check(!(u.flags & IVR_ASR_F_ABORTED));
+		ivr_check(u.start_sample + u.n_samples >= s.end);
+	}
+	ivr_check_int_eq(got, 1);
+	ivr_asr_reasm_free(ra);
+	free(ring);
+	ivr_dspchain_free(ch);
+	free_scene(&s);
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(dtmf_before_vs_after_aec)
 {
 	/*
@@ -1346,6 +1387,7 @@ int main(int argc, char **argv)
 	ivr_test_run(own_prompts_echo_no_talkoff);
 	ivr_test_run(echo_no_false_barge_in);
 	ivr_test_run(barge_in_and_asr_handoff);
+	ivr_test_run(preroll_from_ring_start);
 	ivr_test_run(dtmf_before_vs_after_aec);
 	ivr_test_run(asr_ring_full_drops);
 	ivr_test_run(reasm_gaps_and_bad_input);
