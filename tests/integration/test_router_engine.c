@@ -40,6 +40,17 @@
 static const char moh_path[] = IVR_BUILD_DIR "/prompt-cache/moh-default-v1.wav";
 
 /*
+ * The three cases run side by side (IVR_TEST_RUN_PARALLEL): each picks its port range from
+ * the parent's pid, in its own 1000-port block, so that they never overlap.
+ */
+static unsigned run_id;
+
+static uint16_t case_ports(unsigned block)
+{
+	return test_port(42000 + (run_id % 10) * 1000 + block);
+}
+
+/*
  * Best normalised correlation of @x (@n samples) against @ref at lags
  * 0..@max_lag (circular in @ref when @circ: the MOH loop).  *@lag gets the lag.
  */
@@ -250,7 +261,7 @@ IVR_TEST(test_queue_moh_announce_in_process)
 	}
 	char ring[64];
 	snprintf(ring, sizeof(ring), "/ivr_test_queue_%d", (int)getpid());
-	uint16_t base = test_port(42000 + (uint32_t)(getpid() % 50) * 400);
+	uint16_t base = case_ports(0);
 	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
 				      .port_min = base,
 				      .port_max = (uint16_t)(base + 398),
@@ -378,7 +389,7 @@ IVR_TEST(test_router_transfer_stops_flow)
 		return IVR_TEST_SKIP;
 	char ring[64];
 	snprintf(ring, sizeof(ring), "/ivr_test_queue2_%d", (int)getpid());
-	uint16_t base = test_port(42000 + (uint32_t)(getpid() % 50) * 400 + 200);
+	uint16_t base = case_ports(400);
 	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
 				      .port_min = base,
 				      .port_max = (uint16_t)(base + 198),
@@ -494,7 +505,7 @@ IVR_TEST(test_router_and_engine_processes)
 	snprintf(ring, sizeof(ring), "ivr_test_router_%d", (int)getpid());
 	snprintf(sock, sizeof(sock), "/tmp/ivr_test_router_%d.sock", (int)getpid());
 	snprintf(out, sizeof(out), "/tmp/ivr_test_router_%d.out", (int)getpid());
-	uint16_t base = test_port(30000 + (uint32_t)(getpid() % 50) * 200);
+	uint16_t base = case_ports(600);
 	snprintf(ports, sizeof(ports), "%u-%u", base, base + 198);
 	const char *eargv[] = { engine_bin,
 				"--control",
@@ -623,8 +634,9 @@ int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	test_raise_priority(); /* also for the ivr-engine and ivr-router children */
-	ivr_test_run(test_queue_moh_announce_in_process);
-	ivr_test_run(test_router_transfer_stops_flow);
-	ivr_test_run(test_router_and_engine_processes);
+	run_id = (unsigned)getpid();
+	/* each waits on real-time audio for 10-15 s: side by side, not one after the other */
+	IVR_TEST_RUN_PARALLEL(test_queue_moh_announce_in_process, test_router_transfer_stops_flow,
+			      test_router_and_engine_processes);
 	return ivr_test_summary();
 }
