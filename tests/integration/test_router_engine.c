@@ -50,41 +50,13 @@ static uint16_t case_ports(unsigned block)
 	return test_port(42000 + (run_id % 10) * 1000 + block);
 }
 
-/*
- * Best normalised correlation of @x (@n samples) against @ref at lags
- * 0..@max_lag (circular in @ref when @circ: the MOH loop).  *@lag gets the lag.
- */
-static double best_corr(const float *x, size_t n, const float *ref, size_t ref_n, size_t max_lag,
-			bool circ, size_t *lag)
-{
-	double ex = 0, best = -1;
-	for (size_t i = 0; i < n; i++)
-		ex += (double)x[i] * x[i];
-	for (size_t l = 0; l <= max_lag; l++) {
-		double xy = 0, er = 0;
-		for (size_t i = 0; i < n; i++) {
-			size_t k = l + i;
-			float r = circ ? ref[k % ref_n] : (k < ref_n ? ref[k] : 0.0f);
-			xy += (double)x[i] * r;
-			er += (double)r * r;
-		}
-		double c = xy / sqrt(ex * er + 1e-20);
-		if (c > best) {
-			best = c;
-			if (lag)
-				*lag = l;
-		}
-	}
-	return best;
-}
-
 /* Correlation of the received audio at [@at, @at+@n) with the MOH loop (any phase). */
 static double moh_corr(const struct phone *p, size_t at, size_t n, const struct ivr_audio *moh)
 {
 	if (at + n > p->rx_n)
 		return -1;
-	return best_corr(p->rx + at, n, moh->samples, moh->n_samples, moh->n_samples - 1, true,
-			 NULL);
+	return best_norm_corr(p->rx + at, n, moh->samples, moh->n_samples, moh->n_samples - 1, 1,
+			      true, NULL);
 }
 
 /* Normalised correlation of @x against @r over @n samples. */
@@ -259,21 +231,16 @@ IVR_TEST(test_queue_moh_announce_in_process)
 		printf("flite or ASR missing: skipped\n");
 		return IVR_TEST_SKIP;
 	}
-	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_queue_%d", (int)getpid());
 	uint16_t base = case_ports(0);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = base,
+	struct ivr_engine_cfg cfg = { .port_min = base,
 				      .port_max = (uint16_t)(base + 398),
 				      .n_workers = 1,
 				      .max_calls = 4,
-				      .ring_name = ring,
 				      .flows_dir = IVR_SOURCE_DIR "/grammars" };
-	struct ivr_engine *e = test_engine_start(&cfg);
+	struct ivr_shmring_reader rd;
+	struct ivr_engine *e = test_engine_ring_cfg("queue", cfg, &rd);
 	if (!e)
 		return IVR_TEST_SKIP;
-	struct ivr_shmring_reader rd;
-	ivr_check_int_eq(ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST), 0);
 	static struct phone ph;
 	ivr_check_int_eq(phone_open(&ph), 0);
 	char remote[64];
@@ -387,23 +354,16 @@ IVR_TEST(test_router_transfer_stops_flow)
 	/* transfer from the router while the flow still runs: node_exit reason router */
 	if (!have_flite())
 		return IVR_TEST_SKIP;
-	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_queue2_%d", (int)getpid());
 	uint16_t base = case_ports(400);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = base,
+	struct ivr_engine_cfg cfg = { .port_min = base,
 				      .port_max = (uint16_t)(base + 198),
 				      .n_workers = 1,
 				      .max_calls = 4,
-				      .ring_name = ring,
 				      .flows_dir = IVR_SOURCE_DIR "/grammars" };
-	struct ivr_engine *e = ivr_engine_new(&cfg);
-	if (!e || ivr_engine_start(e) < 0) {
-		ivr_engine_free(e);
-		return IVR_TEST_SKIP;
-	}
 	struct ivr_shmring_reader rd;
-	ivr_check_int_eq(ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST), 0);
+	struct ivr_engine *e = test_engine_ring_cfg("queue2", cfg, &rd);
+	if (!e)
+		return IVR_TEST_SKIP;
 	uint64_t id = 0;
 	uint16_t port;
 	struct ivr_call_params cp = { .codec = "PCMU", .pt = -1, .dtmf_pt = -1, .flow = "bank" };

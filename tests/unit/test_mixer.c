@@ -15,6 +15,7 @@
 
 #include "dsp/resample.h"
 #include "engine/mixer.h"
+#include "ivr_dft.h"
 #include "ivr_test.h"
 
 #define SLOTS 40
@@ -115,18 +116,6 @@ IVR_TEST(test_limits)
 	return IVR_TEST_RESULT();
 }
 
-/* Amplitude of the @f Hz component of @x at @rate (Goertzel). */
-static double amp(const float *x, size_t n, double f, double rate)
-{
-	double c = 2 * cos(2 * M_PI * f / rate), s1 = 0, s2 = 0;
-	for (size_t i = 0; i < n; i++) {
-		double s0 = x[i] + c * s1 - s2;
-		s2 = s1;
-		s1 = s0;
-	}
-	return 2 * sqrt(fmax(s1 * s1 + s2 * s2 - c * s1 * s2, 0)) / (double)n;
-}
-
 /*
  * A conference of one 8 kHz member (500 Hz tone) and two 16 kHz members
  * (1 kHz + 6 kHz; 1.5 kHz): each hears the others at its own rate with the
@@ -182,20 +171,22 @@ IVR_TEST(test_mixed_rates)
 	const size_t n0 = TICKS * 80, n1 = TICKS * 160;
 	printf("  8 kHz member hears 1 kHz %.3f, 1.5 kHz %.3f, 2 kHz (6 kHz alias) %.4f, own "
 	       "500 Hz %.4f\n",
-	       amp(g0, n0, 1000, 8000), amp(g0, n0, 1500, 8000), amp(g0, n0, 2000, 8000),
-	       amp(g0, n0, 500, 8000));
+	       ivr_dft_amp(g0, n0, 8000, 1000), ivr_dft_amp(g0, n0, 8000, 1500),
+	       ivr_dft_amp(g0, n0, 8000, 2000), ivr_dft_amp(g0, n0, 8000, 500));
 	printf("  16 kHz members hear 500 Hz %.3f / %.3f, 6 kHz %.3f (of 0.2)\n",
-	       amp(g1, n1, 500, 16000), amp(g2, n1, 500, 16000), amp(g2, n1, 6000, 16000));
-	ivr_check_near(amp(g0, n0, 1000, 8000), 0.2, 0.01);
-	ivr_check_near(amp(g0, n0, 1500, 8000), 0.2, 0.01);
-	ivr_check(amp(g0, n0, 2000, 8000) < 0.002);
-	ivr_check(amp(g0, n0, 500, 8000) < 0.002);
-	ivr_check_near(amp(g1, n1, 500, 16000), 0.2, 0.01);
-	ivr_check_near(amp(g1, n1, 1500, 16000), 0.2, 0.01);
-	ivr_check(amp(g1, n1, 1000, 16000) < 0.002 && amp(g1, n1, 6000, 16000) < 0.002);
-	ivr_check_near(amp(g2, n1, 500, 16000), 0.2, 0.01);
-	ivr_check_near(amp(g2, n1, 1000, 16000), 0.2, 0.01);
-	ivr_check_near(amp(g2, n1, 6000, 16000), 0.2, 0.01);
+	       ivr_dft_amp(g1, n1, 16000, 500), ivr_dft_amp(g2, n1, 16000, 500),
+	       ivr_dft_amp(g2, n1, 16000, 6000));
+	ivr_check_near(ivr_dft_amp(g0, n0, 8000, 1000), 0.2, 0.01);
+	ivr_check_near(ivr_dft_amp(g0, n0, 8000, 1500), 0.2, 0.01);
+	ivr_check(ivr_dft_amp(g0, n0, 8000, 2000) < 0.002);
+	ivr_check(ivr_dft_amp(g0, n0, 8000, 500) < 0.002);
+	ivr_check_near(ivr_dft_amp(g1, n1, 16000, 500), 0.2, 0.01);
+	ivr_check_near(ivr_dft_amp(g1, n1, 16000, 1500), 0.2, 0.01);
+	ivr_check(ivr_dft_amp(g1, n1, 16000, 1000) < 0.002 &&
+		  ivr_dft_amp(g1, n1, 16000, 6000) < 0.002);
+	ivr_check_near(ivr_dft_amp(g2, n1, 16000, 500), 0.2, 0.01);
+	ivr_check_near(ivr_dft_amp(g2, n1, 16000, 1000), 0.2, 0.01);
+	ivr_check_near(ivr_dft_amp(g2, n1, 16000, 6000), 0.2, 0.01);
 	/* the 8 kHz member leaves: nobody converts any more */
 	ivr_check(atomic_load(&ports[1].want_alt));
 	ivr_check_int_eq(ivr_mixer_leave(m, 0), 0);
