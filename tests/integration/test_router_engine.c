@@ -443,8 +443,13 @@ static json_t *sock_rq(int fd, const char *line)
 	char buf[4096];
 	size_t n = 0;
 	while (n + 1 < sizeof(buf)) {
+		/*
+		 * 30 s: a flow call's create loads its flow and ASR, which took over 5 s under
+		 * ASan with the other cases running beside this one (a reply never comes late
+		 * on a healthy engine, so the wait only ends early)
+		 */
 		struct pollfd p = { fd, POLLIN, 0 };
-		if (poll(&p, 1, 5000) != 1 || read(fd, buf + n, 1) != 1)
+		if (poll(&p, 1, 30000) != 1 || read(fd, buf + n, 1) != 1)
 			return NULL;
 		if (buf[n] == '\n')
 			break;
@@ -519,7 +524,9 @@ IVR_TEST(test_router_and_engine_processes)
 		 "{\"id\":1,\"op\":\"create_call\",\"remote\":\"127.0.0.1:%u\",\"flow\":\"bank\","
 		 "\"ani\":\"5550142\",\"vars\":{\"tier\":\"gold\"}}\n",
 		 ph.port);
+	uint64_t t_rq = now_ns();
 	json_t *j = sock_rq(fd, line);
+	printf("  create_call replied after %.0f ms\n", (double)(now_ns() - t_rq) / 1e6);
 	ivr_check_msg(is_ok(j), "create_call: %s", err_of(j));
 	uint64_t id = (uint64_t)json_integer_value(json_object_get(j, "call_id"));
 	ph.engine_port = (uint16_t)json_integer_value(json_object_get(j, "local_port"));
