@@ -73,11 +73,34 @@ static void phase(bool heard[3][3])
 
 static void expect(bool heard[3][3], const bool want[3][3], const char *what)
 {
+	bool ok = true;
 	for (int i = 0; i < 3; i++)
-		for (int j = 0; j < 3; j++)
+		for (int j = 0; j < 3; j++) {
 			ivr_check_msg(heard[i][j] == want[i][j],
 				      "%s: phone %d hears %d: %d, want %d", what, i, j, heard[i][j],
 				      want[i][j]);
+			ok = ok && heard[i][j] == want[i][j];
+		}
+	if (ok)
+		return;
+	/* what each side saw, for the failure's cause (a loaded machine: skipped ticks?) */
+	struct ivr_engine_stats st;
+	ivr_engine_get_stats(eng, &st);
+	fprintf(stderr, "  engine: %llu overruns, worst tick %.1f ms\n",
+		(unsigned long long)st.overruns, (double)st.tick_ns_max / 1e6);
+	for (int i = 0; i < 3; i++) {
+		struct ivr_call_info in;
+		if (ivr_call_get_info(eng, ids[i], &in) < 0)
+			continue;
+		fprintf(stderr,
+			"  phone %d: received %llu packets, %zu samples; its call (worker %u) sent "
+			"%llu, played %llu, concealed %llu, skipped %llu, silent %llu, late %llu\n",
+			i, (unsigned long long)ph[i].rx_pkts, ph[i].rx_n, in.worker,
+			(unsigned long long)in.tx_pkts, (unsigned long long)in.frames_played,
+			(unsigned long long)in.frames_concealed,
+			(unsigned long long)in.frames_skipped, (unsigned long long)in.frames_silent,
+			(unsigned long long)in.jb_late);
+	}
 }
 
 IVR_TEST(test_conference)
