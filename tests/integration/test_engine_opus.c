@@ -198,10 +198,16 @@ IVR_TEST(test_opus_record_and_loss)
 	ivr_engine_sync(e);
 	sleep_until(now_ns() + 60000000ull);
 	ivr_engine_flush_recordings(e);
-	printf("  %s: played %llu, concealed %llu (FEC %llu), late %llu\n",
+	printf("  %s: played %llu, concealed %llu (FEC %llu), late %llu, skipped %llu\n",
 	       ivr_engine_io_backend(e), (unsigned long long)in.frames_played,
 	       (unsigned long long)in.frames_concealed, (unsigned long long)in.frames_fec,
-	       (unsigned long long)in.jb_late);
+	       (unsigned long long)in.jb_late, (unsigned long long)in.frames_skipped);
+	/*
+	 * Ticks the worker skipped (a loaded machine: it fell behind) drop their frames from
+	 * the call and from the recording, which shifts the rest: each can spoil the chunk it
+	 * falls in and the lost frame's alignment.  None on a quiet machine.
+	 */
+	const int skipped = (int)IVR_MIN(in.frames_skipped, (uint64_t)N_FRAMES);
 	/* the one packet never sent; a loaded machine (ASan, shared CI) makes a few late */
 	ivr_check_msg(in.frames_concealed >= 1 && in.frames_concealed <= 10, "concealed %llu",
 		      (unsigned long long)in.frames_concealed);
@@ -238,10 +244,13 @@ IVR_TEST(test_opus_record_and_loss)
 		printf("  recorded: %d of %d chunks correlate > 0.8, level %+.2f dB; lost frame "
 		       "(lag %zu) level %+.2f dB, correlation %.3f\n",
 		       good, chunks, lvl, lag, lost_lvl, lost_r);
-		ivr_check_msg(good >= chunks - 1, "%d of %d chunks correlate", good, chunks);
+		ivr_check_msg(good >= chunks - 1 - skipped,
+			      "%d of %d chunks correlate (%d skipped)", good, chunks, skipped);
 		ivr_check_near(lvl, 0.0, 2.0);
-		ivr_check_near(lost_lvl, 0.0, 6.0);
-		ivr_check_msg(lost_r > 0.5, "lost frame correlation %.3f", lost_r);
+		if (!skipped) {
+			ivr_check_near(lost_lvl, 0.0, 6.0);
+			ivr_check_msg(lost_r > 0.5, "lost frame correlation %.3f", lost_r);
+		}
 	}
 	ivr_audio_free(&a);
 	phone_close(&ph);
