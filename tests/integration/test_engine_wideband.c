@@ -142,9 +142,13 @@ static void add_tone(float *x, size_t n, double f, uint32_t rate, double amp)
 
 /*
  * Median over chunks of @chunk samples from @from to @n of the best
- * correlation of @got against @ref (lags 0..@max_lag): a loaded machine
- * makes the jitter buffer drop or insert a frame now and then, which moves
- * the lag, so each chunk is aligned on its own.  *@lag_out: the first chunk's.
+ * correlation of @got against @ref (lags -@chunk/2..@max_lag): a loaded
+ * machine makes the jitter buffer drop or insert a frame now and then, and
+ * the worker skip ticks, which moves the lag, so each chunk is aligned on
+ * its own.  A chunk may also come early, by up to half a chunk (100 ms):
+ * a recording or a call that lost frames before it holds it sooner than the
+ * source (0.63 seen with lags 0.. only, one frame lost at the start and more
+ * later).  *@lag_out: the first chunk's lag (0 if early).
  */
 static double chunk_corr(const float *ref, const float *got, size_t from, size_t n, size_t chunk,
 			 size_t max_lag, size_t *lag_out)
@@ -152,12 +156,12 @@ static double chunk_corr(const float *ref, const float *got, size_t from, size_t
 	double r[64];
 	int k = 0;
 	for (size_t off = from; off + chunk <= n && k < 64; off += chunk) {
-		size_t lag = 0;
+		size_t lag = 0, early = IVR_MIN(off, chunk / 2);
 		/* every other sample: enough for voice, half the time */
-		r[k] = best_norm_corr(ref + off, chunk, got + off, chunk + max_lag, max_lag, 2,
-				      false, &lag);
+		r[k] = best_norm_corr(ref + off, chunk, got + off - early, chunk + max_lag + early,
+				      max_lag + early, 2, false, &lag);
 		if (k++ == 0)
-			*lag_out = lag;
+			*lag_out = lag > early ? lag - early : 0;
 	}
 	for (int i = 1; i < k; i++)
 		for (int j = i; j > 0 && r[j] < r[j - 1]; j--) {
