@@ -99,11 +99,12 @@ struct sender {
 struct run {
 	struct ivr_engine *e;
 	struct ivr_shmring_reader rd;
-	struct stream st[3];  /* DTMF in: in-band, RFC 4733, both */
-	struct got g[3];      /* their dtmf events */
-	int other_dtmf;	      /* dtmf events of any other call */
-	struct sender snd[2]; /* send_dtmf: in-band, RFC 4733 */
-	struct phone speech;  /* the talking caller */
+	struct stream st[3];	       /* DTMF in: in-band, RFC 4733, both */
+	struct got g[3];	       /* their dtmf events */
+	struct ivr_call_info st_in[3]; /* their counters when their last frame was sent */
+	int other_dtmf;		       /* dtmf events of any other call */
+	struct sender snd[2];	       /* send_dtmf: in-band, RFC 4733 */
+	struct phone speech;	       /* the talking caller */
 	uint64_t speech_id;
 	long start_ms, end_ms; /* its speech_start / speech_end offsets */
 	struct ivr_asr_reasm *ra;
@@ -235,8 +236,15 @@ static bool complete(const struct run *r)
 	return r->utts >= 1 && r->end_ms >= 0 && r->n_fax >= 2;
 }
 
-/* DTMF in: one event per digit and call, the right sources and durations. */
-static void check_dtmf_in(struct run *r)
+static long frames_moved(const struct ivr_call_info *in, size_t frames);
+
+/*
+ * DTMF in: one event per digit and call, the right sources and durations.  A tick the
+ * worker skips (a loaded machine) drops its frame: a digit it falls in is 20 ms shorter
+ * (40 ms seen under ASan with 3 skipped), so the duration's tolerance widens by 20 ms per
+ * frame the engine reports moved on that call (none on a quiet machine).
+ */
+static void check_dtmf_in(struct run *r, size_t frames)
 {
 	static const char *const name[3] = { "inband", "rfc4733", "both" };
 	for (int i = 0; i < 3; i++) {
@@ -244,10 +252,11 @@ static void check_dtmf_in(struct run *r)
 		printf("  %s (%s): digits '%s' sources '%s'\n", name[i],
 		       ivr_engine_io_backend(r->e), g->digits, g->sources);
 		ivr_check_msg(!strcmp(g->digits, DIGITS), "%s: got '%s'", name[i], g->digits);
+		const int tol = 20 + 20 * (int)frames_moved(&r->st_in[i], frames);
 		for (int k = 0; k < g->n; k++)
-			ivr_check_msg(g->dur_ms[k] >= 80 && g->dur_ms[k] <= 120,
-				      "%s: digit %c lasted %d ms (sent 100)", name[i], g->digits[k],
-				      g->dur_ms[k]);
+			ivr_check_msg(abs(g->dur_ms[k] - 100) <= tol,
+				      "%s: digit %c lasted %d ms (sent 100, +-%d)", name[i],
+				      g->digits[k], g->dur_ms[k], tol);
 	}
 	ivr_check_msg(!strcmp(r->g[0].sources, "iiii"), "in-band call sources '%s'",
 		      r->g[0].sources);
@@ -410,6 +419,8 @@ IVR_TEST(test_dtmf_speech_fax_calls)
 		for (int m = 0; m < 2; m++)
 			sender_poll(&r.snd[m]);
 		read_ring(&r);
+		for (int i = 0; i < 3 && f + 1 == dtmf_frames; i++)
+			ivr_check_int_eq(ivr_call_get_info(r.e, r.st[i].id, &r.st_in[i]), 0);
 		if (f + 1 == speech_frames)
 			ivr_check_int_eq(ivr_call_get_info(r.e, r.speech_id, &r.speech_in), 0);
 		t += 20000000ull;
@@ -433,7 +444,7 @@ IVR_TEST(test_dtmf_speech_fax_calls)
 			break;
 		sleep_until(now + 10000000ull);
 	}
-	check_dtmf_in(&r);
+	check_dtmf_in(&r, dtmf_frames);
 	check_send(&r);
 	check_speech(&r, speech_frames);
 	check_fax(&r, fax_frames, burst);
