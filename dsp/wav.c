@@ -316,39 +316,33 @@ int ivr_wav_write(const char *path, const float *samples, size_t n_samples, uint
 static const uint8_t ksdataformat_tail[14] = { 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
 					       0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71 };
 
-int ivr_wav_write_channels(const char *path, const float *const *channels, unsigned n_channels,
-			   size_t n_samples, uint32_t rate_hz, enum ivr_wav_format format)
+static unsigned format_bytes(enum ivr_wav_format format)
 {
-	unsigned bps;
 	switch (format) {
 	case IVR_WAV_PCM16:
-		bps = 2;
-		break;
+		return 2;
 	case IVR_WAV_FLOAT32:
-		bps = 4;
-		break;
+		return 4;
 	case IVR_WAV_ULAW:
 	case IVR_WAV_ALAW:
-		bps = 1;
-		break;
+		return 1;
 	default:
-		return -EINVAL;
+		return 0;
 	}
-	if (!path || (n_channels && !channels) || n_channels == 0 ||
-	    n_channels > IVR_WAV_MAX_CHANNELS || rate_hz == 0 ||
-	    n_samples > (UINT32_MAX - 128) / (bps * n_channels))
+}
+
+int ivr_wav_header(uint8_t h[IVR_WAV_HEADER_MAX], unsigned n_channels, uint32_t rate_hz,
+		   enum ivr_wav_format format, uint32_t data_len)
+{
+	const unsigned bps = format_bytes(format);
+	if (!h || !bps || n_channels == 0 || n_channels > IVR_WAV_MAX_CHANNELS || rate_hz == 0 ||
+	    (uint64_t)rate_hz * bps * n_channels > UINT32_MAX)
 		return -EINVAL;
 	const unsigned frame = bps * n_channels;
-	if ((uint64_t)rate_hz * frame > UINT32_MAX)
-		return -EINVAL;
 	/* The Microsoft WAVE spec asks for WAVE_FORMAT_EXTENSIBLE beyond two channels. */
 	const bool ext = n_channels > 2;
 	const uint32_t fmt_len = ext ? 40 : 16, hdr = 20 + fmt_len + 8;
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return -errno;
-	uint32_t data_len = (uint32_t)(n_samples * frame);
-	uint8_t h[68];
+	data_len = IVR_MIN(data_len, UINT32_MAX - hdr - 1);
 	memcpy(h, "RIFF", 4);
 	wr32(h + 4, hdr - 8 + data_len + (data_len & 1));
 	memcpy(h + 8, "WAVEfmt ", 8);
@@ -370,6 +364,27 @@ int ivr_wav_write_channels(const char *path, const float *const *channels, unsig
 	}
 	memcpy(d, "data", 4);
 	wr32(d + 4, data_len);
+	return (int)hdr;
+}
+
+int ivr_wav_write_channels(const char *path, const float *const *channels, unsigned n_channels,
+			   size_t n_samples, uint32_t rate_hz, enum ivr_wav_format format)
+{
+	const unsigned bps = format_bytes(format);
+	if (!bps || !path || (n_channels && !channels) || n_channels == 0 ||
+	    n_channels > IVR_WAV_MAX_CHANNELS || rate_hz == 0 ||
+	    n_samples > (UINT32_MAX - 128) / (bps * n_channels))
+		return -EINVAL;
+	const unsigned frame = bps * n_channels;
+	uint32_t data_len = (uint32_t)(n_samples * frame);
+	uint8_t h[IVR_WAV_HEADER_MAX];
+	int hl = ivr_wav_header(h, n_channels, rate_hz, format, data_len);
+	if (hl < 0)
+		return hl;
+	const size_t hdr = (size_t)hl;
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -errno;
 	int ok = fwrite(h, 1, hdr, f) == hdr;
 	uint8_t chunk[4096];
 	for (size_t i = 0; ok && i < n_samples;) {

@@ -12,7 +12,8 @@
  * conversion to a target rate uses libsamplerate at its best quality
  * (dsp/resample.h), off the real-time path.  The writer writes 1..N
  * channels; more than two channels use WAVE_FORMAT_EXTENSIBLE as the
- * Microsoft WAVE spec asks (channel mask 0: the channels are not speakers).
+ * Microsoft WAVE spec asks (channel mask 0: the channels are not speakers);
+ * ivr_wav_header() gives the same header to writers that stream.
  * Thread: control (allocates).
  */
 #ifndef IVR_DSP_WAV_H
@@ -104,6 +105,20 @@ IVR_NODISCARD int ivr_wav_write(const char *path, const float *samples, size_t n
 IVR_NODISCARD int ivr_wav_write_channels(const char *path, const float *const *channels,
 					 unsigned n_channels, size_t n_samples, uint32_t rate_hz,
 					 enum ivr_wav_format format);
+
+/** Bytes of the longest header ivr_wav_header() writes (WAVE_FORMAT_EXTENSIBLE). */
+#define IVR_WAV_HEADER_MAX 68
+
+/**
+ * Write into @h the RIFF/WAVE header of a file of @n_channels interleaved
+ * channels in @format holding @data_len bytes of samples: plain for 1 or 2
+ * channels (44 bytes), WAVE_FORMAT_EXTENSIBLE (channel mask 0) beyond (68),
+ * as ivr_wav_write_channels() does.  For writers that stream the samples
+ * and rewrite the header with the final length (engine/recorder).
+ * @return the header's length in bytes, or -EINVAL.  Thread: any.
+ */
+IVR_NODISCARD int ivr_wav_header(uint8_t h[IVR_WAV_HEADER_MAX], unsigned n_channels,
+				 uint32_t rate_hz, enum ivr_wav_format format, uint32_t data_len);
 
 /** Free the samples of @a (NULL-safe) and zero it. */
 void ivr_audio_free(struct ivr_audio *a);

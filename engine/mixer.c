@@ -72,6 +72,8 @@ void ivr_mix_port_set_alt(struct ivr_mix_port *p, struct ivr_resampler *rs, void
 	p->alt = alt;
 	p->alt_n = 0;
 	atomic_store(&p->alt_seq, 0);
+	for (int i = 0; i < IVR_MIX_RING; i++)
+		atomic_store(&p->alt_stamp[i], 0);
 }
 
 /*
@@ -200,26 +202,61 @@ int ivr_mixer_count(struct ivr_mixer *m, const char *name)
 	return n;
 }
 
+/*
+ * Seqlock write of one ring slot: stamp 0 while the frame is written, the
+ * tick (+ 1) once it is complete.  A reader that sees the same non-zero
+ * stamp before and after its copy has a whole frame of that tick.
+ */
+static void slot_begin(atomic_uint_fast64_t *stamp)
+{
+	atomic_store_explicit(stamp, 0, memory_order_relaxed);
+	/* release fence: the 0 is visible before any of the new frame's samples */
+	atomic_thread_fence(memory_order_release);
+}
+
 void ivr_mix_port_publish(struct ivr_mix_port *p, uint64_t tick, const float *frame,
 			  size_t n_samples)
 {
+	const size_t i = tick % IVR_MIX_RING;
 	n_samples = IVR_MIN(n_samples, (size_t)IVR_MIX_FRAME_MAX);
-	memcpy(p->frames[tick % IVR_MIX_RING], frame, n_samples * sizeof(float));
+	slot_begin(&p->stamp[i]);
+	memcpy(p->frames[i], frame, n_samples * sizeof(float));
 	p->n_samples = (uint32_t)n_samples;
 	/* release: the frame is written before readers can see its tick */
+	atomic_store_explicit(&p->stamp[i], tick + 1, memory_order_release);
 	atomic_store_explicit(&p->seq, tick + 1, memory_order_release);
 	if (!atomic_load_explicit(&p->want_alt, memory_order_relaxed) || !p->alt_rs)
 		return;
-	float *a = p->alt[tick % IVR_MIX_RING];
+	slot_begin(&p->alt_stamp[i]);
+	float *a = p->alt[i];
 	int k = ivr_resampler_process(p->alt_rs, frame, n_samples, a, IVR_MIX_ALT_FRAME);
 	if (k <= 0)
 		return;
 	/* speexdsp may return a sample less or more than 2:1 in a frame: pad/cut to 20 ms */
 	const size_t want = p->rate_hz == 16000 ? n_samples / 2 : n_samples * 2;
-	for (size_t i = (size_t)k; i < want && i < IVR_MIX_FRAME_MAX; i++)
-		a[i] = a[k - 1];
+	for (size_t j = (size_t)k; j < want && j < IVR_MIX_FRAME_MAX; j++)
+		a[j] = a[k - 1];
 	p->alt_n = (uint32_t)IVR_MIN(want, (size_t)IVR_MIX_FRAME_MAX);
+	atomic_store_explicit(&p->alt_stamp[i], tick + 1, memory_order_release);
 	atomic_store_explicit(&p->alt_seq, tick + 1, memory_order_release);
+}
+
+/*
+ * Copy the frame of @tick from @frames/@stamp into @dst (@n samples).
+ * @return false when the ring does not hold it whole: never published (the
+ * member's worker skipped or has not yet run that tick), or overwritten
+ * while we read (we ran more than IVR_MIX_RING - IVR_MIX_DELAY ticks late).
+ */
+static bool read_frame(const atomic_uint_fast64_t *stamp, const float *frame, uint64_t tick,
+		       float *dst, size_t n)
+{
+	/* acquire: pairs with publish's release store, the frame is complete */
+	if (atomic_load_explicit(stamp, memory_order_acquire) != tick + 1)
+		return false;
+	memcpy(dst, frame, n * sizeof(float));
+	/* acquire fence: the copy is done before the stamp is read again */
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(stamp, memory_order_relaxed) == tick + 1;
 }
 
 int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float *acc,
@@ -227,9 +264,13 @@ int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float
 {
 	const struct ivr_mix_port *me = port(m, slot);
 	int ci = atomic_load_explicit(&me->conf, memory_order_relaxed) - 1;
-	if (ci < 0 || !atomic_load_explicit(&me->listen, memory_order_relaxed))
+	if (ci < 0 || !atomic_load_explicit(&me->listen, memory_order_relaxed) ||
+	    tick < IVR_MIX_DELAY)
 		return 0;
+	const uint64_t want = tick - IVR_MIX_DELAY;
+	const size_t ri = want % IVR_MIX_RING;
 	const struct conf *c = &m->confs[ci];
+	float f[IVR_MIX_FRAME_MAX];
 	int mixed = 0;
 	for (int i = 0; i < IVR_CONF_MAX_MEMBERS; i++) {
 		unsigned s1 = atomic_load_explicit(&c->members[i], memory_order_acquire);
@@ -245,14 +286,10 @@ int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float
 		const bool same = o->n_samples == n_samples;
 		if (!same && (!o->alt || o->alt_n != n_samples))
 			continue;
-		/* acquire: pairs with publish's release, the frame is complete */
-		uint64_t seq =
-			atomic_load_explicit(same ? &o->seq : &o->alt_seq, memory_order_acquire);
-		if (seq == 0 || seq + 2 < tick + 1)
-			continue; /* nothing recent: that member's worker is not running it */
-		const float *f = same ? o->frames[(seq - 1) % IVR_MIX_RING]
-				      : o->alt[(seq - 1) % IVR_MIX_RING];
 		size_t n = IVR_MIN(n_samples, (size_t)(same ? o->n_samples : o->alt_n));
+		if (!(same ? read_frame(&o->stamp[ri], o->frames[ri], want, f, n)
+			   : read_frame(&o->alt_stamp[ri], o->alt[ri], want, f, n)))
+			continue; /* that member's frame of this tick is not there: silence */
 		for (size_t k = 0; k < n; k++)
 			acc[k] += f[k];
 		mixed++;

@@ -4,12 +4,24 @@
  * itself, with per-participant listen/speak control.
  *
  * Every call carries a mix port (struct ivr_mix_port, inside its slot) where
- * its media thread publishes the caller's audio of each tick.  A listener's
- * media thread sums the latest published frame of every other member that
- * speaks to it.  Members of one conference may live on different workers:
- * the port is a 4-frame ring stamped with the global tick number, read with
- * a sequence check (the seqlock idea, with 80 ms of slack so a reader is
- * never lapped in practice), so no locks are taken on the media path.
+ * its media thread publishes the caller's audio of each tick into a ring of
+ * IVR_MIX_RING frames, each stamped with its tick.  A listener's media
+ * thread at tick T sums, of every other member that speaks to it, the frame
+ * of tick T - IVR_MIX_DELAY, read with a stamp check before and after (the
+ * seqlock idea), so no locks are taken on the media path.
+ * Why a fixed delay: members of one conference may live on different
+ * workers, and a worker runs late now and then (descheduled, or catching up
+ * after a long tick).  Taking "the newest frame" of each member, as this
+ * mixer did before, made the listener hear a late member's previous frame
+ * twice and then skip one (a click per late tick), and a member more than 2
+ * ticks late dropped out of the mix.  A conference bridge plays every
+ * member's audio once, in order, on one clock: here every listener hears
+ * frame T - IVR_MIX_DELAY at tick T, so a speaker's worker may publish up
+ * to IVR_MIX_DELAY ticks (40 ms) late, and a listener's up to
+ * IVR_MIX_RING - IVR_MIX_DELAY - 1 ticks late, and each frame is still heard
+ * exactly once; a frame later than that (its worker skipped the tick) is
+ * silence, never a repeat.  The cost is a constant 40 ms in the conference
+ * path (the old one took 0-20 ms), well inside G.114's 150 ms one way.
  * Flags per member: listen (hears the conference), speak (is heard), and a
  * whisper target (speaks to one member only): a supervisor monitors with
  * listen=1 speak=0, whispers with speak_to=agent, barges with speak=1.
@@ -38,16 +50,19 @@
 
 #include "common/defs.h"
 
-#define IVR_MIX_FRAME_MAX    320
-#define IVR_MIX_RING	     4
+#define IVR_MIX_FRAME_MAX 320
+#define IVR_MIX_RING	  6 /* frames per port: IVR_MIX_DELAY + 3 ticks of a late listener */
+/* ticks between a speaker's frame and the tick a listener hears it (mixer.h) */
+#define IVR_MIX_DELAY	     2
 #define IVR_CONF_MAX_MEMBERS 32
 /* a frame converted to the other rate: 20 ms at 16 kHz plus the resampler's slack */
 #define IVR_MIX_ALT_FRAME (IVR_MIX_FRAME_MAX + 16)
 
 /** Per-call publication point (lives in the call slot). */
 struct ivr_mix_port {
-	atomic_uint_fast64_t seq; /* tick of the newest frame + 1; 0 = none */
-	atomic_int conf;	  /* conference index + 1; 0 = none */
+	atomic_uint_fast64_t seq;		  /* tick of the newest frame + 1; 0 = none */
+	atomic_uint_fast64_t stamp[IVR_MIX_RING]; /* tick of frames[i] + 1; 0 = being written */
+	atomic_int conf;			  /* conference index + 1; 0 = none */
 	atomic_bool listen;
 	atomic_bool speak;
 	atomic_uint speak_to; /* slot + 1 of the only member who hears us; 0 = all */
@@ -57,6 +72,7 @@ struct ivr_mix_port {
 	struct ivr_resampler *alt_rs;	 /* rate_hz -> the other rate, NULL = none yet */
 	float (*alt)[IVR_MIX_ALT_FRAME]; /* IVR_MIX_RING frames at the other rate */
 	atomic_uint_fast64_t alt_seq;	 /* as seq, for alt */
+	atomic_uint_fast64_t alt_stamp[IVR_MIX_RING]; /* as stamp, for alt */
 	uint32_t alt_n;
 	_Alignas(64) float frames[IVR_MIX_RING][IVR_MIX_FRAME_MAX];
 };
@@ -107,8 +123,9 @@ IVR_RT void ivr_mix_port_publish(struct ivr_mix_port *p, uint64_t tick, const fl
 				 size_t n_samples);
 
 /**
- * Add to @acc what @slot hears from its conference at @tick (others' frames
- * no older than 2 ticks).  @return the number of members mixed in.
+ * Add to @acc what @slot hears from its conference at @tick: the frame each
+ * other member (that speaks to @slot) published for tick @tick - IVR_MIX_DELAY,
+ * where it did (mixer.h).  @return the number of members mixed in.
  * Thread: RT.
  */
 IVR_RT int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float *acc,

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dsp/g711.h"
+#include "dsp/wav.h"
 #include "engine/recorder.h"
 
 struct rec_rec {
@@ -49,34 +50,6 @@ struct ivr_recorder {
 	atomic_uint_fast64_t written, errors, opened, closed;
 };
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void wav_header(uint8_t h[44], unsigned n_ch, uint32_t rate, uint32_t data_bytes)
-{
-	memcpy(h, "RIFF", 4);
-	put_le32(h + 4, 36 + data_bytes);
-	memcpy(h + 8, "WAVEfmt ", 8);
-	put_le32(h + 16, 16);
-	h[20] = 1; /* PCM */
-	h[21] = 0;
-	h[22] = (uint8_t)n_ch;
-	h[23] = 0;
-	put_le32(h + 24, rate);
-	put_le32(h + 28, rate * n_ch * 2);
-	h[32] = (uint8_t)(n_ch * 2);
-	h[33] = 0;
-	h[34] = 16;
-	h[35] = 0;
-	memcpy(h + 36, "data", 4);
-	put_le32(h + 40, data_bytes);
-}
-
 static unsigned n_channels(unsigned mask)
 {
 	return (unsigned)__builtin_popcount(mask);
@@ -86,11 +59,13 @@ static void close_file(struct ivr_recorder *r, struct rec_file *rf)
 {
 	if (!rf->f)
 		return;
-	uint8_t h[44];
+	/* the header again, now with the length (ivr_wav_header() caps it at 4 GiB) */
+	uint8_t h[IVR_WAV_HEADER_MAX];
 	uint64_t bytes = rf->n_frames * n_channels(rf->channels) * 2;
-	wav_header(h, n_channels(rf->channels), rf->rate_hz,
-		   (uint32_t)IVR_MIN(bytes, (uint64_t)UINT32_MAX - 36));
-	if (fseek(rf->f, 0, SEEK_SET) != 0 || fwrite(h, 1, 44, rf->f) != 44)
+	int hl = ivr_wav_header(h, n_channels(rf->channels), rf->rate_hz, IVR_WAV_PCM16,
+				(uint32_t)IVR_MIN(bytes, (uint64_t)UINT32_MAX));
+	if (hl < 0 || fseek(rf->f, 0, SEEK_SET) != 0 ||
+	    fwrite(h, 1, (size_t)hl, rf->f) != (size_t)hl)
 		atomic_fetch_add(&r->errors, 1);
 	if (fclose(rf->f) != 0)
 		atomic_fetch_add(&r->errors, 1);
@@ -229,6 +204,11 @@ int ivr_recorder_open(struct ivr_recorder *r, uint32_t slot, const char *path, u
 	if (channels == 0)
 		channels = IVR_REC_CALLER | IVR_REC_ENGINE | IVR_REC_MIXED;
 	channels &= IVR_REC_CALLER | IVR_REC_ENGINE | IVR_REC_MIXED;
+	if (channels == 0) {
+		if (err)
+			snprintf(err, err_len, "record: no known channel asked for");
+		return -EINVAL;
+	}
 	FILE *f = fopen(path, "wb");
 	if (!f) {
 		int e = errno;
@@ -236,9 +216,10 @@ int ivr_recorder_open(struct ivr_recorder *r, uint32_t slot, const char *path, u
 			snprintf(err, err_len, "record: cannot open %s: %s", path, strerror(e));
 		return -e;
 	}
-	uint8_t h[44];
-	wav_header(h, n_channels(channels), rate_hz, 0);
-	if (fwrite(h, 1, 44, f) != 44) {
+	/* PCM16; WAVE_FORMAT_EXTENSIBLE for 3 channels, as the WAVE spec asks (dsp/wav.h) */
+	uint8_t h[IVR_WAV_HEADER_MAX];
+	int hl = ivr_wav_header(h, n_channels(channels), rate_hz, IVR_WAV_PCM16, 0);
+	if (hl < 0 || fwrite(h, 1, (size_t)hl, f) != (size_t)hl) {
 		fclose(f);
 		if (err)
 			snprintf(err, err_len, "record: cannot write %s", path);

@@ -9,11 +9,12 @@
  * dropped and counted (-ENOSPC), the call goes on.  A file holds the chosen
  * channels interleaved as 16-bit PCM: caller (what the caller said), engine
  * (what the engine sent) and mixed (their sum, what a listener on the line
- * heard).  While paused (sensitive digits) silence is written, so the
- * timeline of the recording stays true.
- * The ring here is deliberately private and minimal; common/ring.h (another
- * engineer's module) is meant to replace it once merged.
- * Thread: push is RT; open/new/free are control; the writer is its own thread.
+ * heard); the header is dsp/wav.h's: plain PCM for 1 or 2 channels,
+ * WAVE_FORMAT_EXTENSIBLE (channel mask 0) for 3, as the WAVE spec asks for
+ * more than two channels (sox and the like read it).  While paused (sensitive digits) silence is
+ * written, so the timeline of the recording stays true. The ring here is deliberately private and
+ * minimal; common/ring.h (another engineer's module) is meant to replace it once merged. Thread:
+ * push is RT; open/new/free are control; the writer is its own thread.
  */
 #ifndef IVR_ENGINE_RECORDER_H
 #define IVR_ENGINE_RECORDER_H

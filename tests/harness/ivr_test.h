@@ -5,6 +5,9 @@
  * Modelled on Redis' testhelp.h with pwtest-style names.  A test program
  * defines cases with IVR_TEST(name) and lists them in main() with
  * ivr_test_run(); an optional argv[1] filter selects cases by substring.
+ * Independent real-time cases (each waits on the wall clock, not the CPU)
+ * can run side by side with IVR_TEST_RUN_PARALLEL(a, b, ...): each in a
+ * child process, its output printed whole once it ends.
  * The program prints "N passed, N failed, N skipped" and exits 0 (all
  * passed), 1 (a failure) or 77 (everything skipped), as meson expects.
  */
@@ -15,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 enum { IVR_TEST_PASS = 0, IVR_TEST_FAIL = 1, IVR_TEST_SKIP = 77 };
 
@@ -63,6 +68,20 @@ static const char *ivr_test_filter_;
 		}                                                                                  \
 	} while (0)
 
+static inline void ivr_test_count_(const char *name, int r)
+{
+	if (r == IVR_TEST_SKIP) {
+		ivr_test_n_skip_++;
+		printf("SKIP %s\n", name);
+	} else if (r != IVR_TEST_PASS) {
+		ivr_test_n_fail_++;
+		printf("FAIL %s\n", name);
+	} else {
+		ivr_test_n_pass_++;
+		printf("ok   %s\n", name);
+	}
+}
+
 /* Run one case; a case returns IVR_TEST_PASS, IVR_TEST_FAIL or IVR_TEST_SKIP. */
 #define ivr_test_run(fn) ivr_test_run_(#fn, fn)
 
@@ -78,17 +97,82 @@ static inline void ivr_test_run_(const char *name, int (*fn)(void))
 		return;
 	ivr_test_failed_ = 0;
 	int r = fn();
-	if (r == IVR_TEST_SKIP) {
-		ivr_test_n_skip_++;
-		printf("SKIP %s\n", name);
-	} else if (r != IVR_TEST_PASS || ivr_test_failed_) {
-		ivr_test_n_fail_++;
-		printf("FAIL %s\n", name);
-	} else {
-		ivr_test_n_pass_++;
-		printf("ok   %s\n", name);
+	if (r != IVR_TEST_SKIP && ivr_test_failed_)
+		r = IVR_TEST_FAIL;
+	ivr_test_count_(name, r);
+}
+
+/*
+ * Run @n cases at the same time, each in a forked child (its own checks, its
+ * own pid for ring and socket names), and count them as ivr_test_run()
+ * does.  For cases that spend their time waiting on real-time media: their
+ * wall times overlap instead of adding up.  Each child's output goes to a
+ * temporary file the parent prints after it, so the logs do not interleave.
+ * A case that cannot be forked runs in the parent.
+ */
+static inline void ivr_test_run_parallel_(const char *const *names, int (*const *fns)(void), int n)
+{
+	pid_t pid[16];
+	FILE *out[16];
+	fflush(stdout);
+	fflush(stderr);
+	for (int i = 0; i < n && i < 16; i++) {
+		pid[i] = -1;
+		out[i] = NULL;
+		if (ivr_test_filter_ && !strstr(names[i], ivr_test_filter_))
+			continue;
+		out[i] = tmpfile();
+		pid[i] = out[i] ? fork() : -1;
+		if (pid[i] == 0) {
+			dup2(fileno(out[i]), 1);
+			dup2(fileno(out[i]), 2);
+			ivr_test_failed_ = 0;
+			int r = fns[i]();
+			if (r != IVR_TEST_SKIP && ivr_test_failed_)
+				r = IVR_TEST_FAIL;
+			fflush(stdout);
+			fflush(stderr);
+			_exit(r);
+		}
+		if (pid[i] < 0) {
+			ivr_test_run_(names[i], fns[i]);
+			if (out[i])
+				fclose(out[i]);
+			out[i] = NULL;
+		}
+	}
+	for (int i = 0; i < n && i < 16; i++) {
+		if (pid[i] <= 0)
+			continue;
+		int st = 0;
+		int r = waitpid(pid[i], &st, 0) == pid[i] && WIFEXITED(st) ? WEXITSTATUS(st)
+									   : IVR_TEST_FAIL;
+		char buf[4096];
+		size_t k;
+		rewind(out[i]);
+		while ((k = fread(buf, 1, sizeof(buf), out[i])) > 0)
+			fwrite(buf, 1, k, stdout);
+		fclose(out[i]);
+		if (!WIFEXITED(st))
+			printf("  %s: child ended by signal %d\n", names[i],
+			       WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		ivr_test_count_(names[i], r);
 	}
 }
+
+/* IVR_TEST_RUN_PARALLEL(a, b, ...): run the cases side by side (ivr_test_run_parallel_()). */
+#define IVR_TEST_RUN_PARALLEL(...)                                                                 \
+	do {                                                                                       \
+		int (*const fns_[])(void) = { __VA_ARGS__ };                                       \
+		static const char names_[] = #__VA_ARGS__;                                         \
+		const char *nm_[16];                                                               \
+		char buf_[sizeof(names_)];                                                         \
+		memcpy(buf_, names_, sizeof(names_));                                              \
+		int n_ = 0;                                                                        \
+		for (char *t_ = strtok(buf_, ", "); t_ && n_ < 16; t_ = strtok(NULL, ", "))        \
+			nm_[n_++] = t_;                                                            \
+		ivr_test_run_parallel_(nm_, fns_, n_);                                             \
+	} while (0)
 
 static inline int ivr_test_summary(void)
 {

@@ -272,6 +272,47 @@ static inline double aligned_snr(const float *ref, const float *got, size_t n, s
 }
 
 /*
+ * Peak normalised cross-correlation of @x[0..@n) against @ref shifted by lags 0..@max_lag:
+ * sum x[i] * ref[lag + i] / sqrt(energy of both windows), over every @step-th i.  @ref
+ * holds @ref_n samples; past its end it wraps when @circ (a loop: music on hold) and is
+ * silence otherwise.  *@lag_out (may be NULL): the lag of the peak.  With @step 1 the
+ * shifted window's energy slides from one lag to the next instead of being summed again.
+ */
+static inline double best_norm_corr(const float *x, size_t n, const float *ref, size_t ref_n,
+				    size_t max_lag, size_t step, bool circ, size_t *lag_out)
+{
+	double ex = 0, er = 0, best = -2;
+	if (!n || !ref_n || !step)
+		return best;
+#define REF_AT(k) (circ ? ref[(k) % ref_n] : (k) < ref_n ? ref[k] : 0.0f)
+	for (size_t i = 0; i < n; i += step) {
+		ex += (double)x[i] * x[i];
+		er += (double)REF_AT(i) * REF_AT(i);
+	}
+	for (size_t lag = 0; lag <= max_lag; lag++) {
+		if (lag && step == 1) {
+			double out = REF_AT(lag - 1), in = REF_AT(lag + n - 1);
+			er = fmax(er - out * out + in * in, 0);
+		} else if (lag) {
+			er = 0;
+			for (size_t i = 0; i < n; i += step)
+				er += (double)REF_AT(lag + i) * REF_AT(lag + i);
+		}
+		double xy = 0;
+		for (size_t i = 0; i < n; i += step)
+			xy += (double)x[i] * REF_AT(lag + i);
+		double c = xy / sqrt(ex * er + 1e-30);
+		if (c > best) {
+			best = c;
+			if (lag_out)
+				*lag_out = lag;
+		}
+	}
+#undef REF_AT
+	return best;
+}
+
+/*
  * A media engine is deployed at a raised priority; so is the engine under test, as far
  * as the environment allows (root or CAP_SYS_NICE; otherwise nothing changes).  Threads
  * started afterwards (the engine's) and child processes (ivr-engine) inherit it.  On a
@@ -316,26 +357,24 @@ static inline struct ivr_engine *test_engine(bool force_epoll, uint32_t max_call
 }
 
 /*
- * Start an in-process engine on ports [@port_min, @port_min + 200) that publishes to its own
- * event ring "/ivr_test_<tag>_<pid>_<epoll>"; when @rd is given, open it from its oldest
- * record.  @asr_ring_records: 0 = no ASR ring.  NULL means "environment refused" (exit 77),
- * with the reason on stderr.
+ * Start an in-process engine configured by @cfg (bind_addr 127.0.0.1, 2 workers and
+ * port_max = port_min + 200 where left 0) that publishes to its own event ring
+ * "/ivr_test_<tag>_<pid>_<epoll>"; when @rd is given, open it from its oldest record.
+ * NULL means "environment refused" (exit 77), with the reason on stderr.
  */
-static inline struct ivr_engine *test_engine_with_ring(const char *tag, bool force_epoll,
-						       uint16_t port_min, uint32_t max_calls,
-						       uint32_t asr_ring_records,
-						       struct ivr_shmring_reader *rd)
+static inline struct ivr_engine *test_engine_ring_cfg(const char *tag, struct ivr_engine_cfg cfg,
+						      struct ivr_shmring_reader *rd)
 {
 	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_%s_%d_%d", tag, (int)getpid(), (int)force_epoll);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = port_min,
-				      .port_max = (uint16_t)(port_min + 200),
-				      .n_workers = 2,
-				      .max_calls = max_calls,
-				      .force_epoll = force_epoll,
-				      .ring_name = ring,
-				      .asr_ring_records = asr_ring_records };
+	snprintf(ring, sizeof(ring), "/ivr_test_%s_%d_%d", tag, (int)getpid(),
+		 (int)cfg.force_epoll);
+	cfg.ring_name = ring;
+	if (!cfg.bind_addr)
+		cfg.bind_addr = "127.0.0.1";
+	if (!cfg.n_workers)
+		cfg.n_workers = 2;
+	if (!cfg.port_max)
+		cfg.port_max = (uint16_t)(cfg.port_min + 200);
 	struct ivr_engine *e = test_engine_start(&cfg);
 	if (!e || !rd)
 		return e;
@@ -345,6 +384,22 @@ static inline struct ivr_engine *test_engine_with_ring(const char *tag, bool for
 		return NULL;
 	}
 	return e;
+}
+
+/*
+ * test_engine_ring_cfg() on ports [@port_min, @port_min + 200), 2 workers, @max_calls,
+ * @asr_ring_records (0 = no ASR ring).
+ */
+static inline struct ivr_engine *test_engine_with_ring(const char *tag, bool force_epoll,
+						       uint16_t port_min, uint32_t max_calls,
+						       uint32_t asr_ring_records,
+						       struct ivr_shmring_reader *rd)
+{
+	struct ivr_engine_cfg cfg = { .port_min = port_min,
+				      .max_calls = max_calls,
+				      .force_epoll = force_epoll,
+				      .asr_ring_records = asr_ring_records };
+	return test_engine_ring_cfg(tag, cfg, rd);
 }
 
 /* A voiced, speech-like test signal: harmonics of a gliding pitch under a syllable envelope. */

@@ -7,11 +7,23 @@
  *  - N-1: everyone hears the two others, never themselves;
  *  - whisper: the supervisor speaks to the agent only;
  *  - monitor: the supervisor hears all, nobody hears the supervisor;
- *  - barge: the supervisor is heard by both again.
+ *  - barge: the supervisor is heard by both again;
+ *  - a late worker: a real-time "hog" thread shares a CPU with one media
+ *    worker and takes it for 12 ms every 47 ms, so that worker runs its ticks
+ *    late by turns while the other does not; the member on it speaks a tone
+ *    of 10.5 cycles per frame alone, and the members on the other worker
+ *    must hear every frame of it once: no 20 ms block the same as the one
+ *    before (a frame mixed twice, as the mixer did when it took a late
+ *    member's newest frame), and the tone at its level.  Skipped (with a
+ *    reason) where real-time threads or CPU affinity are refused.
  * Exit 77 when the engine cannot start here.
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "dsp/wav.h"
@@ -61,11 +73,34 @@ static void phase(bool heard[3][3])
 
 static void expect(bool heard[3][3], const bool want[3][3], const char *what)
 {
+	bool ok = true;
 	for (int i = 0; i < 3; i++)
-		for (int j = 0; j < 3; j++)
+		for (int j = 0; j < 3; j++) {
 			ivr_check_msg(heard[i][j] == want[i][j],
 				      "%s: phone %d hears %d: %d, want %d", what, i, j, heard[i][j],
 				      want[i][j]);
+			ok = ok && heard[i][j] == want[i][j];
+		}
+	if (ok)
+		return;
+	/* what each side saw, for the failure's cause (a loaded machine: skipped ticks?) */
+	struct ivr_engine_stats st;
+	ivr_engine_get_stats(eng, &st);
+	fprintf(stderr, "  engine: %llu overruns, worst tick %.1f ms\n",
+		(unsigned long long)st.overruns, (double)st.tick_ns_max / 1e6);
+	for (int i = 0; i < 3; i++) {
+		struct ivr_call_info in;
+		if (ivr_call_get_info(eng, ids[i], &in) < 0)
+			continue;
+		fprintf(stderr,
+			"  phone %d: received %llu packets, %zu samples; its call (worker %u) sent "
+			"%llu, played %llu, concealed %llu, skipped %llu, silent %llu, late %llu\n",
+			i, (unsigned long long)ph[i].rx_pkts, ph[i].rx_n, in.worker,
+			(unsigned long long)in.tx_pkts, (unsigned long long)in.frames_played,
+			(unsigned long long)in.frames_concealed,
+			(unsigned long long)in.frames_skipped, (unsigned long long)in.frames_silent,
+			(unsigned long long)in.jb_late);
+	}
 }
 
 IVR_TEST(test_conference)
@@ -128,6 +163,157 @@ IVR_TEST(test_moh_shared)
 	return IVR_TEST_RESULT();
 }
 
+/* Thread id of this process's thread named @name (engine workers: "ivr-media-N"), or -1. */
+static pid_t thread_tid(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	pid_t tid = -1;
+	while (d && tid < 0 && (de = readdir(d)) != NULL) {
+		char path[300], comm[32] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (f && fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = 0;
+			if (!strcmp(comm, name))
+				tid = (pid_t)atoi(de->d_name);
+		}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return tid;
+}
+
+struct hog {
+	int cpu;
+	atomic_bool stop;
+	atomic_int state; /* 0 starting, 1 running, -errno refused */
+};
+
+/* SCHED_FIFO on @h->cpu: busy 12 ms, asleep 35 ms, until stopped. */
+static void *hog_main(void *arg)
+{
+	struct hog *h = arg;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(h->cpu, &set);
+	struct sched_param sp = { .sched_priority = 1 };
+	int r = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (!r)
+		r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	atomic_store(&h->state, r ? -r : 1);
+	while (!r && !atomic_load(&h->stop)) {
+		uint64_t until = now_ns() + 12000000ull;
+		while (now_ns() < until)
+			;
+		sleep_until(now_ns() + 35000000ull);
+	}
+	return NULL;
+}
+
+/* 20 ms blocks of @p's audio from @from on that repeat the block before, sample for sample. */
+static int repeated_blocks(const struct phone *p, size_t from)
+{
+	int n = 0;
+	for (size_t b = from + 160; b + 160 <= p->rx_n; b += 160) {
+		double e = 0;
+		for (size_t i = 0; i < 160; i++)
+			e += p->rx[b + i] * p->rx[b + i];
+		if (e > 0 && !memcmp(p->rx + b, p->rx + b - 160, 160 * sizeof(float)))
+			n++;
+	}
+	return n;
+}
+
+IVR_TEST(test_late_worker)
+{
+	/* who runs where: the speaker is a member on worker 1, the listeners the others */
+	int spk = -1, n_lis = 0;
+	for (int i = 0; i < 3; i++) {
+		struct ivr_call_info in;
+		ivr_check_int_eq(ivr_call_get_info(eng, ids[i], &in), 0);
+		if (in.worker == 1 && spk < 0)
+			spk = i;
+		else if (in.worker == 0)
+			n_lis++;
+	}
+	long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pid_t w1 = thread_tid("ivr-media-1");
+	if (spk < 0 || n_lis == 0 || n_cpu < 2 || w1 < 0) {
+		printf("  SKIP: calls not on both workers, one CPU, or no worker thread\n");
+		return IVR_TEST_SKIP;
+	}
+	for (int i = 0; i < 3; i++) {
+		(void)ivr_call_conf_leave(eng, ids[i]);
+		(void)ivr_call_stop_play(eng, ids[i]); /* test_moh_shared left MOH on */
+		ivr_check_int_eq(ivr_call_conf_join(eng, ids[i], "late", true, true, 0), 0);
+	}
+	/* worker 1 and the hog share the last CPU */
+	struct hog h = { .cpu = (int)n_cpu - 1 };
+	cpu_set_t one, all;
+	CPU_ZERO(&one);
+	CPU_SET(h.cpu, &one);
+	if (sched_getaffinity(w1, sizeof(all), &all) < 0 ||
+	    sched_setaffinity(w1, sizeof(one), &one) < 0) {
+		printf("  SKIP: CPU affinity refused: %s\n", strerror(errno));
+		return IVR_TEST_SKIP;
+	}
+	pthread_t th;
+	bool started = pthread_create(&th, NULL, hog_main, &h) == 0;
+	while (started && atomic_load(&h.state) == 0)
+		sleep_until(now_ns() + 1000000ull);
+	if (!started || atomic_load(&h.state) < 0) {
+		if (started)
+			pthread_join(th, NULL);
+		sched_setaffinity(w1, sizeof(all), &all);
+		printf("  SKIP: no real-time thread here: %s\n",
+		       strerror(started ? -atomic_load(&h.state) : EAGAIN));
+		return IVR_TEST_SKIP;
+	}
+	/* 1025 Hz: 20.5 cycles per frame, so no two frames of it are alike */
+	const size_t frames = 100;
+	float *tone = malloc(sizeof(float) * 160 * frames);
+	for (size_t k = 0; k < 160 * frames; k++)
+		tone[k] = 0.2f * sinf(2 * (float)M_PI * 1025.0f * (float)k / 8000);
+	for (int i = 0; i < 3; i++) {
+		ph[i].rx_started = false;
+		ph[i].rx_n = 0;
+		memset(ph[i].rx, 0, PHONE_MAX_SAMPLES * sizeof(float));
+	}
+	struct phone *phs[3] = { &ph[0], &ph[1], &ph[2] };
+	const float *src[3] = { NULL, NULL, NULL };
+	src[spk] = tone;
+	phones_run(phs, src, 3, frames);
+	atomic_store(&h.stop, true);
+	pthread_join(th, NULL);
+	sched_setaffinity(w1, sizeof(all), &all);
+	struct ivr_engine_stats st;
+	ivr_engine_get_stats(eng, &st);
+	for (int i = 0; i < 3; i++) {
+		if (i == spk)
+			continue;
+		struct ivr_call_info in;
+		ivr_check_int_eq(ivr_call_get_info(eng, ids[i], &in), 0);
+		if (in.worker != 0)
+			continue; /* on the late worker too */
+		int rep = repeated_blocks(&ph[i], 1600);
+		double pw = ph[i].rx_n > 5600 ? fmax(tone_power(ph[i].rx + 1600, 2000, 1025),
+						     tone_power(ph[i].rx + 3600, 2000, 1025))
+					      : 0;
+		printf("  phone %d (worker %u) hears the late worker's member: tone power %.4f, "
+		       "%d repeated frames of %zu (engine overruns so far %llu)\n",
+		       i, in.worker, pw, rep, ph[i].rx_n / 160, (unsigned long long)st.overruns);
+		ivr_check_int_eq(rep, 0);
+		ivr_check_msg(pw > 0.005, "phone %d: tone power %g", i, pw);
+	}
+	free(tone);
+	for (int i = 0; i < 3; i++)
+		ivr_check_int_eq(ivr_call_conf_leave(eng, ids[i]), 0);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -150,6 +336,7 @@ int main(int argc, char **argv)
 	}
 	ivr_test_run(test_conference);
 	ivr_test_run(test_moh_shared);
+	ivr_test_run(test_late_worker);
 	for (int i = 0; i < 3; i++) {
 		phone_close(&ph[i]);
 		free(sig[i]);

@@ -64,24 +64,14 @@ IVR_TEST(test_pcaps)
 		fprintf(stderr, "SKIP: %s missing (Debian package sip-tester)\n", path);
 		return IVR_TEST_SKIP;
 	}
-	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_pcap_%d", (int)getpid());
 	uint16_t port_min = test_port(30000 + (uint32_t)(getpid() % 200) * 50);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = port_min,
+	struct ivr_shmring_reader rd;
+	struct ivr_engine_cfg cfg = { .port_min = port_min,
 				      .port_max = (uint16_t)(port_min + 40),
-				      .n_workers = 2,
-				      .max_calls = 4,
-				      .ring_name = ring };
-	struct ivr_engine *e = test_engine_start(&cfg);
+				      .max_calls = 4 };
+	struct ivr_engine *e = test_engine_ring_cfg("pcap", cfg, &rd);
 	if (!e)
 		return IVR_TEST_SKIP;
-	struct ivr_shmring_reader rd;
-	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
-		fprintf(stderr, "SKIP: %s\n", rd.why);
-		ivr_engine_free(e);
-		return IVR_TEST_SKIP;
-	}
 	char want[16] = "";
 	size_t n_want = 0;
 	struct phone ph;

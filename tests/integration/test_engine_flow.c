@@ -98,26 +98,15 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 	struct ivr_audio said;
 	ivr_check(ivr_wav_read(&said, wav, 8000, err, sizeof(err)) == 0);
 
-	char ring[64];
-	snprintf(ring, sizeof(ring), "/ivr_test_flow_%d", (int)getpid());
 	/* a port range of its own per run: other engines may be running on this machine */
 	uint16_t base = test_port(42000 + (uint32_t)(getpid() % 50) * 400);
-	struct ivr_engine_cfg cfg = { .bind_addr = "127.0.0.1",
-				      .port_min = base,
-				      .port_max = (uint16_t)(base + 398),
-				      .n_workers = 2,
-				      .max_calls = 8,
-				      .ring_name = ring,
-				      .flows_dir = IVR_SOURCE_DIR "/grammars" };
-	struct ivr_engine *e = test_engine_start(&cfg);
-	if (!e) {
-		ivr_audio_free(&said);
-		return IVR_TEST_SKIP;
-	}
 	struct ivr_shmring_reader rd;
-	if (ivr_shmring_reader_open(&rd, ring, IVR_SHMRING_FROM_OLDEST) < 0) {
-		fprintf(stderr, "SKIP: %s\n", rd.why);
-		ivr_engine_free(e);
+	struct ivr_engine_cfg cfg = { .port_min = base,
+				      .port_max = (uint16_t)(base + 398),
+				      .max_calls = 8,
+				      .flows_dir = IVR_SOURCE_DIR "/grammars" };
+	struct ivr_engine *e = test_engine_ring_cfg("flow", cfg, &rd);
+	if (!e) {
 		ivr_audio_free(&said);
 		return IVR_TEST_SKIP;
 	}

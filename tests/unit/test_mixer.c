@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_mixer.c - conference mixing on the ports directly: N-1
- * sums, listen/speak/whisper flags, stale frames ignored, limits and bad
- * arguments, conferences of 8 and 16 kHz members (tones at their levels,
- * no 6 kHz alias for the narrowband member).
+ * sums, listen/speak/whisper flags, frames heard IVR_MIX_DELAY ticks later,
+ * limits and bad arguments, conferences of 8 and 16 kHz members (tones at
+ * their levels, no 6 kHz alias for the narrowband member), and members on
+ * two "workers" that run late by turns: every frame is heard once, in
+ * order, never doubled or skipped.
  */
 #include "config.h"
 
@@ -13,6 +15,7 @@
 
 #include "dsp/resample.h"
 #include "engine/mixer.h"
+#include "ivr_dft.h"
 #include "ivr_test.h"
 
 #define SLOTS 40
@@ -38,10 +41,11 @@ static void publish_all(uint64_t tick, int n)
 	}
 }
 
+/* What @slot hears at the tick that plays the frames of @tick. */
 static float heard(struct ivr_mixer *m, uint32_t slot, uint64_t tick, int *n)
 {
 	float acc[160] = { 0 };
-	*n = ivr_mixer_mix(m, slot, tick, acc, 160);
+	*n = ivr_mixer_mix(m, slot, tick + IVR_MIX_DELAY, acc, 160);
 	return acc[77];
 }
 
@@ -68,9 +72,15 @@ IVR_TEST(test_n_minus_one_and_flags)
 	/* slot 2 deafened */
 	ivr_check_int_eq(ivr_mixer_flags(m, 2, false, true, -1), 0);
 	ivr_check_near(heard(m, 2, 10, &n), 0, 1e-9);
-	/* frames older than 2 ticks are not mixed: a member that stopped running */
-	ivr_check_near(heard(m, 0, 13, &n), 0, 1e-9);
-	ivr_check_near(heard(m, 0, 11, &n), 0.05, 1e-6);
+	/* a tick nobody published (their workers skipped it) is silence, not the last frame */
+	ivr_check_near(heard(m, 0, 11, &n), 0, 1e-9);
+	ivr_check_int_eq(n, 0);
+	ivr_check_near(heard(m, 0, 9, &n), 0, 1e-9);
+	/* a frame overwritten IVR_MIX_RING ticks later is gone, not mixed as another tick's */
+	publish_all(10 + IVR_MIX_RING, 4);
+	ivr_check_near(heard(m, 0, 10, &n), 0, 1e-9);
+	ivr_check_near(heard(m, 0, 10 + IVR_MIX_RING, &n), 0.05, 1e-6);
+	publish_all(10, 4);
 	/* leaving */
 	ivr_check_int_eq(ivr_mixer_leave(m, 1), 0);
 	ivr_check_int_eq(ivr_mixer_leave(m, 1), -ENOENT);
@@ -104,18 +114,6 @@ IVR_TEST(test_limits)
 	ivr_mixer_free(m);
 	free(ports);
 	return IVR_TEST_RESULT();
-}
-
-/* Amplitude of the @f Hz component of @x at @rate (Goertzel). */
-static double amp(const float *x, size_t n, double f, double rate)
-{
-	double c = 2 * cos(2 * M_PI * f / rate), s1 = 0, s2 = 0;
-	for (size_t i = 0; i < n; i++) {
-		double s0 = x[i] + c * s1 - s2;
-		s2 = s1;
-		s1 = s0;
-	}
-	return 2 * sqrt(fmax(s1 * s1 + s2 * s2 - c * s1 * s2, 0)) / (double)n;
 }
 
 /*
@@ -164,7 +162,7 @@ IVR_TEST(test_mixed_rates)
 		for (int s = 0; s < 3; s++) {
 			size_t n = rate[s] / 50;
 			int k = ivr_mixer_mix(m, (uint32_t)s, t, got[s] + t * n, n);
-			ivr_check_int_eq(k, 2);
+			ivr_check_int_eq(k, t < IVR_MIX_DELAY ? 0 : 2);
 		}
 	}
 	/* the second half: past the converters' start-up */
@@ -173,20 +171,22 @@ IVR_TEST(test_mixed_rates)
 	const size_t n0 = TICKS * 80, n1 = TICKS * 160;
 	printf("  8 kHz member hears 1 kHz %.3f, 1.5 kHz %.3f, 2 kHz (6 kHz alias) %.4f, own "
 	       "500 Hz %.4f\n",
-	       amp(g0, n0, 1000, 8000), amp(g0, n0, 1500, 8000), amp(g0, n0, 2000, 8000),
-	       amp(g0, n0, 500, 8000));
+	       ivr_dft_amp(g0, n0, 8000, 1000), ivr_dft_amp(g0, n0, 8000, 1500),
+	       ivr_dft_amp(g0, n0, 8000, 2000), ivr_dft_amp(g0, n0, 8000, 500));
 	printf("  16 kHz members hear 500 Hz %.3f / %.3f, 6 kHz %.3f (of 0.2)\n",
-	       amp(g1, n1, 500, 16000), amp(g2, n1, 500, 16000), amp(g2, n1, 6000, 16000));
-	ivr_check_near(amp(g0, n0, 1000, 8000), 0.2, 0.01);
-	ivr_check_near(amp(g0, n0, 1500, 8000), 0.2, 0.01);
-	ivr_check(amp(g0, n0, 2000, 8000) < 0.002);
-	ivr_check(amp(g0, n0, 500, 8000) < 0.002);
-	ivr_check_near(amp(g1, n1, 500, 16000), 0.2, 0.01);
-	ivr_check_near(amp(g1, n1, 1500, 16000), 0.2, 0.01);
-	ivr_check(amp(g1, n1, 1000, 16000) < 0.002 && amp(g1, n1, 6000, 16000) < 0.002);
-	ivr_check_near(amp(g2, n1, 500, 16000), 0.2, 0.01);
-	ivr_check_near(amp(g2, n1, 1000, 16000), 0.2, 0.01);
-	ivr_check_near(amp(g2, n1, 6000, 16000), 0.2, 0.01);
+	       ivr_dft_amp(g1, n1, 16000, 500), ivr_dft_amp(g2, n1, 16000, 500),
+	       ivr_dft_amp(g2, n1, 16000, 6000));
+	ivr_check_near(ivr_dft_amp(g0, n0, 8000, 1000), 0.2, 0.01);
+	ivr_check_near(ivr_dft_amp(g0, n0, 8000, 1500), 0.2, 0.01);
+	ivr_check(ivr_dft_amp(g0, n0, 8000, 2000) < 0.002);
+	ivr_check(ivr_dft_amp(g0, n0, 8000, 500) < 0.002);
+	ivr_check_near(ivr_dft_amp(g1, n1, 16000, 500), 0.2, 0.01);
+	ivr_check_near(ivr_dft_amp(g1, n1, 16000, 1500), 0.2, 0.01);
+	ivr_check(ivr_dft_amp(g1, n1, 16000, 1000) < 0.002 &&
+		  ivr_dft_amp(g1, n1, 16000, 6000) < 0.002);
+	ivr_check_near(ivr_dft_amp(g2, n1, 16000, 500), 0.2, 0.01);
+	ivr_check_near(ivr_dft_amp(g2, n1, 16000, 1000), 0.2, 0.01);
+	ivr_check_near(ivr_dft_amp(g2, n1, 16000, 6000), 0.2, 0.01);
 	/* the 8 kHz member leaves: nobody converts any more */
 	ivr_check(atomic_load(&ports[1].want_alt));
 	ivr_check_int_eq(ivr_mixer_leave(m, 0), 0);
@@ -204,11 +204,81 @@ IVR_TEST(test_mixed_rates)
 	return IVR_TEST_RESULT();
 }
 
+/*
+ * Two media workers that run late by turns: worker A holds slots 0 and 1,
+ * worker B slot 2; each worker runs its ticks in order, each up to 39 ms
+ * after its grid point (a descheduled thread, or one catching up), in a
+ * pseudo-random interleaving of the two; B skips one tick (overrun).  Each
+ * member publishes a frame whose value names member and tick.  Every
+ * listener must hear, at tick t, exactly the others' frames of tick
+ * t - IVR_MIX_DELAY: nothing doubled, nothing skipped, nothing from the
+ * wrong tick; the tick B skipped is silence for B's part only.  (Mixing
+ * "the newest frame" failed this: a late speaker's previous frame heard
+ * twice, then one frame never.)
+ */
+IVR_TEST(test_late_workers)
+{
+	struct ivr_mixer *m = setup();
+	for (uint32_t s = 0; s < 3; s++)
+		ivr_check_int_eq(ivr_mixer_join(m, "late", s, true, true, -1), 0);
+	enum { TICKS = 400, SKIP = 137 };
+	static const double scale[3] = { 1, 100, 10000 }; /* exact in float */
+	/* when each worker runs each tick, in 0.1 ms: grid + 0..39 ms, in order */
+	static uint32_t run_at[2][TICKS];
+	uint32_t seed = 12345;
+	for (int w = 0; w < 2; w++)
+		for (uint32_t t = 0; t < TICKS; t++) {
+			seed = seed * 1664525u + 1013904223u;
+			uint32_t late = (seed >> 8) % 390;
+			run_at[w][t] = 200 * t + late;
+			if (t && run_at[w][t] <= run_at[w][t - 1])
+				run_at[w][t] = run_at[w][t - 1] + 1;
+		}
+	int bad = 0, quiet_ok = 0;
+	uint32_t ti[2] = { 0, 0 };
+	while (ti[0] < TICKS || ti[1] < TICKS) {
+		int w = ti[1] >= TICKS || (ti[0] < TICKS && run_at[0][ti[0]] <= run_at[1][ti[1]])
+				? 0
+				: 1;
+		uint64_t t = ti[w]++;
+		if (w == 1 && t == SKIP)
+			continue; /* B fell behind and skipped this tick */
+		for (uint32_t s = (w == 0 ? 0 : 2); s < (w == 0 ? 2u : 3u); s++) {
+			float f[160];
+			for (int i = 0; i < 160; i++)
+				f[i] = (float)(scale[s] * (double)(t % 100));
+			ivr_mix_port_publish(&ports[s], t, f, 160);
+			float acc[160] = { 0 };
+			ivr_mixer_mix(m, s, t, acc, 160);
+			if (t < IVR_MIX_DELAY)
+				continue;
+			double want = 0;
+			uint64_t src = t - IVR_MIX_DELAY;
+			for (uint32_t o = 0; o < 3; o++)
+				if (o != s && !(o == 2 && src == SKIP))
+					want += scale[o] * (double)(src % 100);
+			if (fabs(acc[0] - want) > 0.5 || fabs(acc[159] - want) > 0.5) {
+				if (bad++ < 5)
+					printf("  slot %u tick %llu heard %.0f, want %.0f\n", s,
+					       (unsigned long long)t, acc[0], want);
+			} else if (src == SKIP && s != 2) {
+				quiet_ok++;
+			}
+		}
+	}
+	ivr_check_int_eq(bad, 0);
+	ivr_check_int_eq(quiet_ok, 2); /* slots 0 and 1 heard nothing of B at the skipped tick */
+	ivr_mixer_free(m);
+	free(ports);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
 	ivr_test_run(test_n_minus_one_and_flags);
 	ivr_test_run(test_limits);
 	ivr_test_run(test_mixed_rates);
+	ivr_test_run(test_late_workers);
 	return ivr_test_summary();
 }
