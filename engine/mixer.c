@@ -2,6 +2,7 @@
 /* engine/mixer.c - lock-free N-1 conference mixing; see mixer.h. */
 #include "config.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,7 +246,7 @@ void ivr_mix_port_publish(struct ivr_mix_port *p, uint64_t tick, const float *fr
  * Copy the frame of @tick from @frames/@stamp into @dst (@n samples).
  * @return false when the ring does not hold it whole: never published (the
  * member's worker skipped or has not yet run that tick), or overwritten
- * while we read (we ran more than IVR_MIX_RING - IVR_MIX_DELAY ticks late).
+ * while we read (we ran more than IVR_MIX_RING - IVR_MIX_DELAY_MAX ticks late).
  */
 static bool read_frame(const atomic_uint_fast64_t *stamp, const float *frame, uint64_t tick,
 		       float *dst, size_t n)
@@ -259,16 +260,38 @@ static bool read_frame(const atomic_uint_fast64_t *stamp, const float *frame, ui
 	return atomic_load_explicit(stamp, memory_order_relaxed) == tick + 1;
 }
 
+/* The frame of @tick in @o's ring at @n samples (its own, or its copy at the other rate). */
+static bool read_member(const struct ivr_mix_port *o, bool same, uint64_t tick, float *dst,
+			size_t n)
+{
+	const size_t ri = tick % IVR_MIX_RING;
+	return same ? read_frame(&o->stamp[ri], o->frames[ri], tick, dst, n)
+		    : read_frame(&o->alt_stamp[ri], o->alt[ri], tick, dst, n);
+}
+
+static bool has_frame(const struct ivr_mix_port *o, bool same, uint64_t tick)
+{
+	const size_t ri = tick % IVR_MIX_RING;
+	return atomic_load_explicit(same ? &o->stamp[ri] : &o->alt_stamp[ri],
+				    memory_order_acquire) == tick + 1;
+}
+
+static bool quiet(const float *f, size_t n)
+{
+	float peak = 0;
+	for (size_t k = 0; k < n; k++)
+		peak = fmaxf(peak, fabsf(f[k]));
+	return peak < 5e-3f; /* -46 dBFS: a pause in speech, or line noise */
+}
+
 int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float *acc,
 		  size_t n_samples)
 {
-	const struct ivr_mix_port *me = port(m, slot);
+	struct ivr_mix_port *me = port(m, slot);
 	int ci = atomic_load_explicit(&me->conf, memory_order_relaxed) - 1;
 	if (ci < 0 || !atomic_load_explicit(&me->listen, memory_order_relaxed) ||
-	    tick < IVR_MIX_DELAY)
+	    tick < IVR_MIX_DELAY_MIN)
 		return 0;
-	const uint64_t want = tick - IVR_MIX_DELAY;
-	const size_t ri = want % IVR_MIX_RING;
 	const struct conf *c = &m->confs[ci];
 	float f[IVR_MIX_FRAME_MAX];
 	int mixed = 0;
@@ -287,12 +310,40 @@ int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float
 		if (!same && (!o->alt || o->alt_n != n_samples))
 			continue;
 		size_t n = IVR_MIN(n_samples, (size_t)(same ? o->n_samples : o->alt_n));
-		if (!(same ? read_frame(&o->stamp[ri], o->frames[ri], want, f, n)
-			   : read_frame(&o->alt_stamp[ri], o->alt[ri], want, f, n)))
-			continue; /* that member's frame of this tick is not there: silence */
+		typeof(me->heard[0]) *h = &me->heard[i];
+		if (h->slot1 != s1) {
+			h->slot1 = s1;
+			h->missed = 0;
+			h->on_time = 0;
+			h->delay = IVR_MIX_DELAY_MIN;
+		}
+		/* its frame missed at the last tick has come since: it runs late, hear it now */
+		if (h->delay == IVR_MIX_DELAY_MIN && h->missed &&
+		    h->missed == (uint32_t)(tick - 1) && has_frame(o, same, tick - 2)) {
+			h->delay = IVR_MIX_DELAY_MAX;
+			h->on_time = 0;
+		}
+		h->missed = 0;
+		if (tick < h->delay)
+			continue;
+		const uint64_t want = tick - h->delay;
+		if (!read_member(o, same, want, f, n)) {
+			if (h->delay == IVR_MIX_DELAY_MIN)
+				h->missed = (uint32_t)want + 1; /* late, or its worker skipped it */
+			continue; /* silence for this member this tick */
+		}
 		for (size_t k = 0; k < n; k++)
 			acc[k] += f[k];
 		mixed++;
+		if (h->delay == IVR_MIX_DELAY_MAX) {
+			/* shrink back over a quiet frame once it has kept time for a while */
+			if (!has_frame(o, same, want + 1))
+				h->on_time = 0;
+			else if (h->on_time < IVR_MIX_SHRINK_TICKS)
+				h->on_time++;
+			else if (read_member(o, same, want + 1, f, n) && quiet(f, n))
+				h->delay = IVR_MIX_DELAY_MIN; /* want + 1 is dropped */
+		}
 	}
 	return mixed;
 }

@@ -6,22 +6,27 @@
  * Every call carries a mix port (struct ivr_mix_port, inside its slot) where
  * its media thread publishes the caller's audio of each tick into a ring of
  * IVR_MIX_RING frames, each stamped with its tick.  A listener's media
- * thread at tick T sums, of every other member that speaks to it, the frame
- * of tick T - IVR_MIX_DELAY, read with a stamp check before and after (the
- * seqlock idea), so no locks are taken on the media path.
- * Why a fixed delay: members of one conference may live on different
- * workers, and a worker runs late now and then (descheduled, or catching up
- * after a long tick).  Taking "the newest frame" of each member, as this
- * mixer did before, made the listener hear a late member's previous frame
- * twice and then skip one (a click per late tick), and a member more than 2
- * ticks late dropped out of the mix.  A conference bridge plays every
- * member's audio once, in order, on one clock: here every listener hears
- * frame T - IVR_MIX_DELAY at tick T, so a speaker's worker may publish up
- * to IVR_MIX_DELAY ticks (40 ms) late, and a listener's up to
- * IVR_MIX_RING - IVR_MIX_DELAY - 1 ticks late, and each frame is still heard
- * exactly once; a frame later than that (its worker skipped the tick) is
- * silence, never a repeat.  The cost is a constant 40 ms in the conference
- * path (the old one took 0-20 ms), well inside G.114's 150 ms one way.
+ * thread at tick T sums, of every other member that speaks to it, that
+ * member's frame of tick T - d, read with a stamp check before and after
+ * (the seqlock idea), so no locks are taken on the media path.
+ * The delay d is kept per (listener, member) pair, like a two-step jitter
+ * buffer.  It starts at IVR_MIX_DELAY_MIN (one tick, 20 ms: members on the
+ * listener's own worker published T - 1 in its previous tick, so it is
+ * always there).  Members on another worker may run late now and then
+ * (descheduled, or catching up after a long tick): when frame T - 1 is not
+ * there at tick T but has arrived by tick T + 1, the pair's delay grows to
+ * IVR_MIX_DELAY_MAX (40 ms) and the late frame is heard then, so the pair
+ * has one tick of silence and loses nothing.  After IVR_MIX_SHRINK_TICKS in
+ * a row in which the member's newer frame was already there, the delay
+ * shrinks back on a quiet frame (the one dropped).  So every frame is heard
+ * at most once, in order: taking "the newest frame" of each member, as this
+ * mixer once did, made the listener hear a late member's previous frame
+ * twice and then skip one (a click per late tick); a fixed 40 ms for every
+ * pair, as it did next, doubled the conference's mouth-to-ear latency
+ * (bench_engine p50 29-36 -> 63-76 ms; 47-54 with this, all measured under
+ * load) to cover a rare case.  A frame later
+ * than IVR_MIX_DELAY_MAX (its worker skipped the tick) is silence, never a
+ * repeat.
  * Flags per member: listen (hears the conference), speak (is heard), and a
  * whisper target (speaks to one member only): a supervisor monitors with
  * listen=1 speak=0, whispers with speak_to=agent, barges with speak=1.
@@ -51,9 +56,12 @@
 #include "common/defs.h"
 
 #define IVR_MIX_FRAME_MAX 320
-#define IVR_MIX_RING	  6 /* frames per port: IVR_MIX_DELAY + 3 ticks of a late listener */
+#define IVR_MIX_RING	  6 /* frames per port: IVR_MIX_DELAY_MAX + 3 ticks of a late listener */
 /* ticks between a speaker's frame and the tick a listener hears it (mixer.h) */
-#define IVR_MIX_DELAY	     2
+#define IVR_MIX_DELAY_MIN 1
+#define IVR_MIX_DELAY_MAX 2
+/* on-time ticks in a row before a pair's delay shrinks back (10 s) */
+#define IVR_MIX_SHRINK_TICKS 500
 #define IVR_CONF_MAX_MEMBERS 32
 /* a frame converted to the other rate: 20 ms at 16 kHz plus the resampler's slack */
 #define IVR_MIX_ALT_FRAME (IVR_MIX_FRAME_MAX + 16)
@@ -74,6 +82,13 @@ struct ivr_mix_port {
 	atomic_uint_fast64_t alt_seq;	 /* as seq, for alt */
 	atomic_uint_fast64_t alt_stamp[IVR_MIX_RING]; /* as stamp, for alt */
 	uint32_t alt_n;
+	/* listener side, by conference member index; written only by this call's worker */
+	struct {
+		uint32_t slot1;	  /* the member (slot + 1) this entry is about; 0 = none */
+		uint32_t missed;  /* tick + 1 of its frame that was not there in time; 0 = none */
+		uint16_t on_time; /* ticks in a row its newer frame was already there */
+		uint8_t delay;	  /* IVR_MIX_DELAY_MIN or IVR_MIX_DELAY_MAX */
+	} heard[IVR_CONF_MAX_MEMBERS];
 	_Alignas(64) float frames[IVR_MIX_RING][IVR_MIX_FRAME_MAX];
 };
 
@@ -124,8 +139,9 @@ IVR_RT void ivr_mix_port_publish(struct ivr_mix_port *p, uint64_t tick, const fl
 
 /**
  * Add to @acc what @slot hears from its conference at @tick: the frame each
- * other member (that speaks to @slot) published for tick @tick - IVR_MIX_DELAY,
- * where it did (mixer.h).  @return the number of members mixed in.
+ * other member (that speaks to @slot) published for tick @tick - d, d being
+ * the pair's delay, 1 or 2 ticks (mixer.h).  Call once per tick, in tick
+ * order.  @return the number of members mixed in.
  * Thread: RT.
  */
 IVR_RT int ivr_mixer_mix(const struct ivr_mixer *m, uint32_t slot, uint64_t tick, float *acc,

@@ -45,7 +45,7 @@ static void publish_all(uint64_t tick, int n)
 static float heard(struct ivr_mixer *m, uint32_t slot, uint64_t tick, int *n)
 {
 	float acc[160] = { 0 };
-	*n = ivr_mixer_mix(m, slot, tick + IVR_MIX_DELAY, acc, 160);
+	*n = ivr_mixer_mix(m, slot, tick + IVR_MIX_DELAY_MIN, acc, 160);
 	return acc[77];
 }
 
@@ -162,7 +162,8 @@ IVR_TEST(test_mixed_rates)
 		for (int s = 0; s < 3; s++) {
 			size_t n = rate[s] / 50;
 			int k = ivr_mixer_mix(m, (uint32_t)s, t, got[s] + t * n, n);
-			ivr_check_int_eq(k, t < IVR_MIX_DELAY ? 0 : 2);
+			ivr_check_msg(k == (t < IVR_MIX_DELAY_MIN ? 0 : 2),
+				      "slot %d tick %d: %d members", s, (int)t, k);
 		}
 	}
 	/* the second half: past the converters' start-up */
@@ -210,11 +211,12 @@ IVR_TEST(test_mixed_rates)
  * after its grid point (a descheduled thread, or one catching up), in a
  * pseudo-random interleaving of the two; B skips one tick (overrun).  Each
  * member publishes a frame whose value names member and tick.  Every
- * listener must hear, at tick t, exactly the others' frames of tick
- * t - IVR_MIX_DELAY: nothing doubled, nothing skipped, nothing from the
- * wrong tick; the tick B skipped is silence for B's part only.  (Mixing
- * "the newest frame" failed this: a late speaker's previous frame heard
- * twice, then one frame never.)
+ * listener must hear each other member's frames in order, each once,
+ * nothing doubled and nothing skipped but around the tick B skipped (B's
+ * frame of it was never made, and B did not play one of the others'), at most
+ * IVR_MIX_DELAY_MAX ticks after it was made; members of one worker hear each
+ * other after IVR_MIX_DELAY_MIN all along.  (Mixing "the newest frame" failed
+ * this: a late speaker's previous frame heard twice, then one frame never.)
  */
 IVR_TEST(test_late_workers)
 {
@@ -234,7 +236,9 @@ IVR_TEST(test_late_workers)
 			if (t && run_at[w][t] <= run_at[w][t - 1])
 				run_at[w][t] = run_at[w][t - 1] + 1;
 		}
-	int bad = 0, quiet_ok = 0;
+	/* per listener and member: the last frame heard (tick + 1), frames heard, longest delay */
+	uint64_t last[3][3] = { { 0 } };
+	int count[3][3] = { { 0 } }, max_delay[3][3] = { { 0 } }, bad = 0;
 	uint32_t ti[2] = { 0, 0 };
 	while (ti[0] < TICKS || ti[1] < TICKS) {
 		int w = ti[1] >= TICKS || (ti[0] < TICKS && run_at[0][ti[0]] <= run_at[1][ti[1]])
@@ -246,28 +250,104 @@ IVR_TEST(test_late_workers)
 		for (uint32_t s = (w == 0 ? 0 : 2); s < (w == 0 ? 2u : 3u); s++) {
 			float f[160];
 			for (int i = 0; i < 160; i++)
-				f[i] = (float)(scale[s] * (double)(t % 100));
+				f[i] = (float)(scale[s] * (double)(t % 99 + 1));
 			ivr_mix_port_publish(&ports[s], t, f, 160);
 			float acc[160] = { 0 };
 			ivr_mixer_mix(m, s, t, acc, 160);
-			if (t < IVR_MIX_DELAY)
-				continue;
-			double want = 0;
-			uint64_t src = t - IVR_MIX_DELAY;
-			for (uint32_t o = 0; o < 3; o++)
-				if (o != s && !(o == 2 && src == SKIP))
-					want += scale[o] * (double)(src % 100);
-			if (fabs(acc[0] - want) > 0.5 || fabs(acc[159] - want) > 0.5) {
-				if (bad++ < 5)
-					printf("  slot %u tick %llu heard %.0f, want %.0f\n", s,
-					       (unsigned long long)t, acc[0], want);
-			} else if (src == SKIP && s != 2) {
-				quiet_ok++;
+			if (acc[0] != acc[159])
+				bad++;
+			long v = lrintf(acc[0]);
+			for (uint32_t o = 0; o < 3; o++) {
+				long d = (long)(v / (long)scale[o]) % 100;
+				if (o == s || d == 0)
+					continue; /* silence from o this tick */
+				/* the frame of o heard: the one of the last IVR_MIX_DELAY_MAX ticks
+				 */
+				int delay = 0;
+				for (int k = 1; k <= IVR_MIX_DELAY_MAX && !delay; k++)
+					if (t >= (uint64_t)k && (long)((t - k) % 99 + 1) == d)
+						delay = k;
+				uint64_t src = t - (uint64_t)delay;
+				/* B's skipped tick: its frame was never made, and slot 2
+				 * did not play one frame of the others */
+				bool gap_ok = last[s][o] == src || (((o == 2 && src == SKIP + 1) ||
+								     (s == 2 && t == SKIP + 1)) &&
+								    last[s][o] + 1 == src);
+				if (!delay || !gap_ok) {
+					if (bad++ < 5)
+						printf("  slot %u tick %llu heard %ld of member "
+						       "%u, "
+						       "last %llu\n",
+						       s, (unsigned long long)t, d, o,
+						       (unsigned long long)last[s][o]);
+					continue;
+				}
+				last[s][o] = src + 1;
+				count[s][o]++;
+				max_delay[s][o] = IVR_MAX(max_delay[s][o], delay);
 			}
 		}
 	}
+	printf("  frames heard of 0/1/2: by 0: -/%d/%d, by 1: %d/-/%d, by 2: %d/%d/-; longest "
+	       "delay "
+	       "0<-2 %d, 2<-0 %d ticks\n",
+	       count[0][1], count[0][2], count[1][0], count[1][2], count[2][0], count[2][1],
+	       max_delay[0][2], max_delay[2][0]);
 	ivr_check_int_eq(bad, 0);
-	ivr_check_int_eq(quiet_ok, 2); /* slots 0 and 1 heard nothing of B at the skipped tick */
+	/* nothing lost: all frames up to the last IVR_MIX_DELAY_MAX ticks (B's skipped one aside)
+	 */
+	for (uint32_t s = 0; s < 3; s++)
+		for (uint32_t o = 0; o < 3; o++)
+			if (o != s)
+				ivr_check(count[s][o] >=
+					  TICKS - IVR_MIX_DELAY_MAX - (o == 2) - (s == 2));
+	/* one worker's members hear each other one tick on, however late the worker runs */
+	ivr_check_int_eq(max_delay[0][1], IVR_MIX_DELAY_MIN);
+	ivr_check_int_eq(max_delay[1][0], IVR_MIX_DELAY_MIN);
+	/* across workers this run needs the longer delay somewhere (else it tests nothing) */
+	ivr_check(max_delay[0][2] == IVR_MIX_DELAY_MAX || max_delay[2][0] == IVR_MIX_DELAY_MAX);
+	ivr_mixer_free(m);
+	free(ports);
+	return IVR_TEST_RESULT();
+}
+
+/*
+ * A member whose worker ran late once, then keeps time: its listener's delay
+ * grows to IVR_MIX_DELAY_MAX and, after IVR_MIX_SHRINK_TICKS on time, comes
+ * back to IVR_MIX_DELAY_MIN on a quiet frame (the only frame dropped).
+ */
+IVR_TEST(test_delay_shrinks_on_quiet)
+{
+	struct ivr_mixer *m = setup();
+	for (uint32_t s = 0; s < 2; s++)
+		ivr_check_int_eq(ivr_mixer_join(m, "shrink", s, true, true, -1), 0);
+	const uint64_t LATE = 10, QUIET = IVR_MIX_SHRINK_TICKS + 100, END = QUIET + 40;
+	int delay_after_late = 0, delay_at_end = 0, heard_quiet = 0;
+	for (uint64_t t = 0; t < END; t++) {
+		float f[160], acc[160] = { 0 };
+		/* slot 1 speaks (value = tick + 1) except a run of quiet frames */
+		float v = (t >= QUIET && t < QUIET + 20) ? 0.0f : (float)(t + 1);
+		for (int i = 0; i < 160; i++)
+			f[i] = v;
+		if (t != LATE) /* slot 1's worker runs tick LATE after slot 0's next tick */
+			ivr_mix_port_publish(&ports[1], t, f, 160);
+		ivr_mixer_mix(m, 0, t, acc, 160);
+		if (t == LATE + 1)
+			ivr_mix_port_publish(&ports[1], LATE, (float[160]){ (float)(LATE + 1) },
+					     160);
+		long got = lrintf(acc[0]);
+		if (t == LATE + 5)
+			delay_after_late = got ? (int)(t + 1 - (uint64_t)got) : -1;
+		if (t >= QUIET && t < QUIET + 22 && got == 0)
+			heard_quiet++;
+		if (t == END - 1)
+			delay_at_end = got ? (int)(t + 1 - (uint64_t)got) : -1;
+	}
+	printf("  delay after the late tick %d, at the end %d ticks; quiet ticks %d\n",
+	       delay_after_late, delay_at_end, heard_quiet);
+	ivr_check_int_eq(delay_after_late, IVR_MIX_DELAY_MAX);
+	ivr_check_int_eq(delay_at_end, IVR_MIX_DELAY_MIN);
+	ivr_check_int_eq(heard_quiet, 19); /* 20 quiet frames made, one dropped */
 	ivr_mixer_free(m);
 	free(ports);
 	return IVR_TEST_RESULT();
@@ -280,5 +360,6 @@ int main(int argc, char **argv)
 	ivr_test_run(test_limits);
 	ivr_test_run(test_mixed_rates);
 	ivr_test_run(test_late_workers);
+	ivr_test_run(test_delay_shrinks_on_quiet);
 	return ivr_test_summary();
 }
