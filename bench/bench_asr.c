@@ -187,9 +187,9 @@ static double run_ref(const char *wav, const char *search, const char *gram, con
 /* The small dictionary both sides use: cmudict lines of the grammar's words. */
 static int write_dict(const struct ivr_flow_node *node, const char *path)
 {
-	char words[2048][IVR_INTENT_WORD_MAX];
+	static char words[8192][IVR_INTENT_WORD_MAX]; /* node words + asr/wordlist.h */
 	size_t n = 0;
-	if (ivr_grammar_words(node, words, &n, 2048) < 0)
+	if (ivr_grammar_words(node, words, &n, 8192) < 0)
 		return -1;
 	FILE *in = fopen(IVR_PS_MODELDIR "/en-us/cmudict-en-us.dict", "r");
 	FILE *out = fopen(path, "w");
