@@ -29,7 +29,7 @@
 #define WORDLIST_N 3000
 #endif
 #ifndef WORDLIST_SHARE
-#define WORDLIST_SHARE 0.1
+#define WORDLIST_SHARE 0.2
 #endif
 _Static_assert(WORDLIST_N <= IVR_N_ELEMENTS(IVR_WORDLIST), "asr/wordlist.h too short");
 
