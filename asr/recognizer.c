@@ -64,14 +64,18 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
 #define DEF_VERIFY_SCALE  0.5f
 /*
  * The same for n-gram searches (IVR_GRAMMAR_LM): their path score includes
- * the language model's word scores, so the gap sits higher.  Chosen on
- * grammars/tests/bank.cases + hotline.cases (slt + rms), centres 0-15 tried:
- * 10 -> 90.9% / 93.2% in-domain, 12 -> 95.5% / 93.2%, 13 -> 97.0% / 97.7%
- * but out-of-domain rejection fell to 88.9% / 81.2%.  Subtracting the
- * segments' LM scores to compare acoustics alone separated worse (best
- * 93.9% / 95.5% in-domain at 88.9% / 87.5% rejection).
+ * the language model's word scores, so the gap sits higher.  With the
+ * single-pass search (-fwdflat no, below), on grammars/tests/bank.cases +
+ * hotline.cases (slt + rms, phone loop on every result with an intent):
+ * correct in-domain gaps -11.2..+11.6, out-of-domain 15.1..27.3.  Centres
+ * 12-17 tried on those two sets: 12 and 13 -> 100/110 in-domain, 34/34
+ * rejected; 14 and 15 -> 104/110, 34/34; 16 -> 105/110, 32/34; 17 -> 105/110,
+ * 29/34.  14.5 is the middle of the plateau.  (With fwdflat's second pass the
+ * centre was 12: its rescoring moved the gaps.)  Subtracting the segments'
+ * LM scores to compare acoustics alone separated worse (measured with
+ * fwdflat: best 93.9% / 95.5% in-domain at 88.9% / 87.5% rejection).
  */
-#define DEF_VERIFY_CENTER_LM 12.0f
+#define DEF_VERIFY_CENTER_LM 14.5f
 
 /*
  * The phone loop costs ~2.8x the grammar pass, so it runs only when its
@@ -85,13 +89,15 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  */
 #define VERIFY_SKIP_SCORE (-40.0f)
 /*
- * The n-gram search's path score (LM included) happens to separate the same
- * way: on bank.cases + hotline.cases (slt + rms) every out-of-domain
- * utterance scored <= -44.6 per frame, correct in-domain ones -54.7..-23.5
- * (60 of 104 above -40), so the same cut-off skips the phone loop for about
- * half of them without changing a result there.  REJECT_SCORE does not
- * apply to it: correct LM results reach -54.7.
+ * The n-gram search's path score (LM included) separates the same way, a
+ * little lower: with -fwdflat no, on bank.cases + hotline.cases (slt + rms)
+ * every out-of-domain utterance with an intent scored <= -55.0 per frame, 58
+ * of 110 in-domain ones above -44.  -44 keeps the margin to the out-of-domain
+ * maximum that -40 had with fwdflat (-50.6 then), and verifies about as many
+ * utterances (70 of 144 there, 67 before).  REJECT_SCORE does not apply to
+ * it: correct LM results score as low as out-of-domain ones.
  */
+#define VERIFY_SKIP_SCORE_LM (-44.0f)
 /*
  * Below REJECT_SCORE the grammar fits so badly that the utterance is
  * rejected without the phone loop: on bank.cases no in-domain utterance that
@@ -350,6 +356,13 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	 * sets (slt+rms): 1.6x less CPU, accuracy equal (bank 90.9%) or better
 	 * (hotline 88.6% vs 84.1%), out-of-domain rejection unchanged; cards
 	 * 4/5 either way.  -ds 3 started accepting out-of-domain speech.
+	 * -fwdflat no: the n-gram search is the tree pass alone.  fwdflat's
+	 * second pass re-scored every frame of the utterance after its end: ~40%
+	 * of the decoding CPU, and all of it between the end of speech and the
+	 * result.  Without it (and with the verification recalibrated, see
+	 * DEF_VERIFY_CENTER_LM) the tuned sets keep 104/110 in-domain and reject
+	 * 34/34 instead of 33/34; held-out 127/168 (129 before), 31/34 rejected
+	 * (26 before); CPU of those runs 37 s instead of 57 s (docs/asr.md).
 	 */
 	{
 		const char *av[64] = { "-hmm",
@@ -368,11 +381,13 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 				       "no",
 				       "-bestpath",
 				       "yes",
+				       "-fwdflat",
+				       "no",
 				       "-allphone_ci",
 				       "yes",
 				       "-ds",
 				       "2" };
-		int ac = 20;
+		int ac = 22;
 		/*
 		 * IVR_PS_ARGS="-name value ...": override or add pocketsphinx options
 		 * when measuring search settings (ivr-flow test, bench_asr).
@@ -718,7 +733,7 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	double gpf = gframes > 0 ? (double)gscore / gframes : 0;
 	out->grammar_score = (float)gpf;
 	bool need = r->verify && out->text[0] && gframes > 0 &&
-		    (r->verify_always || gpf <= VERIFY_SKIP_SCORE);
+		    (r->verify_always || gpf <= (g->lm ? VERIFY_SKIP_SCORE_LM : VERIFY_SKIP_SCORE));
 	if (need && g->model) {
 		/* no intent even at full acoustic confidence: a no-match either way */
 		struct ivr_asr_hyp pre;
