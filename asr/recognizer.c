@@ -119,7 +119,7 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  * only at its very end is verified after the end, as without streaming.
  * Measured on bench_asr's 26 utterances: the running score of nearly every
  * utterance dips to the band at some point, so the verifier runs on ~20 of
- * 26 where 11 need it (a margin of 5 started it on all 26): ~1.35x the CPU
+ * 26 where 11 need it (a margin of 5 started it on all 26): ~1.3x the CPU
  * of verifying after the end.
  */
 #define VERIFY_START_MARGIN 0.0f
