@@ -66,20 +66,21 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  * The same for n-gram searches (IVR_GRAMMAR_LM): their path score includes
  * the language model's word scores, so the gap sits higher, and since the
  * model holds 3000 general English words (asr/grammar.c) and the search is
- * the single tree pass (-fwdflat no, below) higher still and less separated:
- * on the six tuning sets (grammars/tests/{bank,hotline}{,.heldout,.heldout2}
- * .cases, slt + rms) verified correct in-domain gaps 0.5..23.5 (39 of 221
- * above 15), out-of-domain ones that map to an intent 10.7..23.4.  Chosen
- * there from the gaps of `ivr-flow test --verify-always` against the results
- * of `--no-verify` (centres 12-29.5, scales 0.5-3), in-domain / rejected:
- * 17 / 2 (asrheld's) 79.1% / 97.1%, 19 / 1 85.3% / 95.6%, 20 / 2 85.3% / 95.6%,
- * 20 / 1 87.1% / 91.2%, 21 / 1 87.8% / 89.7%, no verification 89.2% / 85.3%.
- * 20 / 1 is the most accurate setting that keeps rejection >= 90%.  (Before
- * the general words: 14.5 / 0.5 without fwdflat, 12 / 0.5 with it; with
- * fwdflat and the general words 17 / 2.)
+ * the single tree pass (-fwdflat no, below) higher still and less separated.
+ * Chosen on the six tuning sets (grammars/tests/{bank,hotline}{,.heldout,
+ * .heldout2}.cases, slt + rms) from the gaps of `ivr-flow test
+ * --verify-always` against the results of `--no-verify` (centres 12-29.5,
+ * scales 0.5-3), with the search settings below, in-domain / rejected:
+ * 17 / 2 (asrheld's) 79.9% / 100%, 20 / 1 87.8% / 94.1%, 20 / 2 86.0% / 98.5%,
+ * 21 / 1 88.8% / 92.6%, 24.5-27 / 2-3 89.9% / 91.2-92.6% (most correct
+ * decisions; 25.5 / 2.5 its middle), no verification 90.3% / 85.3%.  Without
+ * -maxhmmpf/-maxwpf the best was 20 / 1, 87.1% / 91.2%.  With fwdflat's
+ * second pass the same general words gave 90.3% / 98.5% at 17 / 2 (asrheld),
+ * at 1.5x the CPU.  Before the general words: 14.5 / 0.5 (single pass), 12 /
+ * 0.5 (fwdflat).
  */
-#define DEF_VERIFY_CENTER_LM 20.0f
-#define DEF_VERIFY_SCALE_LM  1.0f
+#define DEF_VERIFY_CENTER_LM 25.5f
+#define DEF_VERIFY_SCALE_LM  2.5f
 
 /*
  * The phone loop costs ~2.8x the grammar pass, so it runs only when its
@@ -410,8 +411,12 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 				       "-allphone_ci",
 				       "yes",
 				       "-ds",
-				       "2" };
-		int ac = 22;
+				       "2",
+				       "-maxhmmpf",
+				       "3000",
+				       "-maxwpf",
+				       "20" };
+		int ac = 26;
 		/*
 		 * IVR_PS_ARGS="-name value ...": override or add pocketsphinx options
 		 * when measuring search settings (ivr-flow test, bench_asr).
