@@ -17,6 +17,18 @@
 #include <string.h>
 
 #include "asr/grammar.h"
+#include "asr/wordlist.h"
+
+/*
+ * General English (asr/wordlist.h): the WORDLIST_N most frequent words share
+ * WORDLIST_SHARE of the unigram mass, in proportion to their probabilities
+ * in pocketsphinx-en-us's general model, so a caller's own words can be
+ * recognised rather than bent into the phrases' words.  Chosen on the tuning
+ * sets (docs/asr.md): 3000 words at 10% / 20% / 30%, 5000 at 10%.
+ */
+#define WORDLIST_N     3000
+#define WORDLIST_SHARE 0.2
+_Static_assert(WORDLIST_N <= IVR_N_ELEMENTS(IVR_WORDLIST), "asr/wordlist.h too short");
 
 static const char *const CARRIER[] = {
 	"i",   "i'd",	"i'm",	 "would",  "like", "to",    "want", "need", "please",
@@ -223,6 +235,8 @@ int ivr_grammar_words(const struct ivr_flow_node *node, char (*words)[IVR_INTENT
 		ADD(CARRIER[k]);
 	for (size_t k = 0; k < IVR_N_ELEMENTS(BACKGROUND); k++)
 		ADD(BACKGROUND[k]);
+	for (size_t k = 0; k < WORDLIST_N; k++)
+		ADD(IVR_WORDLIST[k].word);
 	for (size_t g = 0; g < IVR_N_ELEMENTS(LEXICON); g++)
 		for (size_t k = 0; list_word(LEXICON[g], k, w[0]); k++)
 			ADD(w[0]);
@@ -383,6 +397,7 @@ struct lm {
 	char (*vocab)[IVR_INTENT_WORD_MAX];
 	size_t nv, cap;
 	double *c1, *c2h;   /* unigram counts; bigram history totals */
+	double *bg;	    /* prior count every word gets on top of c1 */
 	struct ntab c2, c3; /* bigram, trigram counts */
 	struct ntab c3h;    /* trigram history totals, keyed as bigrams */
 	int oom;
@@ -398,6 +413,8 @@ static uint32_t lm_word(struct lm *m, const char *w)
 			return (uint32_t)i;
 	if (add_word(w, m->vocab, &m->nv, m->cap) < 0)
 		m->oom = 1;
+	else
+		m->bg[m->nv - 1] = BG_COUNT;
 	return (uint32_t)(m->nv - 1);
 }
 
@@ -459,7 +476,7 @@ static void lm_count_wrapped(struct lm *m, const uint32_t *s, size_t n, double w
 
 static double p_uni(const struct lm *m, uint32_t w, double z)
 {
-	return (m->c1[w] + BG_COUNT) / z;
+	return (m->c1[w] + m->bg[w]) / z;
 }
 
 static double p_bi(struct lm *m, uint32_t h, uint32_t w, const double *alpha1, double z)
@@ -480,11 +497,12 @@ int ivr_grammar_arpa(const struct ivr_flow_node *node, char **arpa)
 	double *alpha1 = NULL, *sum1 = NULL;
 	struct ntab sum2 = { 0 };
 	int rc = -ENOMEM;
-	m.cap = 4096;
+	m.cap = 8192;
 	m.vocab = calloc(m.cap, sizeof(*m.vocab));
 	m.c1 = calloc(m.cap, sizeof(*m.c1));
 	m.c2h = calloc(m.cap, sizeof(*m.c2h));
-	if (!m.vocab || !m.c1 || !m.c2h)
+	m.bg = calloc(m.cap, sizeof(*m.bg));
+	if (!m.vocab || !m.c1 || !m.c2h || !m.bg)
 		goto out;
 	lm_word(&m, "<s>");
 	lm_word(&m, "</s>");
@@ -523,9 +541,25 @@ int ivr_grammar_arpa(const struct ivr_flow_node *node, char **arpa)
 		rc = -EINVAL;
 		goto out;
 	}
-	double z = 0;
+	/* general English words not in the node's own vocabulary: WORDLIST_SHARE of the mass */
+	double z = 0, wl_p = 0;
 	for (size_t i = 1; i < m.nv; i++)
-		z += m.c1[i] + BG_COUNT;
+		z += m.c1[i] + m.bg[i];
+	size_t nv_own = m.nv;
+	for (size_t k = 0; k < WORDLIST_N; k++)
+		if (lm_word(&m, IVR_WORDLIST[k].word) >= nv_own)
+			wl_p += pow(10, IVR_WORDLIST[k].log10_p);
+	if (m.oom)
+		goto out;
+	/* the new words are in the list's order */
+	for (size_t k = 0, i = nv_own; k < WORDLIST_N && i < m.nv; k++)
+		if (!strcmp(m.vocab[i], IVR_WORDLIST[k].word)) {
+			m.bg[i] = WORDLIST_SHARE / (1 - WORDLIST_SHARE) * z *
+				  pow(10, IVR_WORDLIST[k].log10_p) / wl_p;
+			i++;
+		}
+	for (size_t i = nv_own; i < m.nv; i++)
+		z += m.bg[i];
 	/* backoff weights: the mass left over, spread over the unseen words */
 	alpha1 = calloc(m.nv, sizeof(*alpha1));
 	sum1 = calloc(m.nv, sizeof(*sum1));
@@ -589,6 +623,7 @@ out:
 	free(m.vocab);
 	free(m.c1);
 	free(m.c2h);
+	free(m.bg);
 	ntab_free(&m.c2);
 	ntab_free(&m.c3);
 	ntab_free(&m.c3h);

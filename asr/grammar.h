@@ -6,13 +6,14 @@
  * phrases, the phrases with one word replaced by a synonym from a small
  * telephony lexicon, and both wrapped in the carrier words callers add ("I'd
  * like to ...", "... please"); carrier and background words (function words,
- * generic verbs) are in its vocabulary at a low probability so off-topic speech
- * comes out as words no intent knows.  Also the older JSGF shapes (the phrases
- * with carriers; or any sequence of the node's words), and the vocabulary list
- * used to build a small per-decoder dictionary.  Out-of-domain speech is
- * rejected by the classifier and by comparing the search's score with a free
- * phone loop's (asr/recognizer.c).  Measurements: docs/asr.md.
- * Thread: control (allocates).
+ * generic verbs) and the 3000 most frequent words of general English
+ * (asr/wordlist.h, from pocketsphinx-en-us's general model) are in its
+ * vocabulary at a low probability, so a caller's own words are recognised as
+ * themselves and off-topic speech comes out as words no intent knows.  Also the older JSGF shapes
+ * (the phrases with carriers; or any sequence of the node's words), and the vocabulary list used to
+ * build a small per-decoder dictionary.  Out-of-domain speech is rejected by the classifier and by
+ * comparing the search's score with a free phone loop's (asr/recognizer.c).  Measurements:
+ * docs/asr.md. Thread: control (allocates).
  */
 #ifndef IVR_ASR_GRAMMAR_H
 #define IVR_ASR_GRAMMAR_H
@@ -39,8 +40,9 @@ IVR_NODISCARD int ivr_grammar_jsgf(const struct ivr_flow_node *node, const char 
 				   enum ivr_grammar_mode mode, char **jsgf);
 
 /**
- * The words a decoder needs for @node: its phrases' words and the carrier
- * words, each once, appended to @words (a list of *@n entries of capacity
+ * The words a decoder needs for @node: its phrases' words, the carrier,
+ * background and lexicon words and the general words of asr/wordlist.h
+ * (about 3300 in all), each once, appended to @words (a list of *@n entries of capacity
  * @cap; duplicates already in the list are skipped).
  * @return the number of words added, or -ENOSPC. Thread: any.
  */
@@ -59,8 +61,10 @@ bool ivr_grammar_is_carrier(const char *word);
  * backoff) for @node: counted from its example phrases, the same phrases
  * with one word replaced by a synonym from the built-in telephony lexicon,
  * and wrapped in carrier phrases; every carrier and background word is in
- * its vocabulary at a low unigram probability, so speech outside the menu
- * can come out as words the classifier does not know.  *@arpa is malloc'ed
+ * its vocabulary at a low unigram probability, and the general words of
+ * asr/wordlist.h share 20% of the unigram mass in proportion to their
+ * general frequency, so speech outside the menu can come out as words the
+ * classifier does not know.  *@arpa is malloc'ed
  * (caller frees).
  * @return 0, -EINVAL (node has no intents or no words), -ENOMEM. Thread: control.
  */

@@ -64,14 +64,23 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
 #define DEF_VERIFY_SCALE  0.5f
 /*
  * The same for n-gram searches (IVR_GRAMMAR_LM): their path score includes
- * the language model's word scores, so the gap sits higher.  Chosen on
- * grammars/tests/bank.cases + hotline.cases (slt + rms), centres 0-15 tried:
- * 10 -> 90.9% / 93.2% in-domain, 12 -> 95.5% / 93.2%, 13 -> 97.0% / 97.7%
- * but out-of-domain rejection fell to 88.9% / 81.2%.  Subtracting the
- * segments' LM scores to compare acoustics alone separated worse (best
- * 93.9% / 95.5% in-domain at 88.9% / 87.5% rejection).
+ * the language model's word scores, so the gap sits higher, and since the
+ * model holds 3000 general English words (asr/grammar.c) and the search is
+ * the single tree pass (-fwdflat no, below) higher still and less separated.
+ * Chosen on the six tuning sets (grammars/tests/{bank,hotline}{,.heldout,
+ * .heldout2}.cases, slt + rms) from the gaps of `ivr-flow test
+ * --verify-always` against the results of `--no-verify` (centres 12-29.5,
+ * scales 0.5-3), with the search settings below, in-domain / rejected:
+ * 17 / 2 (asrheld's) 79.9% / 100%, 20 / 1 87.8% / 94.1%, 20 / 2 86.0% / 98.5%,
+ * 21 / 1 88.8% / 92.6%, 24.5-27 / 2-3 89.9% / 91.2-92.6% (most correct
+ * decisions; 25.5 / 2.5 its middle), no verification 90.3% / 85.3%.  Without
+ * -maxhmmpf/-maxwpf the best was 20 / 1, 87.1% / 91.2%.  With fwdflat's
+ * second pass the same general words gave 90.3% / 98.5% at 17 / 2 (asrheld),
+ * at 1.5x the CPU.  Before the general words: 14.5 / 0.5 (single pass), 12 /
+ * 0.5 (fwdflat).
  */
-#define DEF_VERIFY_CENTER_LM 12.0f
+#define DEF_VERIFY_CENTER_LM 25.5f
+#define DEF_VERIFY_SCALE_LM  2.5f
 
 /*
  * The phone loop costs ~2.8x the grammar pass, so it runs only when its
@@ -85,13 +94,15 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  */
 #define VERIFY_SKIP_SCORE (-40.0f)
 /*
- * The n-gram search's path score (LM included) happens to separate the same
- * way: on bank.cases + hotline.cases (slt + rms) every out-of-domain
- * utterance scored <= -44.6 per frame, correct in-domain ones -54.7..-23.5
- * (60 of 104 above -40), so the same cut-off skips the phone loop for about
- * half of them without changing a result there.  REJECT_SCORE does not
- * apply to it: correct LM results reach -54.7.
+ * The n-gram search's path score (LM included) separates the same way, a
+ * little lower: with -fwdflat no, on bank.cases + hotline.cases (slt + rms)
+ * every out-of-domain utterance with an intent scored <= -55.0 per frame, 58
+ * of 110 in-domain ones above -44.  -44 keeps the margin to the out-of-domain
+ * maximum that -40 had with fwdflat (-50.6 then), and verifies about as many
+ * utterances (70 of 144 there, 67 before).  REJECT_SCORE does not apply to
+ * it: correct LM results score as low as out-of-domain ones.
  */
+#define VERIFY_SKIP_SCORE_LM (-44.0f)
 /*
  * Below REJECT_SCORE the grammar fits so badly that the utterance is
  * rejected without the phone loop: on bank.cases no in-domain utterance that
@@ -100,6 +111,19 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  * with and without it.
  */
 #define REJECT_SCORE (-50.0f)
+/*
+ * Streaming verification (verify_stream): the verifier starts on the kept
+ * audio once the grammar pass's running per-frame score is at or below the
+ * skip score (plus VERIFY_START_MARGIN) and its words so far map to an
+ * intent, then follows it block by block while the caller speaks, so at the
+ * end of speech only its last block is left.  An utterance that meets both
+ * only at its very end is verified after the end, as without streaming.
+ * Measured on bench_asr's 26 utterances: the running score of nearly every
+ * utterance dips to the band at some point, so the verifier runs on ~20 of
+ * 26 where 11 need it (a margin of 5 started it on all 26): ~1.3x the CPU
+ * of verifying after the end.
+ */
+#define VERIFY_START_MARGIN 0.0f
 
 struct grammar {
 	char search[48];
@@ -112,9 +136,13 @@ struct grammar {
 struct ivr_recognizer {
 	ps_decoder_t *ps;
 	cmd_ln_t *config;
+	/* the phone-loop verifier: ps itself, or with verify_stream a second decoder
+	 * that runs beside the grammar pass */
+	ps_decoder_t *vps;
+	cmd_ln_t *vconfig;
 	struct grammar *g;
 	size_t n_g, cap_g;
-	bool verify, verify_always;
+	bool verify, verify_always, verify_stream;
 	float verify_center, verify_scale;
 	float verify_center_lm; /* n-gram searches: their path score includes the LM */
 	enum ivr_grammar_mode mode;
@@ -130,6 +158,8 @@ struct ivr_recognizer {
 	uint32_t s_rate;
 	struct ivr_asr_cmn s_cmn0; /* the call's CMN at the start (verification reloads it) */
 	size_t n16, fed;	   /* 16 kHz samples kept in pcm / given to pocketsphinx */
+	bool v_on;		   /* the verifier streams this utterance */
+	size_t vfed;		   /* 16 kHz samples given to the verifier */
 	uint64_t s_busy_us;	   /* decoder time spent on the utterance so far */
 };
 
@@ -311,6 +341,7 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	r->mode = c.mode;
 	r->verify = phone_lm[0] != 0;
 	r->verify_always = c.verify_always;
+	r->verify_stream = r->verify && c.verify_stream;
 	r->verify_center = c.verify_center != 0 ? c.verify_center : DEF_VERIFY_CENTER;
 	r->verify_scale = c.verify_scale > 0 ? c.verify_scale : DEF_VERIFY_SCALE;
 	r->verify_center_lm = DEF_VERIFY_CENTER_LM;
@@ -350,6 +381,13 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	 * sets (slt+rms): 1.6x less CPU, accuracy equal (bank 90.9%) or better
 	 * (hotline 88.6% vs 84.1%), out-of-domain rejection unchanged; cards
 	 * 4/5 either way.  -ds 3 started accepting out-of-domain speech.
+	 * -fwdflat no: the n-gram search is the tree pass alone.  fwdflat's
+	 * second pass re-scored every frame of the utterance after its end: ~40%
+	 * of the decoding CPU, and all of it between the end of speech and the
+	 * result.  Without it (and with the verification recalibrated, see
+	 * DEF_VERIFY_CENTER_LM) the tuned sets keep 104/110 in-domain and reject
+	 * 34/34 instead of 33/34; held-out 127/168 (129 before), 31/34 rejected
+	 * (26 before); CPU of those runs 37 s instead of 57 s (docs/asr.md).
 	 */
 	{
 		const char *av[64] = { "-hmm",
@@ -368,11 +406,17 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 				       "no",
 				       "-bestpath",
 				       "yes",
+				       "-fwdflat",
+				       "no",
 				       "-allphone_ci",
 				       "yes",
 				       "-ds",
-				       "2" };
-		int ac = 20;
+				       "2",
+				       "-maxhmmpf",
+				       "3000",
+				       "-maxwpf",
+				       "20" };
+		int ac = 26;
 		/*
 		 * IVR_PS_ARGS="-name value ...": override or add pocketsphinx options
 		 * when measuring search settings (ivr-flow test, bench_asr).
@@ -393,17 +437,21 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 			}
 		}
 		r->config = cmd_ln_parse_r(NULL, ps_args(), ac, (char **)av, TRUE);
+		if (r->verify_stream)
+			r->vconfig = cmd_ln_parse_r(NULL, ps_args(), ac, (char **)av, TRUE);
 	}
-	if (!r->config) {
+	if (!r->config || (r->verify_stream && !r->vconfig)) {
 		seterr(err, err_len, "pocketsphinx rejected its configuration%s%s", "", "");
 		e = EINVAL;
 		goto fail;
 	}
 	r->ps = ps_init(r->config);
+	/* without streaming the phone loop runs on the grammar decoder after it */
+	r->vps = r->verify_stream ? ps_init(r->vconfig) : r->ps;
 	if (dict_tmp[0])
 		unlink(dict_tmp);
 	dict_tmp[0] = 0;
-	if (!r->ps) {
+	if (!r->ps || !r->vps) {
 		seterr(err, err_len, "pocketsphinx could not load the model in %s%s", hmm, "");
 		e = EIO;
 		goto fail;
@@ -415,7 +463,7 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 		cmn_live_get(feat0->cmn_struct, r->cmn_prior_wide);
 	else
 		memcpy(r->cmn_prior_wide, r->cmn_prior, sizeof(r->cmn_prior));
-	if (r->verify && ps_set_allphone_file(r->ps, PHONE_SEARCH, phone_lm) < 0) {
+	if (r->verify && ps_set_allphone_file(r->vps, PHONE_SEARCH, phone_lm) < 0) {
 		seterr(err, err_len, "cannot load phone language model %s%s", phone_lm, "");
 		e = ENOENT;
 		goto fail;
@@ -471,6 +519,10 @@ void ivr_recognizer_free(struct ivr_recognizer *r)
 		cmd_ln_free_r(r->config);
 	if (r->ps && r->config)
 		cmd_ln_free_r(r->config);
+	if (r->vps && r->vps != r->ps)
+		ps_free(r->vps);
+	if (r->vconfig)
+		cmd_ln_free_r(r->vconfig);
 	if (r->up)
 		speex_resampler_destroy(r->up);
 	free(r->pcm);
@@ -510,31 +562,32 @@ static void to_s16(const float *x, size_t n, int16_t *y)
 	}
 }
 
-/* One pass of @search over the kept 16 kHz PCM (the verification pass).  @return 0 or -EIO. */
-static int run_pass(struct ivr_recognizer *r, const char *search, size_t n, const char **hyp,
-		    int32_t *score, int *frames)
+/*
+ * The verifier over the kept 16 kHz PCM from sample @from on, in the same
+ * STREAM_BLOCKs as the grammar pass, and end its utterance.  @return 0 or -EIO.
+ */
+static int verify_finish(struct ivr_recognizer *r, size_t from, size_t n, int32_t *score,
+			 int *frames)
 {
-	if (ps_set_search(r->ps, search) < 0 || ps_start_utt(r->ps) < 0)
-		return -EIO;
-	for (size_t off = 0; off < n; off += STREAM_BLOCK) {
+	for (size_t off = from; off < n; off += STREAM_BLOCK) {
 		size_t len = IVR_MIN((size_t)STREAM_BLOCK, n - off);
-		if (ps_process_raw(r->ps, r->pcm + off, len, FALSE, FALSE) < 0) {
-			ps_end_utt(r->ps);
+		if (ps_process_raw(r->vps, r->pcm + off, len, FALSE, FALSE) < 0) {
+			ps_end_utt(r->vps);
 			return -EIO;
 		}
 	}
-	if (ps_end_utt(r->ps) < 0)
+	if (ps_end_utt(r->vps) < 0)
 		return -EIO;
 	int32 s = 0;
-	*hyp = ps_get_hyp(r->ps, &s);
+	(void)ps_get_hyp(r->vps, &s);
 	*score = s;
-	*frames = ps_get_n_frames(r->ps);
+	*frames = ps_get_n_frames(r->vps);
 	return 0;
 }
 
-static void cmn_load(struct ivr_recognizer *r, const struct ivr_asr_cmn *cmn)
+static void cmn_load_ps(struct ivr_recognizer *r, ps_decoder_t *ps, const struct ivr_asr_cmn *cmn)
 {
-	feat_t *feat = ps_get_feat(r->ps);
+	feat_t *feat = ps_get_feat(ps);
 	if (!feat || !feat->cmn_struct || feat->cmn_struct->veclen != IVR_ASR_CMN_DIM)
 		return;
 	mfcc_t v[IVR_ASR_CMN_DIM];
@@ -542,6 +595,11 @@ static void cmn_load(struct ivr_recognizer *r, const struct ivr_asr_cmn *cmn)
 		v[i] = cmn && cmn->valid ? (mfcc_t)cmn->mean[i]
 					 : (r->wide ? r->cmn_prior_wide[i] : r->cmn_prior[i]);
 	cmn_live_set(feat->cmn_struct, v);
+}
+
+static void cmn_load(struct ivr_recognizer *r, const struct ivr_asr_cmn *cmn)
+{
+	cmn_load_ps(r, r->ps, cmn);
 }
 
 static void cmn_save(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn)
@@ -604,6 +662,62 @@ static int stream_process(struct ivr_recognizer *r, bool flush)
 	return 0;
 }
 
+/* Skip score of the open utterance's search (see VERIFY_SKIP_SCORE_LM). */
+static float skip_score(const struct ivr_recognizer *r)
+{
+	return r->g[r->s_grammar].lm ? VERIFY_SKIP_SCORE_LM : VERIFY_SKIP_SCORE;
+}
+
+/*
+ * Start the verifier when the grammar pass's running score nears the band
+ * where verification runs (VERIFY_START_MARGIN), then keep it level with the
+ * grammar pass.  @return 0 or -EIO.
+ */
+static int verify_track(struct ivr_recognizer *r)
+{
+	if (!r->verify_stream || r->vfed == r->fed)
+		return 0;
+	if (!r->v_on) {
+		const struct grammar *g = &r->g[r->s_grammar];
+		int32 s = 0;
+		const char *hyp = ps_get_hyp(r->ps, &s);
+		int frames = ps_get_n_frames(r->ps);
+		if (!r->verify_always &&
+		    (frames <= 0 || (double)s / frames > skip_score(r) + VERIFY_START_MARGIN))
+			return 0;
+		if (g->model) {
+			/* the words so far map to no intent: most likely a no-match either way */
+			struct ivr_asr_hyp pre;
+			(void)classify(g, hyp, 1.0f, &pre);
+			if (pre.intent < 0)
+				return 0;
+		}
+		cmn_load_ps(r, r->vps, r->s_has_cmn ? &r->s_cmn0 : NULL);
+		if (ps_set_search(r->vps, PHONE_SEARCH) < 0 || ps_start_utt(r->vps) < 0)
+			return -EIO;
+		r->v_on = true;
+		r->vfed = 0;
+	}
+	for (; r->vfed < r->fed; r->vfed += STREAM_BLOCK) {
+		size_t len = IVR_MIN((size_t)STREAM_BLOCK, r->fed - r->vfed);
+		if (ps_process_raw(r->vps, r->pcm + r->vfed, len, FALSE, FALSE) < 0)
+			return -EIO;
+		if (len < STREAM_BLOCK) {
+			r->vfed += len;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* End the verifier's utterance, if one is open. */
+static void verify_stop(struct ivr_recognizer *r)
+{
+	if (r->v_on)
+		ps_end_utt(r->vps);
+	r->v_on = false;
+}
+
 int ivr_recognizer_stream_begin(struct ivr_recognizer *r, int grammar, uint32_t rate_hz,
 				const struct ivr_asr_cmn *cmn)
 {
@@ -618,6 +732,8 @@ int ivr_recognizer_stream_begin(struct ivr_recognizer *r, int grammar, uint32_t 
 	if (cmn)
 		r->s_cmn0 = *cmn;
 	r->n16 = r->fed = 0;
+	r->v_on = false;
+	r->vfed = 0;
 	r->s_busy_us = 0;
 	uint64_t t0 = now_us();
 	speex_resampler_reset_mem(r->up);
@@ -659,6 +775,8 @@ int ivr_recognizer_stream_feed(struct ivr_recognizer *r, const float *pcm, size_
 		}
 	}
 	int rc = stream_process(r, false);
+	if (rc == 0)
+		rc = verify_track(r);
 	r->s_busy_us += now_us() - t0;
 	return rc < 0 ? rc : (int)IVR_MIN(done_in, (size_t)INT32_MAX);
 }
@@ -680,6 +798,7 @@ void ivr_recognizer_stream_abort(struct ivr_recognizer *r)
 	if (!r || !r->streaming)
 		return;
 	ps_end_utt(r->ps);
+	verify_stop(r);
 	r->streaming = false;
 	/* the call's CMN state is the caller's; the decoder's own goes back to the prior */
 	cmn_load(r, NULL);
@@ -703,10 +822,13 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	int32 s = 0;
 	if (stream_process(r, true) < 0) {
 		ps_end_utt(r->ps);
+		verify_stop(r);
 		return -EIO;
 	}
-	if (ps_end_utt(r->ps) < 0)
+	if (ps_end_utt(r->ps) < 0) {
+		verify_stop(r);
 		return -EIO;
+	}
 	const char *hyp = ps_get_hyp(r->ps, &s);
 	int32_t gscore = s, pscore = 0;
 	int gframes = ps_get_n_frames(r->ps), pframes = 0;
@@ -718,7 +840,7 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	double gpf = gframes > 0 ? (double)gscore / gframes : 0;
 	out->grammar_score = (float)gpf;
 	bool need = r->verify && out->text[0] && gframes > 0 &&
-		    (r->verify_always || gpf <= VERIFY_SKIP_SCORE);
+		    (r->verify_always || gpf <= skip_score(r));
 	if (need && g->model) {
 		/* no intent even at full acoustic confidence: a no-match either way */
 		struct ivr_asr_hyp pre;
@@ -731,18 +853,30 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 		ac = 0;
 	}
 	if (need) {
-		cmn_load(r, cmn0);
-		const char *phones;
 		out->verified = true;
-		if (run_pass(r, PHONE_SEARCH, n16, &phones, &pscore, &pframes) == 0 &&
-		    pframes > 0) {
+		int rc = 0;
+		size_t from = r->vfed;
+		if (!r->v_on) {
+			/* not started while the caller spoke: the whole utterance now */
+			cmn_load_ps(r, r->vps, cmn0);
+			rc = ps_set_search(r->vps, PHONE_SEARCH) < 0 || ps_start_utt(r->vps) < 0
+				     ? -EIO
+				     : 0;
+			from = 0;
+		}
+		r->v_on = false;
+		if (rc == 0)
+			rc = verify_finish(r, from, n16, &pscore, &pframes);
+		if (rc == 0 && pframes > 0) {
 			/* raw score units per frame: calibrated, so no log-base conversion */
 			double gap = ((double)pscore - (double)gscore) / gframes;
 			out->score_gap = (float)gap;
 			float center = g->lm ? r->verify_center_lm : r->verify_center;
-			ac = 1.0f / (1.0f + expf(((float)gap - center) / r->verify_scale));
+			float scale = g->lm ? DEF_VERIFY_SCALE_LM : r->verify_scale;
+			ac = 1.0f / (1.0f + expf(((float)gap - center) / scale));
 		}
 	}
+	verify_stop(r);
 	out->acoustic_confidence = ac;
 	if (cmn)
 		*cmn = after;

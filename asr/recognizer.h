@@ -13,11 +13,13 @@
  * (asr/grammar.h) once; utterances only switch searches.
  *
  * Out-of-domain rejection: a grammar forces any speech onto some path, so
- * each utterance is decoded a second time by a free phone loop
- * (en-us-phone.lm.bin, allphone search).  The per-frame gap between the two
- * acoustic scores is small when the caller said grammar words and large when
- * they did not; a logistic of it is the acoustic confidence, which the
- * intent classifier (asr/intent.h) folds into the intent's confidence.
+ * an utterance whose grammar score is not conclusive is decoded a second
+ * time by a free phone loop (en-us-phone.lm.bin, allphone search): after the
+ * end of speech, or (verify_stream) on a second pocketsphinx decoder fed
+ * while the caller speaks once the running score and words make it likely.  The per-frame gap
+ * between the two acoustic scores is small when the caller said grammar words and large when they
+ * did not; a logistic of it is the acoustic confidence, which the intent classifier (asr/intent.h)
+ * folds into the intent's confidence.
  *
  * Cepstral mean normalisation is kept per call (struct ivr_asr_cmn), not per
  * utterance or per decoder: on telephone audio a warm per-call estimate is the
@@ -92,6 +94,10 @@ struct ivr_recognizer_cfg {
 	float verify_scale;  /* gap units per logistic unit (0 = built-in) */
 	bool verify_always;  /* run the phone loop on every utterance with an intent,
 				even when the grammar pass alone is conclusive */
+	bool verify_stream;  /* run the phone loop on a second decoder fed while the caller
+				speaks, so the end of speech leaves only its last block
+				(latency); costs ~1.3x the CPU of running it after the
+				end on the utterances that need it, and ~3 MB per decoder */
 };
 
 struct ivr_recognizer; /* opaque */

@@ -271,10 +271,12 @@ int ivr_testset_run(struct ivr_recognizer *rec, const struct ivr_flow *flow,
 			k++;
 			if (log)
 				fprintf(log,
-					"%-8s %-14s %-10s -> %-10s %.2f gap %5.2f \"%s\" [%s]\n",
+					"%-8s %-14s %-10s -> %-10s %.2f gap %5.2f score %6.1f "
+					"\"%s\" [%s]\n",
 					voice, c->node, c->expected,
 					oc->r.intent >= 0 ? oc->r.intent_name : "-",
-					oc->r.confidence, oc->r.score_gap, oc->r.text, c->text);
+					oc->r.confidence, oc->r.score_gap, oc->r.grammar_score,
+					oc->r.text, c->text);
 		}
 	}
 	free(cmn);

@@ -8,14 +8,19 @@
  *
  * Targets from issue 6: intent accuracy >= 95% on phrases and paraphrases,
  * out-of-domain rejected >= 90%.  The recogniser runs its default search, a
- * trigram model per node built from the flow's phrases (asr/grammar.c).
- * Measured (see the report printed): example phrases 100%, all in-domain
- * 94.5% (bank 95.5%, hotline 93.2%; target NOT met), out-of-domain rejection
- * 97.1% (met).  These two sets were used to choose the search's settings;
- * the accuracy assertion is the level this code achieves, with one case of
- * margin, not the target.  The held-out sets (grammars/tests/NAME.heldout*.cases,
- * 67-80% in-domain) are not replayed here (time): docs/asr.md gives their
- * figures from ivr-flow test.
+ * trigram model per node built from the flow's phrases plus 3000 general
+ * English words (asr/grammar.c, asr/wordlist.h).  Measured (see the report
+ * printed): all in-domain 97.3% (bank 97.0%, hotline 97.7%), out-of-domain
+ * rejection 97.1% with fwdflat's second pass (branch asrheld); with the
+ * single-pass search (asrmix) 95.5% (bank 93.9%, hotline 97.7%) / 91.2%:
+ * below the assertions, which were kept at asrheld's level (docs/asr.md,
+ * "General words and the single-pass search combined").  These two sets and the older held-out sets
+ * (grammars/tests/NAME.heldout.cases, .heldout2.cases) were used to choose
+ * the search's settings; the accuracy assertion is the level this code
+ * achieves, with one case of margin.  The held-out sets are not replayed here
+ * (time: this test already takes ~35-70 s on the shared machine); docs/asr.md
+ * gives their figures and those of the untouched .heldout3 sets from
+ * ivr-flow test.
  * Exit 77 when the model or flite is missing.
  */
 #include "config.h"
@@ -131,8 +136,8 @@ IVR_TEST(demo_flow_intents)
 	       rej >= 0.90 ? "met" : "NOT met");
 	ivr_check(s->n_in >= 80 && s->n_ood >= 20);
 	ivr_check_msg(phr >= 0.95, "example phrases %.3f", phr);
-	ivr_check_msg(acc >= 0.93, "in-domain accuracy %.3f", acc);
-	ivr_check_msg(rej >= 0.93, "out-of-domain rejection %.3f", rej);
+	ivr_check_msg(acc >= 0.96, "in-domain accuracy %.3f", acc);
+	ivr_check_msg(rej >= 0.94, "out-of-domain rejection %.3f", rej);
 	return IVR_TEST_RESULT();
 }
 

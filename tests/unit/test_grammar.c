@@ -171,9 +171,9 @@ IVR_TEST(vocabulary_once_each)
 	ivr_check_int_eq(ivr_flow_parse(&f, FLOW, strlen(FLOW), NULL, err, sizeof(err)), 0);
 	if (!f)
 		return IVR_TEST_FAIL;
-	char words[256][IVR_INTENT_WORD_MAX];
+	static char words[8192][IVR_INTENT_WORD_MAX];
 	size_t n = 0;
-	int added = ivr_grammar_words(&f->nodes[0], words, &n, 256);
+	int added = ivr_grammar_words(&f->nodes[0], words, &n, 8192);
 	ivr_check(added > 0 && (size_t)added == n);
 	int seen_balance = 0, seen_check = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -184,7 +184,7 @@ IVR_TEST(vocabulary_once_each)
 	}
 	ivr_check(seen_balance == 1 && seen_check == 1);
 	/* a second call adds nothing new; a tiny capacity is refused */
-	ivr_check_int_eq(ivr_grammar_words(&f->nodes[0], words, &n, 256), 0);
+	ivr_check_int_eq(ivr_grammar_words(&f->nodes[0], words, &n, 8192), 0);
 	size_t n2 = 0;
 	ivr_check_int_eq(ivr_grammar_words(&f->nodes[0], words, &n2, 3), -ENOSPC);
 	/* a node without intents needs no words */
