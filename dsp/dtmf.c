@@ -54,6 +54,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "common/vec4.h"
 #include "dsp/dtmf.h"
 #include "dsp/dtmf_kernel.h"
 #include "dsp/g711.h"
@@ -159,52 +160,43 @@ static inline const struct dtmf_tables *tabs(const struct ivr_dtmf_rx *rx)
  * samples per step with separate sums keep the add latency off the
  * critical path.
  */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f load4(const float *p)
-{
-	v4f v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 void ivr_dtmf_kernel_c(float *restrict acc, const float (*restrict tab)[16],
 		       const float *restrict x, size_t n)
 {
-	v4f a0 = load4(acc), a1 = load4(acc + 4), a2 = load4(acc + 8), a3 = load4(acc + 12);
-	v4f b0 = { 0 }, b1 = { 0 }, b2 = { 0 }, b3 = { 0 };
+	v4sf a0 = v4_ld(acc), a1 = v4_ld(acc + 4), a2 = v4_ld(acc + 8), a3 = v4_ld(acc + 12);
+	v4sf b0 = { 0 }, b1 = { 0 }, b2 = { 0 }, b3 = { 0 };
 	float ea = 0.0f, eb = 0.0f;
 	size_t i = 0;
 	for (; i + 2 <= n; i += 2) {
-		v4f u = { x[i], x[i], x[i], x[i] };
-		v4f v = { x[i + 1], x[i + 1], x[i + 1], x[i + 1] };
-		a0 += u * load4(tab[i]);
-		a1 += u * load4(tab[i] + 4);
-		a2 += u * load4(tab[i] + 8);
-		a3 += u * load4(tab[i] + 12);
-		b0 += v * load4(tab[i + 1]);
-		b1 += v * load4(tab[i + 1] + 4);
-		b2 += v * load4(tab[i + 1] + 8);
-		b3 += v * load4(tab[i + 1] + 12);
+		v4sf u = { x[i], x[i], x[i], x[i] };
+		v4sf v = { x[i + 1], x[i + 1], x[i + 1], x[i + 1] };
+		a0 += u * v4_ld(tab[i]);
+		a1 += u * v4_ld(tab[i] + 4);
+		a2 += u * v4_ld(tab[i] + 8);
+		a3 += u * v4_ld(tab[i] + 12);
+		b0 += v * v4_ld(tab[i + 1]);
+		b1 += v * v4_ld(tab[i + 1] + 4);
+		b2 += v * v4_ld(tab[i + 1] + 8);
+		b3 += v * v4_ld(tab[i + 1] + 12);
 		ea += x[i] * x[i];
 		eb += x[i + 1] * x[i + 1];
 	}
 	if (i < n) {
-		v4f u = { x[i], x[i], x[i], x[i] };
-		a0 += u * load4(tab[i]);
-		a1 += u * load4(tab[i] + 4);
-		a2 += u * load4(tab[i] + 8);
-		a3 += u * load4(tab[i] + 12);
+		v4sf u = { x[i], x[i], x[i], x[i] };
+		a0 += u * v4_ld(tab[i]);
+		a1 += u * v4_ld(tab[i] + 4);
+		a2 += u * v4_ld(tab[i] + 8);
+		a3 += u * v4_ld(tab[i] + 12);
 		ea += x[i] * x[i];
 	}
 	a0 += b0;
 	a1 += b1;
 	a2 += b2;
 	a3 += b3;
-	memcpy(acc, &a0, sizeof(a0));
-	memcpy(acc + 4, &a1, sizeof(a1));
-	memcpy(acc + 8, &a2, sizeof(a2));
-	memcpy(acc + 12, &a3, sizeof(a3));
+	v4_st(acc, a0);
+	v4_st(acc + 4, a1);
+	v4_st(acc + 8, a2);
+	v4_st(acc + 12, a3);
 	acc[16] += ea + eb;
 }
 
@@ -717,9 +709,9 @@ int ivr_dtmf_rx_process(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_sampl
 	int simd = use_avx2(rx);
 	while (n_samples) {
 		if (!rx->active && rx->pos == 0 && n_samples >= rx->sub_len) {
-			v4f e4 = { 0 };
+			v4sf e4 = { 0 };
 			for (uint32_t i = 0; i + 4 <= rx->sub_len; i += 4) {
-				const v4f x = load4(pcm + i);
+				const v4sf x = v4_ld(pcm + i);
 				e4 += x * x;
 			}
 			const float e = (e4[0] + e4[1]) + (e4[2] + e4[3]);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "common/vec4.h"
 #include "dsp/faxtone.h"
 #include "dsp/g711.h"
 
@@ -45,16 +46,6 @@ static void tab_fill(void)
 				tab_re[r][d][n] = (float)cos(w * n);
 				tab_im[r][d][n] = (float)-sin(w * n); /* demodulate to 0 Hz */
 			}
-}
-
-typedef float v4sf __attribute__((vector_size(16)));
-typedef int32_t v4si __attribute__((vector_size(16)));
-
-static inline v4sf ld(const float *p)
-{
-	v4sf v;
-	memcpy(&v, p, sizeof(v));
-	return v;
 }
 
 struct det {
@@ -299,15 +290,15 @@ int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_sampl
 			const v4sf zero = { 0, 0, 0, 0 };
 			v4sf e = zero, sr = zero, si = zero, tr = zero, ti = zero;
 			for (uint32_t k = 0; k < ft->block; k += 4) {
-				v4sf x = ld(pcm + i + k);
+				v4sf x = v4_ld(pcm + i + k);
 				/* NaN/Inf (exponent all ones) count as silence */
 				const v4si fin = ((v4si)x & 0x7f800000) != 0x7f800000;
 				x = (v4sf)((v4si)x & fin);
 				e += x * x;
-				sr += x * ld(cre + t0 + k);
-				si += x * ld(cim + t0 + k);
-				tr += x * ld(are + t0 + k);
-				ti += x * ld(aim + t0 + k);
+				sr += x * v4_ld(cre + t0 + k);
+				si += x * v4_ld(cim + t0 + k);
+				tr += x * v4_ld(are + t0 + k);
+				ti += x * v4_ld(aim + t0 + k);
 			}
 			ft->sumsq = (e[0] + e[1]) + (e[2] + e[3]);
 			c->acc_re = (sr[0] + sr[1]) + (sr[2] + sr[3]);

@@ -43,6 +43,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "common/vec4.h"
 #include "dsp/vad.h"
 
 #define FFT_MAX	 512 /* real FFT size at 16 kHz */
@@ -115,33 +116,6 @@
 #define HOLD_LOUD   2.0f  /* 3 dB */
 #define HOLD_RATIO  1.41f /* 1.5 dB either way */
 
-/* Generic vectors (GCC and clang; SSE2 on x86-64, scalar code elsewhere): no -m flags. */
-typedef float v4sf __attribute__((vector_size(16)));
-typedef int32_t v4si __attribute__((vector_size(16)));
-
-static inline v4sf ld(const float *p)
-{
-	v4sf v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline void st(float *p, v4sf v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline v4sf splat(float x)
-{
-	return (v4sf){ x, x, x, x };
-}
-
-/* Lane-wise m ? a : b for a compare mask m. */
-static inline v4sf sel(v4si m, v4sf a, v4sf b)
-{
-	return (v4sf)((m & (v4si)a) | (~m & (v4si)b));
-}
-
 /* a < b ? a : b and a > b ? a : b, lane-wise: minps/maxps (SSE, baseline on x86-64) do exactly
  * that. */
 static inline v4sf vmin(v4sf a, v4sf b)
@@ -149,7 +123,7 @@ static inline v4sf vmin(v4sf a, v4sf b)
 #ifdef __SSE__
 	return _mm_min_ps(a, b);
 #else
-	return sel(a < b, a, b);
+	return v4_sel(a < b, a, b);
 #endif
 }
 
@@ -158,7 +132,7 @@ static inline v4sf vmax(v4sf a, v4sf b)
 #ifdef __SSE__
 	return _mm_max_ps(a, b);
 #else
-	return sel(a > b, a, b);
+	return v4_sel(a > b, a, b);
 #endif
 }
 
@@ -179,12 +153,12 @@ static inline v4sf vlog(v4sf x)
 	const v4si bits = (v4si)x;
 	v4si e = ((bits >> 23) & 0xff) - 127;
 	v4sf m = (v4sf)((bits & 0x007fffff) | 0x3f800000); /* [1, 2) */
-	const v4si big = m > splat(1.41421356f);
-	m = sel(big, m * 0.5f, m);
+	const v4si big = m > v4_splat(1.41421356f);
+	m = v4_sel(big, m * 0.5f, m);
 	e -= big; /* big is -1 where true */
 	const v4sf ef = __builtin_convertvector(e, v4sf);
 	const v4sf f = m - 1.0f, z = f * f;
-	v4sf y = splat(7.0376836292e-2f);
+	v4sf y = v4_splat(7.0376836292e-2f);
 	y = y * f - 1.1514610310e-1f;
 	y = y * f + 1.1676998740e-1f;
 	y = y * f - 1.2420140846e-1f;
@@ -202,10 +176,10 @@ static inline v4sf vlog(v4sf x)
 /* Sum of the NB real lanes of a NBV-lane array (the pad lane left out). */
 static inline float band_sum(const float *a)
 {
-	v4sf acc = splat(0.0f);
+	v4sf acc = v4_splat(0.0f);
 	for (uint32_t i = 0; i < NVEC - 1; i++)
-		acc += ld(a + 4 * i);
-	const v4sf last = ld(a + 4 * (NVEC - 1));
+		acc += v4_ld(a + 4 * i);
+	const v4sf last = v4_ld(a + 4 * (NVEC - 1));
 	return hsum(acc) + (last[0] + last[1] + last[2]);
 }
 
@@ -460,7 +434,7 @@ static inline void transpose4(v4sf *a, v4sf *b, v4sf *c, v4sf *d)
 /* Radix-2 butterflies a, b = a + W b, a - W b on 4 lanes, W from @wr/@wi. */
 static inline void cbfly(v4sf *ar, v4sf *ai, v4sf *br, v4sf *bi, const float *wr, const float *wi)
 {
-	const v4sf w_r = ld(wr), w_i = ld(wi);
+	const v4sf w_r = v4_ld(wr), w_i = v4_ld(wi);
 	const v4sf xr = *br * w_r - *bi * w_i, xi = *br * w_i + *bi * w_r;
 	*br = *ar - xr;
 	*bi = *ai - xi;
@@ -479,10 +453,10 @@ static inline const float *win_at(const struct ivr_vad *v, uint32_t i)
 static inline void load_z(const struct ivr_vad *v, const float *xw, uint32_t m, v4sf *re, v4sf *im)
 {
 	if (m >= v->hop) { /* win / 2 = hop: a multiple of 4 */
-		*re = *im = splat(0.0f);
+		*re = *im = v4_splat(0.0f);
 		return;
 	}
-	const v4sf a = ld(xw + 2 * m), b = ld(xw + 2 * m + 4);
+	const v4sf a = v4_ld(xw + 2 * m), b = v4_ld(xw + 2 * m + 4);
 	*re = __builtin_shufflevector(a, b, 0, 2, 4, 6);
 	*im = __builtin_shufflevector(a, b, 1, 3, 5, 7);
 }
@@ -519,8 +493,8 @@ static void fft_half(const struct ivr_vad *v, const float *xw, struct vad_scratc
 		const v4sf orr[4] = { o0r, o1r, o2r, o3r }, oii[4] = { o0i, o1i, o2i, o3i };
 		for (uint32_t l = 0; l < 4; l++) {
 			const uint32_t g = t->grp[r + l];
-			st(re + g, orr[l]);
-			st(im + g, oii[l]);
+			v4_st(re + g, orr[l]);
+			v4_st(im + g, oii[l]);
 		}
 	}
 	/*
@@ -533,30 +507,30 @@ static void fft_half(const struct ivr_vad *v, const float *xw, struct vad_scratc
 		for (uint32_t i = 0; i < n; i += 4 * h) {
 			for (uint32_t k = 0; k < h; k += 4) {
 				const uint32_t a = i + k;
-				v4sf r0 = ld(re + a), i0 = ld(im + a);
-				v4sf r1 = ld(re + a + h), i1 = ld(im + a + h);
-				v4sf r2 = ld(re + a + 2 * h), i2 = ld(im + a + 2 * h);
-				v4sf r3 = ld(re + a + 3 * h), i3 = ld(im + a + 3 * h);
+				v4sf r0 = v4_ld(re + a), i0 = v4_ld(im + a);
+				v4sf r1 = v4_ld(re + a + h), i1 = v4_ld(im + a + h);
+				v4sf r2 = v4_ld(re + a + 2 * h), i2 = v4_ld(im + a + 2 * h);
+				v4sf r3 = v4_ld(re + a + 3 * h), i3 = v4_ld(im + a + 3 * h);
 				cbfly(&r0, &i0, &r1, &i1, t->tw_re + h + k, t->tw_im + h + k);
 				cbfly(&r2, &i2, &r3, &i3, t->tw_re + h + k, t->tw_im + h + k);
 				cbfly(&r0, &i0, &r2, &i2, t->tw_re + 2 * h + k,
 				      t->tw_im + 2 * h + k);
 				cbfly(&r1, &i1, &r3, &i3, t->tw_re + 3 * h + k,
 				      t->tw_im + 3 * h + k);
-				st(re + a, r0), st(im + a, i0);
-				st(re + a + h, r1), st(im + a + h, i1);
-				st(re + a + 2 * h, r2), st(im + a + 2 * h, i2);
-				st(re + a + 3 * h, r3), st(im + a + 3 * h, i3);
+				v4_st(re + a, r0), v4_st(im + a, i0);
+				v4_st(re + a + h, r1), v4_st(im + a + h, i1);
+				v4_st(re + a + 2 * h, r2), v4_st(im + a + 2 * h, i2);
+				v4_st(re + a + 3 * h, r3), v4_st(im + a + 3 * h, i3);
 			}
 		}
 	}
 	if (h < n) {
 		for (uint32_t k = 0; k < h; k += 4) { /* h = n / 2: one group */
-			v4sf r0 = ld(re + k), i0 = ld(im + k);
-			v4sf r1 = ld(re + k + h), i1 = ld(im + k + h);
+			v4sf r0 = v4_ld(re + k), i0 = v4_ld(im + k);
+			v4sf r1 = v4_ld(re + k + h), i1 = v4_ld(im + k + h);
 			cbfly(&r0, &i0, &r1, &i1, t->tw_re + h + k, t->tw_im + h + k);
-			st(re + k, r0), st(im + k, i0);
-			st(re + k + h, r1), st(im + k + h, i1);
+			v4_st(re + k, r0), v4_st(im + k, i0);
+			v4_st(re + k + h, r1), v4_st(im + k + h, i1);
 		}
 	}
 }
@@ -575,19 +549,19 @@ static float band_power(const struct ivr_vad *v, const float *xw, struct vad_scr
 		/* Split: X[k] = E + W^k O with E = (Z[k] + Z*[M-k]) / 2, O = (Z[k] - Z*[M-k]) / 2j.
 		 */
 		const uint32_t b = 4 * i, km = half - (K_LO + b) - 3;
-		const v4sf zr = ld(sc->z_re + K_LO + b), zi = ld(sc->z_im + K_LO + b);
+		const v4sf zr = v4_ld(sc->z_re + K_LO + b), zi = v4_ld(sc->z_im + K_LO + b);
 		/* Z*[M - k] for the same 4 bins: M-k runs down, so load 4 and reverse. */
-		const v4sf cr =
-			__builtin_shufflevector(ld(sc->z_re + km), ld(sc->z_re + km), 3, 2, 1, 0);
-		const v4sf ci =
-			-__builtin_shufflevector(ld(sc->z_im + km), ld(sc->z_im + km), 3, 2, 1, 0);
+		const v4sf cr = __builtin_shufflevector(v4_ld(sc->z_re + km), v4_ld(sc->z_re + km),
+							3, 2, 1, 0);
+		const v4sf ci = -__builtin_shufflevector(v4_ld(sc->z_im + km), v4_ld(sc->z_im + km),
+							 3, 2, 1, 0);
 		const v4sf er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
 		const v4sf dr = 0.5f * (zr - cr), di = 0.5f * (zi - ci);
 		const v4sf or_ = di, oi = -dr; /* (d) / j */
-		const v4sf spr = ld(t->sp_re + b), spi = ld(t->sp_im + b);
+		const v4sf spr = v4_ld(t->sp_re + b), spi = v4_ld(t->sp_im + b);
 		const v4sf xr = er + spr * or_ - spi * oi;
 		const v4sf xi = ei + spr * oi + spi * or_;
-		st(pw + b, xr * xr + xi * xi + POWER_FLOOR);
+		v4_st(pw + b, xr * xr + xi * xi + POWER_FLOOR);
 	}
 	/* The pad lane and the guards repeat the edge bins (MCRA's 3-tap smoothing). */
 	pw[NB] = pw[NB - 1];
@@ -632,30 +606,30 @@ static void floor_track(struct ivr_vad *v, float tot)
 static void mcra_update(struct ivr_vad *v, const float *pw, float tot, int speech, uint32_t step,
 			uint32_t count)
 {
-	const v4sf as = splat(v->a_s[step]), ap = splat(v->a_p[step]);
-	const v4sf one = splat(1.0f), delta = splat(MCRA_DELTA);
-	v4sf lam_acc = splat(0.0f), lam_last = lam_acc;
+	const v4sf as = v4_splat(v->a_s[step]), ap = v4_splat(v->a_p[step]);
+	const v4sf one = v4_splat(1.0f), delta = v4_splat(MCRA_DELTA);
+	v4sf lam_acc = v4_splat(0.0f), lam_last = lam_acc;
 	for (uint32_t i = 0; i < NVEC; i++) {
 		const uint32_t b = 4 * i;
 		/* 3-tap frequency smoothing (Cohen: window b over neighbours). */
-		const v4sf pb = ld(pw + b);
-		const v4sf sf = 0.25f * ld(pw + b - 1) + 0.5f * pb + 0.25f * ld(pw + b + 1);
-		const v4sf s = as * ld(v->s + b) + (one - as) * sf;
-		st(v->s + b, s);
-		const v4sf smin = vmin(ld(v->s_min + b), s);
-		st(v->s_min + b, smin);
-		st(v->s_tmp + b, vmin(ld(v->s_tmp + b), s));
+		const v4sf pb = v4_ld(pw + b);
+		const v4sf sf = 0.25f * v4_ld(pw + b - 1) + 0.5f * pb + 0.25f * v4_ld(pw + b + 1);
+		const v4sf s = as * v4_ld(v->s + b) + (one - as) * sf;
+		v4_st(v->s + b, s);
+		const v4sf smin = vmin(v4_ld(v->s_min + b), s);
+		v4_st(v->s_min + b, smin);
+		v4_st(v->s_tmp + b, vmin(v4_ld(v->s_tmp + b), s));
 		const v4sf ind = (v4sf)((v4si)one & (s > delta * smin));
-		const v4sf p = ap * ld(v->p + b) + (one - ap) * ind;
-		st(v->p + b, p);
-		v4sf lam = ld(v->lambda + b);
+		const v4sf p = ap * v4_ld(v->p + b) + (one - ap) * ind;
+		v4_st(v->p + b, p);
+		v4sf lam = v4_ld(v->lambda + b);
 		if (!speech) {
 			const v4sf ad1 = MCRA_ALPHA_D + (1.0f - MCRA_ALPHA_D) * p;
 			v4sf ad = ad1;
 			for (uint32_t k = 1; k < step; k++)
 				ad *= ad1;
 			lam = ad * lam + (one - ad) * pb;
-			st(v->lambda + b, lam);
+			v4_st(v->lambda + b, lam);
 		}
 		/* band_sum()'s order: the pad lane left out */
 		if (i < NVEC - 1)
@@ -667,17 +641,17 @@ static void mcra_update(struct ivr_vad *v, const float *pw, float tot, int speec
 	const float lam = hsum(lam_acc) + (lam_last[0] + lam_last[1] + lam_last[2]);
 	floor_track(v, tot);
 	if (lam < MIN_BIAS * v->tot_min) {
-		const v4sf up = splat(MIN_BIAS * v->tot_min / lam);
+		const v4sf up = v4_splat(MIN_BIAS * v->tot_min / lam);
 		for (uint32_t i = 0; i < NVEC; i++)
-			st(v->lambda + 4 * i, ld(v->lambda + 4 * i) * up);
+			v4_st(v->lambda + 4 * i, v4_ld(v->lambda + 4 * i) * up);
 	}
 	v->mcra_count += count;
 	if (v->mcra_count >= MCRA_L) {
 		v->mcra_count = 0;
 		for (uint32_t i = 0; i < NVEC; i++) {
-			const v4sf s = ld(v->s + 4 * i);
-			st(v->s_min + 4 * i, vmin(ld(v->s_tmp + 4 * i), s));
-			st(v->s_tmp + 4 * i, s);
+			const v4sf s = v4_ld(v->s + 4 * i);
+			v4_st(v->s_min + 4 * i, vmin(v4_ld(v->s_tmp + 4 * i), s));
+			v4_st(v->s_tmp + 4 * i, s);
 		}
 	}
 }
@@ -691,23 +665,23 @@ static void mcra_update(struct ivr_vad *v, const float *pw, float tot, int speec
  */
 static float mean_llr(struct ivr_vad *v, const float *pw)
 {
-	const v4sf one = splat(1.0f), gmax = splat(GAMMA_MAX), ximin = splat(XI_MIN);
+	const v4sf one = v4_splat(1.0f), gmax = v4_splat(GAMMA_MAX), ximin = v4_splat(XI_MIN);
 	const v4si pad = { 0, 0, 0, -1 }; /* the pad lane of the last vector */
-	v4sf acc = splat(0.0f), mant = one;
+	v4sf acc = v4_splat(0.0f), mant = one;
 	v4si expo = { 0, 0, 0, 0 };
 	for (uint32_t i = 0; i < NVEC; i++) {
 		const uint32_t b = 4 * i;
-		const v4sf g = vmin(ld(pw + b) / ld(v->lambda + b), gmax);
-		const v4sf xi = vmax(DD_ALPHA * ld(v->a2 + b) +
-					     (1.0f - DD_ALPHA) * vmax(g - one, splat(0.0f)),
+		const v4sf g = vmin(v4_ld(pw + b) / v4_ld(v->lambda + b), gmax);
+		const v4sf xi = vmax(DD_ALPHA * v4_ld(v->a2 + b) +
+					     (1.0f - DD_ALPHA) * vmax(g - one, v4_splat(0.0f)),
 				     ximin);
 		v4sf ox = one + xi;
 		const v4sf gain = xi / ox;
 		v4sf lr = g * gain;
-		st(v->a2 + b, gain * lr);
+		v4_st(v->a2 + b, gain * lr);
 		if (i == NVEC - 1) {
 			lr = (v4sf)(~pad & (v4si)lr);
-			ox = sel(pad, one, ox);
+			ox = v4_sel(pad, one, ox);
 		}
 		acc += lr;
 		const v4si bits = (v4si)ox;
@@ -728,15 +702,15 @@ static float window_level(const struct ivr_vad *v, float *xw)
 	const float *w = tab(v)->window;
 	const uint32_t hop = v->hop;
 	const float *x0 = win_at(v, 0), *x1 = win_at(v, hop);
-	v4sf acc = splat(0.0f);
+	v4sf acc = v4_splat(0.0f);
 	for (uint32_t i = 0; i < hop; i += 4) {
-		const v4sf y = ld(x0 + i) * ld(w + i);
-		st(xw + i, y);
+		const v4sf y = v4_ld(x0 + i) * v4_ld(w + i);
+		v4_st(xw + i, y);
 		acc += y * y;
 	}
 	for (uint32_t i = 0; i < hop; i += 4) {
-		const v4sf y = ld(x1 + i) * ld(w + hop + i);
-		st(xw + hop + i, y);
+		const v4sf y = v4_ld(x1 + i) * v4_ld(w + hop + i);
+		v4_st(xw + hop + i, y);
 		acc += y * y;
 	}
 	return hsum(acc) * v->inv_w2;
@@ -760,9 +734,9 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 	float *h = v->hist + v->hist_new * hop;
 	for (uint32_t i = 0; i < hop; i += 4) {
 		/* NaN/Inf (exponent all ones) become 0 */
-		const v4sf s = ld(x + i);
+		const v4sf s = v4_ld(x + i);
 		const v4si fin = ((v4si)s & 0x7f800000) != 0x7f800000;
-		st(h + i, (v4sf)((v4si)s & fin));
+		v4_st(h + i, (v4sf)((v4si)s & fin));
 	}
 	/*
 	 * Pre-gate (see GATE_NOISE): under both the loudness gate below (so
@@ -888,11 +862,11 @@ static int block(struct ivr_vad *v, const float *restrict x, float *llr, float *
 		mcra_update(v, pw, total, raw || v->hang_left, smooth, steps);
 	}
 
-	const v4sf fl = splat(POWER_FLOOR);
-	v4sf acc = splat(0.0f);
+	const v4sf fl = v4_splat(POWER_FLOOR);
+	v4sf acc = v4_splat(0.0f);
 	for (uint32_t i = 0; i < NVEC; i++) {
-		const v4sf lam = vmax(ld(v->lambda + 4 * i), fl);
-		st(v->lambda + 4 * i, lam);
+		const v4sf lam = vmax(v4_ld(v->lambda + 4 * i), fl);
+		v4_st(v->lambda + 4 * i, lam);
 		if (i < NVEC - 1)
 			acc += lam;
 		else

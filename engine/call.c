@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/vec4.h"
 #include "dsp/faxtone.h"
 #include "dsp/resample.h"
 #include "dsp/rfc4733.h"
@@ -614,8 +615,6 @@ void ivr_call_dtmf_tx(struct ivr_call *c, float *out, size_t n_samples)
 		out[i] += tone[i];
 }
 
-typedef float v4sf __attribute__((vector_size(16)));
-
 /*
  * out[i] += src[i], four lanes at a time: gcc -O2 leaves the plain loop scalar (it would
  * need a run-time overlap check and a tail), and the prompt's add was ~800 of the 1,390
@@ -624,13 +623,8 @@ typedef float v4sf __attribute__((vector_size(16)));
 static void add_f32(float *restrict out, const float *restrict src, size_t n)
 {
 	size_t i = 0;
-	for (; i + 4 <= n; i += 4) {
-		v4sf a, b;
-		memcpy(&a, out + i, sizeof(a));
-		memcpy(&b, src + i, sizeof(b));
-		a += b;
-		memcpy(out + i, &a, sizeof(a));
-	}
+	for (; i + 4 <= n; i += 4)
+		v4_st(out + i, v4_ld(out + i) + v4_ld(src + i));
 	for (; i < n; i++)
 		out[i] += src[i];
 }

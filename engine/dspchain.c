@@ -21,6 +21,7 @@
 
 #include <stdlib.h>
 
+#include "common/vec4.h"
 #include "dsp/aec.h"
 #include "dsp/dtmf.h"
 #include "dsp/faxtone.h"
@@ -571,8 +572,6 @@ static void handoff(struct ivr_dspchain *ch, struct ivr_ring *asr, const struct 
 
 /* ------------------------------------------------------------------ frame */
 
-typedef float v4sf __attribute__((vector_size(16)));
-typedef int32_t v4si __attribute__((vector_size(16)));
 typedef int16_t v4hi __attribute__((vector_size(8)));
 
 /*
@@ -588,8 +587,7 @@ static void frame_to_s16(int16_t *restrict out, const float *restrict in, size_t
 	const v4sf lo = { -32768.0f, -32768.0f, -32768.0f, -32768.0f };
 	const v4sf magic = { 12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f };
 	for (size_t i = 0; i < n; i += 4) { /* n: 160 or 320, a multiple of 4 */
-		v4sf x;
-		memcpy(&x, in + i, sizeof(x));
+		const v4sf x = v4_ld(in + i);
 		const v4si num = x == x;
 		v4sf v = x * 32768.0f;
 		v4si m = v > hi;
@@ -610,7 +608,7 @@ static void s16_to_frame(float *restrict out, const int16_t *restrict in, size_t
 		memcpy(&h, in + i, sizeof(h));
 		const v4sf x = __builtin_convertvector(__builtin_convertvector(h, v4si), v4sf) *
 			       (1.0f / 32768.0f);
-		memcpy(out + i, &x, sizeof(x));
+		v4_st(out + i, x);
 	}
 }
 
@@ -622,9 +620,7 @@ static bool silent(const float *x, size_t n)
 	const v4sf lim = { SILENT_ABS, SILENT_ABS, SILENT_ABS, SILENT_ABS };
 	v4si quiet = { -1, -1, -1, -1 };
 	for (size_t i = 0; i < n; i += 4) {
-		v4sf v;
-		memcpy(&v, x + i, sizeof(v));
-		const v4sf a = (v4sf)((v4si)v & 0x7fffffff);
+		const v4sf a = (v4sf)((v4si)v4_ld(x + i) & 0x7fffffff);
 		quiet &= (a < lim) | (a != a);
 	}
 	return (quiet[0] & quiet[1] & quiet[2] & quiet[3]) != 0;
