@@ -136,6 +136,15 @@ static uint32_t get_le32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* The f32 that put_f32() / the n-best writer stored as its little-endian bits. */
+static float get_le_f32(const unsigned char *p)
+{
+	uint32_t u = get_le32(p);
+	float f;
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
 static void put_str(struct enc *e, uint8_t key, const char *s)
 {
 	if (!s)
@@ -516,10 +525,7 @@ int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, ch
 				jw_cstr(&j, "null");
 				malformed = 1;
 			} else {
-				uint32_t u = get_le32(v);
-				float f;
-				memcpy(&f, &u, 4);
-				jw_fmt_f32(&j, f);
+				jw_fmt_f32(&j, get_le_f32(v));
 			}
 			break;
 		case K_KV: {
@@ -544,12 +550,7 @@ int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, ch
 			jw_cstr(&j, "{\"text\":");
 			jw_str(&j, v + 4, vl - 4);
 			jw_cstr(&j, ",\"confidence\":");
-			{
-				uint32_t u = get_le32(v);
-				float f;
-				memcpy(&f, &u, 4);
-				jw_fmt_f32(&j, f);
-			}
+			jw_fmt_f32(&j, get_le_f32(v));
 			jw_raw(&j, "}", 1);
 			break;
 		case K_HYP:
@@ -566,12 +567,7 @@ int ivr_event_to_json(const struct ivr_shmring_rec *rec, const void *payload, ch
 			else
 				jw_cstr(&j, "null");
 			jw_cstr(&j, ",\"confidence\":");
-			{
-				uint32_t u = get_le32(v);
-				float f;
-				memcpy(&f, &u, 4);
-				jw_fmt_f32(&j, f);
-			}
+			jw_fmt_f32(&j, get_le_f32(v));
 			jw_raw(&j, "}", 1);
 			break;
 		case K_STEP:
