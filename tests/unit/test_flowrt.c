@@ -152,6 +152,26 @@ static struct ivr_flowrt *started(struct ivr_flow *f, uint64_t now_ms, struct iv
 	return rt;
 }
 
+/*
+ * Most cases begin the same way: declare the bank flow f, the action list o and
+ * rt, a runtime started at @now_ms (its first actions in o); without the bank
+ * file the case is skipped.  A macro because it declares the case's variables.
+ */
+#define BANK_STARTED(now_ms)                                                                       \
+	struct ivr_flow *f = load_bank();                                                          \
+	if (!f)                                                                                    \
+		return IVR_TEST_SKIP;                                                              \
+	struct ivr_flowrt_out o;                                                                   \
+	struct ivr_flowrt *rt = started(f, now_ms, &o)
+
+/* End of a case: free @rt and @f; the case's checks decide pass or fail. */
+static int finish(struct ivr_flowrt *rt, struct ivr_flow *f)
+{
+	ivr_flowrt_free(rt);
+	ivr_flow_free(f);
+	return IVR_TEST_PASS;
+}
+
 /* ---- cases ---- */
 
 IVR_TEST(test_start_plays_and_arms_recognition)
@@ -173,18 +193,12 @@ IVR_TEST(test_start_plays_and_arms_recognition)
 	ivr_check(index_of(&o, IVR_FLOWRT_PUBLISH) < index_of(&o, IVR_FLOWRT_PLAY));
 	ivr_check_int_eq(o.dropped, 0);
 	ivr_check_int_eq(ivr_flowrt_start(rt, 1000, &o), -EALREADY);
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_digit_barges_in_and_routes)
 {
-	struct ivr_flow *f = load_bank();
-	if (!f)
-		return IVR_TEST_SKIP;
-	struct ivr_flowrt_out o;
-	struct ivr_flowrt *rt = started(f, 0, &o);
+	BANK_STARTED(0);
 	/* "1" mid-prompt: dtmf published, prompt stopped, recognition off, main -> balance */
 	ivr_check(ivr_flowrt_digit(rt, '1', IVR_EVENT_DTMF_INBAND, 80, 1500, &o) > 0);
 	const struct ivr_event *d = find_ev(&o, IVR_EVENT_DTMF, 0);
@@ -211,18 +225,12 @@ IVR_TEST(test_digit_barges_in_and_routes)
 	/* "9" -> back to main (self-service returns to a node) */
 	ivr_check(ivr_flowrt_digit(rt, '9', IVR_EVENT_DTMF_RFC4733, 100, 10000, &o) > 0);
 	ivr_check(entered(&o) && !strcmp(entered(&o), "main"));
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_speech_barge_in_and_intent)
 {
-	struct ivr_flow *f = load_bank();
-	if (!f)
-		return IVR_TEST_SKIP;
-	struct ivr_flowrt_out o;
-	struct ivr_flowrt *rt = started(f, 0, &o);
+	BANK_STARTED(0);
 	uint32_t turn = reco_turn(&o);
 	ivr_check(ivr_flowrt_speech_start(rt, 2000, &o) > 0);
 	ivr_check_int_eq(count_type(&o, IVR_FLOWRT_STOP_PROMPT), 1);
@@ -257,18 +265,12 @@ IVR_TEST(test_speech_barge_in_and_intent)
 	ivr_check_int_eq(st.barge_ins, 1);
 	/* the same result again is stale (its turn is over) */
 	ivr_check_int_eq(ivr_flowrt_result(rt, &res, 4000, &o), 0);
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_same_turn_first_input_wins)
 {
-	struct ivr_flow *f = load_bank();
-	if (!f)
-		return IVR_TEST_SKIP;
-	struct ivr_flowrt_out o;
-	struct ivr_flowrt *rt = started(f, 0, &o);
+	BANK_STARTED(0);
 	uint32_t turn = reco_turn(&o);
 	(void)ivr_flowrt_speech_start(rt, 1000, &o);
 	/* the digit decides the turn before the recogniser answers */
@@ -292,9 +294,7 @@ IVR_TEST(test_same_turn_first_input_wins)
 	};
 	ivr_check(ivr_flowrt_result(rt, &res, 2600, &o) > 0);
 	ivr_check(entered(&o) && !strcmp(entered(&o), "activate"));
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_no_input_reprompt_then_escalate)
@@ -350,9 +350,7 @@ IVR_TEST(test_no_input_reprompt_then_escalate)
 	/* nothing more happens after the transfer */
 	ivr_check_int_eq(ivr_flowrt_tick(rt, t + 100000, &o), 0);
 	ivr_check_int_eq(ivr_flowrt_digit(rt, '1', 0, 80, t + 100000, &o), 0);
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_no_match_reprompt_then_escalate)
@@ -401,9 +399,7 @@ IVR_TEST(test_no_match_reprompt_then_escalate)
 	ivr_check(ivr_flowrt_result(rt, &res, 900, &o) > 0);
 	ivr_check(find_ev(&o, IVR_EVENT_NO_MATCH, 0)->u.miss.count == 2);
 	ivr_check(find(&o, IVR_FLOWRT_TRANSFER) != NULL);
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_key0_from_every_node)
@@ -447,11 +443,7 @@ IVR_TEST(test_key0_from_every_node)
 
 IVR_TEST(test_star_repeats_prompt)
 {
-	struct ivr_flow *f = load_bank();
-	if (!f)
-		return IVR_TEST_SKIP;
-	struct ivr_flowrt_out o;
-	struct ivr_flowrt *rt = started(f, 0, &o);
+	BANK_STARTED(0);
 	uint32_t id1 = last_play_id(&o);
 	/* mid-prompt: stop, play from the start, new id; the old id is stale */
 	ivr_check(ivr_flowrt_digit(rt, '*', 0, 80, 1000, &o) > 0);
@@ -472,18 +464,12 @@ IVR_TEST(test_star_repeats_prompt)
 	ivr_flowrt_get_stats(rt, &st);
 	ivr_check_int_eq(st.barge_ins, 0);
 	ivr_check_int_eq(st.no_match_total, 0);
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_sensitive_node_masks_digits)
 {
-	struct ivr_flow *f = load_bank();
-	if (!f)
-		return IVR_TEST_SKIP;
-	struct ivr_flowrt_out o;
-	struct ivr_flowrt *rt = started(f, 0, &o);
+	BANK_STARTED(0);
 	(void)ivr_flowrt_digit(rt, '2', 0, 80, 500, &o); /* payments: sensitive */
 	ivr_check(entered(&o) && !strcmp(entered(&o), "payments"));
 	(void)ivr_flowrt_digit(rt, '7', 0, 80, 900, &o); /* unmapped: no-match */
@@ -510,18 +496,12 @@ IVR_TEST(test_sensitive_node_masks_digits)
 	ivr_check(to_json(&x->ev, json, sizeof(json)) > 0);
 	ivr_check_msg(!strstr(json, "payments: dtmf 7") && !strstr(json, "payments: dtmf 0"), "%s",
 		      json);
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_handoff_record)
 {
-	struct ivr_flow *f = load_bank();
-	if (!f)
-		return IVR_TEST_SKIP;
-	struct ivr_flowrt_out o;
-	struct ivr_flowrt *rt = started(f, 100000, &o);
+	BANK_STARTED(100000);
 	uint32_t turn = reco_turn(&o);
 	(void)ivr_flowrt_speech_start(rt, 102000, &o);
 	int cards = ivr_flow_find_intent(&f->nodes[node_idx(f, "main")], "cards");
@@ -563,9 +543,7 @@ IVR_TEST(test_handoff_record)
 	ivr_check_msg(strstr(json, "\"reason\":\"intent\"") && strstr(json, "card_fraud") &&
 			      strstr(json, "\"ivr_ms\":6500"),
 		      "%s", json);
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_complaint_and_self_service_end)
@@ -618,9 +596,7 @@ IVR_TEST(test_complaint_and_self_service_end)
 	ivr_check_int_eq(count_type(&o, IVR_FLOWRT_HANGUP), 0);
 	(void)ivr_flowrt_prompt_done(rt, last_play_id(&o), 8000, &o);
 	ivr_check_int_eq(count_type(&o, IVR_FLOWRT_HANGUP), 1);
-	ivr_flowrt_free(rt);
-	ivr_flow_free(f);
-	return IVR_TEST_PASS;
+	return finish(rt, f);
 }
 
 IVR_TEST(test_bad_input_and_loop_guard)
