@@ -18,14 +18,6 @@
 #include "engine/api.h"
 #include "engine/control.h"
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -99,18 +91,14 @@ int main(int argc, char **argv)
 			cfg.bind_addr = optarg;
 			break;
 		case 'w':
-			if (ivr_cli_parse_uint(optarg, 256, &v) < 0 || v == 0) {
-				fprintf(stderr, "ivr-engine: bad --workers '%s' (1..256)\n",
-					optarg);
+			if (ivr_cli_uint_opt("ivr-engine", "workers", optarg, 1, 256, &v) < 0)
 				return 2;
-			}
 			cfg.n_workers = (unsigned)v;
 			break;
 		case 'm':
-			if (ivr_cli_parse_uint(optarg, (1ul << 24) - 1, &v) < 0 || v == 0) {
-				fprintf(stderr, "ivr-engine: bad --max-calls '%s'\n", optarg);
+			if (ivr_cli_uint_opt("ivr-engine", "max-calls", optarg, 1, (1ul << 24) - 1,
+					     &v) < 0)
 				return 2;
-			}
 			cfg.max_calls = (uint32_t)v;
 			break;
 		case 'r':
@@ -123,11 +111,8 @@ int main(int argc, char **argv)
 			cfg.flows_dir = optarg;
 			break;
 		case 'a':
-			if (ivr_cli_parse_uint(optarg, 64, &v) < 0 || v == 0) {
-				fprintf(stderr, "ivr-engine: bad --asr-threads '%s' (1..64)\n",
-					optarg);
+			if (ivr_cli_uint_opt("ivr-engine", "asr-threads", optarg, 1, 64, &v) < 0)
 				return 2;
-			}
 			cfg.asr_threads = (unsigned)v;
 			break;
 		case 'P':
@@ -136,12 +121,8 @@ int main(int argc, char **argv)
 		case 'M':
 			cfg.moh_file = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return ivr_cli_usage(usage, c);
 		}
 	}
 	if (optind < argc) {
@@ -175,7 +156,7 @@ int main(int argc, char **argv)
 		ivr_engine_free(e);
 		return 1;
 	}
-	ivr_cli_on_stop_signals(on_signal);
+	ivr_cli_on_stop_signals();
 	signal(SIGPIPE, SIG_IGN);
 	struct ivr_engine_stats st;
 	ivr_engine_get_stats(e, &st);
@@ -185,7 +166,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivr-engine: control on %s, ", control);
 	fprintf(stderr, "io=%s workers=%u max_calls=%u slot=%zu bytes\n", ivr_engine_io_backend(e),
 		st.n_workers, st.max_calls, st.slot_bytes);
-	while (!stop_flag)
+	while (!ivr_cli_stop)
 		pause();
 	ivr_control_stop(ctl);
 	ivr_engine_free(e);

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "common/shmring.h"
 #include "dsp/g711.h"
 #include "dsp/rfc4733.h"
@@ -417,18 +418,12 @@ int main(int argc, char **argv)
 		case 'C':
 			snprintf(cache, sizeof(cache), "%s", optarg);
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return ivr_cli_usage(usage, o);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return ivr_cli_usage(usage, 0);
 	char flows_default[512];
 	snprintf(flows_default, sizeof(flows_default), "%s/grammars", IVR_SOURCE_DIR);
 	cache_dir = cache;

@@ -22,14 +22,6 @@
 #include "common/shmring.h"
 #include "engine/events.h"
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ivr-events --ring NAME [--from oldest|newest] [--count N] "
@@ -38,64 +30,32 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *ring = NULL;
-	enum ivr_shmring_from from = IVR_SHMRING_FROM_NEWEST;
-	long long count = -1, timeout_ms = -1;
+	struct ivr_cli_ring_opts ro;
+	ivr_cli_ring_opts_init(&ro);
 	static const struct option opts[] = {
-		{ "ring", required_argument, NULL, 'r' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "timeout-ms", required_argument, NULL, 't' },
+		IVR_CLI_RING_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "r:f:n:t:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			ring = optarg;
-			break;
-		case 'f':
-			if (ivr_shmring_from_parse(optarg, &from) < 0) {
-				fprintf(stderr, "ivr-events: --from must be oldest or newest\n");
-				return 2;
-			}
-			break;
-		case 'n':
-		case 't': {
-			long long v;
-			if (ivr_cli_parse_count(optarg, &v) < 0) {
-				fprintf(stderr, "ivr-events: --%s needs a number >= 0\n",
-					c == 'n' ? "count" : "timeout-ms");
-				return 2;
-			}
-			if (c == 'n')
-				count = v;
-			else
-				timeout_ms = v;
-			break;
-		}
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
+		int taken = ivr_cli_ring_opt(&ro, "ivr-events", c, optarg);
+		if (taken < 0)
 			return 2;
-		}
+		if (!taken)
+			return ivr_cli_usage(usage, c);
 	}
-	if (!ring || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (!ro.ring || optind != argc)
+		return ivr_cli_usage(usage, 0);
 
 	struct ivr_shmring_reader r;
-	int rc = ivr_shmring_reader_open(&r, ring, from);
+	int rc = ivr_shmring_reader_open(&r, ro.ring, ro.from);
 	if (rc < 0) {
 		fprintf(stderr, "ivr-events: %s\n", r.why);
 		return 2;
 	}
 	/* The signal interrupts the futex wait (no SA_RESTART), so we exit promptly. */
-	ivr_cli_on_stop_signals(on_signal);
+	ivr_cli_on_stop_signals();
 
 	size_t cap = ivr_shmring_reader_max_record(&r);
 	unsigned char *buf = malloc(cap);
@@ -108,7 +68,7 @@ int main(int argc, char **argv)
 	long long printed = 0;
 	int status = 0;
 	struct ivr_shmring_rec rec;
-	while (!stop && (count < 0 || printed < count)) {
+	while (!ivr_cli_stop && (ro.count < 0 || printed < ro.count)) {
 		rc = ivr_shmring_read(&r, &rec, buf, cap);
 		if (rc == 1) {
 			(void)ivr_event_print(stdout, &rec, buf, js, jcap);
@@ -126,7 +86,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		rc = ivr_shmring_reader_wait(
-			&r, timeout_ms < 0 ? -1 : (int)IVR_MIN(timeout_ms, INT_MAX));
+			&r, ro.timeout_ms < 0 ? -1 : (int)IVR_MIN(ro.timeout_ms, INT_MAX));
 		if (rc == -ETIMEDOUT)
 			break;
 	}

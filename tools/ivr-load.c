@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "dsp/g711.h"
 #include "dsp/rfc4733.h"
 #include "dsp/tone.h"
@@ -452,12 +453,8 @@ int main(int argc, char **argv)
 		case 'j':
 			as_json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return ivr_cli_usage(usage, o);
 		}
 	}
 	bool alaw = !strcmp(codec, "PCMA");

@@ -86,14 +86,6 @@ static int ctl_fd = -1;
 static const char *ctl_path;
 static long long next_id = 1;
 static unsigned long long sent, failed;
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void copy_str(char *dst, size_t n, const char *src)
 {
 	snprintf(dst, n, "%s", src ? src : "");
@@ -501,28 +493,28 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *ring = NULL, *cfg = NULL;
-	enum ivr_shmring_from from = IVR_SHMRING_FROM_NEWEST;
-	long long count = -1, timeout_ms = -1, every_s = 0;
+	const char *cfg = NULL;
+	struct ivr_cli_ring_opts ro;
+	ivr_cli_ring_opts_init(&ro);
+	long long every_s = 0;
 	static const struct option opts[] = {
-		{ "ring", required_argument, NULL, 'r' },
+		IVR_CLI_RING_OPTIONS,
 		{ "config", required_argument, NULL, 'c' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "dry-run", no_argument, NULL, 'd' },
 		{ "print", no_argument, NULL, 'p' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "announce-every-s", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "r:c:C:dpf:n:t:a:h", opts, NULL)) != -1) {
+		int taken = ivr_cli_ring_opt(&ro, "ivr-router", o, optarg);
+		if (taken < 0)
+			return 2;
+		if (taken)
+			continue;
 		switch (o) {
-		case 'r':
-			ring = optarg;
-			break;
 		case 'c':
 			cfg = optarg;
 			break;
@@ -535,40 +527,19 @@ int main(int argc, char **argv)
 		case 'p':
 			print_cmds = 1;
 			break;
-		case 'f':
-			if (ivr_shmring_from_parse(optarg, &from) < 0) {
-				fprintf(stderr, "ivr-router: --from must be oldest or newest\n");
+		case 'a':
+			if (ivr_cli_parse_count(optarg, &every_s) < 0) {
+				fprintf(stderr,
+					"ivr-router: --announce-every-s needs a number >= 0\n");
 				return 2;
 			}
 			break;
-		case 'n':
-		case 't':
-		case 'a': {
-			long long v;
-			if (ivr_cli_parse_count(optarg, &v) < 0) {
-				fprintf(stderr, "ivr-router: -%c needs a number >= 0\n", o);
-				return 2;
-			}
-			if (o == 'n')
-				count = v;
-			else if (o == 't')
-				timeout_ms = v;
-			else
-				every_s = v;
-			break;
-		}
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return ivr_cli_usage(usage, o);
 		}
 	}
-	if (!ring || !cfg || (!ctl_path && !dry_run) || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (!ro.ring || !cfg || (!ctl_path && !dry_run) || optind != argc)
+		return ivr_cli_usage(usage, 0);
 	if (load_config(cfg) != 0)
 		return 2;
 	if (!dry_run) {
@@ -580,11 +551,11 @@ int main(int argc, char **argv)
 		}
 	}
 	struct ivr_shmring_reader r;
-	if (ivr_shmring_reader_open(&r, ring, from) != 0) {
+	if (ivr_shmring_reader_open(&r, ro.ring, ro.from) != 0) {
 		fprintf(stderr, "ivr-router: %s\n", r.why);
 		return 2;
 	}
-	ivr_cli_on_stop_signals(on_signal);
+	ivr_cli_on_stop_signals();
 
 	size_t cap = ivr_shmring_reader_max_record(&r), jcap = cap * 6 + 4096;
 	unsigned char *buf = malloc(cap);
@@ -595,7 +566,7 @@ int main(int argc, char **argv)
 	uint64_t next_announce =
 		every_s ? ivr_shmring_now_ns() + (uint64_t)every_s * 1000000000u : UINT64_MAX;
 	struct ivr_shmring_rec rec;
-	while (!stop && (count < 0 || (long long)records < count)) {
+	while (!ivr_cli_stop && (ro.count < 0 || (long long)records < ro.count)) {
 		int rc = ivr_shmring_read(&r, &rec, buf, cap);
 		if (rc == 1) {
 			records++;
@@ -621,16 +592,16 @@ int main(int argc, char **argv)
 				announce_changes(&queues[i], 1);
 			next_announce = now + (uint64_t)every_s * 1000000000u;
 		}
-		int wait_ms = timeout_ms < 0 ? -1 : (int)IVR_MIN(timeout_ms, INT_MAX);
+		int wait_ms = ro.timeout_ms < 0 ? -1 : (int)IVR_MIN(ro.timeout_ms, INT_MAX);
 		if (every_s) {
 			int until = (int)((next_announce - now) / 1000000u) + 1;
 			wait_ms = wait_ms < 0 ? until : IVR_MIN(wait_ms, until);
 		}
 		rc = ivr_shmring_reader_wait(&r, wait_ms);
-		if (rc == -ETIMEDOUT && timeout_ms >= 0 && !every_s)
+		if (rc == -ETIMEDOUT && ro.timeout_ms >= 0 && !every_s)
 			break;
-		if (rc == -ETIMEDOUT && timeout_ms >= 0 && every_s &&
-		    ivr_shmring_now_ns() - now >= (uint64_t)timeout_ms * 1000000u)
+		if (rc == -ETIMEDOUT && ro.timeout_ms >= 0 && every_s &&
+		    ivr_shmring_now_ns() - now >= (uint64_t)ro.timeout_ms * 1000000u)
 			break;
 	}
 	summary(records, lost);
