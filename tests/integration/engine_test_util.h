@@ -99,6 +99,21 @@ static inline void phone_remote(const struct phone *p, char *buf, size_t n)
 	snprintf(buf, n, "127.0.0.1:%u", p->port);
 }
 
+/*
+ * Create a call on @e that sends to @ph (already open), set up as @p says; its .remote is
+ * filled in here with the phone's address, and the call's local port goes to
+ * @ph->engine_port.  @return ivr_call_create()'s result (0 and *@id set, or negative errno).
+ */
+static inline int phone_call(struct ivr_engine *e, struct phone *ph,
+			     const struct ivr_call_params *p, uint64_t *id)
+{
+	char remote[64];
+	phone_remote(ph, remote, sizeof(remote));
+	struct ivr_call_params q = *p;
+	q.remote = remote;
+	return ivr_call_create(e, &q, id, &ph->engine_port);
+}
+
 /* Send one 20 ms PCMU frame (160 float samples) to the engine. */
 static inline void phone_send(struct phone *p, const float *pcm)
 {
@@ -354,6 +369,42 @@ static inline struct ivr_engine *test_engine(bool force_epoll, uint32_t max_call
 				      .max_calls = max_calls,
 				      .force_epoll = force_epoll };
 	return test_engine_start(&cfg);
+}
+
+/*
+ * test_engine() on ports from @*port_base, which then moves on by 400 (one case's span), so
+ * the next case of the same program does not meet this one's sockets in TIME_WAIT.
+ * NULL means "environment refused" (exit 77); @*port_base then stays.
+ */
+static inline struct ivr_engine *test_engine_next(bool force_epoll, uint32_t max_calls,
+						  uint16_t *port_base)
+{
+	struct ivr_engine *e = test_engine(force_epoll, max_calls, *port_base);
+	if (e)
+		*port_base = (uint16_t)(*port_base + 400);
+	return e;
+}
+
+/*
+ * Run @cases twice: first with *@use_epoll false (io_uring), then true (the epoll
+ * fallback), each pass under a "# <backend> path" heading.  Both I/O paths carry the same
+ * media, so each case is asserted on both.
+ */
+static inline void test_engine_both_paths(bool *use_epoll, void (*cases)(void))
+{
+	for (int pass = 0; pass < 2; pass++) {
+		*use_epoll = pass == 1;
+		printf("# %s path\n", *use_epoll ? "epoll" : "io_uring");
+		cases();
+	}
+}
+
+/* End of a case with one engine and one phone: close @ph, free @e, remove @path (a WAV). */
+static inline void test_engine_end(struct ivr_engine *e, struct phone *ph, const char *path)
+{
+	phone_close(ph);
+	ivr_engine_free(e);
+	unlink(path);
 }
 
 /*

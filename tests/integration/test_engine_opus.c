@@ -44,10 +44,9 @@ static double rms_db(const float *x, size_t n)
 
 IVR_TEST(test_opus_prompt)
 {
-	struct ivr_engine *e = test_engine(use_epoll, 4, port_base);
+	struct ivr_engine *e = test_engine_next(use_epoll, 4, &port_base);
 	if (!e)
 		return IVR_TEST_SKIP;
-	port_base += 400;
 	static float prompt[8000];
 	speechlike(prompt, 8000, 140);
 	char path[64];
@@ -55,13 +54,9 @@ IVR_TEST(test_opus_prompt)
 	ivr_check_int_eq(ivr_wav_write(path, prompt, 8000, 8000, IVR_WAV_PCM16), 0);
 	struct phone ph;
 	ivr_check_int_eq(phone_open(&ph), 0);
-	char remote[64];
-	phone_remote(&ph, remote, sizeof(remote));
-	struct ivr_call_params p = {
-		.remote = remote, .codec = "opus", .pt = OPUS_PT, .dtmf_pt = 101
-	};
+	struct ivr_call_params p = { .codec = "opus", .pt = OPUS_PT, .dtmf_pt = 101 };
 	uint64_t id;
-	ivr_check_int_eq(ivr_call_create(e, &p, &id, &ph.engine_port), 0);
+	ivr_check_int_eq(phone_call(e, &ph, &p, &id), 0);
 	ivr_check_int_eq(ivr_call_play(e, id, path, false, false), 0);
 	int oe = 0;
 	OpusDecoder *dec = opus_decoder_create(8000, 1, &oe);
@@ -127,18 +122,15 @@ IVR_TEST(test_opus_prompt)
 	struct ivr_call_params bad = { .codec = "opus", .pt = 200, .dtmf_pt = -1 };
 	ivr_check_int_eq(ivr_call_create(e, &bad, &id, NULL), -EINVAL);
 	ivr_check(strstr(ivr_engine_last_error(), "payload type") != NULL);
-	phone_close(&ph);
-	ivr_engine_free(e);
-	unlink(path);
+	test_engine_end(e, &ph, path);
 	return IVR_TEST_RESULT();
 }
 
 IVR_TEST(test_opus_record_and_loss)
 {
-	struct ivr_engine *e = test_engine(use_epoll, 4, port_base);
+	struct ivr_engine *e = test_engine_next(use_epoll, 4, &port_base);
 	if (!e)
 		return IVR_TEST_SKIP;
-	port_base += 400;
 	enum { N_FRAMES = 100, LOST = 60 };
 	static float voice[N_FRAMES * 160];
 	speechlike(voice, N_FRAMES * 160, 130);
@@ -147,13 +139,9 @@ IVR_TEST(test_opus_record_and_loss)
 		 (int)use_epoll);
 	struct phone ph;
 	ivr_check_int_eq(phone_open(&ph), 0);
-	char remote[64];
-	phone_remote(&ph, remote, sizeof(remote));
-	struct ivr_call_params p = {
-		.remote = remote, .codec = "OPUS", .pt = OPUS_PT, .dtmf_pt = -1
-	};
+	struct ivr_call_params p = { .codec = "OPUS", .pt = OPUS_PT, .dtmf_pt = -1 };
 	uint64_t id;
-	ivr_check_int_eq(ivr_call_create(e, &p, &id, &ph.engine_port), 0);
+	ivr_check_int_eq(phone_call(e, &ph, &p, &id), 0);
 	ivr_check_int_eq(ivr_call_record_start(e, id, rpath, "caller"), 0);
 	int oe = 0;
 	OpusEncoder *enc = opus_encoder_create(8000, 1, OPUS_APPLICATION_VOIP, &oe);
@@ -246,20 +234,19 @@ IVR_TEST(test_opus_record_and_loss)
 		}
 	}
 	ivr_audio_free(&a);
-	phone_close(&ph);
-	ivr_engine_free(e);
-	unlink(rpath);
+	test_engine_end(e, &ph, rpath);
 	return IVR_TEST_RESULT();
+}
+
+static void run_cases(void)
+{
+	ivr_test_run(test_opus_prompt);
+	ivr_test_run(test_opus_record_and_loss);
 }
 
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
-	for (int pass = 0; pass < 2; pass++) {
-		use_epoll = pass == 1;
-		printf("# %s path\n", use_epoll ? "epoll" : "io_uring");
-		ivr_test_run(test_opus_prompt);
-		ivr_test_run(test_opus_record_and_loss);
-	}
+	test_engine_both_paths(&use_epoll, run_cases);
 	return ivr_test_summary();
 }

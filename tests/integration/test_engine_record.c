@@ -67,11 +67,9 @@ IVR_TEST(test_record_channels)
 	ivr_check_int_eq(ivr_wav_write(ppath, prompt, 8000, 8000, IVR_WAV_PCM16), 0);
 	struct phone ph;
 	ivr_check_int_eq(phone_open(&ph), 0);
-	char remote[64];
-	phone_remote(&ph, remote, sizeof(remote));
-	struct ivr_call_params p = { .remote = remote, .pt = -1, .dtmf_pt = -1 };
+	struct ivr_call_params p = { .pt = -1, .dtmf_pt = -1 };
 	uint64_t id;
-	ivr_check_int_eq(ivr_call_create(e, &p, &id, &ph.engine_port), 0);
+	ivr_check_int_eq(phone_call(e, &ph, &p, &id), 0);
 	ivr_check_int_eq(ivr_call_record_start(e, id, rpath, NULL), 0);
 	ivr_check_int_eq(ivr_call_play(e, id, ppath, true, false), 0);
 	struct phone *phs[1] = { &ph };
@@ -168,11 +166,9 @@ IVR_TEST(test_record_pause)
 	snprintf(rpath, sizeof(rpath), "/tmp/ivr_rec_pause_%d.wav", (int)getpid());
 	struct phone ph;
 	ivr_check_int_eq(phone_open(&ph), 0);
-	char remote[64];
-	phone_remote(&ph, remote, sizeof(remote));
-	struct ivr_call_params p = { .remote = remote, .pt = -1, .dtmf_pt = -1 };
+	struct ivr_call_params p = { .pt = -1, .dtmf_pt = -1 };
 	uint64_t id;
-	ivr_check_int_eq(ivr_call_create(e, &p, &id, &ph.engine_port), 0);
+	ivr_check_int_eq(phone_call(e, &ph, &p, &id), 0);
 	ivr_check_int_eq(ivr_call_record_start(e, id, rpath, "caller"), 0);
 	/*
 	 * One continuous stream at real pace (an absolute timer that catches up), the pause
@@ -248,9 +244,7 @@ IVR_TEST(test_record_pause)
 		free(loud);
 	}
 	free(ch[0]);
-	phone_close(&ph);
-	ivr_engine_free(e);
-	unlink(rpath);
+	test_engine_end(e, &ph, rpath);
 	return IVR_TEST_RESULT();
 }
 

@@ -49,10 +49,9 @@ static double exact_snr(const float *ref, const float *got, size_t n, size_t max
 
 IVR_TEST(test_prompt_playback)
 {
-	struct ivr_engine *e = test_engine(use_epoll, 8, port_base);
+	struct ivr_engine *e = test_engine_next(use_epoll, 8, &port_base);
 	if (!e)
 		return IVR_TEST_SKIP;
-	port_base += 400;
 	static float prompt[8000];
 	speechlike(prompt, 8000, 140);
 	char path[64];
@@ -109,13 +108,9 @@ IVR_TEST(test_prompt_playback)
 	for (int retry = 0; retry < 2 && (first_ms < 0 || first_ms > 40); retry++) {
 		struct phone p2;
 		ivr_check_int_eq(phone_open(&p2), 0);
-		char r2[64];
-		phone_remote(&p2, r2, sizeof(r2));
-		struct ivr_call_params pp = {
-			.remote = r2, .codec = "PCMU", .pt = -1, .dtmf_pt = -1
-		};
+		struct ivr_call_params pp = { .codec = "PCMU", .pt = -1, .dtmf_pt = -1 };
 		uint64_t id2;
-		ivr_check_int_eq(ivr_call_create(e, &pp, &id2, &p2.engine_port), 0);
+		ivr_check_int_eq(phone_call(e, &p2, &pp, &id2), 0);
 		ivr_check_int_eq(ivr_call_play(e, id2, path, false, false), 0);
 		struct ivr_call_info i2 = { .first_prompt_ms = -1 };
 		for (int k = 0; k < 100 && i2.first_prompt_ms < 0; k++) {
@@ -140,18 +135,15 @@ IVR_TEST(test_prompt_playback)
 	}
 	ivr_check(!in.playing);
 	ivr_check_int_eq(ivr_call_destroy(e, id), 0);
-	phone_close(&ph);
-	ivr_engine_free(e);
-	unlink(path);
+	test_engine_end(e, &ph, path);
 	return IVR_TEST_RESULT();
 }
 
 IVR_TEST(test_garbage_and_flood)
 {
-	struct ivr_engine *e = test_engine(use_epoll, 8, port_base);
+	struct ivr_engine *e = test_engine_next(use_epoll, 8, &port_base);
 	if (!e)
 		return IVR_TEST_SKIP;
-	port_base += 400;
 	struct phone a, b, intruder;
 	ivr_check_int_eq(phone_open(&a), 0);
 	ivr_check_int_eq(phone_open(&b), 0);
@@ -243,17 +235,14 @@ IVR_TEST(test_garbage_and_flood)
 
 IVR_TEST(test_relatch)
 {
-	struct ivr_engine *e = test_engine(use_epoll, 4, port_base);
+	struct ivr_engine *e = test_engine_next(use_epoll, 4, &port_base);
 	if (!e)
 		return IVR_TEST_SKIP;
-	port_base += 400;
 	struct phone a, a2;
 	ivr_check_int_eq(phone_open(&a), 0);
-	char ra[64];
-	phone_remote(&a, ra, sizeof(ra));
-	struct ivr_call_params p = { .remote = ra, .pt = -1, .dtmf_pt = -1 };
+	struct ivr_call_params p = { .pt = -1, .dtmf_pt = -1 };
 	uint64_t id;
-	ivr_check_int_eq(ivr_call_create(e, &p, &id, &a.engine_port), 0);
+	ivr_check_int_eq(phone_call(e, &a, &p, &id), 0);
 	static float voice[8000 * 2]; /* 25 frames from A, then 40 from A2 */
 	speechlike(voice, 8000 * 2, 130);
 	uint64_t t = now_ns();
@@ -306,18 +295,15 @@ IVR_TEST(test_relatch)
 
 IVR_TEST(test_rtcp)
 {
-	struct ivr_engine *e = test_engine(use_epoll, 4, port_base);
+	struct ivr_engine *e = test_engine_next(use_epoll, 4, &port_base);
 	if (!e)
 		return IVR_TEST_SKIP;
-	port_base += 400;
 	struct phone ph, rc;
 	ivr_check_int_eq(phone_open(&ph), 0);
 	ivr_check_int_eq(phone_open(&rc), 0); /* our RTCP socket */
-	char remote[64];
-	phone_remote(&ph, remote, sizeof(remote));
-	struct ivr_call_params p = { .remote = remote, .pt = -1, .dtmf_pt = -1 };
+	struct ivr_call_params p = { .pt = -1, .dtmf_pt = -1 };
 	uint64_t id;
-	ivr_check_int_eq(ivr_call_create(e, &p, &id, &ph.engine_port), 0);
+	ivr_check_int_eq(phone_call(e, &ph, &p, &id), 0);
 	rc.engine_port = (uint16_t)(ph.engine_port + 1);
 	static float voice[8000];
 	speechlike(voice, 8000, 150);
@@ -390,10 +376,9 @@ IVR_TEST(test_rtcp)
 
 IVR_TEST(test_max_calls)
 {
-	struct ivr_engine *e = test_engine(use_epoll, 4, port_base);
+	struct ivr_engine *e = test_engine_next(use_epoll, 4, &port_base);
 	if (!e)
 		return IVR_TEST_SKIP;
-	port_base += 400;
 	struct ivr_call_params p = { .pt = -1, .dtmf_pt = -1 };
 	uint64_t ids[4], extra;
 	for (int i = 0; i < 4; i++)
@@ -407,18 +392,19 @@ IVR_TEST(test_max_calls)
 	return IVR_TEST_RESULT();
 }
 
+static void run_cases(void)
+{
+	ivr_test_run(test_prompt_playback);
+	ivr_test_run(test_garbage_and_flood);
+	ivr_test_run(test_max_calls);
+	ivr_test_run(test_relatch);
+	if (!use_epoll)
+		ivr_test_run(test_rtcp); /* 5 s: once is enough, the path is shared */
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
-	for (int pass = 0; pass < 2; pass++) {
-		use_epoll = pass == 1;
-		printf("# %s path\n", use_epoll ? "epoll" : "io_uring");
-		ivr_test_run(test_prompt_playback);
-		ivr_test_run(test_garbage_and_flood);
-		ivr_test_run(test_max_calls);
-		ivr_test_run(test_relatch);
-		if (!use_epoll)
-			ivr_test_run(test_rtcp); /* 5 s: once is enough, the path is shared */
-	}
+	test_engine_both_paths(&use_epoll, run_cases);
 	return ivr_test_summary();
 }
