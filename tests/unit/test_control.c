@@ -46,15 +46,21 @@ static const char *error_of(json_t *j)
 	return json_is_string(e) ? json_string_value(e) : "";
 }
 
+/* Send the request formatted from @fmt and @ap; return the parsed reply (caller decrefs). */
+__attribute__((format(printf, 1, 0))) static json_t *vrq(const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	return rq(line);
+}
+
 /* Send the request formatted from @fmt; true when the reply says ok. */
 __attribute__((format(printf, 1, 2))) static bool accepted(const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	json_t *j = vrq(fmt, ap);
 	va_end(ap);
-	json_t *j = rq(line);
 	bool r = ok(j);
 	json_decref(j);
 	return r;
@@ -63,15 +69,27 @@ __attribute__((format(printf, 1, 2))) static bool accepted(const char *fmt, ...)
 /* Send the request formatted from @fmt; true when it is refused with an error containing @why. */
 __attribute__((format(printf, 2, 3))) static bool refused(const char *why, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	json_t *j = vrq(fmt, ap);
 	va_end(ap);
-	json_t *j = rq(line);
 	bool r = j && !ok(j) && strstr(error_of(j), why);
 	json_decref(j);
 	return r;
+}
+
+/* A request on a call and its outcome: accepted (why NULL) or refused with @why in the error. */
+struct call_rq {
+	const char *why;
+	const char *fmt; /* the request; %lld (if any) is the call id */
+};
+
+/* Send the requests of @t in order, the call id @id formatted in; check each outcome. */
+static void check_call_rqs(const struct call_rq *t, size_t n, long long id)
+{
+	for (size_t i = 0; i < n; i++)
+		ivr_check_msg(t[i].why ? refused(t[i].why, t[i].fmt, id) : accepted(t[i].fmt, id),
+			      "%s", t[i].fmt);
 }
 
 static int start_engine(void)
@@ -315,23 +333,18 @@ IVR_TEST(test_call_ops)
 	ivr_check(port >= 32000 && port <= 32100 && port % 2 == 0);
 	json_decref(j);
 	char buf[512];
-	ivr_check(accepted(
-		"{\"id\":3,\"op\":\"set_vars\",\"call_id\":%lld,\"vars\":{\"lang\":\"fr\"}}",
-		(long long)id));
 	/* Router commands: an announcement needs the call to wait in queue first. */
-	ivr_check(refused(
-		"not waiting in a queue",
-		"{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld,\"position\":3,\"wait_s\":"
-		"90}",
-		(long long)id));
-	ivr_check(refused("position", "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld}",
-			  (long long)id));
-	ivr_check(refused("target", "{\"id\":4,\"op\":\"transfer\",\"call_id\":%lld}",
-			  (long long)id));
-	ivr_check(refused("no call",
-			  "{\"id\":4,\"op\":\"transfer\",\"call_id\":999999,\"target\":\"x\"}"));
-	ivr_check(accepted("{\"id\":4,\"op\":\"transfer\",\"call_id\":%lld,\"target\":\"billing\"}",
-			   (long long)id));
+	static const struct call_rq router_rqs[] = {
+		{ NULL,
+		  "{\"id\":3,\"op\":\"set_vars\",\"call_id\":%lld,\"vars\":{\"lang\":\"fr\"}}" },
+		{ "not waiting in a queue", "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld,"
+					    "\"position\":3,\"wait_s\":90}" },
+		{ "position", "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld}" },
+		{ "target", "{\"id\":4,\"op\":\"transfer\",\"call_id\":%lld}" },
+		{ "no call", "{\"id\":4,\"op\":\"transfer\",\"call_id\":999999,\"target\":\"x\"}" },
+		{ NULL, "{\"id\":4,\"op\":\"transfer\",\"call_id\":%lld,\"target\":\"billing\"}" },
+	};
+	check_call_rqs(router_rqs, IVR_N_ELEMENTS(router_rqs), (long long)id);
 	ivr_check(ivr_engine_sync(eng) == 0); /* the worker has put the call in queue */
 	snprintf(buf, sizeof(buf),
 		 "{\"id\":4,\"op\":\"queue_announce\",\"call_id\":%lld,\"position\":3,\"wait_s\":"
@@ -360,40 +373,25 @@ IVR_TEST(test_call_ops)
 			  "PCMA"));
 	ivr_check(json_is_integer(json_object_get(json_object_get(j, "call"), "frames_fec")));
 	json_decref(j);
-	ivr_check(
-		refused("nonexistent",
-			"{\"id\":6,\"op\":\"play\",\"call_id\":%lld,\"file\":\"/nonexistent.wav\"}",
-			(long long)id));
-	ivr_check(refused("digits",
-			  "{\"id\":7,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"12x\"}",
-			  (long long)id));
-	ivr_check(accepted("{\"id\":8,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"123#\"}",
-			   (long long)id));
-	ivr_check(refused(
-		"cannot open",
-		"{\"id\":9,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/nonexistent-dir/"
-		"x.wav\"}",
-		(long long)id));
-	ivr_check(refused("channels",
-			  "{\"id\":10,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/tmp/"
-			  "x.wav\",\"channels\":[\"caller\",\"bogus\"]}",
-			  (long long)id));
-	ivr_check(refused(
-		"not in a conference",
-		"{\"id\":11,\"op\":\"conf_flags\",\"call_id\":%lld,\"listen\":true,\"speak\":"
-		"false}",
-		(long long)id));
-	ivr_check(refused(
-		"speak",
-		"{\"id\":12,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\",\"listen\":"
-		"true,\"speak\":\"yes\"}",
-		(long long)id));
-	ivr_check(accepted("{\"id\":13,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\"}",
-			   (long long)id));
-	ivr_check(accepted("{\"id\":14,\"op\":\"conf_leave\",\"call_id\":%lld}", (long long)id));
-	ivr_check(accepted("{\"id\":15,\"op\":\"hangup\",\"call_id\":%lld}", (long long)id));
-	ivr_check(refused("no call", "{\"id\":15,\"op\":\"hangup\",\"call_id\":%lld}",
-			  (long long)id));
+	static const struct call_rq media_rqs[] = {
+		{ "nonexistent",
+		  "{\"id\":6,\"op\":\"play\",\"call_id\":%lld,\"file\":\"/nonexistent.wav\"}" },
+		{ "digits", "{\"id\":7,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"12x\"}" },
+		{ NULL, "{\"id\":8,\"op\":\"send_dtmf\",\"call_id\":%lld,\"digits\":\"123#\"}" },
+		{ "cannot open", "{\"id\":9,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/"
+				 "nonexistent-dir/x.wav\"}" },
+		{ "channels", "{\"id\":10,\"op\":\"record_start\",\"call_id\":%lld,\"path\":\"/tmp/"
+			      "x.wav\",\"channels\":[\"caller\",\"bogus\"]}" },
+		{ "not in a conference", "{\"id\":11,\"op\":\"conf_flags\",\"call_id\":%lld,"
+					 "\"listen\":true,\"speak\":false}" },
+		{ "speak", "{\"id\":12,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\","
+			   "\"listen\":true,\"speak\":\"yes\"}" },
+		{ NULL, "{\"id\":13,\"op\":\"conf_join\",\"call_id\":%lld,\"conf\":\"room1\"}" },
+		{ NULL, "{\"id\":14,\"op\":\"conf_leave\",\"call_id\":%lld}" },
+		{ NULL, "{\"id\":15,\"op\":\"hangup\",\"call_id\":%lld}" },
+		{ "no call", "{\"id\":15,\"op\":\"hangup\",\"call_id\":%lld}" },
+	};
+	check_call_rqs(media_rqs, IVR_N_ELEMENTS(media_rqs), (long long)id);
 	return IVR_TEST_RESULT();
 }
 
@@ -443,16 +441,30 @@ static int read_line(int fd, char *buf, size_t cap)
 	return (int)n;
 }
 
-IVR_TEST(test_server_tcp)
+/*
+ * Start the control server on a free loopback TCP port; its address goes to @a.
+ * @return the server, or NULL (the reason on stderr: the case is skipped).
+ */
+static struct ivr_control *server_start(struct sockaddr_in *a)
 {
 	char err[256];
 	struct ivr_control *ctl = ivr_control_start(eng, "127.0.0.1:0", err, sizeof(err));
 	if (!ctl) {
 		fprintf(stderr, "%s\n", err);
-		return IVR_TEST_SKIP;
+		return NULL;
 	}
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(ivr_control_port(ctl)) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	*a = (struct sockaddr_in){ .sin_family = AF_INET,
+				   .sin_port = htons(ivr_control_port(ctl)) };
+	inet_pton(AF_INET, "127.0.0.1", &a->sin_addr);
+	return ctl;
+}
+
+IVR_TEST(test_server_tcp)
+{
+	struct sockaddr_in a;
+	struct ivr_control *ctl = server_start(&a);
+	if (!ctl)
+		return IVR_TEST_SKIP;
 	/* A client that connects and vanishes must not disturb anything. */
 	int gone = socket(AF_INET, SOCK_STREAM, 0);
 	ivr_check(connect(gone, (struct sockaddr *)&a, sizeof(a)) == 0);
@@ -530,14 +542,10 @@ static long ping_ms(int fd, int id)
  */
 IVR_TEST(test_server_client_never_reads)
 {
-	char err[256];
-	struct ivr_control *ctl = ivr_control_start(eng, "127.0.0.1:0", err, sizeof(err));
-	if (!ctl) {
-		fprintf(stderr, "%s\n", err);
+	struct sockaddr_in a;
+	struct ivr_control *ctl = server_start(&a);
+	if (!ctl)
 		return IVR_TEST_SKIP;
-	}
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(ivr_control_port(ctl)) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	int stuck = connect_to(&a, 4096);
 	int other = connect_to(&a, 0);
 	ivr_check(stuck >= 0 && other >= 0);
@@ -611,14 +619,10 @@ IVR_TEST(test_server_client_never_reads)
 /* More clients than slots: the extra one is told why and closed, the rest are all served. */
 IVR_TEST(test_server_many_clients)
 {
-	char err[256];
-	struct ivr_control *ctl = ivr_control_start(eng, "127.0.0.1:0", err, sizeof(err));
-	if (!ctl) {
-		fprintf(stderr, "%s\n", err);
+	struct sockaddr_in a;
+	struct ivr_control *ctl = server_start(&a);
+	if (!ctl)
 		return IVR_TEST_SKIP;
-	}
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(ivr_control_port(ctl)) };
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	enum { N = 64 }; /* the server's client slots */
 	int fd[N];
 	for (int i = 0; i < N; i++) {
