@@ -32,14 +32,29 @@ static int publish(struct ivr_shmring *s, uint32_t w, uint64_t seq, size_t len)
 				b, len);
 }
 
+/*
+ * Most cases begin the same way: declare p (a fresh ring path for @name), s (a ring made
+ * there with the struct ivr_shmring_cfg fields given) and r (a reader on it from @from),
+ * each step checked.  A macro because it declares the case's variables.
+ */
+#define RING_WITH_READER(name, from, ...)                                                          \
+	char p[300];                                                                               \
+	struct ivr_shmring s;                                                                      \
+	struct ivr_shmring_cfg cfg = { __VA_ARGS__ };                                              \
+	ivr_check_int_eq(ivr_shmring_create(&s, ring_path(p, sizeof(p), name), &cfg), 0);          \
+	struct ivr_shmring_reader r;                                                               \
+	ivr_check_int_eq(ivr_shmring_reader_open(&r, p, from), 0)
+
+/* Close reader @r and destroy ring @s (its file removed). */
+static void ring_close(struct ivr_shmring *s, struct ivr_shmring_reader *r)
+{
+	ivr_shmring_reader_close(r);
+	ivr_shmring_destroy(s, 1);
+}
+
 IVR_TEST(roundtrip_single_and_multislot)
 {
-	char p[300];
-	struct ivr_shmring s;
-	struct ivr_shmring_cfg cfg = { .capacity = 1024, .slot_size = 64 };
-	ivr_check_int_eq(ivr_shmring_create(&s, ring_path(p, sizeof(p), "rt"), &cfg), 0);
-	struct ivr_shmring_reader r;
-	ivr_check_int_eq(ivr_shmring_reader_open(&r, p, IVR_SHMRING_FROM_OLDEST), 0);
+	RING_WITH_READER("rt", IVR_SHMRING_FROM_OLDEST, .capacity = 1024, .slot_size = 64);
 	size_t maxrec = ivr_shmring_reader_max_record(&r);
 	ivr_check_int_eq(maxrec, 16 + 63 * 40);
 	/* Lengths around every slot boundary, up to the largest record. */
@@ -77,8 +92,7 @@ IVR_TEST(roundtrip_single_and_multislot)
 	ivr_check_int_eq(rec.seq, n);
 	ivr_check(ivr_pattern_ok(buf, 200, n));
 	ivr_check_int_eq(ivr_shmring_reader_lost(&r), 0);
-	ivr_shmring_reader_close(&r);
-	ivr_shmring_destroy(&s, 1);
+	ring_close(&s, &r);
 	struct stat st;
 	ivr_check(stat(p, &st) != 0);
 	return IVR_TEST_RESULT();
@@ -119,8 +133,7 @@ IVR_TEST(shm_object_name)
 	struct ivr_shmring_rec rec;
 	ivr_check_int_eq(ivr_shmring_read(&r, &rec, buf, sizeof(buf)), 1);
 	ivr_check(ivr_pattern_ok(buf, 10, 0));
-	ivr_shmring_reader_close(&r);
-	ivr_shmring_destroy(&s, 1);
+	ring_close(&s, &r);
 	ivr_check(stat(dev, &st) != 0);
 	ivr_check_int_eq(ivr_shmring_reader_open(&r, name, IVR_SHMRING_FROM_NEWEST), -ENOENT);
 	ivr_check(strstr(r.why, name) != NULL);
@@ -131,12 +144,7 @@ IVR_TEST(shm_object_name)
  * delivered record is intact and in order, and that delivered + lost == published. */
 static void lap_run(uint32_t slot, uint32_t cap, size_t maxlen, int burst_pub, int burst_read)
 {
-	char p[300];
-	struct ivr_shmring s;
-	struct ivr_shmring_cfg cfg = { .capacity = cap, .slot_size = slot };
-	ivr_check_int_eq(ivr_shmring_create(&s, ring_path(p, sizeof(p), "lap"), &cfg), 0);
-	struct ivr_shmring_reader r;
-	ivr_check_int_eq(ivr_shmring_reader_open(&r, p, IVR_SHMRING_FROM_NEWEST), 0);
+	RING_WITH_READER("lap", IVR_SHMRING_FROM_NEWEST, .capacity = cap, .slot_size = slot);
 	unsigned char buf[16384];
 	struct ivr_shmring_rec rec;
 	uint64_t pub = 0, got = 0, lost = 0, next = 0, bad = 0;
@@ -171,19 +179,13 @@ static void lap_run(uint32_t slot, uint32_t cap, size_t maxlen, int burst_pub, i
 	ivr_check_msg(lost > 0, "the reader should have been lapped (pub %llu)",
 		      (unsigned long long)pub);
 	ivr_check(got > 0);
-	ivr_shmring_reader_close(&r);
-	ivr_shmring_destroy(&s, 1);
+	ring_close(&s, &r);
 }
 
 IVR_TEST(lapped_exact_loss_single_slot)
 {
 	/* Hand-computed case first: 16 slots, 3 read, then 47 more published. */
-	char p[300];
-	struct ivr_shmring s;
-	struct ivr_shmring_cfg cfg = { .capacity = 16, .slot_size = 64 };
-	ivr_check_int_eq(ivr_shmring_create(&s, ring_path(p, sizeof(p), "lap1"), &cfg), 0);
-	struct ivr_shmring_reader r;
-	ivr_check_int_eq(ivr_shmring_reader_open(&r, p, IVR_SHMRING_FROM_NEWEST), 0);
+	RING_WITH_READER("lap1", IVR_SHMRING_FROM_NEWEST, .capacity = 16, .slot_size = 64);
 	unsigned char buf[256];
 	struct ivr_shmring_rec rec;
 	for (uint64_t i = 0; i < 10; i++)
@@ -203,8 +205,7 @@ IVR_TEST(lapped_exact_loss_single_slot)
 	}
 	ivr_check_int_eq(got, 12);
 	ivr_check_int_eq(ivr_shmring_reader_lost(&r), 35);
-	ivr_shmring_reader_close(&r);
-	ivr_shmring_destroy(&s, 1);
+	ring_close(&s, &r);
 
 	lap_run(64, 16, 16, 40, 20);
 	lap_run(128, 64, 80, 150, 60);
@@ -279,12 +280,7 @@ IVR_TEST(head_store_not_yet_visible)
 	/* The producer stores a slot's sw (release) before the sub-ring head.  A reader can
 	 * see the complete one-slot record first and deliver it; the head it loads next is
 	 * then behind its cursor.  Replay that window deterministically by holding head back. */
-	char p[300];
-	struct ivr_shmring s;
-	struct ivr_shmring_cfg cfg = { .capacity = 16, .slot_size = 64 };
-	ivr_check_int_eq(ivr_shmring_create(&s, ring_path(p, sizeof(p), "lag"), &cfg), 0);
-	struct ivr_shmring_reader r;
-	ivr_check_int_eq(ivr_shmring_reader_open(&r, p, IVR_SHMRING_FROM_NEWEST), 0);
+	RING_WITH_READER("lag", IVR_SHMRING_FROM_NEWEST, .capacity = 16, .slot_size = 64);
 	struct ivr_shmring_ctl *ctl = ivr_shmring_ctl_(s.base, 0);
 	unsigned char buf[256];
 	struct ivr_shmring_rec rec;
@@ -319,19 +315,14 @@ IVR_TEST(head_store_not_yet_visible)
 	}
 	ivr_check_int_eq(got + lost, ctl->records);
 	ivr_check(lost > 0);
-	ivr_shmring_reader_close(&r);
-	ivr_shmring_destroy(&s, 1);
+	ring_close(&s, &r);
 	return IVR_TEST_RESULT();
 }
 
 IVR_TEST(several_workers)
 {
-	char p[300];
-	struct ivr_shmring s;
-	struct ivr_shmring_cfg cfg = { .capacity = 256, .slot_size = 128, .n_rings = 3 };
-	ivr_check_int_eq(ivr_shmring_create(&s, ring_path(p, sizeof(p), "workers"), &cfg), 0);
-	struct ivr_shmring_reader r;
-	ivr_check_int_eq(ivr_shmring_reader_open(&r, p, IVR_SHMRING_FROM_OLDEST), 0);
+	RING_WITH_READER("workers", IVR_SHMRING_FROM_OLDEST, .capacity = 256, .slot_size = 128,
+			 .n_rings = 3);
 	uint64_t pubs[3] = { 0, 0, 0 };
 	for (int i = 0; i < 90; i++) {
 		uint32_t w = (uint32_t)(ivr_pattern_mix((uint64_t)i) % 3);
@@ -353,8 +344,7 @@ IVR_TEST(several_workers)
 	ivr_check_int_eq(n, 90);
 	for (int w = 0; w < 3; w++)
 		ivr_check_int_eq(next[w], pubs[w]);
-	ivr_shmring_reader_close(&r);
-	ivr_shmring_destroy(&s, 1);
+	ring_close(&s, &r);
 	return IVR_TEST_RESULT();
 }
 
@@ -468,12 +458,7 @@ IVR_TEST(refuse_bad_rings)
 
 IVR_TEST(wait_timeout_and_wake)
 {
-	char p[300];
-	struct ivr_shmring s;
-	struct ivr_shmring_cfg cfg = { .capacity = 64 };
-	ivr_check_int_eq(ivr_shmring_create(&s, ring_path(p, sizeof(p), "wait"), &cfg), 0);
-	struct ivr_shmring_reader r;
-	ivr_check_int_eq(ivr_shmring_reader_open(&r, p, IVR_SHMRING_FROM_NEWEST), 0);
+	RING_WITH_READER("wait", IVR_SHMRING_FROM_NEWEST, .capacity = 64);
 	uint64_t t0 = ivr_shmring_now_ns();
 	ivr_check_int_eq(ivr_shmring_reader_wait(&r, 30), -ETIMEDOUT);
 	uint64_t dt = ivr_shmring_now_ns() - t0;
@@ -483,8 +468,7 @@ IVR_TEST(wait_timeout_and_wake)
 	ivr_check_int_eq(ivr_shmring_wake(&s, 0), 0);
 	ivr_check_int_eq(ivr_shmring_reader_wait(&r, 0), 0);
 	ivr_check_int_eq(ivr_shmring_reader_pending(&r), 1);
-	ivr_shmring_reader_close(&r);
-	ivr_shmring_destroy(&s, 1);
+	ring_close(&s, &r);
 	return IVR_TEST_RESULT();
 }
 
