@@ -620,6 +620,22 @@ static int bind_port(struct ivr_engine *e, uint16_t *port_out, int *rtp_fd, int 
 }
 
 /*
+ * Undo a create_call that holds e->lock, slot @slot and port pair @port (sockets @fd,
+ * @rtcp_fd): close the sockets, free the port and the slot, unlock, drop the flow
+ * reference @fv (may be NULL).  One unwind for every step that can fail after binding.
+ */
+static void create_undo_locked(struct ivr_engine *e, uint32_t slot, uint16_t port, int fd,
+			       int rtcp_fd, struct ivr_flowsvc_flow *fv)
+{
+	close(fd);
+	close(rtcp_fd);
+	e->port_used[(port - e->cfg.port_min) / 2] = 0;
+	e->free_slots[e->n_free++] = slot;
+	pthread_mutex_unlock(&e->lock);
+	ivr_flowsvc_release(fv);
+}
+
+/*
  * Platform vars (a JSON object) -> the slot's "key\0value\0" list for call_start.
  * Strings and numbers are kept (numbers as JSON text); nested values are
  * skipped; what does not fit is left out (the router has the vars anyway).
@@ -756,12 +772,7 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 		gen = 1;
 	r = ivr_call_init(c, slot, gen);
 	if (r < 0) {
-		close(fd);
-		close(rtcp_fd);
-		e->port_used[(port - e->cfg.port_min) / 2] = 0;
-		e->free_slots[e->n_free++] = slot;
-		pthread_mutex_unlock(&e->lock);
-		ivr_flowsvc_release(fv);
+		create_undo_locked(e, slot, port, fd, rtcp_fd, fv);
 		return fail(r, "create_call: slot init failed");
 	}
 	c->codec = codec;
@@ -770,23 +781,14 @@ int ivr_call_create(struct ivr_engine *e, const struct ivr_call_params *p, uint6
 	c->aec_on = p->aec == IVR_CALL_AEC_ON || (p->aec == IVR_CALL_AEC_AUTO && fv);
 	r = ivr_call_dsp_setup(c);
 	if (r < 0) {
-		close(fd);
-		e->port_used[(port - e->cfg.port_min) / 2] = 0;
-		e->free_slots[e->n_free++] = slot;
-		pthread_mutex_unlock(&e->lock);
-		ivr_flowsvc_release(fv);
+		create_undo_locked(e, slot, port, fd, rtcp_fd, fv);
 		return fail(r, "create_call: DSP chain setup failed (%s)", ivr_strerror(r));
 	}
 	if (fv) {
 		r = ivr_call_flow_setup(c, e->flowsvc, fv);
 		if (r < 0) {
 			ivr_call_dsp_release(c);
-			close(fd);
-			close(rtcp_fd);
-			e->port_used[(port - e->cfg.port_min) / 2] = 0;
-			e->free_slots[e->n_free++] = slot;
-			pthread_mutex_unlock(&e->lock);
-			ivr_flowsvc_release(fv);
+			create_undo_locked(e, slot, port, fd, rtcp_fd, fv);
 			return fail(r, "create_call: flow runtime setup failed (%s)",
 				    ivr_strerror(r));
 		}
