@@ -9,9 +9,10 @@
  * Figures are medians of several repeats (bench_median()); bench_smoke()
  * parses the one option, --smoke (a short run that checks the bench works,
  * so `meson test --suite bench` keeps it from bit-rotting); bench_row()
- * prints the common line "name impl n ns_per_unit x_realtime";
+ * prints the common line "name impl n ns_per_unit x_realtime" under
+ * bench_header(); bench_resonant_noise() (the VAD bench's signal),
  * bench_speechlike() and bench_add_echo() make the prompt/caller/echo
- * audio the AEC and DSP-chain benches share.
+ * audio the AEC, VAD and DSP-chain benches share.
  * Header-only, static functions; for bench programs only (not RT code).
  */
 #ifndef IVR_BENCH_BENCH_H
@@ -94,30 +95,68 @@ static inline void bench_row(const char *name, const char *impl, size_t n, doubl
 	printf("\n");
 }
 
+/* A noise source through a moving resonance, gated: see bench_resonant_noise(). */
+struct bench_noise_cfg {
+	uint64_t seed;	      /* xorshift64 state, not 0 */
+	float f_hz, swing_hz; /* resonance centre moves over f_hz +- swing_hz ... */
+	float mod_hz;	      /* ... as a sine of this rate */
+	uint32_t gate_div;    /* gate segments of rate_hz / gate_div samples ... */
+	uint32_t gate_n;      /* ... the last of every gate_n of them silent */
+	float amp;	      /* gain of the resonance output */
+	float floor;	      /* gain of the raw noise added everywhere (0 = none) */
+};
+
 /**
- * Speech-like test audio at @rate_hz: xorshift64 white noise (seed @seed)
- * through a two-pole resonance whose centre moves 100..900 Hz at 3 Hz,
- * gated off one quarter second in five (pauses), scaled by @amp.
- * Fills @x[0..n).
+ * Test audio at @rate_hz as @c says: xorshift64 white noise through a two-pole
+ * resonance (pole radius 0.97) whose centre moves, gated off one segment in gate_n,
+ * plus a floor of the raw noise.  Fills @x[0..n).
  */
-static inline void bench_speechlike(float *x, size_t n, uint32_t rate_hz, uint64_t seed, float amp)
+static inline void bench_resonant_noise(float *x, size_t n, uint32_t rate_hz,
+					const struct bench_noise_cfg *c)
 {
-	uint64_t s = seed;
+	uint64_t s = c->seed;
 	float y1 = 0, y2 = 0;
 	for (size_t i = 0; i < n; i++) {
 		s ^= s << 13;
 		s ^= s >> 7;
 		s ^= s << 17;
 		float w = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
-		float f =
-			500.0f + 400.0f * sinf(2.0f * 3.14159f * 3.0f * (float)i / (float)rate_hz);
-		float c = 2.0f * 0.97f * cosf(2.0f * 3.14159f * f / (float)rate_hz);
-		float y = w + c * y1 - 0.9409f * y2;
+		float f = c->f_hz + c->swing_hz * sinf(2.0f * 3.14159f * c->mod_hz * (float)i /
+						       (float)rate_hz);
+		float k = 2.0f * 0.97f * cosf(2.0f * 3.14159f * f / (float)rate_hz);
+		float y = w + k * y1 - 0.9409f * y2;
 		y2 = y1;
 		y1 = y;
-		float gate = ((i / (rate_hz / 4)) % 5) == 4 ? 0.0f : 1.0f;
-		x[i] = amp * y * gate;
+		float gate =
+			((i / (rate_hz / c->gate_div)) % c->gate_n) == c->gate_n - 1 ? 0.0f : 1.0f;
+		x[i] = c->amp * y * gate + c->floor * w;
 	}
+}
+
+/**
+ * Speech-like test audio at @rate_hz: bench_resonant_noise() with seed @seed, the
+ * resonance centre moving 100..900 Hz at 3 Hz, gated off one quarter second in five
+ * (pauses), scaled by @amp, no noise floor.  Fills @x[0..n).
+ */
+static inline void bench_speechlike(float *x, size_t n, uint32_t rate_hz, uint64_t seed, float amp)
+{
+	bench_resonant_noise(x, n, rate_hz,
+			     &(struct bench_noise_cfg){ .seed = seed,
+							.f_hz = 500.0f,
+							.swing_hz = 400.0f,
+							.mod_hz = 3.0f,
+							.gate_div = 4,
+							.gate_n = 5,
+							.amp = amp });
+}
+
+/**
+ * Print the column header line "# @columns", marked " [smoke]" for a smoke run.
+ * @return nothing.
+ */
+static inline void bench_header(const char *columns, int smoke)
+{
+	printf("# %s%s\n", columns, smoke ? " [smoke]" : "");
 }
 
 /**

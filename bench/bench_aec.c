@@ -85,8 +85,7 @@ int main(int argc, char **argv)
 	const double seconds = smoke ? 0.5 : 2.0;
 	const int repeats = smoke ? 1 : REPEATS;
 	int ok = 1;
-	printf("# name impl n_samples ns_per_sample x_realtime(channels/core)%s\n",
-	       smoke ? " [smoke]" : "");
+	bench_header("name impl n_samples ns_per_sample x_realtime(channels/core)", smoke);
 	for (uint32_t rate = 8000; rate <= 16000; rate *= 2) {
 		const size_t n = (size_t)(seconds * rate);
 		float *far = malloc(n * sizeof(float)), *near = malloc(n * sizeof(float));

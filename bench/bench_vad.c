@@ -27,38 +27,27 @@
 
 #define REPEATS 7
 
-static void make_signal(float *x, size_t n, uint32_t rate)
-{
-	uint64_t s = 0x2545F4914F6CDD1Dull;
-	float y1 = 0, y2 = 0;
-	for (size_t i = 0; i < n; i++) {
-		s ^= s << 13;
-		s ^= s >> 7;
-		s ^= s << 17;
-		float w = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
-		float f = 600.0f + 300.0f * sinf(2.0f * 3.14159f * 2.0f * (float)i / (float)rate);
-		float c = 2.0f * 0.97f * cosf(2.0f * 3.14159f * f / (float)rate);
-		float y = w + c * y1 - 0.9409f * y2;
-		y2 = y1;
-		y1 = y;
-		float gate = ((i / (rate / 3)) % 3) == 2 ? 0.0f : 1.0f;
-		x[i] = 0.05f * y * gate + 0.001f * w;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	const int smoke = bench_smoke(argc, argv);
 	const double seconds = smoke ? 0.5 : 20.0;
 	const int repeats = smoke ? 1 : REPEATS;
 	int ok = 1;
-	printf("# name impl n_samples ns_per_sample x_realtime(channels/core)%s\n",
-	       smoke ? " [smoke]" : "");
+	bench_header("name impl n_samples ns_per_sample x_realtime(channels/core)", smoke);
 	for (uint32_t rate = 8000; rate <= 16000; rate *= 2) {
 		const size_t n = (size_t)(seconds * rate);
 		float *x = malloc(n * sizeof(float));
 		int16_t *x16 = malloc(n * 2), *tmp = malloc(n * 2);
-		make_signal(x, n, rate);
+		/* 2/3 s voiced (600 +- 300 Hz), then 1/3 s of the noise floor alone */
+		bench_resonant_noise(x, n, rate,
+				     &(struct bench_noise_cfg){ .seed = 0x2545F4914F6CDD1Dull,
+								.f_hz = 600.0f,
+								.swing_hz = 300.0f,
+								.mod_hz = 2.0f,
+								.gate_div = 3,
+								.gate_n = 3,
+								.amp = 0.05f,
+								.floor = 0.001f });
 		for (size_t i = 0; i < n; i++)
 			x16[i] = ivr_f32_to_s16(x[i]);
 		for (uint32_t ms = 10; ms <= 20; ms += 10) {
