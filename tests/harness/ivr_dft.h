@@ -7,7 +7,8 @@
  * or alias next to a test tone) does not leak in.  Phasors advance by
  * complex rotation, renormalised every 256 samples, instead of cos/sin per
  * sample: that kept the tone tests fast under valgrind.  Independent of the
- * Goertzel code under test (dsp/dtmf.c, dsp/faxtone.c).  Header-only.
+ * Goertzel code under test (dsp/dtmf.c, dsp/faxtone.c).  ivr_goertzel_pow() is the
+ * plain unwindowed power test_codec and test_prompt compare one tone by.  Header-only.
  */
 #ifndef IVR_DFT_H
 #define IVR_DFT_H
@@ -44,6 +45,23 @@ static inline double ivr_dft_amp(const float *x, size_t n, double rate_hz, doubl
 		}
 	}
 	return 2 * sqrt(re * re + im * im) / wsum;
+}
+
+/*
+ * Power of the component at @f_hz in x[0..n) sampled at @rate_hz: a plain (unwindowed)
+ * Goertzel, |X(f)|^2 / n^2, so a full-scale-A sine at a bin centre gives A^2 / 4.  For
+ * comparing the same tone across signals (one rate kept, one removed), where leakage
+ * from a far-away second tone does not matter.
+ */
+static inline double ivr_goertzel_pow(const float *x, size_t n, double rate_hz, double f_hz)
+{
+	double c = 2 * cos(2 * M_PI * f_hz / rate_hz), s1 = 0, s2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		double s0 = x[i] + c * s1 - s2;
+		s2 = s1;
+		s1 = s0;
+	}
+	return (s1 * s1 + s2 * s2 - c * s1 * s2) / ((double)n * n);
 }
 
 #endif /* IVR_DFT_H */

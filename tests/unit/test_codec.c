@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "engine/codec.h"
+#include "ivr_dft.h"
 #include "ivr_test.h"
 
 static double roundtrip_snr(enum ivr_codec_id id)
@@ -196,18 +197,6 @@ IVR_TEST(test_opus_call_codec)
 	return IVR_TEST_RESULT();
 }
 
-/* Energy of the @f Hz component of @x (Goertzel power per sample). */
-static double tone_power(const float *x, size_t n, double f, double rate)
-{
-	double w = 2 * M_PI * f / rate, c = 2 * cos(w), s1 = 0, s2 = 0;
-	for (size_t i = 0; i < n; i++) {
-		double s0 = x[i] + c * s1 - s2;
-		s2 = s1;
-		s1 = s0;
-	}
-	return (s1 * s1 + s2 * s2 - c * s1 * s2) / ((double)n * n);
-}
-
 /*
  * Negotiated rates: Opus 16000 and 48000 run at 16 kHz inside (320-sample
  * frames, the RTP clock stays 48 kHz), 8000 at 8 kHz; other rates and
@@ -259,8 +248,8 @@ IVR_TEST(test_opus_rates)
 				 320);
 	}
 	/* the second half: past the encoder's start-up */
-	double p6 = tone_power(out + F * 160, F * 160, 6000, 16000);
-	double p1 = tone_power(out + F * 160, F * 160, 1000, 16000);
+	double p6 = ivr_goertzel_pow(out + F * 160, F * 160, 16000, 6000);
+	double p1 = ivr_goertzel_pow(out + F * 160, F * 160, 16000, 1000);
 	printf("  opus 16 kHz inside: 6 kHz tone at %.1f dB relative to the 1 kHz one\n",
 	       10 * log10(p6 / p1));
 	ivr_check_msg(p6 > p1 * 0.25, "6 kHz %.2g vs 1 kHz %.2g", p6, p1);

@@ -13,6 +13,7 @@
 
 #include "dsp/wav.h"
 #include "engine/prompt.h"
+#include "ivr_dft.h"
 #include "ivr_test.h"
 
 static void tmpname(char *buf, size_t n, const char *tag)
@@ -104,18 +105,6 @@ IVR_TEST(test_reload_keeps_playing_version)
 	return IVR_TEST_RESULT();
 }
 
-/* Goertzel power of @f Hz in @x at @rate (per sample squared). */
-static double tone_pow(const float *x, size_t n, double f, double rate)
-{
-	double c = 2 * cos(2 * M_PI * f / rate), s1 = 0, s2 = 0;
-	for (size_t i = 0; i < n; i++) {
-		double s0 = x[i] + c * s1 - s2;
-		s2 = s1;
-		s1 = s0;
-	}
-	return (s1 * s1 + s2 * s2 - c * s1 * s2) / ((double)n * n);
-}
-
 /*
  * One copy per (file, rate) in use: a 16 kHz file with 1 kHz + 6 kHz tones
  * played by 8 kHz and 16 kHz calls: two copies, each shared by the calls at
@@ -143,9 +132,9 @@ IVR_TEST(test_one_copy_per_rate)
 		ivr_check_int_eq(nb1->rate_hz, 8000);
 		ivr_check_int_eq(wb1->rate_hz, 16000);
 		ivr_check_near((double)wb1->n_samples, 16000, 2);
-		double w6 = tone_pow(wb1->samples + 2000, 12000, 6000, 16000);
-		double w1 = tone_pow(wb1->samples + 2000, 12000, 1000, 16000);
-		double n1 = tone_pow(nb1->samples + 1000, 6000, 1000, 8000);
+		double w6 = ivr_goertzel_pow(wb1->samples + 2000, 12000, 16000, 6000);
+		double w1 = ivr_goertzel_pow(wb1->samples + 2000, 12000, 16000, 1000);
+		double n1 = ivr_goertzel_pow(nb1->samples + 1000, 6000, 8000, 1000);
 		/* both tones at 0.3: (0.3/2)^2 each at 16 kHz; 1 kHz alone survives at 8 kHz */
 		ivr_check_near(w6 / w1, 1.0, 0.1);
 		ivr_check_near(n1 / w1, 1.0, 0.1);
