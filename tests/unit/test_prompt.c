@@ -21,6 +21,14 @@ static void tmpname(char *buf, size_t n, const char *tag)
 	snprintf(buf, n, "/tmp/ivr_prompt_%s_%d.wav", tag, (int)getpid());
 }
 
+/* End of a case: free the cache @pc, remove the WAV @path; the checks decide the result. */
+static int finish(struct ivr_prompt_cache *pc, const char *path)
+{
+	ivr_prompt_cache_free(pc);
+	unlink(path);
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(test_load_share_convert)
 {
 	char path[64];
@@ -47,9 +55,7 @@ IVR_TEST(test_load_share_convert)
 	}
 	ivr_prompt_unref(a);
 	ivr_prompt_unref(b);
-	ivr_prompt_cache_free(pc);
-	unlink(path);
-	return IVR_TEST_RESULT();
+	return finish(pc, path);
 }
 
 IVR_TEST(test_errors)
@@ -67,9 +73,7 @@ IVR_TEST(test_errors)
 	ivr_check(ivr_prompt_get(pc, path, err, sizeof(err)) == NULL);
 	ivr_check(strstr(err, path) != NULL);
 	ivr_check_int_eq(ivr_prompt_cache_count(pc), 0);
-	ivr_prompt_cache_free(pc);
-	unlink(path);
-	return IVR_TEST_RESULT();
+	return finish(pc, path);
 }
 
 IVR_TEST(test_reload_keeps_playing_version)
@@ -100,9 +104,7 @@ IVR_TEST(test_reload_keeps_playing_version)
 	ivr_prompt_cache_sweep(pc);
 	ivr_prompt_unref(fresh);
 	ivr_check_int_eq(ivr_prompt_cache_count(pc), 1);
-	ivr_prompt_cache_free(pc);
-	unlink(path);
-	return IVR_TEST_RESULT();
+	return finish(pc, path);
 }
 
 /*
@@ -148,9 +150,7 @@ IVR_TEST(test_one_copy_per_rate)
 	ivr_prompt_unref(wb2);
 	ivr_prompt_unref(wb3);
 	ivr_prompt_cache_sweep(pc);
-	ivr_prompt_cache_free(pc);
-	unlink(path);
-	return IVR_TEST_RESULT();
+	return finish(pc, path);
 }
 
 int main(int argc, char **argv)
