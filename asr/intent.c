@@ -10,6 +10,10 @@
  *    the text (a paraphrase usually keeps a phrase's key words).
  * Their mean, scaled by the acoustic confidence, is the intent's score; the
  * margin over the runner-up decides between near ties.
+ * Word forms meet through Snowball's English (Porter2) stemmer, Debian's
+ * libstemmer ("activation", "activate" -> "activ"; "collected" -> "collect"):
+ * a text word the node does not know counts as the node's word with the same
+ * stem.  Builds without ASR (no libstemmer) match whole words only.
  * Thread: build on control, classify on any thread (read-only model).
  */
 #include "config.h"
@@ -18,6 +22,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if IVR_HAVE_ASR
+#include <libstemmer.h>
+#endif
 
 #include "asr/grammar.h"
 #include "asr/intent.h"
@@ -37,8 +45,9 @@ static const char *const STOP[] = { "a",    "an",   "the",   "to",   "i",     "m
 
 struct word {
 	char text[IVR_INTENT_WORD_MAX];
-	float weight;  /* idf * stop damping */
-	uint32_t mask; /* intents whose phrases contain the word (<= 32 intents) */
+	char stem[IVR_INTENT_WORD_MAX]; /* Porter2 stem; "" when too short to match on */
+	float weight;			/* idf * stop damping */
+	uint32_t mask;			/* intents whose phrases contain the word (<= 32 intents) */
 };
 
 struct phrase {
@@ -100,39 +109,86 @@ static int find_word(const struct ivr_intent_model *m, const char *w)
 	return -1;
 }
 
-/* Crude English suffix stripping: "payments" -> "payment", "collected" -> "collect". */
-static size_t stem_len(const char *w)
+/* Shortest stem that may stand for a word: shorter ones ("us", "im") join unrelated words. */
+#define MIN_STEM_LEN 3
+
+/*
+ * A stemmer per call: a Snowball stemmer keeps its state in the instance, so
+ * one cannot be shared by the threads that classify.  NULL when unavailable.
+ */
+static struct sb_stemmer *stemmer_new(void)
 {
-	size_t n = strlen(w);
-	static const char *const SUF[] = { "ing", "ed", "es", "s" };
-	for (size_t i = 0; i < IVR_N_ELEMENTS(SUF); i++) {
-		size_t l = strlen(SUF[i]);
-		if (n > l + 2 && !strcmp(w + n - l, SUF[i]))
-			return n - l;
+#if IVR_HAVE_ASR
+	return sb_stemmer_new("english", NULL);
+#else
+	return NULL;
+#endif
+}
+
+static void stemmer_free(struct sb_stemmer *st)
+{
+#if IVR_HAVE_ASR
+	if (st)
+		sb_stemmer_delete(st);
+#else
+	(void)st;
+#endif
+}
+
+/* The stem of @w into @out; "" when there is no stemmer or the stem is too short. */
+static void stem_of(struct sb_stemmer *st, const char *w, char out[IVR_INTENT_WORD_MAX])
+{
+	out[0] = 0;
+#if IVR_HAVE_ASR
+	if (!st)
+		return;
+	const sb_symbol *s = sb_stemmer_stem(st, (const sb_symbol *)w, (int)strlen(w));
+	int len = s ? sb_stemmer_length(st) : 0;
+	if (len >= MIN_STEM_LEN && len < IVR_INTENT_WORD_MAX) {
+		memcpy(out, s, (size_t)len);
+		out[len] = 0;
 	}
-	return n;
+#else
+	(void)st;
+	(void)w;
+#endif
+}
+
+static int find_stem(const struct ivr_intent_model *m, const char *stem)
+{
+	if (!stem[0])
+		return -1;
+	for (size_t i = 0; i < m->n_words; i++)
+		if (!strcmp(m->words[i].stem, stem))
+			return (int)i;
+	return -1;
 }
 
 /*
  * The model's word for @w: itself, a word with the same stem, or a word of
- * one of its lexicon groups (asr/grammar.c).  @return the index, or -1.
+ * one of its lexicon groups (asr/grammar.c) or with that word's stem.
+ * @return the index, or -1.
  */
-static int find_known(const struct ivr_intent_model *m, const char *w)
+static int find_known(const struct ivr_intent_model *m, struct sb_stemmer *st, const char *w)
 {
 	int wi = find_word(m, w);
 	if (wi >= 0)
 		return wi;
-	size_t sl = stem_len(w);
-	for (size_t i = 0; i < m->n_words; i++) {
-		size_t ml = stem_len(m->words[i].text);
-		if (ml == sl && ml >= 3 && !strncmp(m->words[i].text, w, sl))
-			return (int)i;
-	}
+	char stem[IVR_INTENT_WORD_MAX];
+	stem_of(st, w, stem);
+	if ((wi = find_stem(m, stem)) >= 0)
+		return wi;
 	char syn[IVR_INTENT_WORD_MAX];
 	for (int g = ivr_grammar_synonym_group(w, -1); g >= 0; g = ivr_grammar_synonym_group(w, g))
-		for (size_t k = 0; ivr_grammar_synonym(g, k, syn); k++)
-			if (strcmp(syn, w) && (wi = find_word(m, syn)) >= 0)
+		for (size_t k = 0; ivr_grammar_synonym(g, k, syn); k++) {
+			if (!strcmp(syn, w))
+				continue;
+			if ((wi = find_word(m, syn)) >= 0)
 				return wi;
+			stem_of(st, syn, stem);
+			if ((wi = find_stem(m, stem)) >= 0)
+				return wi;
+		}
 	return -1;
 }
 
@@ -188,6 +244,12 @@ struct ivr_intent_model *ivr_intent_build(const struct ivr_flow_node *node)
 			}
 		}
 	}
+	struct sb_stemmer *st = stemmer_new();
+	if (IVR_HAVE_ASR && !st)
+		goto oom;
+	for (size_t i = 0; i < m->n_words; i++)
+		stem_of(st, m->words[i].text, m->words[i].stem);
+	stemmer_free(st);
 	bool *alone = calloc(m->n_words ? m->n_words : 1, sizeof(*alone));
 	if (!alone)
 		goto oom;
@@ -246,6 +308,8 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 	size_t n = IVR_MIN(ivr_intent_words(text, words, MAX_TEXT_WORDS), (size_t)MAX_TEXT_WORDS);
 	int idx[MAX_TEXT_WORDS];
 	float total = 0;
+	/* Without a stemmer (out of memory) words still match whole. */
+	struct sb_stemmer *st = stemmer_new();
 	size_t n_uniq = 0;
 	for (size_t k = 0; k < n; k++) {
 		int dup = 0;
@@ -253,7 +317,7 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 			dup |= !strcmp(words[j], words[k]);
 		if (dup)
 			continue;
-		int wi = find_known(m, words[k]);
+		int wi = find_known(m, st, words[k]);
 		for (size_t j = 0; j < n_uniq && wi >= 0; j++)
 			if (idx[j] == wi)
 				wi = -2; /* a synonym of a word already counted */
@@ -265,6 +329,7 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 					    ? STOP_WEIGHT
 					    : UNKNOWN_WEIGHT);
 	}
+	stemmer_free(st);
 	if (n_uniq == 0 || total <= 0)
 		return 0;
 	/*

@@ -126,6 +126,16 @@ IVR_TEST(synonyms_stems_and_lone_carriers)
 	ivr_intent_classify(m, "paying bills", 1.0f, n->threshold, &st);
 	ivr_check_msg(st.intent == intent_of(n, "payments"), "-> %d %.2f", st.intent,
 		      st.confidence);
+#if IVR_HAVE_ASR
+	/* Porter2 (libstemmer) joins derived forms the old suffix stripping did not */
+	const struct ivr_flow_node *cards = &bank->nodes[ivr_flow_find_node(bank, "cards")];
+	struct ivr_intent_model *cm = ivr_intent_build(cards);
+	struct ivr_intent_result act;
+	ivr_intent_classify(cm, "card activation", 1.0f, cards->threshold, &act);
+	ivr_check_msg(act.intent == ivr_flow_find_intent(cards, "activate"), "-> %d %.2f",
+		      act.intent, act.confidence);
+	ivr_intent_free(cm);
+#endif
 	/* a lone carrier word, what noise may decode to, is no request */
 	struct ivr_intent_result lone;
 	ivr_intent_classify(m, "how", 1.0f, n->threshold, &lone);
