@@ -29,12 +29,19 @@
 
 #include "asr/grammar.h"
 #include "asr/intent.h"
+#include "asr/related.h"
 
 #define MAX_TEXT_WORDS 64
 /* Weight of a word the node has never seen: about an average content word. */
 #define UNKNOWN_WEIGHT	1.0f
 #define STOP_WEIGHT	0.15f
 #define MIN_TEXT_WEIGHT 0.5f
+/*
+ * A word WordNet relates to a node's word (asr/related.h) counts this much of
+ * that word: below a word of the phrases or of the hand lexicon, because a
+ * general resource also relates senses a flow does not mean ("bill" - "post").
+ */
+#define RELATED_WEIGHT 0.5f
 
 /* Function words: present in most phrases of most intents, they say little. */
 static const char *const STOP[] = { "a",    "an",   "the",   "to",   "i",     "my",   "me",
@@ -57,8 +64,16 @@ struct phrase {
 	float weight;	/* sum of its words' weights */
 };
 
+/* A stem WordNet relates to one of the model's words. */
+struct related {
+	const char *stem; /* into IVR_RELATED */
+	int word;
+};
+
 struct ivr_intent_model {
 	size_t n_intents;
+	struct related *related;
+	size_t n_related;
 	struct word *words;
 	size_t n_words;
 	struct phrase *phrases;
@@ -164,20 +179,11 @@ static int find_stem(const struct ivr_intent_model *m, const char *stem)
 	return -1;
 }
 
-/*
- * The model's word for @w: itself, a word with the same stem, or a word of
- * one of its lexicon groups (asr/grammar.c) or with that word's stem.
- * @return the index, or -1.
- */
-static int find_known(const struct ivr_intent_model *m, struct sb_stemmer *st, const char *w)
+/* A word of one of @w's lexicon groups, or with its stem.  @return the index, or -1. */
+static int find_synonym(const struct ivr_intent_model *m, struct sb_stemmer *st, const char *w)
 {
-	int wi = find_word(m, w);
-	if (wi >= 0)
-		return wi;
+	int wi;
 	char stem[IVR_INTENT_WORD_MAX];
-	stem_of(st, w, stem);
-	if ((wi = find_stem(m, stem)) >= 0)
-		return wi;
 	char syn[IVR_INTENT_WORD_MAX];
 	for (int g = ivr_grammar_synonym_group(w, -1); g >= 0; g = ivr_grammar_synonym_group(w, g))
 		for (size_t k = 0; ivr_grammar_synonym(g, k, syn); k++) {
@@ -190,6 +196,69 @@ static int find_known(const struct ivr_intent_model *m, struct sb_stemmer *st, c
 				return wi;
 		}
 	return -1;
+}
+
+/*
+ * The model's word for @w: itself, a word with the same stem, or a word of
+ * one of its lexicon groups (asr/grammar.c) or with that word's stem (*@scale
+ * 1); else the most specific word WordNet relates to it (RELATED_WEIGHT).
+ * @return the index, or -1.
+ */
+static int find_known(const struct ivr_intent_model *m, struct sb_stemmer *st, const char *w,
+		      float *scale)
+{
+	*scale = 1;
+	int wi = find_word(m, w);
+	if (wi >= 0)
+		return wi;
+	char stem[IVR_INTENT_WORD_MAX];
+	stem_of(st, w, stem);
+	if ((wi = find_stem(m, stem)) >= 0)
+		return wi;
+	wi = find_synonym(m, st, w);
+	if (wi >= 0 || !stem[0])
+		return wi;
+	for (size_t i = 0; i < m->n_related; i++)
+		if (!strcmp(m->related[i].stem, stem) &&
+		    (wi < 0 || m->words[m->related[i].word].weight > m->words[wi].weight))
+			wi = m->related[i].word;
+	*scale = RELATED_WEIGHT;
+	return wi;
+}
+
+static int cmp_related(const void *key, const void *entry)
+{
+	return strcmp(key, ((const char *const *)entry)[0]);
+}
+
+/* Collect the stems WordNet relates to each model word.  @return 0 or -ENOMEM. */
+static int build_related(struct ivr_intent_model *m)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < m->n_words; i++) {
+		const char *s = m->words[i].stem;
+		if (!s[0])
+			continue;
+		const char *const(*e)[2] = bsearch(s, IVR_RELATED, IVR_N_ELEMENTS(IVR_RELATED),
+						   sizeof(IVR_RELATED[0]), cmp_related);
+		if (!e)
+			continue;
+		while (e > IVR_RELATED && !strcmp(e[-1][0], s))
+			e--;
+		for (; e < IVR_RELATED + IVR_N_ELEMENTS(IVR_RELATED) && !strcmp((*e)[0], s); e++) {
+			if (find_stem(m, (*e)[1]) >= 0)
+				continue; /* the node has that word itself */
+			if (m->n_related == cap) {
+				cap = cap ? 2 * cap : 32;
+				struct related *nr = realloc(m->related, cap * sizeof(*nr));
+				if (!nr)
+					return -ENOMEM;
+				m->related = nr;
+			}
+			m->related[m->n_related++] = (struct related){ (*e)[1], (int)i };
+		}
+	}
+	return 0;
 }
 
 struct ivr_intent_model *ivr_intent_build(const struct ivr_flow_node *node)
@@ -250,6 +319,8 @@ struct ivr_intent_model *ivr_intent_build(const struct ivr_flow_node *node)
 	for (size_t i = 0; i < m->n_words; i++)
 		stem_of(st, m->words[i].text, m->words[i].stem);
 	stemmer_free(st);
+	if (build_related(m) < 0)
+		goto oom;
 	bool *alone = calloc(m->n_words ? m->n_words : 1, sizeof(*alone));
 	if (!alone)
 		goto oom;
@@ -287,6 +358,7 @@ void ivr_intent_free(struct ivr_intent_model *m)
 	if (!m)
 		return;
 	free(m->words);
+	free(m->related);
 	free(m->phrases);
 	free(m->word_idx);
 	free(m);
@@ -307,6 +379,7 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 	char words[MAX_TEXT_WORDS][IVR_INTENT_WORD_MAX];
 	size_t n = IVR_MIN(ivr_intent_words(text, words, MAX_TEXT_WORDS), (size_t)MAX_TEXT_WORDS);
 	int idx[MAX_TEXT_WORDS];
+	float sc[MAX_TEXT_WORDS]; /* share of its word's weight a text word carries */
 	float total = 0;
 	/* Without a stemmer (out of memory) words still match whole. */
 	struct sb_stemmer *st = stemmer_new();
@@ -317,12 +390,17 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 			dup |= !strcmp(words[j], words[k]);
 		if (dup)
 			continue;
-		int wi = find_known(m, st, words[k]);
+		float scale;
+		int wi = find_known(m, st, words[k], &scale);
 		for (size_t j = 0; j < n_uniq && wi >= 0; j++)
-			if (idx[j] == wi)
-				wi = -2; /* a synonym of a word already counted */
+			if (idx[j] == wi) {
+				/* a synonym of a word already counted: once, at its best */
+				sc[j] = fmaxf(sc[j], scale);
+				wi = -2;
+			}
 		if (wi == -2)
 			continue;
+		sc[n_uniq] = scale;
 		idx[n_uniq++] = wi;
 		total += wi >= 0 ? m->words[wi].weight
 				 : (is_stop(words[k]) || ivr_grammar_is_carrier(words[k])
@@ -344,7 +422,7 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 		float known = 0;
 		for (size_t k = 0; k < n_uniq; k++)
 			if (idx[k] >= 0 && (m->words[idx[k]].mask & (1u << i)))
-				known += m->words[idx[k]].weight;
+				known += sc[k] * m->words[idx[k]].weight;
 		float text_cov = known / total;
 		float phrase_cov = 0;
 		for (size_t p = 0; p < m->n_phrases; p++) {
@@ -355,7 +433,7 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 			for (size_t w = 0; w < ph->n_words; w++)
 				for (size_t k = 0; k < n_uniq; k++)
 					if (idx[k] == m->word_idx[ph->first + w])
-						got += m->words[idx[k]].weight;
+						got += sc[k] * m->words[idx[k]].weight;
 			phrase_cov = fmaxf(phrase_cov, got / ph->weight);
 		}
 		float s = 0.5f * (text_cov + phrase_cov);
