@@ -42,6 +42,16 @@
  * general resource also relates senses a flow does not mean ("bill" - "post").
  */
 #define RELATED_WEIGHT 0.5f
+/*
+ * Garbage-word rate: the share of a text's word weight that is words no
+ * intent of the node knows (function, carrier and the GARBAGE_FREQUENT_RANK
+ * most frequent general words excepted).  Off-topic speech decodes to such
+ * words under the n-gram search ("married era train agent"); above
+ * GARBAGE_FREE the confidence falls in proportion (chosen on the tuning
+ * sets, docs/asr.md).
+ */
+#define GARBAGE_FREQUENT_RANK 300
+#define GARBAGE_FREE	      0.5f
 
 /* Function words: present in most phrases of most intents, they say little. */
 static const char *const STOP[] = { "a",    "an",   "the",   "to",   "i",     "my",   "me",
@@ -114,6 +124,16 @@ static int is_stop(const char *w)
 		if (!strcmp(STOP[i], w))
 			return 1;
 	return 0;
+}
+
+/*
+ * Common English words ("something", "else", "got") are what recognition
+ * errors and carrier talk are made of: not evidence of an off-topic request.
+ */
+static bool frequent(const char *w)
+{
+	int r = ivr_grammar_general_rank(w);
+	return r >= 0 && r < GARBAGE_FREQUENT_RANK;
 }
 
 static int find_word(const struct ivr_intent_model *m, const char *w)
@@ -375,12 +395,12 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 	if (!m || !out)
 		return -EINVAL;
 	out->intent = out->best = out->runner_up = -1;
-	out->confidence = out->runner_up_confidence = 0;
+	out->confidence = out->runner_up_confidence = out->garbage = 0;
 	char words[MAX_TEXT_WORDS][IVR_INTENT_WORD_MAX];
 	size_t n = IVR_MIN(ivr_intent_words(text, words, MAX_TEXT_WORDS), (size_t)MAX_TEXT_WORDS);
 	int idx[MAX_TEXT_WORDS];
 	float sc[MAX_TEXT_WORDS]; /* share of its word's weight a text word carries */
-	float total = 0;
+	float total = 0, garbage = 0;
 	/* Without a stemmer (out of memory) words still match whole. */
 	struct sb_stemmer *st = stemmer_new();
 	size_t n_uniq = 0;
@@ -402,14 +422,20 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 			continue;
 		sc[n_uniq] = scale;
 		idx[n_uniq++] = wi;
-		total += wi >= 0 ? m->words[wi].weight
-				 : (is_stop(words[k]) || ivr_grammar_is_carrier(words[k])
-					    ? STOP_WEIGHT
-					    : UNKNOWN_WEIGHT);
+		if (wi >= 0)
+			total += m->words[wi].weight;
+		else if (is_stop(words[k]) || ivr_grammar_is_carrier(words[k]))
+			total += STOP_WEIGHT;
+		else {
+			total += UNKNOWN_WEIGHT;
+			if (!frequent(words[k]))
+				garbage += UNKNOWN_WEIGHT;
+		}
 	}
 	stemmer_free(st);
 	if (n_uniq == 0 || total <= 0)
 		return 0;
+	out->garbage = garbage / total;
 	/*
 	 * A text must weigh at least half a content word to cover an intent
 	 * alone: a lone function or carrier word (what noise often decodes
@@ -452,7 +478,8 @@ int ivr_intent_classify(const struct ivr_intent_model *m, const char *text, floa
 	/* A near tie is a guess: scale by the margin (full at a 2:1 lead). */
 	float margin = best > 0 ? IVR_MIN(1.0f, 2.0f * (best - second) / best) : 0;
 	float ac = IVR_CLAMP(asr_confidence, 0.0f, 1.0f);
-	float conf = best * (0.5f + 0.5f * margin) * ac;
+	float clean = IVR_MIN(1.0f, (1.0f - out->garbage) / (1.0f - GARBAGE_FREE));
+	float conf = best * (0.5f + 0.5f * margin) * ac * clean;
 	out->confidence = IVR_CLAMP(conf, 0.0f, 1.0f);
 	out->runner_up = second_i;
 	/* The runner-up has no lead: margin 0, so never above the best. */

@@ -47,6 +47,7 @@ struct ivr_intent_result {
 	float confidence; /* 0..1 of the best intent (also when below threshold) */
 	int runner_up;	  /* second-best intent, -1 if none */
 	float runner_up_confidence;
+	float garbage; /* share 0..1 of the text's word weight that no intent of the node knows */
 };
 
 /**

@@ -324,19 +324,22 @@ int ivr_testset_classify_text(const struct ivr_flow *flow, const struct ivr_test
 			break;
 		}
 		struct ivr_intent_result ir;
+		float garbage = 0;
 		if (models[oc->node] &&
 		    ivr_intent_classify(models[oc->node], c->text, 1.0f, nd->threshold, &ir) == 0) {
 			oc->r.intent = ir.intent;
 			oc->r.best_intent = ir.best;
 			oc->r.confidence = ir.confidence;
 			oc->r.intent_name = ir.intent >= 0 ? nd->intents[ir.intent].name : NULL;
+			garbage = ir.garbage;
 		}
 		if (log)
-			fprintf(log, "%-8s %-14s %-10s -> %-10s %.2f (best %s) [%s]\n", oc->voice,
-				c->node, c->expected, oc->r.intent >= 0 ? oc->r.intent_name : "-",
-				oc->r.confidence,
+			fprintf(log,
+				"%-8s %-14s %-10s -> %-10s %.2f (best %s, garbage %.2f) [%s]\n",
+				oc->voice, c->node, c->expected,
+				oc->r.intent >= 0 ? oc->r.intent_name : "-", oc->r.confidence,
 				oc->r.best_intent >= 0 ? nd->intents[oc->r.best_intent].name : "-",
-				c->text);
+				garbage, c->text);
 	}
 	for (size_t i = 0; i < flow->n_nodes; i++)
 		ivr_intent_free(models[i]);
