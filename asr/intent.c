@@ -199,8 +199,12 @@ static int find_stem(const struct ivr_intent_model *m, const char *stem)
 	return -1;
 }
 
-/* A word of one of @w's lexicon groups, or with its stem.  @return the index, or -1. */
-static int find_synonym(const struct ivr_intent_model *m, struct sb_stemmer *st, const char *w)
+/*
+ * A word of one of @w's lexicon groups, or (@stems) with that word's stem.
+ * @return the index, or -1.
+ */
+static int find_synonym(const struct ivr_intent_model *m, struct sb_stemmer *st, const char *w,
+			bool stems)
 {
 	int wi;
 	char stem[IVR_INTENT_WORD_MAX];
@@ -209,19 +213,21 @@ static int find_synonym(const struct ivr_intent_model *m, struct sb_stemmer *st,
 		for (size_t k = 0; ivr_grammar_synonym(g, k, syn); k++) {
 			if (!strcmp(syn, w))
 				continue;
-			if ((wi = find_word(m, syn)) >= 0)
+			if (!stems && (wi = find_word(m, syn)) >= 0)
 				return wi;
-			stem_of(st, syn, stem);
-			if ((wi = find_stem(m, stem)) >= 0)
-				return wi;
+			if (stems) {
+				stem_of(st, syn, stem);
+				if ((wi = find_stem(m, stem)) >= 0)
+					return wi;
+			}
 		}
 	return -1;
 }
 
 /*
- * The model's word for @w: itself, a word with the same stem, or a word of
- * one of its lexicon groups (asr/grammar.c) or with that word's stem (*@scale
- * 1); else the most specific word WordNet relates to it (RELATED_WEIGHT).
+ * The model's word for @w: itself, a word of one of its lexicon groups
+ * (asr/grammar.c), a word with the same stem, or with a lexicon word's stem
+ * (*@scale 1); else the most specific word WordNet relates to it (RELATED_WEIGHT).
  * @return the index, or -1.
  */
 static int find_known(const struct ivr_intent_model *m, struct sb_stemmer *st, const char *w,
@@ -231,11 +237,18 @@ static int find_known(const struct ivr_intent_model *m, struct sb_stemmer *st, c
 	int wi = find_word(m, w);
 	if (wi >= 0)
 		return wi;
+	/*
+	 * The lexicon's own grouping of this very word first ("times" is listed
+	 * with "hours"), then the word's stem ("times" -> "time"), then the
+	 * lexicon words' stems.
+	 */
+	if ((wi = find_synonym(m, st, w, false)) >= 0)
+		return wi;
 	char stem[IVR_INTENT_WORD_MAX];
 	stem_of(st, w, stem);
 	if ((wi = find_stem(m, stem)) >= 0)
 		return wi;
-	wi = find_synonym(m, st, w);
+	wi = find_synonym(m, st, w, true);
 	if (wi >= 0 || !stem[0])
 		return wi;
 	for (size_t i = 0; i < m->n_related; i++)
