@@ -14,12 +14,13 @@
  * rejection 97.1% with fwdflat's second pass (branch asrheld); with the
  * single-pass search (asrmix) 95.5% (bank 93.9%, hotline 97.7%) / 91.2%:
  * below the assertions, which were kept at asrheld's level (docs/asr.md,
- * "General words and the single-pass search combined").  These two sets and the older held-out sets
- * (grammars/tests/NAME.heldout.cases, .heldout2.cases) were used to choose
- * the search's settings; the accuracy assertion is the level this code
- * achieves, with one case of margin.  The held-out sets are not replayed here
- * (time: this test already takes ~35-70 s on the shared machine); docs/asr.md
- * gives their figures and those of the untouched .heldout3 sets from
+ * "General words and the single-pass search combined").  With the
+ * garbage-word rate (asrheld4): 95.5% (105/110) / 97.1% (33/34); the
+ * rejection assertion was raised to 94% (one case of margin).  These two sets and the older
+ * held-out sets (grammars/tests/NAME.heldout.cases, .heldout2.cases) were used to choose the
+ * search's settings; the accuracy assertion is the level this code achieves, with one case of
+ * margin.  The held-out sets are not replayed here (time: this test already takes ~35-70 s on the
+ * shared machine); docs/asr.md gives their figures and those of the untouched .heldout3 sets from
  * ivr-flow test.
  * Exit 77 when the model or flite is missing.
  */
@@ -131,13 +132,13 @@ IVR_TEST(demo_flow_intents)
 	printf("== both flows, voices slt+rms ==\n"
 	       "intent accuracy %.1f%% (phrases %.1f%%, paraphrases %.1f%%), "
 	       "out-of-domain rejected %.1f%%\n"
-	       "targets: accuracy >= 95%% %s, rejection >= 90%% %s\n",
+	       "targets: accuracy >= 95%% %s, rejection >= 90%% %s (asserted: 94%%)\n",
 	       100 * acc, 100 * phr, 100 * para, 100 * rej, acc >= 0.95 ? "met" : "NOT met",
 	       rej >= 0.90 ? "met" : "NOT met");
 	ivr_check(s->n_in >= 80 && s->n_ood >= 20);
 	ivr_check_msg(phr >= 0.95, "example phrases %.3f", phr);
 	ivr_check_msg(acc >= 0.95, "in-domain accuracy %.3f", acc);
-	ivr_check_msg(rej >= 0.90, "out-of-domain rejection %.3f", rej);
+	ivr_check_msg(rej >= 0.94, "out-of-domain rejection %.3f", rej);
 	return IVR_TEST_RESULT();
 }
 
