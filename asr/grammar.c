@@ -176,6 +176,14 @@ bool ivr_grammar_is_carrier(const char *word)
 	return false;
 }
 
+int ivr_grammar_general_rank(const char *word)
+{
+	for (size_t i = 0; i < WORDLIST_N; i++)
+		if (!strcmp(IVR_WORDLIST[i].word, word))
+			return (int)i;
+	return -1;
+}
+
 struct buf {
 	char *s;
 	size_t len, cap;

@@ -57,6 +57,13 @@ int ivr_grammar_words(const struct ivr_flow_node *node, char (*words)[IVR_INTENT
 bool ivr_grammar_is_carrier(const char *word);
 
 /**
+ * The rank of @word among the general English words of asr/wordlist.h that
+ * every LM holds (0 = the most frequent), by frequency in pocketsphinx-en-us's
+ * general model.  @return the rank, or -1 when it is not one of them. Thread: any.
+ */
+int ivr_grammar_general_rank(const char *word);
+
+/**
  * Build a trigram language model (ARPA text, log10 probabilities with
  * backoff) for @node: counted from its example phrases, the same phrases
  * with one word replaced by a synonym from the built-in telephony lexicon,

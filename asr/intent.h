@@ -11,6 +11,10 @@
  * by the text's total word weight; the confidence of the best intent combines
  * that coverage, its margin over the runner-up and the recogniser's own
  * acoustic confidence.  Below the node's threshold the answer is no intent.
+ * Words meet through their Porter2 stems (Debian's libstemmer), the hand
+ * lexicon (asr/grammar.c) and WordNet's related words at half weight
+ * (asr/related.h); a text mostly made of words no intent knows (the
+ * garbage-word rate) loses confidence.  Measurements: docs/asr.md.
  * Also the text normaliser (lower case, words of a-z and ') every ASR module
  * shares, so the flow, the grammar and the classifier agree on what a word is.
  * Thread: build on control; classify is read-only on the model (any thread).
@@ -47,6 +51,7 @@ struct ivr_intent_result {
 	float confidence; /* 0..1 of the best intent (also when below threshold) */
 	int runner_up;	  /* second-best intent, -1 if none */
 	float runner_up_confidence;
+	float garbage; /* share 0..1 of the text's word weight that no intent of the node knows */
 };
 
 /**

@@ -288,6 +288,70 @@ int ivr_testset_run(struct ivr_recognizer *rec, const struct ivr_flow *flow,
 	return (int)k;
 }
 
+int ivr_testset_classify_text(const struct ivr_flow *flow, const struct ivr_testcase *cases,
+			      size_t n, FILE *log, struct ivr_testset_outcome **out)
+{
+	if (!flow || (!cases && n) || !out)
+		return -EINVAL;
+	struct ivr_testset_outcome *o = calloc(n ? n : 1, sizeof(*o));
+	struct ivr_intent_model **models =
+		calloc(flow->n_nodes ? flow->n_nodes : 1, sizeof(*models));
+	if (!o || !models) {
+		free(o);
+		free(models);
+		return -ENOMEM;
+	}
+	size_t k = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct ivr_testcase *c = &cases[i];
+		if (c->is_audio)
+			continue;
+		struct ivr_testset_outcome *oc = &o[k++];
+		oc->c = c;
+		oc->voice = "text";
+		oc->node = ivr_flow_find_node(flow, c->node);
+		const struct ivr_flow_node *nd = &flow->nodes[oc->node];
+		oc->expected =
+			strcmp(c->expected, "-") ? ivr_flow_find_intent(nd, c->expected) : -1;
+		oc->r.intent = oc->r.best_intent = -1;
+		snprintf(oc->r.text, sizeof(oc->r.text), "%s", c->text);
+		oc->r.acoustic_confidence = 1;
+		/* Models are built on first use: nodes without cases cost nothing. */
+		if (!models[oc->node] && nd->n_intents &&
+		    !(models[oc->node] = ivr_intent_build(nd))) {
+			rc = -ENOMEM;
+			break;
+		}
+		struct ivr_intent_result ir;
+		float garbage = 0;
+		if (models[oc->node] &&
+		    ivr_intent_classify(models[oc->node], c->text, 1.0f, nd->threshold, &ir) == 0) {
+			oc->r.intent = ir.intent;
+			oc->r.best_intent = ir.best;
+			oc->r.confidence = ir.confidence;
+			oc->r.intent_name = ir.intent >= 0 ? nd->intents[ir.intent].name : NULL;
+			garbage = ir.garbage;
+		}
+		if (log)
+			fprintf(log,
+				"%-8s %-14s %-10s -> %-10s %.2f (best %s, garbage %.2f) [%s]\n",
+				oc->voice, c->node, c->expected,
+				oc->r.intent >= 0 ? oc->r.intent_name : "-", oc->r.confidence,
+				oc->r.best_intent >= 0 ? nd->intents[oc->r.best_intent].name : "-",
+				garbage, c->text);
+	}
+	for (size_t i = 0; i < flow->n_nodes; i++)
+		ivr_intent_free(models[i]);
+	free(models);
+	if (rc < 0) {
+		free(o);
+		return rc;
+	}
+	*out = o;
+	return (int)k;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

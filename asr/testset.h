@@ -83,6 +83,17 @@ int ivr_testset_run(struct ivr_recognizer *rec, const struct ivr_flow *flow,
 		    struct ivr_testset_outcome **out);
 
 /**
+ * Classify each text case's own words with the node's intent classifier
+ * (asr/intent.h) at acoustic confidence 1, without audio: the classifier's
+ * share of the errors, measured in milliseconds.  Recordings are skipped.
+ * *@out (malloc'ed) gets one outcome per text case (voice "text", r.text the
+ * case's text, no timing).  @log gets one line per case, or NULL.
+ * @return the number of outcomes, or -ENOMEM / -EINVAL.  Thread: control.
+ */
+int ivr_testset_classify_text(const struct ivr_flow *flow, const struct ivr_testcase *cases,
+			      size_t n, FILE *log, struct ivr_testset_outcome **out);
+
+/**
  * Summarise outcomes; @threshold < 0 uses each node's own threshold.
  * Thread: any.
  */

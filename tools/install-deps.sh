@@ -10,6 +10,8 @@ pkgs=(
 	liburing-dev libspeexdsp-dev libopus-dev libsamplerate0-dev
 	libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx
 	libjansson-dev libyaml-dev
+	# Snowball stemmer for the intent classifier (asr/intent.c)
+	libstemmer-dev
 	# references for benches and tests
 	libspandsp-dev pocketsphinx-testdata sip-tester
 	# bench_engine reference: userspace relay (no kernel module needed)

@@ -28,7 +28,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ivr-flow lint [--dict DICT] FLOW.yaml\n"
 		   "       ivr-flow test [--voices slt,rms] [--cache DIR] [-v] [--loop|--phrases] "
 		   "[--no-verify]\n"
-		   "                     [--verify-always]\n"
+		   "                     [--verify-always] [--text]\n"
 		   "                     FLOW.yaml CASES\n"
 		   "       ivr-flow prompts [--voice slt] FLOW.yaml DIR\n"
 		   "lint: unknown/unreachable nodes, dead ends, missing prompts, menus <= 3 deep\n"
@@ -43,6 +43,8 @@ static void usage(FILE *f)
 		   "      2 bad input or no recogniser.  Each node is searched with a trigram\n"
 		   "      model built from its phrases; --phrases uses the strict JSGF of the\n"
 		   "      phrases instead, --loop a JSGF that also takes any word sequence.\n"
+		   "      --text classifies each case's own words, no audio (the classifier's\n"
+		   "      share of the errors).\n"
 		   "prompts: render every prompt_text (and reprompt/no-match/no-input texts) to\n"
 		   "      DIR/NODE[.kind].wav, 8 kHz mu-law, with flite (or --voice espeak).\n");
 }
@@ -173,7 +175,7 @@ static int cmd_test(int argc, char **argv)
 {
 	const char *paths[2] = { 0 }, *cache = NULL;
 	char voices_buf[256] = "slt,rms";
-	int verbose = 0, np = 0, loop = 0, verify = 1, verify_always = 0;
+	int verbose = 0, np = 0, loop = 0, verify = 1, verify_always = 0, text = 0;
 	float snr_db = 0;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--voices") && i + 1 < argc)
@@ -190,6 +192,8 @@ static int cmd_test(int argc, char **argv)
 			verify = 0;
 		else if (!strcmp(argv[i], "--verify-always"))
 			verify_always = 1;
+		else if (!strcmp(argv[i], "--text"))
+			text = 1;
 		else if (!strcmp(argv[i], "--snr") && i + 1 < argc)
 			snr_db = strtof(argv[++i], NULL);
 		else if (argv[i][0] != '-' && np < 2)
@@ -225,6 +229,22 @@ static int cmd_test(int argc, char **argv)
 		fprintf(stderr, "ivr-flow: %s\n", err);
 		ivr_flow_free(f);
 		return 2;
+	}
+	if (text) {
+		/* The classifier alone on each case's own words: no recogniser, no audio. */
+		struct ivr_testset_outcome *o;
+		int k = ivr_testset_classify_text(f, cases, n, verbose ? stdout : NULL, &o);
+		if (k >= 0) {
+			printf("flow %s, cases %s, text only (classifier, no audio)\n", f->name,
+			       paths[1]);
+			ivr_testset_print(stdout, f, o, (size_t)k);
+			free(o);
+		} else {
+			fprintf(stderr, "ivr-flow: %s\n", ivr_strerror(k));
+		}
+		free(cases);
+		ivr_flow_free(f);
+		return k < 0 ? 2 : 0;
 	}
 	const struct ivr_flow *fl[1] = { f };
 	struct ivr_recognizer_cfg rcfg = { .mode = loop == 2 ? IVR_GRAMMAR_PHRASES

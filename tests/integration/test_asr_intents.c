@@ -14,12 +14,13 @@
  * rejection 97.1% with fwdflat's second pass (branch asrheld); with the
  * single-pass search (asrmix) 95.5% (bank 93.9%, hotline 97.7%) / 91.2%:
  * below the assertions, which were kept at asrheld's level (docs/asr.md,
- * "General words and the single-pass search combined").  These two sets and the older held-out sets
- * (grammars/tests/NAME.heldout.cases, .heldout2.cases) were used to choose
- * the search's settings; the accuracy assertion is the level this code
- * achieves, with one case of margin.  The held-out sets are not replayed here
- * (time: this test already takes ~35-70 s on the shared machine); docs/asr.md
- * gives their figures and those of the untouched .heldout3 sets from
+ * "General words and the single-pass search combined").  With the
+ * garbage-word rate (asrheld4): 95.5% (105/110) / 97.1% (33/34); the
+ * rejection assertion was raised to 94% (one case of margin).  These two sets and the older
+ * held-out sets (grammars/tests/NAME.heldout.cases, .heldout2.cases) were used to choose the
+ * search's settings; the accuracy assertion is the level this code achieves, with one case of
+ * margin.  The held-out sets are not replayed here (time: this test already takes ~35-70 s on the
+ * shared machine); docs/asr.md gives their figures and those of the untouched .heldout3 sets from
  * ivr-flow test.
  * Exit 77 when the model or flite is missing.
  */
@@ -131,19 +132,81 @@ IVR_TEST(demo_flow_intents)
 	printf("== both flows, voices slt+rms ==\n"
 	       "intent accuracy %.1f%% (phrases %.1f%%, paraphrases %.1f%%), "
 	       "out-of-domain rejected %.1f%%\n"
-	       "targets: accuracy >= 95%% %s, rejection >= 90%% %s\n",
+	       "targets: accuracy >= 95%% %s, rejection >= 90%% %s (asserted: 94%%)\n",
 	       100 * acc, 100 * phr, 100 * para, 100 * rej, acc >= 0.95 ? "met" : "NOT met",
 	       rej >= 0.90 ? "met" : "NOT met");
 	ivr_check(s->n_in >= 80 && s->n_ood >= 20);
 	ivr_check_msg(phr >= 0.95, "example phrases %.3f", phr);
 	ivr_check_msg(acc >= 0.95, "in-domain accuracy %.3f", acc);
-	ivr_check_msg(rej >= 0.90, "out-of-domain rejection %.3f", rej);
+	ivr_check_msg(rej >= 0.94, "out-of-domain rejection %.3f", rej);
+	return IVR_TEST_RESULT();
+}
+
+/*
+ * The classifier alone on every tuning set's typed text (no audio, about a
+ * millisecond): its share of the errors, so a lexicon or classifier change
+ * that loses paraphrases shows here even when recognition hides it.
+ * Measured (asrheld4): 195/208 in-domain (93.8%), 57/57 out-of-domain
+ * rejected; asserted with one case of margin.
+ */
+IVR_TEST(typed_text_all_tuning_sets)
+{
+	static const char *const SETS[] = {
+		"bank",	   "bank.heldout",    "bank.heldout2",	  "bank.heldout3",
+		"hotline", "hotline.heldout", "hotline.heldout2", "hotline.heldout3"
+	};
+	struct ivr_testset_summary t = { 0 };
+	for (size_t i = 0; i < IVR_N_ELEMENTS(SETS); i++) {
+		char path[128], cases_path[128], fp[1024], cp[1024], err[512];
+		snprintf(path, sizeof(path), "grammars/%.*s.yaml", (int)strcspn(SETS[i], "."),
+			 SETS[i]);
+		snprintf(cases_path, sizeof(cases_path), "grammars/tests/%s.cases", SETS[i]);
+		ivr_test_srcpath(fp, sizeof(fp), path);
+		ivr_test_srcpath(cp, sizeof(cp), cases_path);
+		struct ivr_flow *f;
+		struct ivr_testcase *cases;
+		size_t n;
+		if (ivr_flow_load(&f, fp, err, sizeof(err)) < 0) {
+			ivr_check_msg(0, "%s", err);
+			continue;
+		}
+		if (ivr_testset_load(cp, f, &cases, &n, err, sizeof(err)) < 0) {
+			ivr_check_msg(0, "%s", err);
+			ivr_flow_free(f);
+			continue;
+		}
+		struct ivr_testset_outcome *o;
+		int k = ivr_testset_classify_text(f, cases, n, NULL, &o);
+		ivr_check_msg(k > 0, "%s: %d", SETS[i], k);
+		if (k > 0) {
+			struct ivr_testset_summary s;
+			ivr_testset_summarise(o, (size_t)k, -1, &s);
+			printf("typed %-18s in-domain %u/%u, out-of-domain rejected %u/%u\n",
+			       SETS[i], s.in_correct, s.n_in, s.ood_rejected, s.n_ood);
+			t.n_in += s.n_in;
+			t.in_correct += s.in_correct;
+			t.n_ood += s.n_ood;
+			t.ood_rejected += s.ood_rejected;
+			free(o);
+		}
+		free(cases);
+		ivr_flow_free(f);
+	}
+	double acc = t.n_in ? (double)t.in_correct / t.n_in : 0;
+	double rej = t.n_ood ? (double)t.ood_rejected / t.n_ood : 0;
+	printf("typed text, all tuning sets: in-domain %.1f%% (%u/%u), out-of-domain rejected "
+	       "%.1f%% (%u/%u)\n",
+	       100 * acc, t.in_correct, t.n_in, 100 * rej, t.ood_rejected, t.n_ood);
+	ivr_check(t.n_in >= 200 && t.n_ood >= 50);
+	ivr_check_msg(acc >= 0.93, "typed in-domain accuracy %.3f", acc);
+	ivr_check_msg(rej >= 0.98, "typed out-of-domain rejection %.3f", rej);
 	return IVR_TEST_RESULT();
 }
 
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
+	ivr_test_run(typed_text_all_tuning_sets);
 	ivr_test_run(demo_flow_intents);
 	return ivr_test_summary();
 }

@@ -204,6 +204,17 @@ IVR_TEST(carrier_words)
 	return IVR_TEST_RESULT();
 }
 
+IVR_TEST(general_word_rank)
+{
+	/* asr/wordlist.h is most frequent first: "the" leads, rarer words come later */
+	ivr_check_int_eq(ivr_grammar_general_rank("the"), 0);
+	int money = ivr_grammar_general_rank("money");
+	ivr_check(money > 0 && money > ivr_grammar_general_rank("you"));
+	ivr_check_int_eq(ivr_grammar_general_rank("zzzqx"), -1);
+	ivr_check_int_eq(ivr_grammar_general_rank(""), -1);
+	return IVR_TEST_RESULT();
+}
+
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
@@ -211,5 +222,6 @@ int main(int argc, char **argv)
 	ivr_test_run(arpa_is_a_proper_model);
 	ivr_test_run(vocabulary_once_each);
 	ivr_test_run(carrier_words);
+	ivr_test_run(general_word_rank);
 	return ivr_test_summary();
 }

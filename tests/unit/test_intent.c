@@ -126,6 +126,16 @@ IVR_TEST(synonyms_stems_and_lone_carriers)
 	ivr_intent_classify(m, "paying bills", 1.0f, n->threshold, &st);
 	ivr_check_msg(st.intent == intent_of(n, "payments"), "-> %d %.2f", st.intent,
 		      st.confidence);
+#if IVR_HAVE_ASR
+	/* Porter2 (libstemmer) joins derived forms the old suffix stripping did not */
+	const struct ivr_flow_node *cards = &bank->nodes[ivr_flow_find_node(bank, "cards")];
+	struct ivr_intent_model *cm = ivr_intent_build(cards);
+	struct ivr_intent_result act;
+	ivr_intent_classify(cm, "card activation", 1.0f, cards->threshold, &act);
+	ivr_check_msg(act.intent == ivr_flow_find_intent(cards, "activate"), "-> %d %.2f",
+		      act.intent, act.confidence);
+	ivr_intent_free(cm);
+#endif
 	/* a lone carrier word, what noise may decode to, is no request */
 	struct ivr_intent_result lone;
 	ivr_intent_classify(m, "how", 1.0f, n->threshold, &lone);
@@ -144,6 +154,38 @@ IVR_TEST(synonyms_stems_and_lone_carriers)
 	ivr_check(g >= 0 && ivr_grammar_synonym(g, 0, w) && !strcmp(w, "agent"));
 	ivr_check(ivr_grammar_synonym_group("zebra", -1) == -1);
 	ivr_check(!ivr_grammar_synonym(-1, 0, w) && !ivr_grammar_synonym(g, 1000, w));
+	return IVR_TEST_RESULT();
+}
+
+IVR_TEST(related_words_and_garbage_rate)
+{
+	const struct ivr_flow_node *n = main_node();
+	struct ivr_intent_model *m = ivr_intent_build(n);
+	struct ivr_intent_result own, rel, unk;
+	ivr_intent_classify(m, "talk to a person", 1.0f, n->threshold, &own);
+	ivr_intent_classify(m, "talk to an individual", 1.0f, n->threshold, &rel);
+	ivr_intent_classify(m, "talk to a zebra", 1.0f, n->threshold, &unk);
+#if IVR_HAVE_ASR
+	/* WordNet relates "individual" to "person" (asr/related.h): it counts, below the word */
+	ivr_check_msg(rel.intent == intent_of(n, "agent") && rel.garbage == 0.0f, "-> %d %.2f",
+		      rel.intent, rel.garbage);
+	ivr_check_msg(rel.confidence < own.confidence - 0.05f &&
+			      rel.confidence > unk.confidence + 0.05f,
+		      "%.2f %.2f %.2f", own.confidence, rel.confidence, unk.confidence);
+#endif
+	ivr_check_msg(own.garbage == 0.0f && unk.garbage > 0.2f, "%.2f %.2f", own.garbage,
+		      unk.garbage);
+	/* off-topic words around one menu word: mostly garbage, so no intent */
+	struct ivr_intent_result g;
+	ivr_intent_classify(m, "married era train agent", 1.0f, n->threshold, &g);
+	ivr_check_msg(g.garbage > 0.5f && g.intent == -1, "%.2f -> %d %.2f", g.garbage, g.intent,
+		      g.confidence);
+	/* common words are not garbage: "something else" is how people talk */
+	struct ivr_intent_result c;
+	ivr_intent_classify(m, "something else about my balance", 1.0f, n->threshold, &c);
+	ivr_check_msg(c.garbage == 0.0f && c.intent == intent_of(n, "balance"), "%.2f -> %d",
+		      c.garbage, c.intent);
+	ivr_intent_free(m);
 	return IVR_TEST_RESULT();
 }
 
@@ -178,6 +220,7 @@ int main(int argc, char **argv)
 	ivr_test_run(phrases_map_to_their_intent);
 	ivr_test_run(paraphrases_and_off_topic);
 	ivr_test_run(synonyms_stems_and_lone_carriers);
+	ivr_test_run(related_words_and_garbage_rate);
 	ivr_test_run(bad_input);
 	ivr_flow_free(bank);
 	return ivr_test_summary();
