@@ -725,10 +725,17 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 				  (uint64_t)(ch->cfg.aec_bulk_delay_ms + ch->cfg.echo_guard_ms) *
 					  ch->cfg.rate_hz / 1000;
 
-	if (!ch->cfg.dtmf_on_aec_output)
+	/* The blocks of this frame the DTMF detector found unable to hold a tone at or above
+	 * 650 Hz (quiet at -57 dBm0, under the fax floor, or mostly under 400 Hz) cannot hold
+	 * a fax tone either: the fax detector skips them (same 5 ms grid, same audio). */
+	uint32_t no_tone = 0;
+	if (!ch->cfg.dtmf_on_aec_output) {
 		run_dtmf(ch, near, out);
+		no_tone = ivr_dtmf_rx_gated(DTMF(ch), ch->frame / (ch->cfg.rate_hz / 200));
+	}
 	struct ivr_faxtone_event fe[2];
-	int nf = ivr_faxtone_process(FAX(ch), near, ch->frame, fe, IVR_N_ELEMENTS(fe));
+	int nf =
+		ivr_faxtone_process_hint(FAX(ch), near, ch->frame, no_tone, fe, IVR_N_ELEMENTS(fe));
 	for (int i = 0; i < nf; i++) {
 		static const uint8_t map[] = { [IVR_FAXTONE_CNG] = IVR_MEDIA_EV_FAX_CNG,
 					       [IVR_FAXTONE_ANS] = IVR_MEDIA_EV_FAX_ANS,
