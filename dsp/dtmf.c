@@ -100,7 +100,8 @@
  * A digit over loud low speech is not lost by it: its sub-blocks fail the
  * energy share (TONE_SHARE) anyway.
  */
-#define LOW_HZ 400.0
+#define LOW_HZ	   400.0
+#define MAX_BRIDGE 20 /* concealed sub-blocks (100 ms) a digit is held over at most */
 
 static const double bin_hz[NB] = { 697, 770, 852, 941, 1209, 1336, 1477, 1633 };
 static const char keypad[4][4] = {
@@ -126,6 +127,8 @@ struct ivr_dtmf_rx {
 	float x_prev;	    /* the last sample fed (the first difference across sub-blocks) */
 	uint32_t zeroed;    /* bit i: sub-block n_sub - 1 - i was gated (bins 0) */
 	bool gated;	    /* the sub-block being completed is */
+	bool concealed;	    /* the audio being fed stands in for lost packets */
+	uint32_t bridged;   /* concealed sub-blocks in a row the current digit was held over */
 
 	/* current sub-block */
 	float acc[IVR_DTMF_KERNEL_ACC];
@@ -395,6 +398,8 @@ void ivr_dtmf_rx_reset(struct ivr_dtmf_rx *rx)
 	rx->x_prev = 0.0f;
 	rx->zeroed = 0;
 	rx->gated = false;
+	rx->concealed = false;
+	rx->bridged = 0;
 	memset(rx->hx, 0, sizeof(rx->hx));
 	memset(rx->he, 0, sizeof(rx->he));
 	rx->n_sub = 0;
@@ -660,6 +665,7 @@ static int try_start(struct ivr_dtmf_rx *rx, uint64_t s, int l, int h)
 	rx->last_end = end;
 	rx->last_present = s;
 	rx->absent = 0;
+	rx->bridged = 0;
 	push_event(rx, IVR_DTMF_EV_START, rx->cur_digit, rx->onset, end - (double)rx->onset);
 	return 1;
 }
@@ -668,6 +674,14 @@ static int try_start(struct ivr_dtmf_rx *rx, uint64_t s, int l, int h)
 static void step(struct ivr_dtmf_rx *rx, uint64_t s)
 {
 	if (rx->active) {
+		/* a stand-in for lost audio is no evidence either way
+		 * (ivr_dtmf_rx_process_concealed) */
+		if (!rx->concealed)
+			rx->bridged = 0;
+		else if (rx->bridged < MAX_BRIDGE) {
+			rx->bridged++;
+			return;
+		}
 		struct cplx cl, ch;
 		fit(rx, s, rx->cur_l, rx->cur_h, &cl, &ch);
 		float al2 = cabs2(cl), ah2 = cabs2(ch);
@@ -797,6 +811,18 @@ int ivr_dtmf_rx_process(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_sampl
 		}
 	}
 	return (int)n_ev;
+}
+
+int ivr_dtmf_rx_process_concealed(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_samples,
+				  struct ivr_dtmf_event *ev, size_t max_ev)
+{
+	if (!rx)
+		return -EINVAL;
+	/* a sub-block begun with real audio is judged as usual */
+	rx->concealed = rx->pos == 0;
+	int r = ivr_dtmf_rx_process(rx, pcm, n_samples, ev, max_ev);
+	rx->concealed = false;
+	return r;
 }
 
 struct ivr_dtmf_rx *ivr_dtmf_rx_new(const struct ivr_dtmf_cfg *cfg)
