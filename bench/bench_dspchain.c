@@ -19,7 +19,8 @@
  * nothing consumes the VAD (ivr_dspchain_listen off: no canceller, VAD or
  * hand-off).  "load": ivr-load's default caller signal (a voiced 140/280 Hz
  * tone pair, amplitude-modulated at 3 Hz, through mu-law: what every call of
- * bench/bench_engine sends), through the VAD alone (vad_load) and through the
+ * bench/bench_engine sends), through the VAD, DTMF and fax detectors alone
+ * (vad_load, dtmf_load, faxtone_load) and through the
  * chain listening without a canceller (chain_load: the engine's G.711 calls).
  * Prints: name impl frames ns_per_frame x_realtime(calls/core), and the
  * ratio chain / sum of stages measured in the same run (the chain's own
@@ -111,6 +112,8 @@ enum stage {
 	S_CHAIN_SPEECH_UNHEARD,
 	S_VAD_LOAD,
 	S_CHAIN_LOAD,
+	S_DTMF_LOAD,
+	S_FAX_LOAD,
 	S_N
 };
 static const char *const stage_name[S_N] = { "dtmf",
@@ -131,7 +134,9 @@ static const char *const stage_name[S_N] = { "dtmf",
 					     "chain_prompt_unheard",
 					     "chain_speech_unheard",
 					     "vad_load",
-					     "chain_load" };
+					     "chain_load",
+					     "dtmf_load",
+					     "faxtone_load" };
 
 static struct ivr_ring *ring;
 
@@ -142,7 +147,8 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	switch (s) {
 	case S_DTMF:
 	case S_DTMF_SIL:
-	case S_DTMF_TALK: {
+	case S_DTMF_TALK:
+	case S_DTMF_LOAD: {
 		struct ivr_dtmf_rx *d = ivr_dtmf_rx_new(NULL);
 		struct ivr_dtmf_event ev[4];
 		t0 = bench_cpu_ns();
@@ -154,7 +160,8 @@ static double run(enum stage s, const float *near, const float *far, size_t n, f
 	}
 	case S_FAX:
 	case S_FAX_SIL:
-	case S_FAX_TALK: {
+	case S_FAX_TALK:
+	case S_FAX_LOAD: {
 		struct ivr_faxtone *x = ivr_faxtone_new(NULL);
 		struct ivr_faxtone_event ev[2];
 		t0 = bench_cpu_ns();
@@ -285,7 +292,8 @@ int main(int argc, char **argv)
 	input[S_DTMF_SIL] = input[S_FAX_SIL] = input[S_VAD_SIL] = input[S_CHAIN_SIL] = near_sil;
 	input[S_DTMF_TALK] = input[S_FAX_TALK] = input[S_VAD_TALK] = input[S_CHAIN_TALK] =
 		input[S_CHAIN_SPEECH_UNHEARD] = near_talk;
-	input[S_VAD_LOAD] = input[S_CHAIN_LOAD] = near_load;
+	input[S_VAD_LOAD] = input[S_CHAIN_LOAD] = input[S_DTMF_LOAD] = input[S_FAX_LOAD] =
+		near_load;
 
 	if (only >= 0) {
 		double t1[REPEATS];

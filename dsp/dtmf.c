@@ -52,6 +52,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "common/vec4.h"
@@ -85,6 +86,22 @@
  * same lines with and without this.
  */
 #define QUIET 0.0316f
+/*
+ * Low-frequency sub-blocks: while no digit is on, a sub-block whose energy
+ * sits mostly under LOW_HZ cannot hold a digit either.  The ratio of the
+ * first difference's energy to the energy, sum (x[n] - x[n-1])^2 / sum x^2,
+ * is 2 (1 - cos w) for a sine at w and the energy-weighted mean of that for
+ * a mix: at 8 kHz 0.29 for 697 Hz, 0.84 for 1209 Hz, so >= 0.36 for any
+ * digit within the twist limits, and >= 0.18 when the pair holds half the
+ * energy (the window gate's GATE_SHARE); a voice's 100-300 Hz fundamentals
+ * and first harmonics give 0.01-0.1.  Under 2 (1 - cos(2 pi LOW_HZ / rate))
+ * (0.098 at 8 kHz, 400 Hz) the pair would hold under ~28% of the sub-block:
+ * such a sub-block is treated like a quiet one (bins 0, kernel skipped).
+ * A digit over loud low speech is not lost by it: its sub-blocks fail the
+ * energy share (TONE_SHARE) anyway.
+ */
+#define LOW_HZ	   400.0
+#define MAX_BRIDGE 20 /* concealed sub-blocks (100 ms) a digit is held over at most */
 
 static const double bin_hz[NB] = { 697, 770, 852, 941, 1209, 1336, 1477, 1633 };
 static const char keypad[4][4] = {
@@ -106,6 +123,12 @@ struct ivr_dtmf_rx {
 	float thr_power; /* per tone, mean square (full scale 1.0) */
 	float gate_power;
 	float quiet_energy; /* sub-block energy under which its DFT is taken as 0 */
+	float low_ratio;    /* difference/energy ratio under which it is taken as 0 (LOW_HZ) */
+	float x_prev;	    /* the last sample fed (the first difference across sub-blocks) */
+	uint32_t zeroed;    /* bit i: sub-block n_sub - 1 - i was gated (bins 0) */
+	bool gated;	    /* the sub-block being completed is */
+	bool concealed;	    /* the audio being fed stands in for lost packets */
+	uint32_t bridged;   /* concealed sub-blocks in a row the current digit was held over */
 
 	/* current sub-block */
 	float acc[IVR_DTMF_KERNEL_ACC];
@@ -361,6 +384,7 @@ int ivr_dtmf_rx_init(struct ivr_dtmf_rx *rx, size_t size, const struct ivr_dtmf_
 	/* the 10 ms gate sees up to ~1 dB of offset loss and some leakage */
 	rx->gate_power = rx->thr_power * 0.25f;
 	rx->quiet_energy = rx->gate_power * (float)rx->sub_len * QUIET;
+	rx->low_ratio = (float)(2.0 * (1.0 - cos(2.0 * M_PI * LOW_HZ / rate)));
 	pthread_once(&tables_once, build_all_tables);
 	if (dtmf_tab_err)
 		return -EINVAL;
@@ -371,6 +395,11 @@ void ivr_dtmf_rx_reset(struct ivr_dtmf_rx *rx)
 {
 	memset(rx->acc, 0, sizeof(rx->acc));
 	rx->pos = 0;
+	rx->x_prev = 0.0f;
+	rx->zeroed = 0;
+	rx->gated = false;
+	rx->concealed = false;
+	rx->bridged = 0;
 	memset(rx->hx, 0, sizeof(rx->hx));
 	memset(rx->he, 0, sizeof(rx->he));
 	rx->n_sub = 0;
@@ -378,6 +407,16 @@ void ivr_dtmf_rx_reset(struct ivr_dtmf_rx *rx)
 	rx->absent = 0;
 	rx->floor_sub = 0;
 	rx->pend_head = rx->pend_count = 0;
+}
+
+uint32_t ivr_dtmf_rx_gated(const struct ivr_dtmf_rx *rx, unsigned n)
+{
+	if (!rx || n < 1 || n > 32)
+		return 0;
+	uint32_t m = 0;
+	for (unsigned k = 0; k < n; k++)
+		m |= ((rx->zeroed >> (n - 1 - k)) & 1u) << k;
+	return m;
 }
 
 uint32_t ivr_dtmf_rx_rate(const struct ivr_dtmf_rx *rx)
@@ -626,6 +665,7 @@ static int try_start(struct ivr_dtmf_rx *rx, uint64_t s, int l, int h)
 	rx->last_end = end;
 	rx->last_present = s;
 	rx->absent = 0;
+	rx->bridged = 0;
 	push_event(rx, IVR_DTMF_EV_START, rx->cur_digit, rx->onset, end - (double)rx->onset);
 	return 1;
 }
@@ -634,6 +674,14 @@ static int try_start(struct ivr_dtmf_rx *rx, uint64_t s, int l, int h)
 static void step(struct ivr_dtmf_rx *rx, uint64_t s)
 {
 	if (rx->active) {
+		/* a stand-in for lost audio is no evidence either way
+		 * (ivr_dtmf_rx_process_concealed) */
+		if (!rx->concealed)
+			rx->bridged = 0;
+		else if (rx->bridged < MAX_BRIDGE) {
+			rx->bridged++;
+			return;
+		}
 		struct cplx cl, ch;
 		fit(rx, s, rx->cur_l, rx->cur_h, &cl, &ch);
 		float al2 = cabs2(cl), ah2 = cabs2(ch);
@@ -655,7 +703,8 @@ static void step(struct ivr_dtmf_rx *rx, uint64_t s)
 		}
 		return;
 	}
-	if (s < 1 || s - 1 < rx->floor_sub)
+	/* both sub-blocks of the window gated: all its bins are 0, under any gate */
+	if (s < 1 || s - 1 < rx->floor_sub || (rx->zeroed & 3) == 3)
 		return;
 	/* 10 ms window (s-1, s): strongest row and column */
 	const struct dtmf_tables *t = tabs(rx);
@@ -697,6 +746,8 @@ static void end_subblock(struct ivr_dtmf_rx *rx)
 	memset(rx->acc, 0, sizeof(rx->acc));
 	rx->pos = 0;
 	rx->n_sub++;
+	rx->zeroed = rx->zeroed << 1 | rx->gated;
+	rx->gated = false;
 	step(rx, s);
 }
 
@@ -709,15 +760,32 @@ int ivr_dtmf_rx_process(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_sampl
 	int simd = use_avx2(rx);
 	while (n_samples) {
 		if (!rx->active && rx->pos == 0 && n_samples >= rx->sub_len) {
+			/* the quiet gate, then (rarely needed on silence) the low-frequency one */
 			v4sf e4 = { 0 };
 			for (uint32_t i = 0; i + 4 <= rx->sub_len; i += 4) {
 				const v4sf x = v4_ld(pcm + i);
 				e4 += x * x;
 			}
 			const float e = (e4[0] + e4[1]) + (e4[2] + e4[3]);
-			if (e < rx->quiet_energy) { /* false for NaN/Inf: the kernel path handles
-						       those */
+			bool skip = e < rx->quiet_energy;
+			if (!skip && e == e) {
+				v4sf d4 = { 0 };
+				uint32_t i = 0;
+				for (; i + 5 <= rx->sub_len; i += 4) {
+					const v4sf dx = v4_ld(pcm + i + 1) - v4_ld(pcm + i);
+					d4 += dx * dx;
+				}
+				float d = (pcm[0] - rx->x_prev) * (pcm[0] - rx->x_prev);
+				for (i++; i < rx->sub_len; i++)
+					d += (pcm[i] - pcm[i - 1]) * (pcm[i] - pcm[i - 1]);
+				d += (d4[0] + d4[1]) + (d4[2] + d4[3]);
+				skip = d < rx->low_ratio * e;
+			}
+			/* false for NaN/Inf: the kernel path handles those */
+			if (skip) {
 				rx->acc[16] = e;
+				rx->gated = true;
+				rx->x_prev = pcm[rx->sub_len - 1];
 				pcm += rx->sub_len;
 				n_samples -= rx->sub_len;
 				end_subblock(rx);
@@ -733,6 +801,7 @@ int ivr_dtmf_rx_process(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_sampl
 #endif
 			ivr_dtmf_kernel_c(rx->acc, &tabs(rx)->tab[rx->pos], pcm, take);
 		(void)simd;
+		rx->x_prev = pcm[take - 1];
 		rx->pos += (uint32_t)take;
 		pcm += take;
 		n_samples -= take;
@@ -742,6 +811,18 @@ int ivr_dtmf_rx_process(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_sampl
 		}
 	}
 	return (int)n_ev;
+}
+
+int ivr_dtmf_rx_process_concealed(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_samples,
+				  struct ivr_dtmf_event *ev, size_t max_ev)
+{
+	if (!rx)
+		return -EINVAL;
+	/* a sub-block begun with real audio is judged as usual */
+	rx->concealed = rx->pos == 0;
+	int r = ivr_dtmf_rx_process(rx, pcm, n_samples, ev, max_ev);
+	rx->concealed = false;
+	return r;
 }
 
 struct ivr_dtmf_rx *ivr_dtmf_rx_new(const struct ivr_dtmf_cfg *cfg)

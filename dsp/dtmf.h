@@ -79,6 +79,32 @@ IVR_RT void ivr_dtmf_rx_reset(struct ivr_dtmf_rx *rx);
 IVR_RT int ivr_dtmf_rx_process(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_samples,
 			       struct ivr_dtmf_event *ev, size_t max_ev);
 
+/**
+ * As ivr_dtmf_rx_process(), for audio that stands in for lost packets (the
+ * jitter buffer's concealment): while a digit is on, its whole sub-blocks
+ * neither end the digit nor extend it, up to 100 ms in a row, so a digit
+ * whose middle was lost stays one digit (a 60 ms loss used to split it in
+ * two: the concealment fades out within 60 ms) and one that ended during
+ * the loss ends 25 ms into the real audio after it, at its last real edge.
+ * While no digit is on, the audio is processed as usual.
+ * @return as ivr_dtmf_rx_process().  Thread: RT.
+ */
+IVR_RT int ivr_dtmf_rx_process_concealed(struct ivr_dtmf_rx *rx, const float *pcm, size_t n_samples,
+					 struct ivr_dtmf_event *ev, size_t max_ev);
+
+/**
+ * Which of the last @n (1..32) completed 5 ms sub-blocks the detector's gates
+ * skipped as unable to hold a tone at or above 650 Hz, while no digit was on:
+ * quiet ones (mean square 21 dB under the per-tone threshold: -57 dBm0 by
+ * default) and low-frequency ones (first-difference energy under 0.098 of the
+ * energy at 8 kHz, 0.0245 at 16 kHz: under ~28% of a 697 Hz tone's share).
+ * Another detector on the same audio may skip those blocks too
+ * (dsp/faxtone.h ivr_faxtone_process_hint()).
+ * @return bit k set for the k-th of the @n sub-blocks in time order; 0 if @n
+ *         is out of range.  Thread: RT.
+ */
+IVR_RT uint32_t ivr_dtmf_rx_gated(const struct ivr_dtmf_rx *rx, unsigned n);
+
 /** @return the configured sample rate in Hz. Thread: any. */
 uint32_t ivr_dtmf_rx_rate(const struct ivr_dtmf_rx *rx);
 

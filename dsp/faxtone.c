@@ -276,8 +276,16 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_fax
 int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
 			struct ivr_faxtone_event *ev, size_t max_ev)
 {
+	return ivr_faxtone_process_hint(ft, pcm, n_samples, 0, ev, max_ev);
+}
+
+int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+			     uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev)
+{
 	if (!ft || (n_samples && !pcm) || (max_ev && !ev))
 		return -EINVAL;
+	if (ft->fill)
+		no_tone = 0; /* the blocks of @pcm are not the hint's */
 	size_t n = 0;
 	struct det *c = &ft->det[DET_CNG], *a = &ft->det[DET_ANS];
 	const float *cre = tab_re[ft->tab][DET_CNG], *cim = tab_im[ft->tab][DET_CNG];
@@ -285,7 +293,14 @@ int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_sampl
 	size_t i = 0;
 	while (i < n_samples) {
 		const uint32_t t0 = (uint32_t)(ft->block_idx & 1) * ft->block;
-		if (ft->fill == 0 && n_samples - i >= ft->block) {
+		if (ft->fill == 0 && n_samples - i >= ft->block && (no_tone & 1) && !c->in_run &&
+		    !a->in_run) {
+			/* No tone can start in this block (the hint): nothing to demodulate. */
+			ft->sumsq = 0;
+			c->acc_re = c->acc_im = a->acc_re = a->acc_im = 0;
+			i += ft->block;
+			ft->fill = ft->block;
+		} else if (ft->fill == 0 && n_samples - i >= ft->block) {
 			/* A whole block (the usual case): five dot products, 4 lanes wide. */
 			const v4sf zero = { 0, 0, 0, 0 };
 			v4sf e = zero, sr = zero, si = zero, tr = zero, ti = zero;
@@ -320,6 +335,7 @@ int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_sampl
 			ft->fill++;
 		}
 		if (ft->fill == ft->block) {
+			no_tone >>= 1;
 			ft->pos += ft->block;
 			float p = ft->sumsq / (float)ft->block;
 			det_block(ft, DET_CNG, p, ev, max_ev, &n);

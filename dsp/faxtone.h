@@ -81,6 +81,18 @@ IVR_RT void ivr_faxtone_reset(struct ivr_faxtone *ft);
 IVR_RT int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
 			       struct ivr_faxtone_event *ev, size_t max_ev);
 
+/**
+ * ivr_faxtone_process() with what a detector that looked at the same audio
+ * already knows (dsp/dtmf.h ivr_dtmf_rx_gated()): bit k of @no_tone set when
+ * the k-th whole 5 ms block of @pcm cannot hold a fax tone (under the level
+ * floor, or its power mostly under 400 Hz: a fax tone needs 60% of it at
+ * 1100 or 2100 Hz).  While no tone is in progress such blocks skip the
+ * demodulators.  The hint is used only when @pcm starts a block.
+ * @return as ivr_faxtone_process().  Thread: media (IVR_RT).
+ */
+IVR_RT int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+				    uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev);
+
 /** Heap wrappers for tools and tests. @return NULL with errno set on failure. */
 struct ivr_faxtone *ivr_faxtone_new(const struct ivr_faxtone_cfg *cfg);
 /** NULL-safe. Thread: control. */

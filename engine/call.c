@@ -575,8 +575,9 @@ void ivr_call_dsp_in(struct ivr_call *c, float *frame, size_t n_samples)
 	ivr_dspchain_listen(call_chain(c), c->events || c->asr || c->flow_ready);
 	/* c->out still holds the previous tick's frame: exactly what was sent last. */
 	struct ivr_dspchain_out o;
-	int n = ivr_dspchain_process(call_chain(c), frame, c->out, n_samples,
-				     c->out_dtmf ? IVR_DSPCHAIN_F_FAR_DTMF : 0, c->asr, &o);
+	unsigned flags = (c->out_dtmf ? IVR_DSPCHAIN_F_FAR_DTMF : 0) |
+			 (c->in_concealed ? IVR_DSPCHAIN_F_CONCEALED : 0);
+	int n = ivr_dspchain_process(call_chain(c), frame, c->out, n_samples, flags, c->asr, &o);
 	if (n > 0)
 		publish(c, &o);
 }
@@ -746,6 +747,7 @@ static void conceal(struct ivr_call *c, const uint8_t *next, size_t n_next)
 		ivr_plc_conceal(&c->plc, c->in, n);
 	}
 	c->st.frames_concealed++;
+	c->in_concealed = true;
 }
 
 /*
@@ -819,6 +821,7 @@ int ivr_call_tick(struct ivr_call *c, uint64_t tick, uint64_t now_ns)
 	}
 
 	/* Caller -> engine. */
+	c->in_concealed = false;
 	uint8_t pay[IVR_JB_MAX_PAYLOAD];
 	size_t nb = 0;
 	uint32_t ts = 0;

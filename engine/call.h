@@ -171,6 +171,7 @@ struct ivr_call {
 	size_t queue_ann_pos;
 	bool out_dtmf;	   /* c->out carries in-band DTMF we sent (echo guard) */
 	bool tone_tx_busy; /* digits were queued on tone_tx[] and may not be done yet */
+	bool in_concealed; /* c->in stands in for lost packets this tick (the DSP chain's flag) */
 	bool rfc_tx_ready; /* rfc_tx[] holds an initialised sender */
 	_Alignas(64) uint8_t rfc_tx[IVR_CALL_RFC_TX_BYTES];
 	/* struct ivr_tone_tx: the in-band DTMF sender */

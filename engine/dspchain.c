@@ -641,13 +641,17 @@ static bool tone_in(const struct ivr_dspchain *ch, uint64_t a, uint64_t b)
 	return false;
 }
 
-static void run_dtmf(struct ivr_dspchain *ch, const float *pcm, struct ivr_dspchain_out *out)
+static void run_dtmf(struct ivr_dspchain *ch, const float *pcm, bool concealed,
+		     struct ivr_dspchain_out *out)
 {
 	/* Rule 1 drops its digits after telephone-events (merge_inband), but the
 	 * detector keeps running: senders that also leave the tone in the audio
-	 * still need it kept away from the VAD. */
+	 * still need it kept away from the VAD.  A concealed frame does not end a
+	 * digit (3 lost packets split one in two). */
 	struct ivr_dtmf_event ev[4];
-	int n = ivr_dtmf_rx_process(DTMF(ch), pcm, ch->frame, ev, IVR_N_ELEMENTS(ev));
+	int n = concealed ? ivr_dtmf_rx_process_concealed(DTMF(ch), pcm, ch->frame, ev,
+							  IVR_N_ELEMENTS(ev))
+			  : ivr_dtmf_rx_process(DTMF(ch), pcm, ch->frame, ev, IVR_N_ELEMENTS(ev));
 	for (int i = 0; i < n; i++)
 		merge_inband(ch, &ev[i], out);
 }
@@ -725,10 +729,17 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 				  (uint64_t)(ch->cfg.aec_bulk_delay_ms + ch->cfg.echo_guard_ms) *
 					  ch->cfg.rate_hz / 1000;
 
-	if (!ch->cfg.dtmf_on_aec_output)
-		run_dtmf(ch, near, out);
+	/* The blocks of this frame the DTMF detector found unable to hold a tone at or above
+	 * 650 Hz (quiet at -57 dBm0, under the fax floor, or mostly under 400 Hz) cannot hold
+	 * a fax tone either: the fax detector skips them (same 5 ms grid, same audio). */
+	uint32_t no_tone = 0;
+	if (!ch->cfg.dtmf_on_aec_output) {
+		run_dtmf(ch, near, (flags & IVR_DSPCHAIN_F_CONCEALED) != 0, out);
+		no_tone = ivr_dtmf_rx_gated(DTMF(ch), ch->frame / (ch->cfg.rate_hz / 200));
+	}
 	struct ivr_faxtone_event fe[2];
-	int nf = ivr_faxtone_process(FAX(ch), near, ch->frame, fe, IVR_N_ELEMENTS(fe));
+	int nf =
+		ivr_faxtone_process_hint(FAX(ch), near, ch->frame, no_tone, fe, IVR_N_ELEMENTS(fe));
 	for (int i = 0; i < nf; i++) {
 		static const uint8_t map[] = { [IVR_FAXTONE_CNG] = IVR_MEDIA_EV_FAX_CNG,
 					       [IVR_FAXTONE_ANS] = IVR_MEDIA_EV_FAX_ANS,
@@ -784,7 +795,7 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 			}
 		}
 		if (ch->cfg.dtmf_on_aec_output)
-			run_dtmf(ch, clean, out);
+			run_dtmf(ch, clean, false, out); /* (frames LOOKAHEAD old: flag not kept) */
 		if (tone)
 			clean = nz;
 

@@ -144,7 +144,8 @@ struct ivr_dspchain_out {
 };
 
 /** Process flags. */
-#define IVR_DSPCHAIN_F_FAR_DTMF 0x01 /* the far frame carried in-band DTMF the engine sent */
+#define IVR_DSPCHAIN_F_FAR_DTMF	 0x01 /* the far frame carried in-band DTMF the engine sent */
+#define IVR_DSPCHAIN_F_CONCEALED 0x02 /* the near frame stands in for lost packets (PLC) */
 
 /** Counters of one chain (owned by its worker, read racily). */
 struct ivr_dspchain_stats {

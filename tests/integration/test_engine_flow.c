@@ -14,6 +14,10 @@
  * publishes call_end.  Call C presses 3 (menu -> menu): the VAD takes the
  * tone for speech too, and that utterance must not answer the cards menu
  * (no no_match there).
+ * On failure (or with IVR_TEST_VERBOSE) it prints how far its sender ran
+ * behind the 20 ms grid and each call's concealed, skipped and late frames:
+ * what a loaded machine did to the callers' audio (3 concealed frames split
+ * a digit before engine/dspchain.c flagged them) against a fault in the flow.
  * Exit 77 when the pocketsphinx model or flite is missing, or the engine
  * cannot start.
  */
@@ -151,8 +155,11 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 	for (size_t k = 0; k < said.n_samples && off + k < frames * FR; k++)
 		audio[1][off + k] += said.samples[k];
 
-	uint64_t t = now_ns();
+	uint64_t t = now_ns(), send_late_max = 0;
 	for (size_t f = 0; f < frames; f++) {
+		/* how far behind its 20 ms grid this sender ran (the machine held it up) */
+		uint64_t late = now_ns() - t;
+		send_late_max = IVR_MAX(send_late_max, late);
 		for (int i = 0; i < 3; i++) {
 			phone_send(&ph[i], audio[i] + f * FR);
 			phone_drain(&ph[i], false);
@@ -160,6 +167,10 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 		t += 20000000ull;
 		sleep_until(t);
 	}
+	/* what the engine did with the callers' audio: concealed (late/lost) or skipped frames */
+	struct ivr_call_info info[3];
+	for (int i = 0; i < 3; i++)
+		ivr_check_int_eq(ivr_call_get_info(e, ids[i], &info[i]), 0);
 	/* the engine played the prompts to both phones */
 	for (int i = 0; i < 3; i++)
 		ivr_check_msg(ph[i].rx_pkts > frames / 2, "phone %d got %llu packets", i,
@@ -207,6 +218,14 @@ IVR_TEST(test_bank_flow_dtmf_speech_transfer)
 			      find(cc, cards, "\"recognition\"", NULL, NULL) < 0,
 		      "C: the key's tone answered the cards menu");
 	if (ivr_test_failed_ || getenv("IVR_TEST_VERBOSE")) {
+		printf("  sender late by up to %.1f ms\n", (double)send_late_max / 1e6);
+		for (int i = 0; i < 3; i++)
+			printf("  call %c: rx %llu concealed %llu skipped %llu jb_late %llu target "
+			       "%u\n",
+			       'A' + i, (unsigned long long)info[i].rx_pkts,
+			       (unsigned long long)info[i].frames_concealed,
+			       (unsigned long long)info[i].frames_skipped,
+			       (unsigned long long)info[i].jb_late, info[i].jb_target_frames);
 		dump("A (dtmf 1, 0)", a);
 		dump("B (speech)", b);
 		dump("C (dtmf 3)", cc);

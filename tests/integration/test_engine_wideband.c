@@ -194,11 +194,13 @@ static struct ivr_engine *engine_with_ring(const char *tag, struct ivr_shmring_r
 }
 
 /* Run @n_frames of real time: each phone sends its next frame (if it has a source), all drain. */
-static void run(struct wbphone **wb, const float *const *wsrc, size_t n_wb, struct phone *nb,
-		const float *nsrc, size_t n_frames)
+/* @return how far (ns) the phones' sender ran behind its 20 ms grid at worst */
+static uint64_t run(struct wbphone **wb, const float *const *wsrc, size_t n_wb, struct phone *nb,
+		    const float *nsrc, size_t n_frames)
 {
-	uint64_t t = now_ns();
+	uint64_t t = now_ns(), late_max = 0;
 	for (size_t f = 0; f < n_frames + 10; f++) {
+		late_max = IVR_MAX(late_max, now_ns() - t);
 		for (size_t i = 0; i < n_wb; i++) {
 			if (wsrc[i] && f < n_frames)
 				wb_send(wb[i], wsrc[i] + f * WB_FR);
@@ -212,6 +214,7 @@ static void run(struct wbphone **wb, const float *const *wsrc, size_t n_wb, stru
 		t += 20000000ull;
 		sleep_until(t);
 	}
+	return late_max;
 }
 
 IVR_TEST(test_wideband_prompt)
@@ -252,7 +255,7 @@ IVR_TEST(test_wideband_prompt)
 		ivr_check_int_eq(ivr_call_play(e, id, path, false, false), 0);
 		struct wbphone *ws[1] = { &w };
 		const float *src[1] = { NULL };
-		run(ws, src, 1, NULL, NULL, 90);
+		(void)run(ws, src, 1, NULL, NULL, 90);
 		ivr_check_int_eq(w.decode_errors, 0);
 		ivr_check_msg(w.ph.rx_n >= N, "received %zu samples", w.ph.rx_n);
 		size_t lag = 0;
@@ -331,7 +334,7 @@ IVR_TEST(test_wideband_dtmf_and_record)
 	ivr_check_int_eq(ivr_call_send_dtmf(e, id, "59", "inband"), 0);
 	struct wbphone *ws[1] = { &w };
 	const float *srcs[1] = { src };
-	run(ws, srcs, 1, NULL, NULL, FRAMES);
+	(void)run(ws, srcs, 1, NULL, NULL, FRAMES);
 	char sent[16] = "";
 	size_t ns = 0;
 	struct ivr_dtmf_rx *det = ivr_dtmf_rx_new(&(struct ivr_dtmf_cfg){ .rate_hz = WB });
@@ -440,7 +443,17 @@ IVR_TEST(test_wideband_conference)
 	add_tone(sc, NW, 6000, WB, 0.1);
 	struct wbphone *ws[2] = { &a, &c };
 	const float *srcs[2] = { sa, sc };
-	run(ws, srcs, 2, &b, sb, FRAMES);
+	const uint64_t late = run(ws, srcs, 2, &b, sb, FRAMES);
+	/* what a loaded machine did to the callers' audio, to tell it from a mixing fault */
+	struct ivr_call_info ia, ib;
+	ivr_check_int_eq(ivr_call_get_info(e, ida, &ia), 0);
+	ivr_check_int_eq(ivr_call_get_info(e, idb, &ib), 0);
+	printf("  %s: sender up to %.1f ms late; A concealed %llu skipped %llu late %llu, B "
+	       "concealed %llu skipped %llu late %llu (of %d frames)\n",
+	       ivr_engine_io_backend(e), (double)late / 1e6,
+	       (unsigned long long)ia.frames_concealed, (unsigned long long)ia.frames_skipped,
+	       (unsigned long long)ia.jb_late, (unsigned long long)ib.frames_concealed,
+	       (unsigned long long)ib.frames_skipped, (unsigned long long)ib.jb_late, FRAMES);
 	/* A (16 kHz) hears B's voice and C's 6 kHz tone; B (8 kHz) hears A's voice only */
 	static float lg[PHONE_MAX_SAMPLES], lr[NW];
 	size_t lag_ab = 0, lag_ba = 0;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "dsp/dtmf.h"
 #include "dsp/faxtone.h"
 #include "dsp/g711.h"
 #include "dsp/wav.h"
@@ -340,6 +341,107 @@ static void speechlike(float *x, size_t n, uint32_t rate, uint32_t seed, double 
 	}
 }
 
+/* As detect(), with the hint of a DTMF detector run on the same frames (as engine/dspchain.c
+ * does).  @gated: blocks the hint covered. */
+static int detect_hinted(const float *x, size_t n, uint32_t rate, struct ivr_faxtone_event *ev,
+			 int max_ev, size_t *gated)
+{
+	struct ivr_faxtone_cfg cfg = { .rate_hz = rate };
+	struct ivr_dtmf_cfg dcfg = { .rate_hz = rate };
+	struct ivr_faxtone *ft = ivr_faxtone_new(&cfg);
+	struct ivr_dtmf_rx *rx = ivr_dtmf_rx_new(&dcfg);
+	if (!ft || !rx) {
+		ivr_faxtone_free(ft);
+		ivr_dtmf_rx_free(rx);
+		return -1;
+	}
+	size_t frame = rate / 50;
+	int k = 0;
+	*gated = 0;
+	for (size_t i = 0; i + frame <= n; i += frame) {
+		struct ivr_dtmf_event de[4];
+		ivr_check(ivr_dtmf_rx_process(rx, x + i, frame, de, 4) >= 0);
+		uint32_t hint = ivr_dtmf_rx_gated(rx, 4);
+		*gated += (size_t)__builtin_popcount(hint);
+		int r = ivr_faxtone_process_hint(ft, x + i, frame, hint, ev + k,
+						 (size_t)(max_ev - k));
+		if (r < 0) {
+			k = r;
+			break;
+		}
+		k += r;
+	}
+	ivr_faxtone_free(ft);
+	ivr_dtmf_rx_free(rx);
+	return k;
+}
+
+/*
+ * The DTMF detector's gate as a hint (ivr_faxtone_process_hint()): CNG and ANS bursts right
+ * next to a low voice (140/280 Hz: most of its blocks are skipped) and quiet, in noise,
+ * give the same events as without the hint, and the hint covered most blocks that held no
+ * tone.  A hint for blocks that do not start at @pcm is ignored.
+ */
+IVR_TEST(dtmf_gate_hint_changes_nothing)
+{
+	for (int r = 0; r < 2; r++) {
+		uint32_t rate = r ? 16000 : 8000;
+		size_t n = rate * 10;
+		memset(sig, 0, n * sizeof(float));
+		for (size_t i = 0; i < n; i++) {
+			/* the voice right up to each tone and on after it */
+			double t = (double)i / rate;
+			bool tone =
+				(t >= 0.2 && t < 0.7) || (t >= 3.7 && t < 4.2) || (t >= 6 && t < 9);
+			double env = tone || (t >= 2 && t < 3) ? 0.0 : 1.0;
+			sig[i] = (float)(env * 0.2 *
+					 (0.75 * sin(2 * M_PI * 140 * t) +
+					  0.25 * sin(2 * M_PI * 280 * t)));
+		}
+		add_noise(sig, n, -60);
+		add_tone(sig, rate / 5, rate / 5 + rate / 2, 1100, rate, -30, 0, 0);
+		add_tone(sig, rate * 37 / 10, rate * 42 / 10, 1100, rate, -40, 0, 0);
+		add_tone(sig, rate * 6, rate * 9, 2100, rate, -25, 450, 0.2);
+		if (rate == 8000)
+			ivr_speech_g711(sig, n, 1);
+		struct ivr_faxtone_event e0[16], e1[16];
+		size_t gated = 0;
+		int k0 = detect(sig, n, rate, e0, 16);
+		int k1 = detect_hinted(sig, n, rate, e1, 16, &gated);
+		ivr_check_msg(k0 == 4 && k1 == k0, "%u Hz: %d events plain, %d hinted", rate, k0,
+			      k1);
+		for (int i = 0; i < k0 && i < k1; i++) {
+			ivr_check_int_eq(e1[i].type, e0[i].type);
+			ivr_check_int_eq(e1[i].flags, e0[i].flags);
+			ivr_check_int_eq(e1[i].freq_hz, e0[i].freq_hz);
+			ivr_check_int_eq(e1[i].onset_sample, e0[i].onset_sample);
+			ivr_check_int_eq(e1[i].duration_samples, e0[i].duration_samples);
+		}
+		/* 10 s in 5 ms blocks, 4.5 s of them tones: most of the rest is gated */
+		size_t blocks = n / (rate / 200);
+		ivr_check_msg(gated > blocks / 3, "%u Hz: %zu of %zu blocks gated", rate, gated,
+			      blocks);
+		printf("  %u Hz: %zu of %zu blocks skipped by the hint\n", rate, gated, blocks);
+	}
+	/* a hint that does not match the blocks of @pcm (mid-block start) is ignored */
+	struct ivr_faxtone *ft = ivr_faxtone_new(NULL);
+	ivr_check(ft != NULL);
+	if (ft) {
+		memset(sig, 0, 8000 * sizeof(float));
+		add_tone(sig, 0, 4000, 1100, 8000, -20, 0, 0); /* a 0.5 s CNG burst */
+		struct ivr_faxtone_event ev[4];
+		int k = ivr_faxtone_process(ft, sig, 13, ev, 4);
+		for (size_t i = 13; i + 160 <= 8000; i += 160)
+			k += ivr_faxtone_process_hint(ft, sig + i, 160, ~0u, ev + k,
+						      (size_t)(4 - k));
+		ivr_check_msg(k == 1 && ev[0].type == IVR_FAXTONE_CNG, "misaligned hint: %d events",
+			      k);
+		ivr_check_int_eq(ivr_faxtone_process_hint(NULL, sig, 160, 0, ev, 4), -EINVAL);
+		ivr_faxtone_free(ft);
+	}
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(rejects_speech)
 {
 	static const double f0s[] = { 100, 137.5, 183.3, 220, 275 }; /* 1100 = 8 x 137.5 etc. */
@@ -490,6 +592,7 @@ int main(int argc, char **argv)
 	ivr_test_run(ans_variants);
 	ivr_test_run(ans_frequency_tolerance_and_duration);
 	ivr_test_run(tones_in_noise);
+	ivr_test_run(dtmf_gate_hint_changes_nothing);
 	ivr_test_run(rejects_speech);
 	ivr_test_run(rejects_dtmf_and_other_tones);
 	ivr_test_run(bad_input_and_framing);
