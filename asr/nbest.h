@@ -36,7 +36,7 @@
 #include "common/defs.h"
 
 #define IVR_NBEST_TEXT_MAX 256
-#define IVR_NBEST_MAX_POPS 4000 /* partial paths expanded per utterance */
+#define IVR_NBEST_MAX_POPS 2000 /* partial paths expanded per utterance */
 
 struct ps_decoder_s; /* pocketsphinx */
 
