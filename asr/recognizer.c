@@ -903,12 +903,15 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	 */
 	for (int k = 0; out->text[0] && k < IVR_MAX(n_alts, 1); k++) {
 		struct ivr_asr_hyp *h = &out->nbest[out->n_nbest++];
-		int in = k == 0 ? out->best_intent : classify(g, alts[k].text, ac, h);
 		const char *t = k == 0 ? out->text : alts[k].text;
 		size_t tl = strnlen(t, sizeof(h->text) - 1);
 		memcpy(h->text, t, tl);
 		h->text[tl] = 0;
-		h->intent = in;
+		struct ivr_intent_result ir; /* threshold 2: the best intent, never gated */
+		h->intent = k == 0 ? out->best_intent
+			    : g->model && ivr_intent_classify(g->model, h->text, ac, 2.0f, &ir) == 0
+				    ? ir.best
+				    : -1;
 		h->confidence = (n_alts > 0 ? alts[k].posterior : 1.0f) * ac;
 	}
 	uint64_t tail = now_us() - t0;
