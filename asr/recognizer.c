@@ -22,6 +22,7 @@
 #include <speex/speex_resampler.h>
 
 #include "asr/intent.h"
+#include "asr/nbest.h"
 #include "asr/recognizer.h"
 
 #ifndef IVR_PS_MODELDIR
@@ -833,6 +834,9 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	int32_t gscore = s, pscore = 0;
 	int gframes = ps_get_n_frames(r->ps), pframes = 0;
 	snprintf(out->text, sizeof(out->text), "%s", hyp ? hyp : "");
+	/* the lattice now: the verification pass below may reuse this decoder */
+	struct ivr_nbest_alt alts[IVR_ASR_NBEST];
+	int n_alts = ivr_nbest_list(r->ps, out->text, alts, IVR_ASR_NBEST, NULL);
 	struct ivr_asr_cmn after;
 	cmn_save(r, &after);
 
@@ -892,24 +896,23 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	if (out->intent >= 0)
 		out->intent_name = g->flow->nodes[g->node].intents[out->intent].name;
 	/*
-	 * n-best: the best text with its best and second intents.  pocketsphinx's
-	 * own ps_nbest() (A* over the lattice) took 10 s for a 1.6 s utterance with
-	 * these grammars, so alternative word strings are not listed.  The entries name
-	 * their intents whatever the node's threshold (which decides out->intent only):
-	 * a router reads what the runner-up was and judges by its confidence.
+	 * n-best: distinct word strings of the lattice (asr/nbest.h), the best
+	 * text first, each with its posterior scaled by the acoustic confidence
+	 * and its own intent whatever the node's threshold (which decides
+	 * out->intent only, from the best text alone).
 	 */
-	if (out->text[0]) {
-		out->nbest[0] = best;
-		out->nbest[0].intent = out->best_intent;
-		out->n_nbest = 1;
-		struct ivr_intent_result ir;
-		if (g->model && ivr_intent_classify(g->model, out->text, ac, 2.0f, &ir) == 0 &&
-		    ir.runner_up >= 0) {
-			struct ivr_asr_hyp *h = &out->nbest[out->n_nbest++];
-			memcpy(h->text, best.text, sizeof(h->text));
-			h->intent = ir.runner_up;
-			h->confidence = ir.runner_up_confidence;
-		}
+	for (int k = 0; out->text[0] && k < IVR_MAX(n_alts, 1); k++) {
+		struct ivr_asr_hyp *h = &out->nbest[out->n_nbest++];
+		const char *t = k == 0 ? out->text : alts[k].text;
+		size_t tl = strnlen(t, sizeof(h->text) - 1);
+		memcpy(h->text, t, tl);
+		h->text[tl] = 0;
+		struct ivr_intent_result ir; /* threshold 2: the best intent, never gated */
+		h->intent = k == 0 ? out->best_intent
+			    : g->model && ivr_intent_classify(g->model, h->text, ac, 2.0f, &ir) == 0
+				    ? ir.best
+				    : -1;
+		h->confidence = (n_alts > 0 ? alts[k].posterior : 1.0f) * ac;
 	}
 	uint64_t tail = now_us() - t0;
 	out->tail_us = (uint32_t)IVR_MIN(tail, (uint64_t)UINT32_MAX);

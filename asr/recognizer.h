@@ -5,7 +5,7 @@
  *
  * One struct ivr_recognizer is one pocketsphinx decoder (5prealpha API:
  * cmd_ln_init/ps_init, ps_set_jsgf_string/ps_set_search, ps_start_utt/
- * ps_process_raw/ps_end_utt/ps_get_hyp, ps_nbest).  At creation it loads the
+ * ps_process_raw/ps_end_utt/ps_get_hyp, ps_get_lattice).  At creation it loads the
  * acoustic model memory-mapped (-mmap yes: the 6 MB of model pages are shared
  * by every decoder of the process) and a dictionary holding only the words of
  * the flows it serves (~5 MB per decoder instead of ~26 MB for the whole
@@ -54,7 +54,7 @@
 struct ivr_asr_hyp {
 	char text[IVR_ASR_TEXT_MAX];
 	int intent;	  /* node intent index, -1 = none (not gated by the node's threshold) */
-	float confidence; /* of that intent, 0..1 */
+	float confidence; /* lattice posterior of the words x acoustic confidence, 0..1 */
 };
 
 /** Result of one utterance. */

@@ -277,6 +277,15 @@ int ivr_testset_run(struct ivr_recognizer *rec, const struct ivr_flow *flow,
 					oc->r.intent >= 0 ? oc->r.intent_name : "-",
 					oc->r.confidence, oc->r.score_gap, oc->r.grammar_score,
 					oc->r.text, c->text);
+			/* the n-best alternatives (asr/nbest.h) under their line */
+			for (size_t a = 1; log && a < oc->r.n_nbest; a++) {
+				const struct ivr_asr_hyp *h = &oc->r.nbest[a];
+				fprintf(log, "%36s alt %-10s %.3f \"%s\"\n", "",
+					h->intent >= 0
+						? flow->nodes[oc->node].intents[h->intent].name
+						: "-",
+					h->confidence, h->text);
+			}
 		}
 	}
 	free(cmn);
