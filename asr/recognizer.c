@@ -79,6 +79,8 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  * at 1.5x the CPU.  Before the general words: 14.5 / 0.5 (single pass), 12 /
  * 0.5 (fwdflat).
  */
+#define LM_LW 6.5f
+
 #define DEF_VERIFY_CENTER_LM 25.5f
 #define DEF_VERIFY_SCALE_LM  2.5f
 
@@ -124,6 +126,12 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  * of verifying after the end.
  */
 #define VERIFY_START_MARGIN 0.0f
+/*
+ * The pool verifies an ended utterance in slices of this much 16 kHz audio
+ * (5 blocks, ~10-25 ms of decoding), so that between slices the worker can
+ * finish other ends that need no verification and keep its live streams fed.
+ */
+#define VERIFY_SLICE (5 * STREAM_BLOCK)
 
 struct grammar {
 	char search[48];
@@ -145,6 +153,7 @@ struct ivr_recognizer {
 	bool verify, verify_always, verify_stream;
 	float verify_center, verify_scale;
 	float verify_center_lm; /* n-gram searches: their path score includes the LM */
+	float lm_lw;		/* language weight of the n-gram searches (LM_LW) */
 	enum ivr_grammar_mode mode;
 	SpeexResamplerState *up;
 	int16_t *pcm;
@@ -161,6 +170,14 @@ struct ivr_recognizer {
 	bool v_on;		   /* the verifier streams this utterance */
 	size_t vfed;		   /* 16 kHz samples given to the verifier */
 	uint64_t s_busy_us;	   /* decoder time spent on the utterance so far */
+	/* ended utterance whose verification is pending (end_grammar .. end_result) */
+	bool e_verify;
+	struct ivr_asr_result *e_out;
+	struct ivr_asr_cmn *e_cmn, e_after;
+	int32_t e_gscore;
+	int e_gframes;
+	float e_ac;
+	uint64_t e_t0; /* end of speech */
 };
 
 static void seterr(char *err, size_t len, const char *fmt, const char *a, const char *b)
@@ -253,11 +270,19 @@ static int set_lm(struct ivr_recognizer *r, const char *search, const char *arpa
 	}
 	int ok = fputs(arpa, f) >= 0;
 	ok &= fclose(f) == 0;
+	/*
+	 * The n-gram search's own language weight: ngram_model_read() applies -lw
+	 * to the model and ngram_search_init() reads it once, so setting it around
+	 * the two leaves the JSGF searches and the phone loop at the default.
+	 */
+	double lw0 = cmd_ln_float32_r(r->config, "-lw");
+	cmd_ln_set_float32_r(r->config, "-lw", r->lm_lw);
 	ngram_model_t *lm =
 		ok ? ngram_model_read(r->config, path, NGRAM_ARPA, ps_get_logmath(r->ps)) : NULL;
 	unlink(path);
 	/* ps_set_lm() keeps its own reference */
 	int set = lm ? ps_set_lm(r->ps, search, lm) : -1;
+	cmd_ln_set_float32_r(r->config, "-lw", lw0);
 	if (lm)
 		ngram_model_free(lm);
 	return set < 0 ? -1 : 0;
@@ -345,6 +370,11 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	r->verify_center = c.verify_center != 0 ? c.verify_center : DEF_VERIFY_CENTER;
 	r->verify_scale = c.verify_scale > 0 ? c.verify_scale : DEF_VERIFY_SCALE;
 	r->verify_center_lm = DEF_VERIFY_CENTER_LM;
+	/* IVR_LM_LW: measuring other language weights (ivr-flow test, bench_asr) */
+	const char *lw_env = getenv("IVR_LM_LW");
+	r->lm_lw = lw_env ? strtof(lw_env, NULL) : LM_LW;
+	if (!(r->lm_lw > 0))
+		r->lm_lw = LM_LW;
 	const char *use_dict = dict;
 	if (!c.full_dict) {
 		size_t n = 0;
@@ -562,29 +592,6 @@ static void to_s16(const float *x, size_t n, int16_t *y)
 	}
 }
 
-/*
- * The verifier over the kept 16 kHz PCM from sample @from on, in the same
- * STREAM_BLOCKs as the grammar pass, and end its utterance.  @return 0 or -EIO.
- */
-static int verify_finish(struct ivr_recognizer *r, size_t from, size_t n, int32_t *score,
-			 int *frames)
-{
-	for (size_t off = from; off < n; off += STREAM_BLOCK) {
-		size_t len = IVR_MIN((size_t)STREAM_BLOCK, n - off);
-		if (ps_process_raw(r->vps, r->pcm + off, len, FALSE, FALSE) < 0) {
-			ps_end_utt(r->vps);
-			return -EIO;
-		}
-	}
-	if (ps_end_utt(r->vps) < 0)
-		return -EIO;
-	int32 s = 0;
-	(void)ps_get_hyp(r->vps, &s);
-	*score = s;
-	*frames = ps_get_n_frames(r->vps);
-	return 0;
-}
-
 static void cmn_load_ps(struct ivr_recognizer *r, ps_decoder_t *ps, const struct ivr_asr_cmn *cmn)
 {
 	feat_t *feat = ps_get_feat(ps);
@@ -723,7 +730,7 @@ int ivr_recognizer_stream_begin(struct ivr_recognizer *r, int grammar, uint32_t 
 {
 	if (!r || grammar < 0 || (size_t)grammar >= r->n_g || (rate_hz != 8000 && rate_hz != 16000))
 		return -EINVAL;
-	if (r->streaming)
+	if (r->streaming || r->e_verify)
 		ivr_recognizer_stream_abort(r);
 	r->s_grammar = grammar;
 	r->s_rate = rate_hz;
@@ -795,17 +802,24 @@ int ivr_recognizer_stream_partial(struct ivr_recognizer *r, char *text, size_t l
 
 void ivr_recognizer_stream_abort(struct ivr_recognizer *r)
 {
-	if (!r || !r->streaming)
+	if (!r || (!r->streaming && !r->e_verify))
 		return;
-	ps_end_utt(r->ps);
+	if (r->streaming)
+		ps_end_utt(r->ps);
 	verify_stop(r);
-	r->streaming = false;
+	r->streaming = r->e_verify = false;
 	/* the call's CMN state is the caller's; the decoder's own goes back to the prior */
 	cmn_load(r, NULL);
 }
 
-int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
-			      struct ivr_asr_result *out)
+/*
+ * End of speech, first part: the last block, the grammar pass's result, and
+ * whether the phone loop must run.  @return 0 (no: end_result() next), 1
+ * (verification pending: verify_step() until it returns 0, then
+ * end_result()), -EINVAL, -EIO.
+ */
+static int end_grammar(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
+		       struct ivr_asr_result *out)
 {
 	if (!out)
 		return -EINVAL;
@@ -815,10 +829,8 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 		return -EINVAL;
 	uint64_t t0 = now_us();
 	const struct grammar *g = &r->g[r->s_grammar];
-	const struct ivr_asr_cmn *cmn0 = r->s_has_cmn ? &r->s_cmn0 : NULL;
 	r->streaming = false;
-	size_t n16 = r->n16;
-	out->speech_ms = (uint32_t)(n16 / 16);
+	out->speech_ms = (uint32_t)(r->n16 / 16);
 	int32 s = 0;
 	if (stream_process(r, true) < 0) {
 		ps_end_utt(r->ps);
@@ -830,16 +842,18 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 		return -EIO;
 	}
 	const char *hyp = ps_get_hyp(r->ps, &s);
-	int32_t gscore = s, pscore = 0;
-	int gframes = ps_get_n_frames(r->ps), pframes = 0;
+	r->e_gscore = s;
+	r->e_gframes = ps_get_n_frames(r->ps);
 	snprintf(out->text, sizeof(out->text), "%s", hyp ? hyp : "");
-	struct ivr_asr_cmn after;
-	cmn_save(r, &after);
+	cmn_save(r, &r->e_after);
+	r->e_out = out;
+	r->e_cmn = cmn;
+	r->e_t0 = t0;
+	r->e_ac = 1.0f;
 
-	float ac = 1.0f;
-	double gpf = gframes > 0 ? (double)gscore / gframes : 0;
+	double gpf = r->e_gframes > 0 ? (double)r->e_gscore / r->e_gframes : 0;
 	out->grammar_score = (float)gpf;
-	bool need = r->verify && out->text[0] && gframes > 0 &&
+	bool need = r->verify && out->text[0] && r->e_gframes > 0 &&
 		    (r->verify_always || gpf <= skip_score(r));
 	if (need && g->model) {
 		/* no intent even at full acoustic confidence: a no-match either way */
@@ -850,38 +864,84 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	if (need && !r->verify_always && !g->lm && gpf < REJECT_SCORE) {
 		/* a fit this poor never passed the phone loop: reject without it */
 		need = false;
-		ac = 0;
+		r->e_ac = 0;
 	}
-	if (need) {
-		out->verified = true;
-		int rc = 0;
-		size_t from = r->vfed;
-		if (!r->v_on) {
-			/* not started while the caller spoke: the whole utterance now */
-			cmn_load_ps(r, r->vps, cmn0);
-			rc = ps_set_search(r->vps, PHONE_SEARCH) < 0 || ps_start_utt(r->vps) < 0
-				     ? -EIO
-				     : 0;
-			from = 0;
+	if (!need)
+		verify_stop(r);
+	r->e_verify = need;
+	out->verified = need;
+	r->s_busy_us += now_us() - t0;
+	return need ? 1 : 0;
+}
+
+/* 16 kHz samples the pending verification has still to decode. */
+static size_t verify_left(const struct ivr_recognizer *r)
+{
+	return r->n16 - (r->v_on ? r->vfed : 0);
+}
+
+/*
+ * The pending verification over at most @max more samples of the kept audio
+ * (a multiple of STREAM_BLOCK: the same blocks as the grammar pass, so the
+ * result does not depend on the slicing).  When it has seen everything, its
+ * score gives the acoustic confidence.  @return 1 (more to do), 0 (done), -EIO.
+ */
+static int verify_step(struct ivr_recognizer *r, size_t max)
+{
+	uint64_t t0 = now_us();
+	int rc = 0;
+	if (!r->v_on) {
+		/* not started while the caller spoke: from the start of the utterance */
+		cmn_load_ps(r, r->vps, r->s_has_cmn ? &r->s_cmn0 : NULL);
+		if (ps_set_search(r->vps, PHONE_SEARCH) < 0 || ps_start_utt(r->vps) < 0)
+			return -EIO;
+		r->v_on = true;
+		r->vfed = 0;
+	}
+	size_t stop = r->n16 - r->vfed > max ? r->vfed + max : r->n16;
+	while (r->vfed < stop) {
+		size_t len = IVR_MIN((size_t)STREAM_BLOCK, stop - r->vfed);
+		if (ps_process_raw(r->vps, r->pcm + r->vfed, len, FALSE, FALSE) < 0) {
+			verify_stop(r);
+			return -EIO;
 		}
+		r->vfed += len;
+	}
+	if (r->vfed < r->n16) {
+		rc = 1;
+	} else {
 		r->v_on = false;
-		if (rc == 0)
-			rc = verify_finish(r, from, n16, &pscore, &pframes);
-		if (rc == 0 && pframes > 0) {
+		int32 ps = 0;
+		if (ps_end_utt(r->vps) < 0)
+			return -EIO;
+		(void)ps_get_hyp(r->vps, &ps);
+		if (ps_get_n_frames(r->vps) > 0) {
 			/* raw score units per frame: calibrated, so no log-base conversion */
-			double gap = ((double)pscore - (double)gscore) / gframes;
-			out->score_gap = (float)gap;
+			const struct grammar *g = &r->g[r->s_grammar];
+			double gap = ((double)ps - (double)r->e_gscore) / r->e_gframes;
+			r->e_out->score_gap = (float)gap;
 			float center = g->lm ? r->verify_center_lm : r->verify_center;
 			float scale = g->lm ? DEF_VERIFY_SCALE_LM : r->verify_scale;
-			ac = 1.0f / (1.0f + expf(((float)gap - center) / scale));
+			r->e_ac = 1.0f / (1.0f + expf(((float)gap - center) / scale));
 		}
 	}
-	verify_stop(r);
+	r->s_busy_us += now_us() - t0;
+	return rc;
+}
+
+/* End of speech, last part: the intent of the text.  @return 0. */
+static int end_result(struct ivr_recognizer *r)
+{
+	uint64_t t0 = now_us();
+	struct ivr_asr_result *out = r->e_out;
+	const struct grammar *g = &r->g[r->s_grammar];
+	float ac = r->e_ac;
+	r->e_verify = false;
 	out->acoustic_confidence = ac;
-	if (cmn)
-		*cmn = after;
+	if (r->e_cmn)
+		*r->e_cmn = r->e_after;
 	else
-		cmn_load(r, &after);
+		cmn_load(r, &r->e_after);
 
 	struct ivr_asr_hyp best;
 	out->best_intent = out->text[0] ? classify(g, out->text, ac, &best) : -1;
@@ -911,10 +971,24 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 			h->confidence = ir.runner_up_confidence;
 		}
 	}
-	uint64_t tail = now_us() - t0;
-	out->tail_us = (uint32_t)IVR_MIN(tail, (uint64_t)UINT32_MAX);
-	out->decode_us = (uint32_t)IVR_MIN(r->s_busy_us + tail, (uint64_t)UINT32_MAX);
+	uint64_t t1 = now_us();
+	r->s_busy_us += t1 - t0;
+	out->tail_us = (uint32_t)IVR_MIN(t1 - r->e_t0, (uint64_t)UINT32_MAX);
+	out->decode_us = (uint32_t)IVR_MIN(r->s_busy_us, (uint64_t)UINT32_MAX);
 	return 0;
+}
+
+int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
+			      struct ivr_asr_result *out)
+{
+	int rc = end_grammar(r, cmn, out);
+	while (rc == 1)
+		rc = verify_step(r, SIZE_MAX);
+	if (rc < 0) {
+		ivr_recognizer_stream_abort(r);
+		return rc;
+	}
+	return end_result(r);
 }
 
 int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
@@ -993,6 +1067,7 @@ struct session {
 struct stream {
 	struct ivr_recognizer *rec;
 	struct session *s; /* NULL: free */
+	bool verifying;	   /* ended; its phone-loop verification is pending */
 	size_t fed, next_partial;
 	char text[IVR_ASR_TEXT_MAX]; /* last partial published */
 };
@@ -1034,6 +1109,25 @@ static int unbind(struct stream *st)
 	return 1;
 }
 
+/*
+ * Finish the ended utterance of @st (@rc: 0 = ready for end_result(), < 0 =
+ * failed: an empty result), hand it to the session and let go.  @return 1.
+ */
+static int deliver(struct stream *st, int rc)
+{
+	struct session *s = st->s;
+	if (rc < 0 || end_result(st->rec) < 0) {
+		ivr_recognizer_stream_abort(st->rec);
+		memset(&s->result, 0, sizeof(s->result));
+		s->result.intent = s->result.best_intent = -1;
+	}
+	/* release: the result is visible before DONE; fails if closed meanwhile */
+	int expect = S_READY;
+	atomic_compare_exchange_strong_explicit(&s->state, &expect, S_DONE, memory_order_release,
+						memory_order_relaxed);
+	return unbind(st);
+}
+
 /* Advance a bound stream.  @return 1 if it did work. */
 static int stream_step(struct ivr_asr_pool *p, struct stream *st)
 {
@@ -1064,16 +1158,33 @@ static int stream_step(struct ivr_asr_pool *p, struct stream *st)
 	}
 	if (state == S_FILLING)
 		return did;
-	if (state < 0 || ivr_recognizer_stream_end(st->rec, &s->cmn, &s->result) < 0) {
-		ivr_recognizer_stream_abort(st->rec);
-		memset(&s->result, 0, sizeof(s->result));
-		s->result.intent = s->result.best_intent = -1;
+	int rc = state < 0 ? -EIO : end_grammar(st->rec, &s->cmn, &s->result);
+	if (rc == 1) {
+		/* the verification is left to worker_main(), shortest first */
+		st->verifying = true;
+		return 1;
 	}
-	/* release: the result is visible before DONE; fails if closed meanwhile */
-	int expect = S_READY;
-	atomic_compare_exchange_strong_explicit(&s->state, &expect, S_DONE, memory_order_release,
-						memory_order_relaxed);
-	return unbind(st);
+	return deliver(st, rc);
+}
+
+/*
+ * A slice of @st's pending verification (VERIFY_SLICE of audio), and its
+ * result when that was the last.  @return 1.
+ */
+static int verify_slice(struct stream *st)
+{
+	struct session *s = st->s;
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != S_READY) {
+		/* closed under us */
+		st->verifying = false;
+		ivr_recognizer_stream_abort(st->rec);
+		return unbind(st);
+	}
+	int rc = verify_step(st->rec, VERIFY_SLICE);
+	if (rc == 1)
+		return 1;
+	st->verifying = false;
+	return deliver(st, rc);
 }
 
 /* Bind a waiting session in @want state to @st.  @return 1 if bound. */
@@ -1111,14 +1222,26 @@ static void *worker_main(void *arg)
 	size_t start = (size_t)(w - p->w);
 	while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
 		int did = 0;
+		struct stream *v = NULL;
 		for (size_t i = 0; i < w->n_st; i++) {
 			struct stream *st = &w->st[i];
 			/* ended utterances first: their callers are waiting */
 			if (!st->s && !stream_claim(p, st, start, S_READY))
 				stream_claim(p, st, start, S_FILLING);
-			if (st->s)
+			if (st->s && !st->verifying)
 				did |= stream_step(p, st);
+			if (st->s && st->verifying &&
+			    (!v || verify_left(st->rec) < verify_left(v->rec)))
+				v = st;
 		}
+		/*
+		 * Then one slice of the pending verification with the least audio left:
+		 * shortest remaining work first, and between slices the other decoders
+		 * get their ends and new audio, so a caller whose utterance needs no
+		 * verification does not wait behind one that does.
+		 */
+		if (v)
+			did |= verify_slice(v);
 		if (!did) {
 			/* Idle poll: 2 ms adds at most 2 ms to a result, and media threads never
 			 * make a wake-up syscall. */
@@ -1129,6 +1252,7 @@ static void *worker_main(void *arg)
 	for (size_t i = 0; i < w->n_st; i++)
 		if (w->st[i].s) {
 			ivr_recognizer_stream_abort(w->st[i].rec);
+			w->st[i].verifying = false;
 			unbind(&w->st[i]);
 		}
 	return NULL;
