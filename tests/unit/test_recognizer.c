@@ -214,13 +214,14 @@ IVR_TEST(streaming_equals_whole_utterance)
  * speaks (verify_stream) decides as the pass after the end of speech does:
  * same utterances verified, same accept/reject, nearly the same score gap
  * (each decoder carries a little state between utterances: the live CMN
- * estimate's history differs between the grammar decoder and the verifier).  The
- * texts are ones whose grammar score falls where verification runs.
+ * estimate's history differs between the grammar decoder and the verifier).
+ * verify_always: with LM_LW 8.5 most of these texts score above the skip score
+ * in this test's warm-CMN sequence, and the comparison needs the phone loop.
  */
 IVR_TEST(streamed_verification_equals_after_end)
 {
 	const char *texts[] = { "how much money is in my account",
-				"i need to send money to my son",
+				"operator please",
 				"representative",
 				"what is the weather like tomorrow",
 				"i would like to order a large pizza",
@@ -228,8 +229,9 @@ IVR_TEST(streamed_verification_equals_after_end)
 	const bool ood[] = { false, false, false, true, true, false };
 	const struct ivr_flow *fl[1] = { bank };
 	char err[512];
-	struct ivr_recognizer_cfg cs = { .verify_stream = true };
-	struct ivr_recognizer *ra = ivr_recognizer_new(fl, 1, NULL, err, sizeof(err));
+	struct ivr_recognizer_cfg ca = { .verify_always = true };
+	struct ivr_recognizer_cfg cs = { .verify_always = true, .verify_stream = true };
+	struct ivr_recognizer *ra = ivr_recognizer_new(fl, 1, &ca, err, sizeof(err));
 	struct ivr_recognizer *rs = ivr_recognizer_new(fl, 1, &cs, err, sizeof(err));
 	ivr_check_msg(ra && rs, "%s", err);
 	if (!ra || !rs) {
@@ -269,7 +271,7 @@ IVR_TEST(streamed_verification_equals_after_end)
 		ivr_check_int_eq(res[1].verified, res[0].verified);
 		ivr_check_int_eq(res[1].intent, res[0].intent);
 		/* measured: up to 0.54 apart before the general words, 1.07 with them
-		 * (gap units; the LM verification: centre 25.5, scale 2.5) */
+		 * (gap units; the LM verification: centre 24, scale 2) */
 		ivr_check_near(res[1].score_gap, res[0].score_gap, 1.5);
 		ivr_check_near(res[1].acoustic_confidence, res[0].acoustic_confidence, 0.1);
 		n_verified += res[0].verified;
@@ -449,30 +451,40 @@ IVR_TEST(pool_partials_before_final)
  */
 IVR_TEST(pool_verification_after_quick_results)
 {
-	/* a long in-domain request the phone loop checks, and off-topic speech that
-	 * maps to no intent (never verified) */
+	/* a long in-domain request, verified (verify_always: whatever its score), and
+	 * off-topic speech that maps to no intent (never verified) */
 	const char *texts[2] = { "i would like to know my balance please",
 				 "how tall is the eiffel tower" };
 	enum { N = 2 };
 	struct ivr_audio a[N];
 	struct ivr_asr_result one[N];
+	const struct ivr_flow *fl[1] = { bank };
+	char err[512];
+	struct ivr_recognizer_cfg va = { .verify_always = true };
+	struct ivr_recognizer *rv = ivr_recognizer_new(fl, 1, &va, err, sizeof(err));
+	ivr_check_msg(rv != NULL, "%s", err);
+	if (!rv)
+		return IVR_TEST_RESULT();
 	for (int i = 0; i < N; i++) {
-		if (speech(texts[i], &a[i]) < 0)
+		if (speech(texts[i], &a[i]) < 0) {
+			ivr_recognizer_free(rv);
 			return IVR_TEST_SKIP;
+		}
 		struct ivr_asr_cmn cmn = { 0 };
-		ivr_check_int_eq(ivr_recognizer_decode(rec, main_grammar(), a[i].samples,
+		ivr_check_int_eq(ivr_recognizer_decode(rv, main_grammar(), a[i].samples,
 						       a[i].n_samples, 8000, &cmn, &one[i]),
 				 0);
 	}
+	ivr_recognizer_free(rv);
 	int ver = 0, quick = 1;
 	ivr_check_msg(one[ver].verified && one[ver].intent >= 0, "\"%s\" score %.1f", one[ver].text,
 		      one[ver].grammar_score);
 	ivr_check_msg(!one[quick].verified && one[quick].intent < 0, "\"%s\"", one[quick].text);
-	const struct ivr_flow *fl[1] = { bank };
-	char err[512];
-	struct ivr_asr_pool_cfg cfg = {
-		.n_decoders = 1, .streams_per_thread = 2, .n_sessions = 2, .max_speech_ms = 5000
-	};
+	struct ivr_asr_pool_cfg cfg = { .rec = va,
+					.n_decoders = 1,
+					.streams_per_thread = 2,
+					.n_sessions = 2,
+					.max_speech_ms = 5000 };
 	struct ivr_asr_pool *p = ivr_asr_pool_new(fl, 1, &cfg, err, sizeof(err));
 	ivr_check_msg(p != NULL, "%s", err);
 	if (!p)
