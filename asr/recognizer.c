@@ -1074,7 +1074,15 @@ struct session {
 struct stream {
 	struct ivr_recognizer *rec;
 	struct session *s; /* NULL: free */
-	bool verifying;	   /* ended; its phone-loop verification is pending */
+	/*
+	 * 1: ended, its phone-loop verification pending.  Set (release) by the
+	 * owning worker, which then leaves the stream alone until it is 0 again;
+	 * meanwhile any worker that takes @busy may run a slice, and the one that
+	 * runs the last delivers, unbinds and clears it (release).
+	 */
+	_Atomic int verifying;
+	_Atomic int busy;
+	_Atomic size_t left; /* verification audio left (16 kHz samples) */
 	size_t fed, next_partial;
 	char text[IVR_ASR_TEXT_MAX]; /* last partial published */
 };
@@ -1168,7 +1176,8 @@ static int stream_step(struct ivr_asr_pool *p, struct stream *st)
 	int rc = state < 0 ? -EIO : end_grammar(st->rec, &s->cmn, &s->result);
 	if (rc == 1) {
 		/* the verification is left to worker_main(), shortest first */
-		st->verifying = true;
+		atomic_store_explicit(&st->left, verify_left(st->rec), memory_order_relaxed);
+		atomic_store_explicit(&st->verifying, 1, memory_order_release);
 		return 1;
 	}
 	return deliver(st, rc);
@@ -1176,22 +1185,54 @@ static int stream_step(struct ivr_asr_pool *p, struct stream *st)
 
 /*
  * A slice of @st's pending verification (VERIFY_SLICE of audio), and its
- * result when that was the last.  @return 1.
+ * result when that was the last.  The caller holds st->busy.
  */
-static int verify_slice(struct stream *st)
+static void verify_slice(struct stream *st)
 {
 	struct session *s = st->s;
 	if (atomic_load_explicit(&s->state, memory_order_acquire) != S_READY) {
 		/* closed under us */
-		st->verifying = false;
 		ivr_recognizer_stream_abort(st->rec);
-		return unbind(st);
+		unbind(st);
+	} else {
+		int rc = verify_step(st->rec, VERIFY_SLICE);
+		atomic_store_explicit(&st->left, verify_left(st->rec), memory_order_relaxed);
+		if (rc == 1)
+			return;
+		deliver(st, rc);
 	}
-	int rc = verify_step(st->rec, VERIFY_SLICE);
-	if (rc == 1)
-		return 1;
-	st->verifying = false;
-	return deliver(st, rc);
+	/* release: the stream's state (unbound) is visible to its owner */
+	atomic_store_explicit(&st->verifying, 0, memory_order_release);
+}
+
+/*
+ * One slice of the pending verification with the least audio left, on any
+ * worker's decoder (a worker whose callers all finished helps the one whose
+ * callers need verification).  @return 1 if it ran one.
+ */
+static int verify_any(struct ivr_asr_pool *p)
+{
+	struct stream *v = NULL;
+	size_t best = SIZE_MAX;
+	for (size_t i = 0; i < p->n_workers; i++)
+		for (size_t k = 0; k < p->w[i].n_st; k++) {
+			struct stream *st = &p->w[i].st[k];
+			size_t left = atomic_load_explicit(&st->left, memory_order_relaxed);
+			if (atomic_load_explicit(&st->verifying, memory_order_relaxed) &&
+			    !atomic_load_explicit(&st->busy, memory_order_relaxed) && left < best) {
+				v = st;
+				best = left;
+			}
+		}
+	int zero = 0;
+	if (!v || !atomic_compare_exchange_strong_explicit(&v->busy, &zero, 1, memory_order_acquire,
+							   memory_order_relaxed))
+		return 0;
+	/* acquire: the owner's (or the last slicer's) writes to the decoder */
+	if (atomic_load_explicit(&v->verifying, memory_order_acquire))
+		verify_slice(v);
+	atomic_store_explicit(&v->busy, 0, memory_order_release);
+	return 1;
 }
 
 /* Bind a waiting session in @want state to @st.  @return 1 if bound. */
@@ -1229,17 +1270,16 @@ static void *worker_main(void *arg)
 	size_t start = (size_t)(w - p->w);
 	while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
 		int did = 0;
-		struct stream *v = NULL;
 		for (size_t i = 0; i < w->n_st; i++) {
 			struct stream *st = &w->st[i];
+			/* acquire: pairs with the release of whoever delivered it */
+			if (atomic_load_explicit(&st->verifying, memory_order_acquire))
+				continue;
 			/* ended utterances first: their callers are waiting */
 			if (!st->s && !stream_claim(p, st, start, S_READY))
 				stream_claim(p, st, start, S_FILLING);
-			if (st->s && !st->verifying)
+			if (st->s)
 				did |= stream_step(p, st);
-			if (st->s && st->verifying &&
-			    (!v || verify_left(st->rec) < verify_left(v->rec)))
-				v = st;
 		}
 		/*
 		 * Then one slice of the pending verification with the least audio left:
@@ -1247,8 +1287,7 @@ static void *worker_main(void *arg)
 		 * get their ends and new audio, so a caller whose utterance needs no
 		 * verification does not wait behind one that does.
 		 */
-		if (v)
-			did |= verify_slice(v);
+		did |= verify_any(p);
 		if (!did) {
 			/* Idle poll: 2 ms adds at most 2 ms to a result, and media threads never
 			 * make a wake-up syscall. */
@@ -1256,12 +1295,6 @@ static void *worker_main(void *arg)
 			nanosleep(&ts, NULL);
 		}
 	}
-	for (size_t i = 0; i < w->n_st; i++)
-		if (w->st[i].s) {
-			ivr_recognizer_stream_abort(w->st[i].rec);
-			w->st[i].verifying = false;
-			unbind(&w->st[i]);
-		}
 	return NULL;
 }
 
@@ -1327,11 +1360,19 @@ void ivr_asr_pool_free(struct ivr_asr_pool *p)
 	if (!p)
 		return;
 	atomic_store_explicit(&p->stop, 1, memory_order_release);
-	for (size_t i = 0; p->w && i < p->n_workers; i++) {
+	/* all threads first: any of them may be verifying on another's decoder */
+	for (size_t i = 0; p->w && i < p->n_workers; i++)
 		if (p->w[i].started)
 			pthread_join(p->w[i].thread, NULL);
-		for (size_t k = 0; k < p->w[i].n_st; k++)
-			ivr_recognizer_free(p->w[i].st[k].rec);
+	for (size_t i = 0; p->w && i < p->n_workers; i++) {
+		for (size_t k = 0; k < p->w[i].n_st; k++) {
+			struct stream *st = &p->w[i].st[k];
+			if (st->s) {
+				ivr_recognizer_stream_abort(st->rec);
+				unbind(st);
+			}
+			ivr_recognizer_free(st->rec);
+		}
 		free(p->w[i].st);
 	}
 	for (size_t i = 0; p->s && i < p->n_sessions; i++)
