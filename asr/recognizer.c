@@ -127,12 +127,16 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  * intent, then follows it block by block while the caller speaks, so at the
  * end of speech only its last block is left.  An utterance that meets both
  * only at its very end is verified after the end, as without streaming.
- * Measured on bench_asr's 26 utterances: the running score of nearly every
- * utterance dips to the band at some point, so the verifier runs on ~20 of
- * 26 where 11 need it (a margin of 5 started it on all 26): ~1.3x the CPU
- * of verifying after the end.
+ * The running score of most utterances dips below the skip score at some
+ * point, so starting there ran the verifier on many that end above it.
+ * bench_asr --verify-stream (one run each, load 1-3, skip score -52): margin
+ * 0 (earlier run, load 3-7) 3.50 s CPU, 1.46x verifying after the end; -4
+ * 2.58 s; -8 2.28 s, the same as verifying after the end (2.33 s), with the
+ * streaming tail max 99 ms and 16 callers on 16 decoders max 244 ms.  The
+ * utterances that end between the skip score and the start score are
+ * verified after the end, whole.
  */
-#define VERIFY_START_MARGIN 0.0f
+#define VERIFY_START_MARGIN (-8.0f)
 /*
  * The pool verifies an ended utterance in slices of this much 16 kHz audio
  * (5 blocks, ~10-25 ms of decoding), so that between slices the worker can
