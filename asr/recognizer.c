@@ -64,24 +64,31 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
 #define DEF_VERIFY_CENTER 2.5f
 #define DEF_VERIFY_SCALE  0.5f
 /*
+ * Language weight of the n-gram searches only (pocketsphinx's default -lw
+ * 6.5 stays for the JSGF searches, the cards grammar and the phone loop).
+ * 8.5 on the six tuning sets, --no-verify: 90.6% in-domain / 85.3% rejected
+ * (6.5: 90.3% / 85.3%), and its stronger LM prunes more (bench_asr, docs/asr.md).
+ * It also lifts correct results' path scores away from out-of-domain ones
+ * (VERIFY_SKIP_SCORE_LM).
+ */
+#define LM_LW 8.5f
+/*
  * The same for n-gram searches (IVR_GRAMMAR_LM): their path score includes
  * the language model's word scores, so the gap sits higher, and since the
  * model holds 3000 general English words (asr/grammar.c) and the search is
  * the single tree pass (-fwdflat no, below) higher still and less separated.
- * Chosen on the six tuning sets (grammars/tests/{bank,hotline}{,.heldout,
- * .heldout2}.cases, slt + rms) from the gaps of `ivr-flow test
- * --verify-always` against the results of `--no-verify` (centres 12-29.5,
- * scales 0.5-3), with the search settings below, in-domain / rejected:
- * 17 / 2 (asrheld's) 79.9% / 100%, 20 / 1 87.8% / 94.1%, 20 / 2 86.0% / 98.5%,
- * 21 / 1 88.8% / 92.6%, 24.5-27 / 2-3 89.9% / 91.2-92.6% (most correct
- * decisions; 25.5 / 2.5 its middle), no verification 90.3% / 85.3%.  Without
- * -maxhmmpf/-maxwpf the best was 20 / 1, 87.1% / 91.2%.  With fwdflat's
- * second pass the same general words gave 90.3% / 98.5% at 17 / 2 (asrheld),
- * at 1.5x the CPU.  Before the general words: 14.5 / 0.5 (single pass), 12 /
- * 0.5 (fwdflat).
+ * Chosen with LM_LW 8.5 on the six tuning sets (grammars/tests/{bank,hotline}
+ * {,.heldout,.heldout2}.cases, slt + rms) from the gaps of `ivr-flow test
+ * --verify-always` against the results of `--no-verify` (centres 10-40,
+ * scales 0.5-3), in-domain / rejected: 24 / 2 and 23 / 1.5 90.3% / 92.6% (most
+ * correct decisions), 25.5 / 2.5 (the choice at LM_LW 6.5) 90.3% / 91.2%, no
+ * verification 90.6% / 85.3%.  At LM_LW 6.5 it was 25.5 / 2.5, 89.9% / 92.6%.
+ * With fwdflat's second pass the same general words gave 90.3% / 98.5% at
+ * 17 / 2 (asrheld), at 1.5x the CPU.  Before the general words: 14.5 / 0.5
+ * (single pass), 12 / 0.5 (fwdflat).
  */
-#define DEF_VERIFY_CENTER_LM 25.5f
-#define DEF_VERIFY_SCALE_LM  2.5f
+#define DEF_VERIFY_CENTER_LM 24.0f
+#define DEF_VERIFY_SCALE_LM  2.0f
 
 /*
  * The phone loop costs ~2.8x the grammar pass, so it runs only when its
@@ -95,15 +102,17 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  */
 #define VERIFY_SKIP_SCORE (-40.0f)
 /*
- * The n-gram search's path score (LM included) separates the same way, a
- * little lower: with -fwdflat no, on bank.cases + hotline.cases (slt + rms)
- * every out-of-domain utterance with an intent scored <= -55.0 per frame, 58
- * of 110 in-domain ones above -44.  -44 keeps the margin to the out-of-domain
- * maximum that -40 had with fwdflat (-50.6 then), and verifies about as many
- * utterances (70 of 144 there, 67 before).  REJECT_SCORE does not apply to
- * it: correct LM results score as low as out-of-domain ones.
+ * The n-gram search's path score (LM included) separates the same way, lower:
+ * with LM_LW 8.5, on the six tuning sets (slt + rms, 346 utterances) every
+ * out-of-domain utterance that maps to an intent scored <= -57.0 per frame,
+ * and verifying only below -52 (111 utterances with an intent; 238 below -44,
+ * the value at LM_LW 6.5) decides every one of them as verifying below -44
+ * does (the predicted decisions are the same down to -57).  -52 keeps a
+ * margin of 5; a noisy line or another voice scores lower, so it is verified
+ * more, never less.  REJECT_SCORE does not apply: correct LM results score as
+ * low as out-of-domain ones.
  */
-#define VERIFY_SKIP_SCORE_LM (-44.0f)
+#define VERIFY_SKIP_SCORE_LM (-52.0f)
 /*
  * Below REJECT_SCORE the grammar fits so badly that the utterance is
  * rejected without the phone loop: on bank.cases no in-domain utterance that
@@ -119,12 +128,22 @@ static const float TEL_CMN_PRIOR[IVR_ASR_CMN_DIM] = { 44.8f, 30.4f, -27.7f, 54.9
  * intent, then follows it block by block while the caller speaks, so at the
  * end of speech only its last block is left.  An utterance that meets both
  * only at its very end is verified after the end, as without streaming.
- * Measured on bench_asr's 26 utterances: the running score of nearly every
- * utterance dips to the band at some point, so the verifier runs on ~20 of
- * 26 where 11 need it (a margin of 5 started it on all 26): ~1.3x the CPU
- * of verifying after the end.
+ * The running score of most utterances dips below the skip score at some
+ * point, so starting there ran the verifier on many that end above it.
+ * bench_asr --verify-stream (one run each, load 1-3, skip score -52): margin
+ * 0 (earlier run, load 3-7) 3.50 s CPU, 1.46x verifying after the end; -4
+ * 2.58 s; -8 2.28 s, the same as verifying after the end (2.33 s), with the
+ * streaming tail max 99 ms and 16 callers on 16 decoders max 244 ms.  The
+ * utterances that end between the skip score and the start score are
+ * verified after the end, whole.
  */
-#define VERIFY_START_MARGIN 0.0f
+#define VERIFY_START_MARGIN (-8.0f)
+/*
+ * The pool verifies an ended utterance in slices of this much 16 kHz audio
+ * (5 blocks, ~10-25 ms of decoding), so that between slices the worker can
+ * finish other ends that need no verification and keep its live streams fed.
+ */
+#define VERIFY_SLICE (5 * STREAM_BLOCK)
 
 struct grammar {
 	char search[48];
@@ -146,6 +165,7 @@ struct ivr_recognizer {
 	bool verify, verify_always, verify_stream;
 	float verify_center, verify_scale;
 	float verify_center_lm; /* n-gram searches: their path score includes the LM */
+	float lm_lw;		/* language weight of the n-gram searches (LM_LW) */
 	enum ivr_grammar_mode mode;
 	SpeexResamplerState *up;
 	int16_t *pcm;
@@ -162,6 +182,17 @@ struct ivr_recognizer {
 	bool v_on;		   /* the verifier streams this utterance */
 	size_t vfed;		   /* 16 kHz samples given to the verifier */
 	uint64_t s_busy_us;	   /* decoder time spent on the utterance so far */
+	/* ended utterance whose verification is pending (end_grammar .. end_result) */
+	bool e_verify;
+	struct ivr_asr_result *e_out;
+	struct ivr_asr_cmn *e_cmn, e_after;
+	int32_t e_gscore;
+	int e_gframes;
+	float e_ac;
+	uint64_t e_t0; /* end of speech */
+	/* the lattice's word strings, taken before verification may reuse the decoder */
+	struct ivr_nbest_alt e_alts[IVR_ASR_NBEST];
+	int e_n_alts;
 };
 
 static void seterr(char *err, size_t len, const char *fmt, const char *a, const char *b)
@@ -241,6 +272,9 @@ static int small_dict(const char *dict, char (*words)[IVR_INTENT_WORD_MAX], size
 /* Load ARPA text as an n-gram search named @search.  @return 0 or -1. */
 static int set_lm(struct ivr_recognizer *r, const char *search, const char *arpa)
 {
+	/* add_grammar() passes NULL for a JSGF; gcc -O3 sees that path (-Wnonnull) */
+	if (!arpa)
+		return -1;
 	char path[64];
 	snprintf(path, sizeof(path), "/tmp/ivr_lm_XXXXXX");
 	int fd = mkstemp(path);
@@ -254,11 +288,19 @@ static int set_lm(struct ivr_recognizer *r, const char *search, const char *arpa
 	}
 	int ok = fputs(arpa, f) >= 0;
 	ok &= fclose(f) == 0;
+	/*
+	 * The n-gram search's own language weight: ngram_model_read() applies -lw
+	 * to the model and ngram_search_init() reads it once, so setting it around
+	 * the two leaves the JSGF searches and the phone loop at the default.
+	 */
+	double lw0 = cmd_ln_float32_r(r->config, "-lw");
+	cmd_ln_set_float32_r(r->config, "-lw", r->lm_lw);
 	ngram_model_t *lm =
 		ok ? ngram_model_read(r->config, path, NGRAM_ARPA, ps_get_logmath(r->ps)) : NULL;
 	unlink(path);
 	/* ps_set_lm() keeps its own reference */
 	int set = lm ? ps_set_lm(r->ps, search, lm) : -1;
+	cmd_ln_set_float32_r(r->config, "-lw", lw0);
 	if (lm)
 		ngram_model_free(lm);
 	return set < 0 ? -1 : 0;
@@ -346,6 +388,11 @@ struct ivr_recognizer *ivr_recognizer_new(const struct ivr_flow *const *flows, s
 	r->verify_center = c.verify_center != 0 ? c.verify_center : DEF_VERIFY_CENTER;
 	r->verify_scale = c.verify_scale > 0 ? c.verify_scale : DEF_VERIFY_SCALE;
 	r->verify_center_lm = DEF_VERIFY_CENTER_LM;
+	/* IVR_LM_LW: measuring other language weights (ivr-flow test, bench_asr) */
+	const char *lw_env = getenv("IVR_LM_LW");
+	r->lm_lw = lw_env ? strtof(lw_env, NULL) : LM_LW;
+	if (!(r->lm_lw > 0))
+		r->lm_lw = LM_LW;
 	const char *use_dict = dict;
 	if (!c.full_dict) {
 		size_t n = 0;
@@ -563,29 +610,6 @@ static void to_s16(const float *x, size_t n, int16_t *y)
 	}
 }
 
-/*
- * The verifier over the kept 16 kHz PCM from sample @from on, in the same
- * STREAM_BLOCKs as the grammar pass, and end its utterance.  @return 0 or -EIO.
- */
-static int verify_finish(struct ivr_recognizer *r, size_t from, size_t n, int32_t *score,
-			 int *frames)
-{
-	for (size_t off = from; off < n; off += STREAM_BLOCK) {
-		size_t len = IVR_MIN((size_t)STREAM_BLOCK, n - off);
-		if (ps_process_raw(r->vps, r->pcm + off, len, FALSE, FALSE) < 0) {
-			ps_end_utt(r->vps);
-			return -EIO;
-		}
-	}
-	if (ps_end_utt(r->vps) < 0)
-		return -EIO;
-	int32 s = 0;
-	(void)ps_get_hyp(r->vps, &s);
-	*score = s;
-	*frames = ps_get_n_frames(r->vps);
-	return 0;
-}
-
 static void cmn_load_ps(struct ivr_recognizer *r, ps_decoder_t *ps, const struct ivr_asr_cmn *cmn)
 {
 	feat_t *feat = ps_get_feat(ps);
@@ -724,7 +748,7 @@ int ivr_recognizer_stream_begin(struct ivr_recognizer *r, int grammar, uint32_t 
 {
 	if (!r || grammar < 0 || (size_t)grammar >= r->n_g || (rate_hz != 8000 && rate_hz != 16000))
 		return -EINVAL;
-	if (r->streaming)
+	if (r->streaming || r->e_verify)
 		ivr_recognizer_stream_abort(r);
 	r->s_grammar = grammar;
 	r->s_rate = rate_hz;
@@ -796,17 +820,24 @@ int ivr_recognizer_stream_partial(struct ivr_recognizer *r, char *text, size_t l
 
 void ivr_recognizer_stream_abort(struct ivr_recognizer *r)
 {
-	if (!r || !r->streaming)
+	if (!r || (!r->streaming && !r->e_verify))
 		return;
-	ps_end_utt(r->ps);
+	if (r->streaming)
+		ps_end_utt(r->ps);
 	verify_stop(r);
-	r->streaming = false;
+	r->streaming = r->e_verify = false;
 	/* the call's CMN state is the caller's; the decoder's own goes back to the prior */
 	cmn_load(r, NULL);
 }
 
-int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
-			      struct ivr_asr_result *out)
+/*
+ * End of speech, first part: the last block, the grammar pass's result, and
+ * whether the phone loop must run.  @return 0 (no: end_result() next), 1
+ * (verification pending: verify_step() until it returns 0, then
+ * end_result()), -EINVAL, -EIO.
+ */
+static int end_grammar(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
+		       struct ivr_asr_result *out)
 {
 	if (!out)
 		return -EINVAL;
@@ -816,10 +847,8 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 		return -EINVAL;
 	uint64_t t0 = now_us();
 	const struct grammar *g = &r->g[r->s_grammar];
-	const struct ivr_asr_cmn *cmn0 = r->s_has_cmn ? &r->s_cmn0 : NULL;
 	r->streaming = false;
-	size_t n16 = r->n16;
-	out->speech_ms = (uint32_t)(n16 / 16);
+	out->speech_ms = (uint32_t)(r->n16 / 16);
 	int32 s = 0;
 	if (stream_process(r, true) < 0) {
 		ps_end_utt(r->ps);
@@ -831,19 +860,20 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 		return -EIO;
 	}
 	const char *hyp = ps_get_hyp(r->ps, &s);
-	int32_t gscore = s, pscore = 0;
-	int gframes = ps_get_n_frames(r->ps), pframes = 0;
+	r->e_gscore = s;
+	r->e_gframes = ps_get_n_frames(r->ps);
 	snprintf(out->text, sizeof(out->text), "%s", hyp ? hyp : "");
 	/* the lattice now: the verification pass below may reuse this decoder */
-	struct ivr_nbest_alt alts[IVR_ASR_NBEST];
-	int n_alts = ivr_nbest_list(r->ps, out->text, alts, IVR_ASR_NBEST, NULL);
-	struct ivr_asr_cmn after;
-	cmn_save(r, &after);
+	r->e_n_alts = ivr_nbest_list(r->ps, out->text, r->e_alts, IVR_ASR_NBEST, NULL);
+	cmn_save(r, &r->e_after);
+	r->e_out = out;
+	r->e_cmn = cmn;
+	r->e_t0 = t0;
+	r->e_ac = 1.0f;
 
-	float ac = 1.0f;
-	double gpf = gframes > 0 ? (double)gscore / gframes : 0;
+	double gpf = r->e_gframes > 0 ? (double)r->e_gscore / r->e_gframes : 0;
 	out->grammar_score = (float)gpf;
-	bool need = r->verify && out->text[0] && gframes > 0 &&
+	bool need = r->verify && out->text[0] && r->e_gframes > 0 &&
 		    (r->verify_always || gpf <= skip_score(r));
 	if (need && g->model) {
 		/* no intent even at full acoustic confidence: a no-match either way */
@@ -854,38 +884,84 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	if (need && !r->verify_always && !g->lm && gpf < REJECT_SCORE) {
 		/* a fit this poor never passed the phone loop: reject without it */
 		need = false;
-		ac = 0;
+		r->e_ac = 0;
 	}
-	if (need) {
-		out->verified = true;
-		int rc = 0;
-		size_t from = r->vfed;
-		if (!r->v_on) {
-			/* not started while the caller spoke: the whole utterance now */
-			cmn_load_ps(r, r->vps, cmn0);
-			rc = ps_set_search(r->vps, PHONE_SEARCH) < 0 || ps_start_utt(r->vps) < 0
-				     ? -EIO
-				     : 0;
-			from = 0;
+	if (!need)
+		verify_stop(r);
+	r->e_verify = need;
+	out->verified = need;
+	r->s_busy_us += now_us() - t0;
+	return need ? 1 : 0;
+}
+
+/* 16 kHz samples the pending verification has still to decode. */
+static size_t verify_left(const struct ivr_recognizer *r)
+{
+	return r->n16 - (r->v_on ? r->vfed : 0);
+}
+
+/*
+ * The pending verification over at most @max more samples of the kept audio
+ * (a multiple of STREAM_BLOCK: the same blocks as the grammar pass, so the
+ * result does not depend on the slicing).  When it has seen everything, its
+ * score gives the acoustic confidence.  @return 1 (more to do), 0 (done), -EIO.
+ */
+static int verify_step(struct ivr_recognizer *r, size_t max)
+{
+	uint64_t t0 = now_us();
+	int rc = 0;
+	if (!r->v_on) {
+		/* not started while the caller spoke: from the start of the utterance */
+		cmn_load_ps(r, r->vps, r->s_has_cmn ? &r->s_cmn0 : NULL);
+		if (ps_set_search(r->vps, PHONE_SEARCH) < 0 || ps_start_utt(r->vps) < 0)
+			return -EIO;
+		r->v_on = true;
+		r->vfed = 0;
+	}
+	size_t stop = r->n16 - r->vfed > max ? r->vfed + max : r->n16;
+	while (r->vfed < stop) {
+		size_t len = IVR_MIN((size_t)STREAM_BLOCK, stop - r->vfed);
+		if (ps_process_raw(r->vps, r->pcm + r->vfed, len, FALSE, FALSE) < 0) {
+			verify_stop(r);
+			return -EIO;
 		}
+		r->vfed += len;
+	}
+	if (r->vfed < r->n16) {
+		rc = 1;
+	} else {
 		r->v_on = false;
-		if (rc == 0)
-			rc = verify_finish(r, from, n16, &pscore, &pframes);
-		if (rc == 0 && pframes > 0) {
+		int32 ps = 0;
+		if (ps_end_utt(r->vps) < 0)
+			return -EIO;
+		(void)ps_get_hyp(r->vps, &ps);
+		if (ps_get_n_frames(r->vps) > 0) {
 			/* raw score units per frame: calibrated, so no log-base conversion */
-			double gap = ((double)pscore - (double)gscore) / gframes;
-			out->score_gap = (float)gap;
+			const struct grammar *g = &r->g[r->s_grammar];
+			double gap = ((double)ps - (double)r->e_gscore) / r->e_gframes;
+			r->e_out->score_gap = (float)gap;
 			float center = g->lm ? r->verify_center_lm : r->verify_center;
 			float scale = g->lm ? DEF_VERIFY_SCALE_LM : r->verify_scale;
-			ac = 1.0f / (1.0f + expf(((float)gap - center) / scale));
+			r->e_ac = 1.0f / (1.0f + expf(((float)gap - center) / scale));
 		}
 	}
-	verify_stop(r);
+	r->s_busy_us += now_us() - t0;
+	return rc;
+}
+
+/* End of speech, last part: the intent of the text.  @return 0. */
+static int end_result(struct ivr_recognizer *r)
+{
+	uint64_t t0 = now_us();
+	struct ivr_asr_result *out = r->e_out;
+	const struct grammar *g = &r->g[r->s_grammar];
+	float ac = r->e_ac;
+	r->e_verify = false;
 	out->acoustic_confidence = ac;
-	if (cmn)
-		*cmn = after;
+	if (r->e_cmn)
+		*r->e_cmn = r->e_after;
 	else
-		cmn_load(r, &after);
+		cmn_load(r, &r->e_after);
 
 	struct ivr_asr_hyp best;
 	out->best_intent = out->text[0] ? classify(g, out->text, ac, &best) : -1;
@@ -901,6 +977,8 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 	 * and its own intent whatever the node's threshold (which decides
 	 * out->intent only, from the best text alone).
 	 */
+	const struct ivr_nbest_alt *alts = r->e_alts;
+	int n_alts = r->e_n_alts;
 	for (int k = 0; out->text[0] && k < IVR_MAX(n_alts, 1); k++) {
 		struct ivr_asr_hyp *h = &out->nbest[out->n_nbest++];
 		const char *t = k == 0 ? out->text : alts[k].text;
@@ -914,10 +992,24 @@ int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
 				    : -1;
 		h->confidence = (n_alts > 0 ? alts[k].posterior : 1.0f) * ac;
 	}
-	uint64_t tail = now_us() - t0;
-	out->tail_us = (uint32_t)IVR_MIN(tail, (uint64_t)UINT32_MAX);
-	out->decode_us = (uint32_t)IVR_MIN(r->s_busy_us + tail, (uint64_t)UINT32_MAX);
+	uint64_t t1 = now_us();
+	r->s_busy_us += t1 - t0;
+	out->tail_us = (uint32_t)IVR_MIN(t1 - r->e_t0, (uint64_t)UINT32_MAX);
+	out->decode_us = (uint32_t)IVR_MIN(r->s_busy_us, (uint64_t)UINT32_MAX);
 	return 0;
+}
+
+int ivr_recognizer_stream_end(struct ivr_recognizer *r, struct ivr_asr_cmn *cmn,
+			      struct ivr_asr_result *out)
+{
+	int rc = end_grammar(r, cmn, out);
+	while (rc == 1)
+		rc = verify_step(r, SIZE_MAX);
+	if (rc < 0) {
+		ivr_recognizer_stream_abort(r);
+		return rc;
+	}
+	return end_result(r);
 }
 
 int ivr_recognizer_decode(struct ivr_recognizer *r, int grammar, const float *pcm, size_t n_samples,
@@ -996,6 +1088,15 @@ struct session {
 struct stream {
 	struct ivr_recognizer *rec;
 	struct session *s; /* NULL: free */
+	/*
+	 * 1: ended, its phone-loop verification pending.  Set (release) by the
+	 * owning worker, which then leaves the stream alone until it is 0 again;
+	 * meanwhile any worker that takes @busy may run a slice, and the one that
+	 * runs the last delivers, unbinds and clears it (release).
+	 */
+	_Atomic int verifying;
+	_Atomic int busy;
+	_Atomic size_t left; /* verification audio left (16 kHz samples) */
 	size_t fed, next_partial;
 	char text[IVR_ASR_TEXT_MAX]; /* last partial published */
 };
@@ -1037,6 +1138,25 @@ static int unbind(struct stream *st)
 	return 1;
 }
 
+/*
+ * Finish the ended utterance of @st (@rc: 0 = ready for end_result(), < 0 =
+ * failed: an empty result), hand it to the session and let go.  @return 1.
+ */
+static int deliver(struct stream *st, int rc)
+{
+	struct session *s = st->s;
+	if (rc < 0 || end_result(st->rec) < 0) {
+		ivr_recognizer_stream_abort(st->rec);
+		memset(&s->result, 0, sizeof(s->result));
+		s->result.intent = s->result.best_intent = -1;
+	}
+	/* release: the result is visible before DONE; fails if closed meanwhile */
+	int expect = S_READY;
+	atomic_compare_exchange_strong_explicit(&s->state, &expect, S_DONE, memory_order_release,
+						memory_order_relaxed);
+	return unbind(st);
+}
+
 /* Advance a bound stream.  @return 1 if it did work. */
 static int stream_step(struct ivr_asr_pool *p, struct stream *st)
 {
@@ -1067,16 +1187,66 @@ static int stream_step(struct ivr_asr_pool *p, struct stream *st)
 	}
 	if (state == S_FILLING)
 		return did;
-	if (state < 0 || ivr_recognizer_stream_end(st->rec, &s->cmn, &s->result) < 0) {
-		ivr_recognizer_stream_abort(st->rec);
-		memset(&s->result, 0, sizeof(s->result));
-		s->result.intent = s->result.best_intent = -1;
+	int rc = state < 0 ? -EIO : end_grammar(st->rec, &s->cmn, &s->result);
+	if (rc == 1) {
+		/* the verification is left to worker_main(), shortest first */
+		atomic_store_explicit(&st->left, verify_left(st->rec), memory_order_relaxed);
+		atomic_store_explicit(&st->verifying, 1, memory_order_release);
+		return 1;
 	}
-	/* release: the result is visible before DONE; fails if closed meanwhile */
-	int expect = S_READY;
-	atomic_compare_exchange_strong_explicit(&s->state, &expect, S_DONE, memory_order_release,
-						memory_order_relaxed);
-	return unbind(st);
+	return deliver(st, rc);
+}
+
+/*
+ * A slice of @st's pending verification (VERIFY_SLICE of audio), and its
+ * result when that was the last.  The caller holds st->busy.
+ */
+static void verify_slice(struct stream *st)
+{
+	struct session *s = st->s;
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != S_READY) {
+		/* closed under us */
+		ivr_recognizer_stream_abort(st->rec);
+		unbind(st);
+	} else {
+		int rc = verify_step(st->rec, VERIFY_SLICE);
+		atomic_store_explicit(&st->left, verify_left(st->rec), memory_order_relaxed);
+		if (rc == 1)
+			return;
+		deliver(st, rc);
+	}
+	/* release: the stream's state (unbound) is visible to its owner */
+	atomic_store_explicit(&st->verifying, 0, memory_order_release);
+}
+
+/*
+ * One slice of the pending verification with the least audio left, on any
+ * worker's decoder (a worker whose callers all finished helps the one whose
+ * callers need verification).  @return 1 if it ran one.
+ */
+static int verify_any(struct ivr_asr_pool *p)
+{
+	struct stream *v = NULL;
+	size_t best = SIZE_MAX;
+	for (size_t i = 0; i < p->n_workers; i++)
+		for (size_t k = 0; k < p->w[i].n_st; k++) {
+			struct stream *st = &p->w[i].st[k];
+			size_t left = atomic_load_explicit(&st->left, memory_order_relaxed);
+			if (atomic_load_explicit(&st->verifying, memory_order_relaxed) &&
+			    !atomic_load_explicit(&st->busy, memory_order_relaxed) && left < best) {
+				v = st;
+				best = left;
+			}
+		}
+	int zero = 0;
+	if (!v || !atomic_compare_exchange_strong_explicit(&v->busy, &zero, 1, memory_order_acquire,
+							   memory_order_relaxed))
+		return 0;
+	/* acquire: the owner's (or the last slicer's) writes to the decoder */
+	if (atomic_load_explicit(&v->verifying, memory_order_acquire))
+		verify_slice(v);
+	atomic_store_explicit(&v->busy, 0, memory_order_release);
+	return 1;
 }
 
 /* Bind a waiting session in @want state to @st.  @return 1 if bound. */
@@ -1116,12 +1286,22 @@ static void *worker_main(void *arg)
 		int did = 0;
 		for (size_t i = 0; i < w->n_st; i++) {
 			struct stream *st = &w->st[i];
+			/* acquire: pairs with the release of whoever delivered it */
+			if (atomic_load_explicit(&st->verifying, memory_order_acquire))
+				continue;
 			/* ended utterances first: their callers are waiting */
 			if (!st->s && !stream_claim(p, st, start, S_READY))
 				stream_claim(p, st, start, S_FILLING);
 			if (st->s)
 				did |= stream_step(p, st);
 		}
+		/*
+		 * Then one slice of the pending verification with the least audio left:
+		 * shortest remaining work first, and between slices the other decoders
+		 * get their ends and new audio, so a caller whose utterance needs no
+		 * verification does not wait behind one that does.
+		 */
+		did |= verify_any(p);
 		if (!did) {
 			/* Idle poll: 2 ms adds at most 2 ms to a result, and media threads never
 			 * make a wake-up syscall. */
@@ -1129,11 +1309,6 @@ static void *worker_main(void *arg)
 			nanosleep(&ts, NULL);
 		}
 	}
-	for (size_t i = 0; i < w->n_st; i++)
-		if (w->st[i].s) {
-			ivr_recognizer_stream_abort(w->st[i].rec);
-			unbind(&w->st[i]);
-		}
 	return NULL;
 }
 
@@ -1199,11 +1374,19 @@ void ivr_asr_pool_free(struct ivr_asr_pool *p)
 	if (!p)
 		return;
 	atomic_store_explicit(&p->stop, 1, memory_order_release);
-	for (size_t i = 0; p->w && i < p->n_workers; i++) {
+	/* all threads first: any of them may be verifying on another's decoder */
+	for (size_t i = 0; p->w && i < p->n_workers; i++)
 		if (p->w[i].started)
 			pthread_join(p->w[i].thread, NULL);
-		for (size_t k = 0; k < p->w[i].n_st; k++)
-			ivr_recognizer_free(p->w[i].st[k].rec);
+	for (size_t i = 0; p->w && i < p->n_workers; i++) {
+		for (size_t k = 0; k < p->w[i].n_st; k++) {
+			struct stream *st = &p->w[i].st[k];
+			if (st->s) {
+				ivr_recognizer_stream_abort(st->rec);
+				unbind(st);
+			}
+			ivr_recognizer_free(st->rec);
+		}
 		free(p->w[i].st);
 	}
 	for (size_t i = 0; p->s && i < p->n_sessions; i++)
