@@ -37,6 +37,7 @@ int main(void)
 #include "asr/recognizer.h"
 #include "asr/testset.h"
 #include "dsp/wav.h"
+#include "ivr_asr_test.h"
 #include "ivr_test.h"
 
 #define MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
@@ -452,21 +453,10 @@ IVR_TEST(intent_vote_on_tuning_sets)
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
-	char p[1024], err[512];
-	if (ivr_flow_load(&bank, ivr_test_srcpath(p, sizeof(p), "grammars/bank.yaml"), err,
-			  sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	snprintf(cache, sizeof(cache), "%s/tts-cache",
-		 getenv("IVR_BUILD_DIR") ? getenv("IVR_BUILD_DIR") : IVR_BUILD_DIR);
-	const struct ivr_flow *fl[1] = { bank };
-	rec = ivr_recognizer_new(fl, 1, NULL, err, sizeof(err));
-	if (!rec) {
-		printf("no recogniser: %s\n", err);
-		ivr_flow_free(bank);
-		return errno == ENOENT ? 77 : 1;
-	}
+	int exit_code;
+	rec = ivr_asr_test_bank(&bank, cache, sizeof(cache), &exit_code);
+	if (!rec)
+		return exit_code;
 	ivr_test_run(lists_on_real_speech);
 	ivr_test_run(cost_and_best_text);
 	ivr_test_run(bad_input_gives_the_best_entry);

@@ -26,6 +26,7 @@ int main(void)
 #include "asr/recognizer.h"
 #include "asr/testset.h"
 #include "dsp/wav.h"
+#include "ivr_asr_test.h"
 #include "ivr_test.h"
 
 static struct ivr_flow *bank;
@@ -551,21 +552,10 @@ IVR_TEST(pool_verification_after_quick_results)
 int main(int argc, char **argv)
 {
 	ivr_test_init(argc, argv);
-	char p[1024], err[512];
-	if (ivr_flow_load(&bank, ivr_test_srcpath(p, sizeof(p), "grammars/bank.yaml"), err,
-			  sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	snprintf(cache, sizeof(cache), "%s/tts-cache",
-		 getenv("IVR_BUILD_DIR") ? getenv("IVR_BUILD_DIR") : IVR_BUILD_DIR);
-	const struct ivr_flow *fl[1] = { bank };
-	rec = ivr_recognizer_new(fl, 1, NULL, err, sizeof(err));
-	if (!rec) {
-		printf("no recogniser: %s\n", err);
-		ivr_flow_free(bank);
-		return errno == ENOENT ? 77 : 1;
-	}
+	int exit_code;
+	rec = ivr_asr_test_bank(&bank, cache, sizeof(cache), &exit_code);
+	if (!rec)
+		return exit_code;
 	ivr_test_run(phrase_to_intent);
 	ivr_test_run(silence_and_noise_are_no_match);
 	ivr_test_run(bad_arguments_and_grammars);
