@@ -25,6 +25,7 @@
 #define BLOCK_MS     5
 #define PURITY	     0.6f /* share of block power in the tone */
 #define MAX_BAD	     3	  /* bad blocks (15 ms) tolerated inside a tone: reversals, glitches */
+#define MAX_BRIDGE   20	  /* concealed blocks (100 ms) a tone is held over at most */
 #define REV_DEBOUNCE 20	  /* blocks (100 ms) between two counted reversals */
 #define AM_HZ	     15.0
 #define AM_DEPTH     0.1 /* ANSam is 20% */
@@ -53,6 +54,7 @@ struct det {
 	float acc_re, acc_im;
 	bool in_run, reported;
 	uint32_t bad_streak, reversals;
+	uint32_t bridged; /* concealed blocks in a row the current run was held over */
 	uint64_t onset, last_good_end, prev_idx, last_rev_idx;
 	float prev_re, prev_im;
 	bool have_prev;
@@ -72,6 +74,7 @@ struct ivr_faxtone {
 	uint64_t block_idx;
 	uint32_t fill;
 	float sumsq;
+	bool conc_part; /* the block being filled holds concealed samples */
 	bool have_cng;
 	uint64_t last_cng_onset; /* for the cadence flag */
 	uint8_t tab;		 /* 0: 8 kHz tables, 1: 16 kHz */
@@ -127,6 +130,7 @@ void ivr_faxtone_reset(struct ivr_faxtone *ft)
 	ft->block_idx = 0;
 	ft->fill = 0;
 	ft->sumsq = 0;
+	ft->conc_part = false;
 	ft->have_cng = false;
 	ft->last_cng_onset = 0;
 	det_setup(&ft->det[DET_CNG], tone_hz[DET_CNG], 38.0f);
@@ -196,8 +200,16 @@ static void end_run(struct ivr_faxtone *ft, int which, struct ivr_faxtone_event 
 	d->in_run = false;
 }
 
-static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_faxtone_event *ev,
-		      size_t max_ev, size_t *n)
+/*
+ * One completed block for tone @which.  @conc: the block holds audio that stands in for lost
+ * packets (ivr_faxtone_process_concealed()).  Such a block is no evidence either way: it never
+ * starts a run, and inside one it neither ends nor extends it for up to MAX_BRIDGE blocks in a
+ * row (the G.711 concealment fades out within 60 ms: 4 faded blocks used to end a CED and
+ * start it again, and split a CNG burst into two too short to count); past that it counts as
+ * bad, so a tone that stopped during a long loss ends at its last real block.
+ */
+static void det_block(struct ivr_faxtone *ft, int which, float p, bool conc,
+		      struct ivr_faxtone_event *ev, size_t max_ev, size_t *n)
 {
 	struct det *d = &ft->det[which];
 	float inv = 1.0f / (float)ft->block;
@@ -206,6 +218,27 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_fax
 
 	float mag2 = zr * zr + zi * zi;
 	bool good = p >= ft->p_min && 2.0f * mag2 >= PURITY * p;
+	if (conc) {
+		if (!d->in_run)
+			return;
+		if (d->bridged < MAX_BRIDGE) {
+			d->bridged++;
+			/* The AM filter runs at the block rate: the mean |z| keeps its timing
+			 * and adds no 15 Hz.  The phase step across the gap is neither a
+			 * frequency measurement nor a reversal. */
+			double m = d->mag_sum / d->n_mag;
+			double g0 = m + ft->am_coef * d->g1 - d->g2;
+			d->g2 = d->g1;
+			d->g1 = g0;
+			d->mag_sum += m;
+			d->n_mag++;
+			d->have_prev = false;
+			return;
+		}
+		good = false;
+	} else {
+		d->bridged = 0;
+	}
 	uint64_t idx = ft->block_idx;
 	uint64_t start = ft->pos - ft->block, end = ft->pos;
 	if (good && !d->in_run) {
@@ -213,6 +246,7 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_fax
 		d->reported = false;
 		d->onset = start;
 		d->bad_streak = 0;
+		d->bridged = 0;
 		d->reversals = 0;
 		d->have_prev = false;
 		d->sum_dphi = 0;
@@ -273,14 +307,8 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_fax
 	}
 }
 
-int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
-			struct ivr_faxtone_event *ev, size_t max_ev)
-{
-	return ivr_faxtone_process_hint(ft, pcm, n_samples, 0, ev, max_ev);
-}
-
-int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
-			     uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev)
+static int process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples, uint32_t no_tone,
+		   bool concealed, struct ivr_faxtone_event *ev, size_t max_ev)
 {
 	if (!ft || (n_samples && !pcm) || (max_ev && !ev))
 		return -EINVAL;
@@ -338,14 +366,37 @@ int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_
 			no_tone >>= 1;
 			ft->pos += ft->block;
 			float p = ft->sumsq / (float)ft->block;
-			det_block(ft, DET_CNG, p, ev, max_ev, &n);
-			det_block(ft, DET_ANS, p, ev, max_ev, &n);
+			const bool conc = concealed || ft->conc_part;
+			det_block(ft, DET_CNG, p, conc, ev, max_ev, &n);
+			det_block(ft, DET_ANS, p, conc, ev, max_ev, &n);
 			ft->block_idx++;
 			ft->fill = 0;
 			ft->sumsq = 0;
+			ft->conc_part = false;
 		}
 	}
+	/* a block partly concealed is concealed: it must not start a tone either */
+	if (concealed && ft->fill)
+		ft->conc_part = true;
 	return (int)IVR_MIN(n, max_ev);
+}
+
+int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+			struct ivr_faxtone_event *ev, size_t max_ev)
+{
+	return process(ft, pcm, n_samples, 0, false, ev, max_ev);
+}
+
+int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+			     uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev)
+{
+	return process(ft, pcm, n_samples, no_tone, false, ev, max_ev);
+}
+
+int ivr_faxtone_process_concealed(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+				  uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev)
+{
+	return process(ft, pcm, n_samples, no_tone, true, ev, max_ev);
 }
 
 struct ivr_faxtone *ivr_faxtone_new(const struct ivr_faxtone_cfg *cfg)
