@@ -54,7 +54,6 @@ struct det {
 	float acc_re, acc_im;
 	bool in_run, reported;
 	uint32_t bad_streak, reversals;
-	uint32_t bridged; /* concealed blocks in a row the current run was held over */
 	uint64_t onset, last_good_end, prev_idx, last_rev_idx;
 	float prev_re, prev_im;
 	bool have_prev;
@@ -74,11 +73,14 @@ struct ivr_faxtone {
 	uint64_t block_idx;
 	uint32_t fill;
 	float sumsq;
-	bool conc_part; /* the block being filled holds concealed samples */
 	bool have_cng;
 	uint64_t last_cng_onset; /* for the cadence flag */
 	uint8_t tab;		 /* 0: 8 kHz tables, 1: 16 kHz */
 	struct det det[N_DET];
+	/* lost packets (ivr_faxtone_process_concealed()) */
+	bool concealed;	   /* the audio being fed stands in for lost packets */
+	bool conc_part;	   /* the block being filled holds concealed samples */
+	uint32_t conc_run; /* concealed blocks in a row up to the last completed one */
 };
 
 size_t ivr_faxtone_size(const struct ivr_faxtone_cfg *cfg)
@@ -130,7 +132,9 @@ void ivr_faxtone_reset(struct ivr_faxtone *ft)
 	ft->block_idx = 0;
 	ft->fill = 0;
 	ft->sumsq = 0;
+	ft->concealed = false;
 	ft->conc_part = false;
+	ft->conc_run = 0;
 	ft->have_cng = false;
 	ft->last_cng_onset = 0;
 	det_setup(&ft->det[DET_CNG], tone_hz[DET_CNG], 38.0f);
@@ -200,16 +204,8 @@ static void end_run(struct ivr_faxtone *ft, int which, struct ivr_faxtone_event 
 	d->in_run = false;
 }
 
-/*
- * One completed block for tone @which.  @conc: the block holds audio that stands in for lost
- * packets (ivr_faxtone_process_concealed()).  Such a block is no evidence either way: it never
- * starts a run, and inside one it neither ends nor extends it for up to MAX_BRIDGE blocks in a
- * row (the G.711 concealment fades out within 60 ms: 4 faded blocks used to end a CED and
- * start it again, and split a CNG burst into two too short to count); past that it counts as
- * bad, so a tone that stopped during a long loss ends at its last real block.
- */
-static void det_block(struct ivr_faxtone *ft, int which, float p, bool conc,
-		      struct ivr_faxtone_event *ev, size_t max_ev, size_t *n)
+static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_faxtone_event *ev,
+		      size_t max_ev, size_t *n)
 {
 	struct det *d = &ft->det[which];
 	float inv = 1.0f / (float)ft->block;
@@ -218,27 +214,6 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, bool conc,
 
 	float mag2 = zr * zr + zi * zi;
 	bool good = p >= ft->p_min && 2.0f * mag2 >= PURITY * p;
-	if (conc) {
-		if (!d->in_run)
-			return;
-		if (d->bridged < MAX_BRIDGE) {
-			d->bridged++;
-			/* The AM filter runs at the block rate: the mean |z| keeps its timing
-			 * and adds no 15 Hz.  The phase step across the gap is neither a
-			 * frequency measurement nor a reversal. */
-			double m = d->mag_sum / d->n_mag;
-			double g0 = m + ft->am_coef * d->g1 - d->g2;
-			d->g2 = d->g1;
-			d->g1 = g0;
-			d->mag_sum += m;
-			d->n_mag++;
-			d->have_prev = false;
-			return;
-		}
-		good = false;
-	} else {
-		d->bridged = 0;
-	}
 	uint64_t idx = ft->block_idx;
 	uint64_t start = ft->pos - ft->block, end = ft->pos;
 	if (good && !d->in_run) {
@@ -246,7 +221,6 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, bool conc,
 		d->reported = false;
 		d->onset = start;
 		d->bad_streak = 0;
-		d->bridged = 0;
 		d->reversals = 0;
 		d->have_prev = false;
 		d->sum_dphi = 0;
@@ -307,8 +281,40 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, bool conc,
 	}
 }
 
-static int process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples, uint32_t no_tone,
-		   bool concealed, struct ivr_faxtone_event *ev, size_t max_ev)
+/*
+ * A completed block that holds audio standing in for lost packets
+ * (ivr_faxtone_process_concealed()) is no evidence either way: it never starts a run, and
+ * inside one it neither ends nor extends it for up to MAX_BRIDGE blocks in a row (the G.711
+ * concealment fades out within 60 ms: 4 faded or silent blocks ended a CED and started it
+ * again, and split a CNG burst into two too short to count).  Past that it counts as a bad
+ * block, so a tone that stopped during a long loss ends at its last real block.
+ */
+static void det_concealed(struct ivr_faxtone *ft, int which, struct ivr_faxtone_event *ev,
+			  size_t max_ev, size_t *n)
+{
+	struct det *d = &ft->det[which];
+	float inv = 1.0f / (float)ft->block;
+	float zr = d->acc_re * inv, zi = d->acc_im * inv;
+	d->acc_re = d->acc_im = 0;
+	if (!d->in_run)
+		return;
+	const bool bridge = ft->conc_run <= MAX_BRIDGE;
+	/* The AM filter runs at the block rate; over the bridge the mean |z| keeps its timing
+	 * and adds no 15 Hz. */
+	double mag = bridge ? d->mag_sum / d->n_mag : sqrt(zr * zr + zi * zi);
+	double g0 = mag + ft->am_coef * d->g1 - d->g2;
+	d->g2 = d->g1;
+	d->g1 = g0;
+	d->mag_sum += mag;
+	d->n_mag++;
+	/* the phase step across the gap is neither a frequency measurement nor a reversal */
+	d->have_prev = false;
+	if (!bridge && ++d->bad_streak > MAX_BAD)
+		end_run(ft, which, ev, max_ev, n);
+}
+
+int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+			     uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev)
 {
 	if (!ft || (n_samples && !pcm) || (max_ev && !ev))
 		return -EINVAL;
@@ -366,9 +372,15 @@ static int process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples, u
 			no_tone >>= 1;
 			ft->pos += ft->block;
 			float p = ft->sumsq / (float)ft->block;
-			const bool conc = concealed || ft->conc_part;
-			det_block(ft, DET_CNG, p, conc, ev, max_ev, &n);
-			det_block(ft, DET_ANS, p, conc, ev, max_ev, &n);
+			if (IVR_LIKELY(!(ft->concealed | ft->conc_part))) {
+				ft->conc_run = 0;
+				det_block(ft, DET_CNG, p, ev, max_ev, &n);
+				det_block(ft, DET_ANS, p, ev, max_ev, &n);
+			} else {
+				ft->conc_run++;
+				det_concealed(ft, DET_CNG, ev, max_ev, &n);
+				det_concealed(ft, DET_ANS, ev, max_ev, &n);
+			}
 			ft->block_idx++;
 			ft->fill = 0;
 			ft->sumsq = 0;
@@ -376,7 +388,7 @@ static int process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples, u
 		}
 	}
 	/* a block partly concealed is concealed: it must not start a tone either */
-	if (concealed && ft->fill)
+	if (ft->concealed && ft->fill)
 		ft->conc_part = true;
 	return (int)IVR_MIN(n, max_ev);
 }
@@ -384,19 +396,18 @@ static int process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples, u
 int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
 			struct ivr_faxtone_event *ev, size_t max_ev)
 {
-	return process(ft, pcm, n_samples, 0, false, ev, max_ev);
-}
-
-int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
-			     uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev)
-{
-	return process(ft, pcm, n_samples, no_tone, false, ev, max_ev);
+	return ivr_faxtone_process_hint(ft, pcm, n_samples, 0, ev, max_ev);
 }
 
 int ivr_faxtone_process_concealed(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
 				  uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev)
 {
-	return process(ft, pcm, n_samples, no_tone, true, ev, max_ev);
+	if (!ft)
+		return -EINVAL;
+	ft->concealed = true;
+	int r = ivr_faxtone_process_hint(ft, pcm, n_samples, no_tone, ev, max_ev);
+	ft->concealed = false;
+	return r;
 }
 
 struct ivr_faxtone *ivr_faxtone_new(const struct ivr_faxtone_cfg *cfg)
