@@ -25,6 +25,7 @@
 #define BLOCK_MS     5
 #define PURITY	     0.6f /* share of block power in the tone */
 #define MAX_BAD	     3	  /* bad blocks (15 ms) tolerated inside a tone: reversals, glitches */
+#define MAX_BRIDGE   20	  /* concealed blocks (100 ms) a tone is held over at most */
 #define REV_DEBOUNCE 20	  /* blocks (100 ms) between two counted reversals */
 #define AM_HZ	     15.0
 #define AM_DEPTH     0.1 /* ANSam is 20% */
@@ -76,6 +77,10 @@ struct ivr_faxtone {
 	uint64_t last_cng_onset; /* for the cadence flag */
 	uint8_t tab;		 /* 0: 8 kHz tables, 1: 16 kHz */
 	struct det det[N_DET];
+	/* lost packets (ivr_faxtone_process_concealed()) */
+	bool concealed;	   /* the audio being fed stands in for lost packets */
+	bool conc_part;	   /* the block being filled holds concealed samples */
+	uint32_t conc_run; /* concealed blocks in a row up to the last completed one */
 };
 
 size_t ivr_faxtone_size(const struct ivr_faxtone_cfg *cfg)
@@ -127,6 +132,9 @@ void ivr_faxtone_reset(struct ivr_faxtone *ft)
 	ft->block_idx = 0;
 	ft->fill = 0;
 	ft->sumsq = 0;
+	ft->concealed = false;
+	ft->conc_part = false;
+	ft->conc_run = 0;
 	ft->have_cng = false;
 	ft->last_cng_onset = 0;
 	det_setup(&ft->det[DET_CNG], tone_hz[DET_CNG], 38.0f);
@@ -273,10 +281,36 @@ static void det_block(struct ivr_faxtone *ft, int which, float p, struct ivr_fax
 	}
 }
 
-int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
-			struct ivr_faxtone_event *ev, size_t max_ev)
+/*
+ * A completed block that holds audio standing in for lost packets
+ * (ivr_faxtone_process_concealed()) is no evidence either way: it never starts a run, and
+ * inside one it neither ends nor extends it for up to MAX_BRIDGE blocks in a row (the G.711
+ * concealment fades out within 60 ms: 4 faded or silent blocks ended a CED and started it
+ * again, and split a CNG burst into two too short to count).  Past that it counts as a bad
+ * block, so a tone that stopped during a long loss ends at its last real block.
+ */
+static void det_concealed(struct ivr_faxtone *ft, int which, struct ivr_faxtone_event *ev,
+			  size_t max_ev, size_t *n)
 {
-	return ivr_faxtone_process_hint(ft, pcm, n_samples, 0, ev, max_ev);
+	struct det *d = &ft->det[which];
+	float inv = 1.0f / (float)ft->block;
+	float zr = d->acc_re * inv, zi = d->acc_im * inv;
+	d->acc_re = d->acc_im = 0;
+	if (!d->in_run)
+		return;
+	const bool bridge = ft->conc_run <= MAX_BRIDGE;
+	/* The AM filter runs at the block rate; over the bridge the mean |z| keeps its timing
+	 * and adds no 15 Hz. */
+	double mag = bridge ? d->mag_sum / d->n_mag : sqrt(zr * zr + zi * zi);
+	double g0 = mag + ft->am_coef * d->g1 - d->g2;
+	d->g2 = d->g1;
+	d->g1 = g0;
+	d->mag_sum += mag;
+	d->n_mag++;
+	/* the phase step across the gap is neither a frequency measurement nor a reversal */
+	d->have_prev = false;
+	if (!bridge && ++d->bad_streak > MAX_BAD)
+		end_run(ft, which, ev, max_ev, n);
 }
 
 int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
@@ -338,14 +372,42 @@ int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_
 			no_tone >>= 1;
 			ft->pos += ft->block;
 			float p = ft->sumsq / (float)ft->block;
-			det_block(ft, DET_CNG, p, ev, max_ev, &n);
-			det_block(ft, DET_ANS, p, ev, max_ev, &n);
+			if (IVR_LIKELY(!(ft->concealed | ft->conc_part))) {
+				ft->conc_run = 0;
+				det_block(ft, DET_CNG, p, ev, max_ev, &n);
+				det_block(ft, DET_ANS, p, ev, max_ev, &n);
+			} else {
+				ft->conc_run++;
+				det_concealed(ft, DET_CNG, ev, max_ev, &n);
+				det_concealed(ft, DET_ANS, ev, max_ev, &n);
+			}
 			ft->block_idx++;
 			ft->fill = 0;
 			ft->sumsq = 0;
+			ft->conc_part = false;
 		}
 	}
+	/* a block partly concealed is concealed: it must not start a tone either */
+	if (ft->concealed && ft->fill)
+		ft->conc_part = true;
 	return (int)IVR_MIN(n, max_ev);
+}
+
+int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+			struct ivr_faxtone_event *ev, size_t max_ev)
+{
+	return ivr_faxtone_process_hint(ft, pcm, n_samples, 0, ev, max_ev);
+}
+
+int ivr_faxtone_process_concealed(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+				  uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev)
+{
+	if (!ft)
+		return -EINVAL;
+	ft->concealed = true;
+	int r = ivr_faxtone_process_hint(ft, pcm, n_samples, no_tone, ev, max_ev);
+	ft->concealed = false;
+	return r;
 }
 
 struct ivr_faxtone *ivr_faxtone_new(const struct ivr_faxtone_cfg *cfg)

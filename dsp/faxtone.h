@@ -93,6 +93,22 @@ IVR_RT int ivr_faxtone_process(struct ivr_faxtone *ft, const float *pcm, size_t 
 IVR_RT int ivr_faxtone_process_hint(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
 				    uint32_t no_tone, struct ivr_faxtone_event *ev, size_t max_ev);
 
+/**
+ * ivr_faxtone_process_hint() for audio that stands in for lost packets (the
+ * jitter buffer's concealment, engine/call.c): its 5 ms blocks (and a block
+ * only partly made of it) never start a tone, and while a tone is in
+ * progress they neither end nor extend it, up to 100 ms in a row.  So a CED
+ * with a few lost packets stays one tone with its true onset and a CNG burst
+ * stays one burst (the concealment fades out within 60 ms: 20 ms of it used
+ * to end a tone and restart it); a tone that stopped during the loss ends at
+ * its last real block, and after 100 ms the stand-in counts as no tone.
+ * @no_tone as ivr_faxtone_process_hint() (0: no hint).
+ * @return as ivr_faxtone_process().  Thread: media (IVR_RT).
+ */
+IVR_RT int ivr_faxtone_process_concealed(struct ivr_faxtone *ft, const float *pcm, size_t n_samples,
+					 uint32_t no_tone, struct ivr_faxtone_event *ev,
+					 size_t max_ev);
+
 /** Heap wrappers for tools and tests. @return NULL with errno set on failure. */
 struct ivr_faxtone *ivr_faxtone_new(const struct ivr_faxtone_cfg *cfg);
 /** NULL-safe. Thread: control. */

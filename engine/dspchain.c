@@ -738,8 +738,12 @@ int ivr_dspchain_process(struct ivr_dspchain *ch, const float *near, const float
 		no_tone = ivr_dtmf_rx_gated(DTMF(ch), ch->frame / (ch->cfg.rate_hz / 200));
 	}
 	struct ivr_faxtone_event fe[2];
-	int nf =
-		ivr_faxtone_process_hint(FAX(ch), near, ch->frame, no_tone, fe, IVR_N_ELEMENTS(fe));
+	/* A concealed frame neither ends nor starts a fax tone (as for DTMF). */
+	int nf = flags & IVR_DSPCHAIN_F_CONCEALED
+			 ? ivr_faxtone_process_concealed(FAX(ch), near, ch->frame, no_tone, fe,
+							 IVR_N_ELEMENTS(fe))
+			 : ivr_faxtone_process_hint(FAX(ch), near, ch->frame, no_tone, fe,
+						    IVR_N_ELEMENTS(fe));
 	for (int i = 0; i < nf; i++) {
 		static const uint8_t map[] = { [IVR_FAXTONE_CNG] = IVR_MEDIA_EV_FAX_CNG,
 					       [IVR_FAXTONE_ANS] = IVR_MEDIA_EV_FAX_ANS,

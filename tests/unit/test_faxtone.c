@@ -442,6 +442,179 @@ IVR_TEST(dtmf_gate_hint_changes_nothing)
 	return IVR_TEST_RESULT();
 }
 
+/*
+ * Frames [@from[j], @from[j] + @lost) (20 ms each, j < 2) of x are lost: replaced by what a
+ * G.711 concealment gives (@fade: the last 10 ms before the loss repeated, full for 10 ms,
+ * then fading to nothing at 60 ms) or by silence, and fed flagged concealed (or, @plain, as
+ * audio).  @return events, as detect().
+ */
+static int detect_lossy(float *x, size_t n, uint32_t rate, const size_t from[2], size_t lost,
+			bool fade, bool plain, struct ivr_faxtone_event *ev, int max_ev)
+{
+	struct ivr_faxtone_cfg cfg = { .rate_hz = rate };
+	struct ivr_faxtone *ft = ivr_faxtone_new(&cfg);
+	if (!ft)
+		return -1;
+	const size_t frame = rate / 50, period = rate / 100;
+	for (int j = 0; j < 2; j++) {
+		const size_t s0 = from[j] * frame;
+		for (size_t i = s0; i < s0 + lost * frame && i < n; i++) {
+			double t = (double)(i - s0) / rate;
+			double g = !fade      ? 0.0
+				   : t < 0.01 ? 1.0
+				   : t < 0.06 ? (0.06 - t) / 0.05
+					      : 0.0;
+			x[i] = (float)(g * x[s0 - period + (i - s0) % period]);
+		}
+	}
+	int k = 0;
+	for (size_t f = 0; f * frame < n && k >= 0; f++) {
+		size_t len = IVR_MIN(frame, n - f * frame);
+		bool gone = (f >= from[0] && f < from[0] + lost) ||
+			    (f >= from[1] && f < from[1] + lost);
+		int r = gone && !plain ? ivr_faxtone_process_concealed(ft, x + f * frame, len, 0,
+								       ev + k, (size_t)(max_ev - k))
+				       : ivr_faxtone_process(ft, x + f * frame, len, ev + k,
+							     (size_t)(max_ev - k));
+		k = r < 0 ? r : k + r;
+	}
+	ivr_faxtone_free(ft);
+	return k;
+}
+
+/*
+ * Lost packets inside fax tones (ivr_faxtone_process_concealed()): 1-5 frames of 20 ms
+ * concealed (faded or silent) inside each of two CNG bursts and twice inside a CED and an
+ * ANSam-bar leave two CNG bursts of 0.5 s with their onsets and cadence, and one answer
+ * tone of 3 s with its onset and flags.  Fed as plain audio, one silent frame already ends
+ * the tone (a CNG burst split in two too short to count, a CED reported twice).
+ */
+IVR_TEST(concealed_frames_inside_tones)
+{
+	for (int r = 0; r < 2; r++) {
+		const uint32_t rate = r ? 16000 : 8000;
+		for (size_t lost = 1; lost <= 5; lost++) {
+			for (int mode = 0; mode < 3; mode++) { /* silent, faded, silent fed plain */
+				const bool fade = mode == 1, plain = mode == 2;
+				const char *how = plain	 ? "silent plain"
+						  : fade ? "faded"
+							 : "silent";
+				/* CNG bursts 0.2-0.7 s and 3.7-4.2 s, lost from 0.4 s and 3.9 s */
+				size_t n = rate * 5;
+				memset(sig, 0, n * sizeof(float));
+				for (int c = 0; c < 2; c++) {
+					size_t on = rate / 5 + (size_t)c * rate * 7 / 2;
+					add_tone(sig, on, on + rate / 2, 1100, rate, -20, 0, 0);
+				}
+				if (rate == 8000)
+					ivr_speech_g711(sig, n, 1);
+				struct ivr_faxtone_event ev[16];
+				static const size_t cng_loss[2] = { 20, 195 };
+				int k = detect_lossy(sig, n, rate, cng_loss, lost, fade, plain, ev,
+						     16);
+				bool ok = k == 2 && count(ev, k, IVR_FAXTONE_CNG) == 2;
+				for (int c = 0; ok && c < 2; c++)
+					ok = fabs((double)ev[c].onset_sample / rate -
+						  (0.2 + 3.5 * c)) < 0.011 &&
+					     fabs((double)ev[c].duration_samples / rate - 0.5) <
+						     0.011;
+				ok = ok && ev[0].flags == 0 && ev[1].flags == IVR_FAXTONE_F_CADENCE;
+				ivr_check_msg(ok != plain,
+					      "%u Hz CNG, %zu %s frames lost: %d events", rate,
+					      lost, how, k);
+				if (ok == plain)
+					show(ev, k, rate);
+
+				/* CED and ANSam-bar 0.5-3.5 s, lost from 1.0 s and 3.0 s */
+				for (int kind = 0; kind < 2; kind++) {
+					memset(sig, 0, n * sizeof(float));
+					add_tone(sig, rate / 2, rate / 2 + rate * 3, 2100, rate,
+						 -20, kind ? 450 : 0, kind ? 0.2 : 0);
+					if (rate == 8000)
+						ivr_speech_g711(sig, n, 2);
+					const uint8_t want =
+						kind ? IVR_FAXTONE_F_REVERSALS | IVR_FAXTONE_F_AM
+						     : 0;
+					static const size_t ans_loss[2] = { 50, 150 };
+					k = detect_lossy(sig, n, rate, ans_loss, lost, fade, plain,
+							 ev, 16);
+					ok = k == 2 && ev[0].type == IVR_FAXTONE_ANS &&
+					     ev[1].type == IVR_FAXTONE_ANS_END &&
+					     fabs((double)ev[0].onset_sample / rate - 0.5) <
+						     0.011 &&
+					     fabs((double)ev[1].duration_samples / rate - 3.0) <
+						     0.011 &&
+					     ev[0].flags == want && ev[1].flags == want &&
+					     abs((int)ev[1].freq_hz - 2100) <= 2;
+					ivr_check_msg(ok != plain,
+						      "%u Hz %s, %zu %s frames lost: %d events",
+						      rate, kind ? "ANSam-bar" : "CED", lost, how,
+						      k);
+					if (ok == plain)
+						show(ev, k, rate);
+				}
+			}
+		}
+	}
+	return IVR_TEST_RESULT();
+}
+
+/*
+ * Concealed audio never starts a tone: a whole CNG burst flagged concealed gives nothing, a
+ * CED whose first 60 ms are concealed starts at the first real block, as does one whose first
+ * block is only partly concealed.  200 ms of loss is not bridged: the CED ends at its last
+ * real block and starts again after the loss.
+ */
+IVR_TEST(concealed_frames_never_start_a_tone)
+{
+	struct ivr_faxtone *ft = ivr_faxtone_new(NULL);
+	if (!ft)
+		return IVR_TEST_FAIL;
+	struct ivr_faxtone_event ev[16];
+	size_t n = 8000 * 5;
+	/* a CNG burst at 0.2 s, all of it concealed */
+	memset(sig, 0, n * sizeof(float));
+	add_tone(sig, 1600, 5600, 1100, 8000, -15, 0, 0);
+	int k = 0;
+	for (size_t i = 0; i < 8000 * 2; i += 160)
+		k += ivr_faxtone_process_concealed(ft, sig + i, 160, 0, ev, 16);
+	ivr_check_int_eq(k, 0);
+	/* a CED from 0 whose first 3 frames, or first 13 samples, are concealed */
+	for (size_t head = 0; head < 2; head++) {
+		const size_t conc = head ? 13 : 480;
+		ivr_faxtone_reset(ft);
+		memset(sig, 0, n * sizeof(float));
+		add_tone(sig, 0, 8000 * 3, 2100, 8000, -15, 0, 0);
+		k = ivr_faxtone_process_concealed(ft, sig, conc, 0, ev, 16);
+		for (size_t i = conc; i < n; i += 160)
+			k += ivr_faxtone_process(ft, sig + i, IVR_MIN((size_t)160, n - i), ev + k,
+						 (size_t)(16 - k));
+		ivr_check_msg(k == 2 && ev[0].type == IVR_FAXTONE_ANS, "CED, %zu concealed: %d",
+			      conc, k);
+		if (k == 2) {
+			ivr_check_int_eq(ev[0].onset_sample, head ? 40 : 480);
+			ivr_check_int_eq(ev[1].duration_samples, 8000 * 3 - (head ? 40 : 480));
+		}
+	}
+	/* 200 ms lost (silent) at 2 s inside a CED 0.5-3.5 s: two tones */
+	memset(sig, 0, n * sizeof(float));
+	add_tone(sig, 4000, 28000, 2100, 8000, -15, 0, 0);
+	static const size_t loss[2] = { 100, 100 };
+	k = detect_lossy(sig, n, 8000, loss, 10, false, false, ev, 16);
+	ivr_check_msg(k == 4 && ev[0].type == IVR_FAXTONE_ANS &&
+			      ev[1].type == IVR_FAXTONE_ANS_END && ev[2].type == IVR_FAXTONE_ANS &&
+			      ev[3].type == IVR_FAXTONE_ANS_END,
+		      "200 ms lost in a CED: %d events", k);
+	if (k == 4) {
+		ivr_check_int_eq(ev[1].duration_samples, 12000); /* 0.5 s to the loss at 2 s */
+		ivr_check_int_eq(ev[2].onset_sample, 17600);	 /* the first real block after it */
+	}
+	ivr_check_int_eq(ivr_faxtone_process_concealed(NULL, sig, 160, 0, ev, 16), -EINVAL);
+	ivr_check_int_eq(ivr_faxtone_process_concealed(ft, NULL, 160, 0, ev, 16), -EINVAL);
+	ivr_faxtone_free(ft);
+	return IVR_TEST_RESULT();
+}
+
 IVR_TEST(rejects_speech)
 {
 	static const double f0s[] = { 100, 137.5, 183.3, 220, 275 }; /* 1100 = 8 x 137.5 etc. */
@@ -593,6 +766,8 @@ int main(int argc, char **argv)
 	ivr_test_run(ans_frequency_tolerance_and_duration);
 	ivr_test_run(tones_in_noise);
 	ivr_test_run(dtmf_gate_hint_changes_nothing);
+	ivr_test_run(concealed_frames_inside_tones);
+	ivr_test_run(concealed_frames_never_start_a_tone);
 	ivr_test_run(rejects_speech);
 	ivr_test_run(rejects_dtmf_and_other_tones);
 	ivr_test_run(bad_input_and_framing);
