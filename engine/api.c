@@ -286,12 +286,20 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 	}
 	if (c.flows_dir) {
 		char err[512];
+		/*
+		 * One ASR thread per media worker by default: a thread serves the speech
+		 * rings of workers w % n == its index, so fewer threads than workers queue
+		 * several workers' utterances behind one decoder thread (16 callers ending
+		 * together, 2 workers: max 340 ms with 1 thread, 160-200 ms with 2;
+		 * docs/asr.md), and more than workers idle.
+		 */
+		unsigned asr_threads = c.asr_threads ? c.asr_threads : IVR_MIN(c.n_workers, 64u);
 		e->flowsvc =
 			ivr_flowsvc_new(&(struct ivr_flowsvc_cfg){ .dir = c.flows_dir,
 								   .prompt_dir = c.prompt_cache_dir,
 								   .prompts = e->prompts,
 								   .no_asr = !asr_model_present(),
-								   .n_asr_threads = c.asr_threads,
+								   .n_asr_threads = asr_threads,
 								   .partial_ms = 300,
 								   .n_workers = c.n_workers,
 								   .max_calls = c.max_calls,

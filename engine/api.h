@@ -36,7 +36,7 @@ struct ivr_engine_cfg {
 	uint32_t asr_ring_records; /* per-worker speech ring to ASR (power of two); 0 = none */
 	const char *flows_dir;	   /* IVR flows (NAME.yaml): calls with a flow run it; NULL = off */
 	const char *prompt_cache_dir; /* rendered prompt_text; NULL = engine/flowsvc.h default */
-	unsigned asr_threads;	      /* ASR service threads for flows; 0 = 1 */
+	unsigned asr_threads;	      /* ASR service threads for flows; 0 = one per worker */
 	const char *moh_file;	      /* queue music on hold (WAV, any rate); NULL = a melody
 				       * synthesized into the prompt cache folder; "" = none */
 };

@@ -117,12 +117,13 @@ static void router_lines(bool flush_all)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ivr-demo [--calls FILE] [--flows DIR] [--cache DIR]\n"
+	fprintf(f, "usage: ivr-demo [--calls FILE] [--flows DIR] [--cache DIR] [--workers N]\n"
 		   "Runs the demo IVR on recorded calls: starts the engine in-process with an\n"
 		   "event ring, places the calls of FILE (default grammars/demo/calls.txt) as\n"
 		   "real RTP at real pace and prints what the router receives, one JSON object\n"
 		   "per line.  Speech is rendered with flite and cached in DIR (default\n"
-		   "build/demo-cache).\n");
+		   "build/demo-cache).  --workers: the engine's media workers (default 1; one\n"
+		   "speech recognition thread each).\n");
 }
 
 static int append(struct demo_call *c, const float *x, size_t n)
@@ -399,6 +400,7 @@ int main(int argc, char **argv)
 		{ "calls", required_argument, NULL, 'c' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "cache", required_argument, NULL, 'C' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -406,8 +408,9 @@ int main(int argc, char **argv)
 	snprintf(calls_path, sizeof(calls_path), "%s/grammars/demo/calls.txt", IVR_SOURCE_DIR);
 	snprintf(cache, sizeof(cache), "%s/demo-cache", IVR_BUILD_DIR);
 	const char *flows = NULL;
+	unsigned long workers = 1;
 	int o;
-	while ((o = getopt_long(argc, argv, "c:f:C:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:f:C:w:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			snprintf(calls_path, sizeof(calls_path), "%s", optarg);
@@ -417,6 +420,10 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			snprintf(cache, sizeof(cache), "%s", optarg);
+			break;
+		case 'w':
+			if (ivr_cli_uint_opt("ivr-demo", "workers", optarg, 1, 64, &workers) < 0)
+				return 2;
 			break;
 		default:
 			return ivr_cli_usage(usage, o);
@@ -438,7 +445,7 @@ int main(int argc, char **argv)
 	snprintf(ring, sizeof(ring), "ivr-demo-%d", (int)getpid());
 	struct ivr_engine_cfg cfg = {
 		.bind_addr = "127.0.0.1",
-		.n_workers = 1,
+		.n_workers = (unsigned)workers,
 		.max_calls = 64,
 		.ring_name = ring,
 		.flows_dir = flows ? flows : flows_default,
