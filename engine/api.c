@@ -288,10 +288,10 @@ struct ivr_engine *ivr_engine_new(const struct ivr_engine_cfg *cfg)
 		char err[512];
 		/*
 		 * One ASR thread per media worker by default: a thread serves the speech
-		 * rings of workers w % n == its index, so fewer threads than workers queue
-		 * several workers' utterances behind one decoder thread (16 callers ending
-		 * together, 2 workers: max 340 ms with 1 thread, 160-200 ms with 2;
-		 * docs/asr.md), and more than workers idle.
+		 * rings of workers w % n == its index, so more threads than workers idle
+		 * and fewer queue several workers' utterances behind one decoder thread.
+		 * 16 callers ending together (docs/asr.md): 1 worker + 1 thread max
+		 * 300-440 ms, 2 workers + 2 threads 140-200 ms.
 		 */
 		unsigned asr_threads = c.asr_threads ? c.asr_threads : IVR_MIN(c.n_workers, 64u);
 		e->flowsvc =
