@@ -352,15 +352,68 @@ static void check_fax(struct run *r, size_t frames, const size_t burst[2])
 			       100.0 + 20.0 * (double)moved);
 }
 
+/* A run's engine with its event ring and speech reassembly; false: skip (no engine here). */
+static bool run_open(struct run *r, const char *tag, uint32_t max_calls, uint32_t ring_records)
+{
+	memset(r, 0, sizeof(*r));
+	r->start_ms = r->end_ms = -1;
+	r->e = engine_with_ring(tag, max_calls, ring_records, &r->rd);
+	if (!r->e)
+		return false;
+	r->ra = ivr_asr_reasm_new(8, 8000 * 30);
+	return true;
+}
+
+static void run_close(struct run *r)
+{
+	ivr_asr_reasm_free(r->ra);
+	ivr_shmring_reader_close(&r->rd);
+	ivr_engine_free(r->e);
+}
+
+/*
+ * Send @frames of @audio at real pace from @ph, except the frames of the @n_lost ranges
+ * {first, count}: those packets are lost on the way (their sequence number and time pass).
+ */
+static void send_with_losses(struct run *r, struct phone *ph, const float *audio, size_t frames,
+			     const size_t (*lost)[2], size_t n_lost)
+{
+	uint64_t t = now_ns();
+	for (size_t f = 0; f < frames; f++) {
+		bool is_lost = false;
+		for (size_t k = 0; k < n_lost; k++)
+			is_lost |= f >= lost[k][0] && f < lost[k][0] + lost[k][1];
+		if (is_lost) {
+			ph->seq++;
+			ph->ts += FR;
+		} else {
+			phone_send(ph, audio + f * FR);
+		}
+		phone_drain(ph, false);
+		read_ring(r);
+		t += 20000000ull;
+		sleep_until(t);
+	}
+}
+
+/* Read the ring until *@n reaches @want (3 s at most), then 300 ms more: an event split in
+ * two would show its second half by then. */
+static void wait_events(struct run *r, const int *n, int want)
+{
+	uint64_t deadline = now_ns() + 3000000000ull;
+	while (*n < want && now_ns() < deadline) {
+		read_ring(r);
+		sleep_until(now_ns() + 10000000ull);
+	}
+	sleep_until(now_ns() + 300000000ull);
+	read_ring(r);
+}
+
 IVR_TEST(test_dtmf_speech_fax_calls)
 {
 	static struct run r;
-	memset(&r, 0, sizeof(r));
-	r.start_ms = r.end_ms = -1;
-	r.e = engine_with_ring("dtmf", 12, 256, &r.rd);
-	if (!r.e)
+	if (!run_open(&r, "dtmf", 12, 256))
 		return IVR_TEST_SKIP;
-	r.ra = ivr_asr_reasm_new(8, 8000 * 30);
 	/* DTMF in: 3 s, digits from 500 ms on (the jitter buffer filled) */
 	const size_t dtmf_frames = 150, lead = 25;
 	for (int i = 0; i < 3; i++) {
@@ -467,9 +520,7 @@ IVR_TEST(test_dtmf_speech_fax_calls)
 	phone_close(&r.fax);
 	free(speech);
 	free(fax);
-	ivr_asr_reasm_free(r.ra);
-	ivr_shmring_reader_close(&r.rd);
-	ivr_engine_free(r.e);
+	run_close(&r);
 	return IVR_TEST_RESULT();
 }
 
@@ -483,12 +534,8 @@ IVR_TEST(test_dtmf_speech_fax_calls)
 IVR_TEST(test_dtmf_lost_packets)
 {
 	static struct run r;
-	memset(&r, 0, sizeof(r));
-	r.start_ms = r.end_ms = -1;
-	r.e = engine_with_ring("dtmfloss", 4, 64, &r.rd);
-	if (!r.e)
+	if (!run_open(&r, "dtmfloss", 4, 64))
 		return IVR_TEST_SKIP;
-	r.ra = ivr_asr_reasm_new(8, 8000 * 30);
 	const size_t frames = 110, on[2] = { 25, 55 }, len[2] = { 15, 10 };
 	struct stream *s = &r.st[0];
 	s->audio = calloc(frames * FR, sizeof(float));
@@ -496,29 +543,10 @@ IVR_TEST(test_dtmf_lost_packets)
 	ivr_check(ivr_tone_dtmf_add(s->audio + on[0] * FR, len[0] * FR, 8000, '5', &tp) == 0);
 	ivr_check(ivr_tone_dtmf_add(s->audio + on[1] * FR, len[1] * FR, 8000, '8', &tp) == 0);
 	s->id = make_call(&r, &s->ph, -1);
-	uint64_t t = now_ns();
-	for (size_t f = 0; f < frames; f++) {
-		bool lost = (f >= on[0] + 2 && f < on[0] + 5) || (f >= on[1] + 2 && f < on[1] + 5);
-		if (lost) {
-			/* the packet is lost on the way: its sequence number and time pass */
-			s->ph.seq++;
-			s->ph.ts += FR;
-		} else {
-			phone_send(&s->ph, s->audio + f * FR);
-		}
-		phone_drain(&s->ph, false);
-		read_ring(&r);
-		t += 20000000ull;
-		sleep_until(t);
-	}
+	const size_t lost[2][2] = { { on[0] + 2, 3 }, { on[1] + 2, 3 } };
+	send_with_losses(&r, &s->ph, s->audio, frames, lost, 2);
 	ivr_check_int_eq(ivr_call_get_info(r.e, s->id, &r.st_in[0]), 0);
-	uint64_t deadline = now_ns() + 3000000000ull;
-	while (r.g[0].n < 2 && now_ns() < deadline) {
-		read_ring(&r);
-		sleep_until(now_ns() + 10000000ull);
-	}
-	sleep_until(now_ns() + 300000000ull); /* a split digit's second half would show */
-	read_ring(&r);
+	wait_events(&r, &r.g[0].n, 2);
 	struct got *g = &r.g[0];
 	printf("  %s: digits '%s', %d and %d ms, %llu frames concealed\n",
 	       ivr_engine_io_backend(r.e), g->digits, g->dur_ms[0], g->dur_ms[1],
@@ -533,9 +561,7 @@ IVR_TEST(test_dtmf_lost_packets)
 	ivr_check_int_eq(ivr_call_destroy(r.e, s->id), 0);
 	phone_close(&s->ph);
 	free(s->audio);
-	ivr_asr_reasm_free(r.ra);
-	ivr_shmring_reader_close(&r.rd);
-	ivr_engine_free(r.e);
+	run_close(&r);
 	return IVR_TEST_RESULT();
 }
 
@@ -552,41 +578,18 @@ IVR_TEST(test_dtmf_lost_packets)
 IVR_TEST(test_fax_lost_packets)
 {
 	static struct run r;
-	memset(&r, 0, sizeof(r));
-	r.start_ms = r.end_ms = -1;
-	r.e = engine_with_ring("faxloss", 4, 64, &r.rd);
-	if (!r.e)
+	if (!run_open(&r, "faxloss", 4, 64))
 		return IVR_TEST_SKIP;
-	r.ra = ivr_asr_reasm_new(8, 8000 * 30);
 	const size_t frames = 90, cng = 5, ced = 35, lost[2] = { 15, 65 }, n_lost = 4;
 	float *audio = calloc(frames * FR, sizeof(float));
 	ivr_check(ivr_tone_sine_add(audio + cng * FR, 25 * FR, 8000, 1100.0f, -15.0f, NULL) == 0);
 	ivr_check(ivr_tone_sine_add(audio + ced * FR, (frames - ced) * FR, 8000, 2100.0f, -15.0f,
 				    NULL) == 0);
 	r.fax_id = make_call(&r, &r.fax, -1);
-	uint64_t t = now_ns();
-	for (size_t f = 0; f < frames; f++) {
-		if ((f >= lost[0] && f < lost[0] + n_lost) ||
-		    (f >= lost[1] && f < lost[1] + n_lost)) {
-			/* the packet is lost on the way: its sequence number and time pass */
-			r.fax.seq++;
-			r.fax.ts += FR;
-		} else {
-			phone_send(&r.fax, audio + f * FR);
-		}
-		phone_drain(&r.fax, false);
-		read_ring(&r);
-		t += 20000000ull;
-		sleep_until(t);
-	}
+	const size_t lost_at[2][2] = { { lost[0], n_lost }, { lost[1], n_lost } };
+	send_with_losses(&r, &r.fax, audio, frames, lost_at, 2);
 	ivr_check_int_eq(ivr_call_get_info(r.e, r.fax_id, &r.fax_in), 0);
-	uint64_t deadline = now_ns() + 3000000000ull;
-	while (r.n_fax < 2 && now_ns() < deadline) {
-		read_ring(&r);
-		sleep_until(now_ns() + 10000000ull);
-	}
-	sleep_until(now_ns() + 300000000ull); /* a restarted CED's second ans would show */
-	read_ring(&r);
+	wait_events(&r, &r.n_fax, 2); /* a restarted CED's second ans would show */
 	const struct ivr_call_info *in = &r.fax_in;
 	/* the packets dropped on purpose move nothing (frames_moved() counts each of them twice:
 	 * concealed, and never played) */
@@ -609,9 +612,7 @@ IVR_TEST(test_fax_lost_packets)
 	ivr_check_int_eq(ivr_call_destroy(r.e, r.fax_id), 0);
 	phone_close(&r.fax);
 	free(audio);
-	ivr_asr_reasm_free(r.ra);
-	ivr_shmring_reader_close(&r.rd);
-	ivr_engine_free(r.e);
+	run_close(&r);
 	return IVR_TEST_RESULT();
 }
 
