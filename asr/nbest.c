@@ -76,14 +76,6 @@ static enum kind word_kind(const char *w)
 	return K_TEXT;
 }
 
-static uint64_t fnv(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
 static int cmp_node(const void *a, const void *b)
 {
 	const struct node *x = a, *y = b;
@@ -195,7 +187,7 @@ static int build(struct ws *w, ps_lattice_t *dag, ngram_model_t *lm, logmath_t *
 		const char *bw = ps_latnode_baseword(dag, n->p);
 		n->word = bw ? bw : "";
 		n->kind = word_kind(n->word);
-		n->whash = fnv(n->word);
+		n->whash = ivr_fnv1a(IVR_FNV1A_INIT, n->word);
 		n->lmwid = lm && n->kind != K_FILLER ? ngram_wid(lm, n->word) : -1;
 		for (ps_latlink_iter_t *x = ps_latnode_exits(n->p); x; x = ps_latlink_iter_next(x))
 			nl++;
@@ -414,7 +406,7 @@ static int search(struct ws *w, size_t start, size_t end, double temp, const cha
 			const struct node *to = &w->n[l->to];
 			if (to->h == NEG_INF)
 				continue;
-			uint64_t hist = to->kind == K_TEXT ? cur.hist * 1099511628211ull + to->whash
+			uint64_t hist = to->kind == K_TEXT ? cur.hist * IVR_FNV1A_PRIME + to->whash
 							   : cur.hist;
 			if (seen_test_set(w, seen_key(l->to, hist), 0))
 				continue;

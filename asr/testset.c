@@ -20,6 +20,7 @@
 
 #include "asr/intent.h"
 #include "asr/testset.h"
+#include "common/defs.h"
 #include "dsp/g711.h"
 #include "dsp/wav.h"
 
@@ -144,9 +145,7 @@ static int run_child(char *const argv[])
 int ivr_testset_render(const char *text, const char *voice, const char *cache_dir, char *out,
 		       size_t out_len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (const char *s = text; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	uint64_t h = ivr_fnv1a(IVR_FNV1A_INIT, text);
 	mkdir(cache_dir, 0777);
 	snprintf(out, out_len, "%s/%s_%016llx.wav", cache_dir, voice, (unsigned long long)h);
 	if (access(out, R_OK) == 0)

@@ -88,4 +88,20 @@ static inline const char *ivr_strerror(int err)
 	}
 }
 
+/** FNV-1a 64-bit offset basis and prime (Fowler/Noll/Vo). */
+#define IVR_FNV1A_INIT	0xcbf29ce484222325ull
+#define IVR_FNV1A_PRIME 0x100000001b3ull
+
+/**
+ * 64-bit FNV-1a of the bytes of @s, continued from @h (IVR_FNV1A_INIT to start): names
+ * cache files, keys hash tables.  Not for anything an attacker must not collide.
+ * @return the hash.  Thread: any.
+ */
+static inline uint64_t ivr_fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * IVR_FNV1A_PRIME;
+	return h;
+}
+
 #endif /* IVR_COMMON_DEFS_H */

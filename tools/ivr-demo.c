@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "common/cli.h"
+#include "common/defs.h"
 #include "common/shmring.h"
 #include "dsp/g711.h"
 #include "dsp/rfc4733.h"
@@ -148,11 +149,7 @@ static int append(struct demo_call *c, const float *x, size_t n)
 static int say(struct demo_call *c, const char *voice, const char *text)
 {
 	/* FNV-1a of voice + text names the cached file. */
-	uint64_t h = 1469598103934665603ull;
-	for (const char *p = voice; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	for (const char *p = text; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	uint64_t h = ivr_fnv1a(ivr_fnv1a(IVR_FNV1A_INIT, voice), text);
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%s-%016llx.wav", cache_dir, voice, (unsigned long long)h);
 	struct stat st;
