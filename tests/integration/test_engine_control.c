@@ -2,9 +2,9 @@
 /*
  * tests/integration/test_engine_control.c - ivr-engine as a child process,
  * driven over its Unix control socket like the router does: usage errors
- * exit 2, a call is created and streams RTP to a loopback phone, bad
- * requests get error replies and never kill the engine, --force-epoll
- * works, SIGTERM stops it cleanly (exit 0).
+ * exit 2 (also ivr-demo's --workers), a call is created and streams RTP to a
+ * loopback phone, bad requests get error replies and never kill the engine,
+ * --force-epoll works, SIGTERM stops it cleanly (exit 0).
  * Exit 77 when the daemon cannot be run here.
  */
 #include "config.h"
@@ -17,7 +17,7 @@
 #include "engine_test_util.h"
 #include "ivr_test.h"
 
-static char exe[512];
+static char exe[512], demo_exe[512];
 
 static pid_t spawn(char *const argv[], bool quiet)
 {
@@ -27,7 +27,7 @@ static pid_t spawn(char *const argv[], bool quiet)
 			FILE *n = freopen("/dev/null", "w", stderr);
 			(void)n;
 		}
-		execv(exe, argv);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	return pid;
@@ -87,6 +87,15 @@ IVR_TEST(test_usage)
 	ivr_check_int_eq(wait_exit(spawn(a4, true)), 2);
 	char *a5[] = { exe, "--bogus", NULL };
 	ivr_check_int_eq(wait_exit(spawn(a5, true)), 2);
+	/* ivr-demo's engine options, checked before it renders or binds anything */
+	if (access(demo_exe, X_OK) == 0) {
+		char *d1[] = { demo_exe, "--workers", "0", NULL };
+		ivr_check_int_eq(wait_exit(spawn(d1, true)), 2);
+		char *d2[] = { demo_exe, "--workers", "65", NULL };
+		ivr_check_int_eq(wait_exit(spawn(d2, true)), 2);
+		char *d3[] = { demo_exe, "--workers", "two", NULL };
+		ivr_check_int_eq(wait_exit(spawn(d3, true)), 2);
+	}
 	return IVR_TEST_RESULT();
 }
 
@@ -183,6 +192,7 @@ int main(int argc, char **argv)
 	ivr_test_init(argc, argv);
 	const char *bd = getenv("IVR_BUILD_DIR");
 	snprintf(exe, sizeof(exe), "%s/engine/ivr-engine", bd ? bd : ".");
+	snprintf(demo_exe, sizeof(demo_exe), "%s/tools/ivr-demo", bd ? bd : ".");
 	if (access(exe, X_OK) != 0) {
 		fprintf(stderr, "SKIP: %s not built\n", exe);
 		return 77;
